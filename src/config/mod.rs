@@ -1,0 +1,133 @@
+//! Configuration: built-in defaults, then `config.toml`, then environment variables,
+//! validated at load. A bad value fails fast with its key, its value and the reason.
+//!
+//! Environment overrides use `AEON__SECTION__KEY` (`AEON__API__BIND=127.0.0.1:9001`);
+//! the conventional `DATABASE_URL`, `REDIS_URL` and `QDRANT_URL` are honoured too, below
+//! the `AEON__` form. Every key is documented in the repository's `config.toml`.
+
+mod load;
+mod redact;
+mod validate;
+
+pub use redact::redact_url;
+
+use serde::{Deserialize, Serialize};
+
+use crate::job::SubmitLimits;
+use crate::retry::BackoffPolicy;
+use crate::store::StoreActorConfig;
+
+/// A configuration value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("config key `{key}` = {value}: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    /// The offending value, with secrets redacted.
+    pub value: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, value: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { key: key.into(), value: value.into(), reason: reason.into() }
+    }
+}
+
+/// The whole configuration of a node.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub node: NodeConfig,
+    pub store: StoreConfig,
+    pub jobs: SubmitLimits,
+    pub retry: BackoffPolicy,
+    pub batch: StoreActorConfig,
+    pub workers: WorkersConfig,
+    pub redis: RedisConfig,
+    pub qdrant: QdrantConfig,
+    pub api: ApiConfig,
+    pub experiments: ExperimentsConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_redacted_toml())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// This node's name in the cluster; empty: derived from the host name at start.
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/database`.
+    pub url: String,
+    /// Size of the connection pool.
+    pub max_connections: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { url: "postgres://postgres@127.0.0.1:5432/postgres".into(), max_connections: 10 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkersConfig {
+    /// Worker actors per node.
+    pub count: u32,
+    /// Jobs one worker runs at the same time.
+    pub capacity: u32,
+    /// How long a claim holds without renewal, in milliseconds.
+    pub lease_ms: u64,
+}
+
+impl Default for WorkersConfig {
+    fn default() -> Self {
+        Self { count: 4, capacity: 10, lease_ms: 30_000 }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://:password@host:port/db`; empty: single node, in-process mailboxes.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QdrantConfig {
+    /// `http://host:6334`; empty: the embedded vector store.
+    pub url: String,
+    /// Sent to Qdrant when set; never logged.
+    pub api_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Address the HTTP API listens on.
+    pub bind: String,
+    /// When set, every `/v1` call needs `Authorization: Bearer <token>`; never logged.
+    pub token: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { bind: "127.0.0.1:8080".into(), token: String::new() }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExperimentsConfig {
+    /// Whether operators may crash workers on purpose (`POST /v1/workers/{id}/crash`).
+    pub allow_crash: bool,
+}

@@ -1,0 +1,202 @@
+//! What a submitter may ask for, and the checks it must pass before anything is written.
+//!
+//! Every input from outside arrives as a [`JobRequest`] (from JSON, or built in code)
+//! and becomes a [`NewJob`] only through [`JobRequest::validate`]. A [`NewJob`] is
+//! therefore always well formed, and the store never sees a bad value.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Bad input: which field, and why. Nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {reason}")]
+pub struct ValidationError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { field: field.into(), reason: reason.into() }
+    }
+}
+
+/// Limits and defaults applied to every submission (from the `[jobs]` config section).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubmitLimits {
+    /// The largest payload accepted, measured as compact JSON.
+    pub max_payload_bytes: usize,
+    /// `timeout_ms` when the submitter gives none.
+    pub default_timeout_ms: i32,
+    /// `max_retries` when the submitter gives none.
+    pub default_max_retries: i32,
+    /// The most retries a submitter may ask for.
+    pub max_retries_limit: i32,
+}
+
+impl Default for SubmitLimits {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 1024 * 1024,
+            default_timeout_ms: 300_000,
+            default_max_retries: 3,
+            max_retries_limit: 100,
+        }
+    }
+}
+
+/// A job submission as it arrives from outside. Numbers are wide on purpose, so that a
+/// negative or oversized value gets a clear "must be ..." instead of a type error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    #[serde(rename = "type")]
+    pub job_type: String,
+    #[serde(default)]
+    pub payload: Value,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    #[serde(default)]
+    pub max_retries: Option<i64>,
+    #[serde(default)]
+    pub timeout_ms: Option<i64>,
+    /// RFC 3339; the job is not claimed before this time.
+    #[serde(default)]
+    pub run_at: Option<String>,
+    /// A second submission with the same key returns the first job instead of a new one.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// A validated job, ready to be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub job_id: Uuid,
+    pub job_type: String,
+    pub payload: Value,
+    pub priority: i32,
+    pub max_retries: i32,
+    pub timeout_ms: i32,
+    /// `None`: ready at once (the store's clock decides "now").
+    pub run_at: Option<DateTime<Utc>>,
+    pub idempotency_key: Option<String>,
+}
+
+impl JobRequest {
+    /// A request for a job of `job_type` with `payload` and every default.
+    pub fn new(job_type: impl Into<String>, payload: Value) -> Self {
+        Self { job_type: job_type.into(), payload, ..Self::default() }
+    }
+
+    /// Parses a JSON submission. Unknown fields and wrong types are refused, naming the field.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ValidationError> {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.to_string();
+            let field = unknown_field_name(&message)
+                .or_else(|| missing_field_name(&message))
+                .unwrap_or(if path == "." { "body".to_string() } else { path });
+            ValidationError::new(field, strip_position(&message))
+        })
+    }
+
+    /// Checks every field against `limits` and fills in the defaults.
+    pub fn validate(self, limits: &SubmitLimits) -> Result<NewJob, ValidationError> {
+        validate_job_type(&self.job_type)?;
+        let payload = if self.payload.is_null() { Value::Object(Default::default()) } else { self.payload };
+        let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > limits.max_payload_bytes {
+            return Err(ValidationError::new(
+                "payload",
+                format!("is {size} bytes, over the limit of {} bytes", limits.max_payload_bytes),
+            ));
+        }
+        let priority = match self.priority {
+            None => 0,
+            Some(p) => i32::try_from(p).map_err(|_| {
+                ValidationError::new("priority", format!("{p} is outside {}..={}", i32::MIN, i32::MAX))
+            })?,
+        };
+        let max_retries = match self.max_retries {
+            None => limits.default_max_retries,
+            Some(r) if r < 0 => return Err(ValidationError::new("max_retries", format!("{r} is negative"))),
+            Some(r) if r > i64::from(limits.max_retries_limit) => {
+                return Err(ValidationError::new(
+                    "max_retries",
+                    format!("{r} is over the limit of {}", limits.max_retries_limit),
+                ));
+            }
+            Some(r) => r as i32,
+        };
+        let timeout_ms = match self.timeout_ms {
+            None => limits.default_timeout_ms,
+            Some(t) if t <= 0 => {
+                return Err(ValidationError::new("timeout_ms", format!("{t} must be a positive number of milliseconds")));
+            }
+            Some(t) => i32::try_from(t)
+                .map_err(|_| ValidationError::new("timeout_ms", format!("{t} is over the limit of {}", i32::MAX)))?,
+        };
+        let run_at = match self.run_at {
+            None => None,
+            Some(s) => Some(
+                DateTime::parse_from_rfc3339(&s)
+                    .map_err(|e| ValidationError::new("run_at", format!("{s:?} is not an RFC 3339 time: {e}")))?
+                    .with_timezone(&Utc),
+            ),
+        };
+        if let Some(key) = &self.idempotency_key {
+            if key.is_empty() || key.len() > 255 {
+                return Err(ValidationError::new("idempotency_key", "must be 1 to 255 bytes long"));
+            }
+        }
+        Ok(NewJob {
+            job_id: Uuid::now_v7(),
+            job_type: self.job_type,
+            payload,
+            priority,
+            max_retries,
+            timeout_ms,
+            run_at,
+            idempotency_key: self.idempotency_key,
+        })
+    }
+}
+
+/// Job types are short, lowercase names: `^[a-z0-9_.-]{1,64}$`.
+pub fn validate_job_type(job_type: &str) -> Result<(), ValidationError> {
+    let ok = (1..=64).contains(&job_type.len())
+        && job_type.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new("type", format!("{job_type:?} must match ^[a-z0-9_.-]{{1,64}}$")))
+    }
+}
+
+/// Parses a job id given as text, naming the field when it is not a UUID.
+pub fn parse_job_id(text: &str) -> Result<Uuid, ValidationError> {
+    Uuid::try_parse(text).map_err(|e| ValidationError::new("job_id", format!("{text:?} is not a UUID: {e}")))
+}
+
+fn unknown_field_name(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+fn missing_field_name(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// serde_json appends " at line 1 column 17"; the field name says more than that.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}

@@ -1,0 +1,23 @@
+//! # Aeon
+//!
+//! A durable, actor-based job runtime. A node is a long-running process in which
+//! supervised actix actors claim jobs from a durable store, run them, watch each
+//! other's health and recover from crashes without losing a job.
+//!
+//! ## Layout
+//!
+//! - [`config`]: defaults, `config.toml`, `AEON__SECTION__KEY` overrides, validation.
+//! - [`job`]: job and execution states, submissions and their validation.
+//! - [`retry`]: exponential backoff with jitter.
+//! - [`clock`]: the injected clock every timing decision reads.
+//! - [`store`]: the [`store::Store`] contract, its Postgres backend
+//!   ([`store::postgres`]) and the [`store::StoreActor`] that owns it and batches.
+//!
+//! `migrations/postgres/` holds the schema; `docs/` states the semantics (job state
+//! machine, delivery guarantees).
+
+pub mod clock;
+pub mod config;
+pub mod job;
+pub mod retry;
+pub mod store;

@@ -1,0 +1,73 @@
+//! The `aeon` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aeon::config::Config;
+use aeon::store::Store;
+use aeon::store::postgres::PgStore;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "aeon", version, about = "A durable, actor-based job runtime")]
+struct Cli {
+    /// Configuration file (TOML); `./config.toml` is read when present.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Applies the database migrations of `store.url`.
+    Migrate,
+    /// Prints the effective configuration (secrets redacted) after validating it.
+    Config,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config_path = cli.config.clone().or_else(|| {
+        let local = PathBuf::from("config.toml");
+        local.exists().then_some(local)
+    });
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Config => {
+            print!("{}", config.to_redacted_toml());
+            ExitCode::SUCCESS
+        }
+        Command::Migrate => run(migrate(config)),
+    }
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let store = PgStore::connect(&config.store.url, 2, config.retry).await?;
+    store.migrate().await?;
+    tracing::info!(store = %aeon::config::redact_url(&config.store.url), "migrations applied");
+    Ok(())
+}
+
+fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

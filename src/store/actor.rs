@@ -1,0 +1,259 @@
+//! The StoreActor: the only code of a node that talks to the database.
+//!
+//! Other actors send it typed messages. Completions, failures and health logs are
+//! batched: those arriving within `batch_window` (or until `max_batch` have gathered)
+//! go out as one statement, and each sender gets its own item's answer. Every other
+//! request runs at once, concurrently with the rest, bounded by the connection pool.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::future::{BoxFuture, join_all};
+use uuid::Uuid;
+
+use super::batch::Batch;
+use super::{
+    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Enqueued, FailOutcome, Failure, HealthLog,
+    Rescued, Store, StoreError, StoreResult, WorkerRecord,
+};
+use crate::clock::SharedClock;
+use crate::job::{Execution, Job, JobStatus, NewJob};
+
+/// How the StoreActor batches (the `[batch]` config section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreActorConfig {
+    /// How long a batch waits for company after its first item, in milliseconds.
+    pub window_ms: u64,
+    /// A batch this large goes out at once, without waiting for its window.
+    pub max_size: usize,
+}
+
+impl Default for StoreActorConfig {
+    fn default() -> Self {
+        Self { window_ms: 2, max_size: 500 }
+    }
+}
+
+/// Owns the store; see the module docs.
+pub struct StoreActor {
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    config: StoreActorConfig,
+    completions: Batch<Completion, Applied>,
+    failures: Batch<Failure, FailOutcome>,
+    health_logs: Batch<HealthLog, ()>,
+}
+
+impl StoreActor {
+    pub fn new(store: Arc<dyn Store>, clock: SharedClock, config: StoreActorConfig) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+            completions: Batch::default(),
+            failures: Batch::default(),
+            health_logs: Batch::default(),
+        }
+    }
+
+    fn window(&self) -> Duration {
+        Duration::from_millis(self.config.window_ms)
+    }
+
+    /// Sends every buffered item now; the returned future ends when they are written.
+    fn flush_all(&mut self) -> BoxFuture<'static, ()> {
+        let now = self.clock.now();
+        let flushes = [
+            {
+                let (items, waiters) = self.completions.take();
+                let store = self.store.clone();
+                Box::pin(async move {
+                    if !items.is_empty() {
+                        waiters.answer(store.complete(items, now).await);
+                    }
+                }) as BoxFuture<'static, ()>
+            },
+            {
+                let (items, waiters) = self.failures.take();
+                let store = self.store.clone();
+                Box::pin(async move {
+                    if !items.is_empty() {
+                        waiters.answer(store.fail(items, now).await);
+                    }
+                })
+            },
+            {
+                let (items, waiters) = self.health_logs.take();
+                let store = self.store.clone();
+                Box::pin(async move {
+                    if !items.is_empty() {
+                        let n = items.len();
+                        waiters.answer(store.write_health_logs(items).await.map(|()| vec![(); n]));
+                    }
+                })
+            },
+        ];
+        Box::pin(async move {
+            join_all(flushes).await;
+        })
+    }
+}
+
+impl Actor for StoreActor {
+    type Context = Context<Self>;
+
+    /// Nothing buffered is dropped: a stopping StoreActor writes what it holds.
+    fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
+        actix::spawn(self.flush_all());
+        Running::Stop
+    }
+}
+
+/// Buffers `$item` in `$batch`, flushing at `max_size` or when the window ends.
+macro_rules! batched_handler {
+    ($msg:ty, $field:ident, $reply:ty) => {
+        impl Handler<$msg> for StoreActor {
+            type Result = ResponseFuture<StoreResult<$reply>>;
+
+            fn handle(&mut self, msg: $msg, ctx: &mut Self::Context) -> Self::Result {
+                let answer = self.$field.push(msg.0);
+                if self.$field.len() >= self.config.max_size {
+                    if let Some(timer) = self.$field.timer.take() {
+                        ctx.cancel_future(timer);
+                    }
+                    actix::spawn(self.flush_all());
+                } else if self.$field.timer.is_none() {
+                    let timer = ctx.run_later(self.window(), |act, _| {
+                        act.$field.timer = None;
+                        actix::spawn(act.flush_all());
+                    });
+                    self.$field.timer = Some(timer);
+                }
+                Box::pin(async move { answer.await.unwrap_or(Err(StoreError::Unavailable)) })
+            }
+        }
+    };
+}
+
+/// Completes a job with its result (batched). `Stale` if the claim was lost.
+#[derive(Debug, Message)]
+#[rtype(result = "StoreResult<Applied>")]
+pub struct Complete(pub Completion);
+batched_handler!(Complete, completions, Applied);
+
+/// Records a failed attempt (batched): retry with backoff, or dead-letter.
+#[derive(Debug, Message)]
+#[rtype(result = "StoreResult<FailOutcome>")]
+pub struct Fail(pub Failure);
+batched_handler!(Fail, failures, FailOutcome);
+
+/// Appends health metrics (batched with other workers' metrics).
+#[derive(Debug, Message)]
+#[rtype(result = "StoreResult<()>")]
+pub struct WriteHealthLog(pub HealthLog);
+batched_handler!(WriteHealthLog, health_logs, ());
+
+/// Several health metrics at once; they join the same batch.
+#[derive(Debug, Message)]
+#[rtype(result = "StoreResult<()>")]
+pub struct WriteHealthLogs(pub Vec<HealthLog>);
+
+impl Handler<WriteHealthLogs> for StoreActor {
+    type Result = ResponseFuture<StoreResult<()>>;
+
+    fn handle(&mut self, msg: WriteHealthLogs, ctx: &mut Self::Context) -> Self::Result {
+        let answers: Vec<_> = msg.0.into_iter().map(|log| self.handle(WriteHealthLog(log), ctx)).collect();
+        Box::pin(async move { join_all(answers).await.into_iter().collect() })
+    }
+}
+
+/// Writes every buffered item now. Answers once they are written.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Flush;
+
+impl Handler<Flush> for StoreActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Flush, ctx: &mut Self::Context) -> Self::Result {
+        for timer in [self.completions.timer.take(), self.failures.timer.take(), self.health_logs.timer.take()] {
+            if let Some(timer) = timer {
+                ctx.cancel_future(timer);
+            }
+        }
+        self.flush_all()
+    }
+}
+
+/// Declares a message that runs one store call at once, with the actor's clock.
+macro_rules! direct {
+    ($(#[$meta:meta])* $name:ident $(( $($field:ident : $ty:ty),* ))? -> $reply:ty,
+     |$store:ident, $now:ident| $call:expr) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub struct $name $(( $(pub $ty),* ))?;
+
+        impl Message for $name {
+            type Result = StoreResult<$reply>;
+        }
+
+        impl Handler<$name> for StoreActor {
+            type Result = ResponseFuture<StoreResult<$reply>>;
+
+            #[allow(unused_variables)]
+            fn handle(&mut self, msg: $name, _: &mut Self::Context) -> Self::Result {
+                let $store = self.store.clone();
+                let $now = self.clock.now();
+                $( let $name($($field),*) = msg; )?
+                Box::pin(async move { $call.await })
+            }
+        }
+    };
+}
+
+direct!(
+    /// Submits one job.
+    Enqueue(job: NewJob) -> Enqueued,
+    |store, now| async move { store.enqueue(vec![job], now).await?.pop().ok_or(StoreError::Unavailable) }
+);
+direct!(
+    /// Submits many jobs in one statement, all or nothing.
+    EnqueueMany(jobs: Vec<NewJob>) -> Vec<Enqueued>, |store, now| store.enqueue(jobs, now)
+);
+direct!(
+    /// Claims up to `limit` ready jobs for a worker.
+    Claim(request: ClaimRequest) -> Vec<ClaimedJob>, |store, now| store.claim(request, now)
+);
+direct!(
+    /// Gives unrun claims back (a draining node).
+    Release(claims: Vec<ClaimRef>) -> Vec<Applied>, |store, now| store.release(claims, now)
+);
+direct!(
+    /// Renews the leases of every job the workers hold, until now + `lease`.
+    ExtendLeases(worker_ids: Vec<Uuid>, lease: Duration) -> u64,
+    |store, now| store.extend_leases(worker_ids, crate::clock::after(now, lease))
+);
+direct!(
+    /// Takes back up to `limit` jobs whose lease expired.
+    RescueExpired(limit: u32) -> Vec<Rescued>, |store, now| store.rescue_expired(limit, now)
+);
+direct!(
+    /// Cancels an unfinished job.
+    Cancel(job_id: Uuid) -> Job, |store, now| store.cancel(job_id, now)
+);
+direct!(
+    /// Requeues a dead-lettered job.
+    RequeueDeadLetter(job_id: Uuid) -> Job, |store, now| store.requeue_dead_letter(job_id, now)
+);
+direct!(GetJob(job_id: Uuid) -> Option<Job>, |store, now| store.get_job(job_id));
+direct!(GetExecutions(job_id: Uuid) -> Vec<Execution>, |store, now| store.executions(job_id));
+direct!(ListDeadLetters(limit: u32) -> Vec<DeadLetter>, |store, now| store.dead_letters(limit));
+direct!(
+    /// Writes workers' rows (heartbeats, load, health) in one statement.
+    UpsertWorkers(workers: Vec<WorkerRecord>) -> (), |store, now| store.upsert_workers(workers)
+);
+direct!(ListWorkers -> Vec<WorkerRecord>, |store, now| store.list_workers());
+direct!(CountByStatus -> Vec<(JobStatus, i64)>, |store, now| store.count_by_status());
+direct!(Ping -> (), |store, now| store.ping());

@@ -1,0 +1,122 @@
+//! The store: the contract every database backend fulfils, and the [`StoreActor`] that
+//! is the only code of a node that talks to one.
+//!
+//! The [`Store`] trait speaks in the runtime's own types (no Postgres or SQLite types),
+//! so the Postgres implementation ([`postgres::PgStore`]) and the embedded one share one
+//! contract and one conformance suite. Every method takes `now` from the caller's
+//! injected clock: scheduling, leases and backoff follow simulated time in tests.
+
+mod actor;
+mod batch;
+mod failure;
+pub mod postgres;
+mod types;
+
+pub use actor::{
+    Cancel, Claim, Complete, CountByStatus, Enqueue, EnqueueMany, ExtendLeases, Fail, Flush, GetExecutions, GetJob,
+    ListDeadLetters, ListWorkers, Ping, Release, RequeueDeadLetter, RescueExpired, StoreActor, StoreActorConfig,
+    UpsertWorkers, WriteHealthLog, WriteHealthLogs,
+};
+pub use failure::{FailureDecision, decide_failure};
+pub use types::*;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::job::{Execution, Job, JobStatus, NewJob, ValidationError};
+
+/// Why a store operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("job {0} not found")]
+    NotFound(Uuid),
+    #[error("job {job_id} is {status}: {reason}")]
+    Conflict { job_id: Uuid, status: JobStatus, reason: &'static str },
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// A row that this build cannot read (an unknown status, say).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database refused or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The StoreActor has stopped; the request was not delivered.
+    #[error("store actor unavailable")]
+    Unavailable,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<crate::job::ParseStatusError> for StoreError {
+    fn from(e: crate::job::ParseStatusError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(Box::new(e))
+    }
+}
+
+/// Everything the runtime asks of a database. Batch methods take many items and run
+/// each as one statement (or one transaction of a few), whatever the batch size.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Whether the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Writes new jobs, all or nothing. A job whose idempotency key is already taken is
+    /// not written: its entry in the answer names the existing job instead.
+    async fn enqueue(&self, jobs: Vec<NewJob>, now: DateTime<Utc>) -> StoreResult<Vec<Enqueued>>;
+
+    /// Claims up to `limit` ready jobs for a worker, highest priority then oldest, and
+    /// records an execution for each, in one statement.
+    async fn claim(&self, request: ClaimRequest, now: DateTime<Utc>) -> StoreResult<Vec<ClaimedJob>>;
+
+    /// Completes jobs with their results. A completion whose execution no longer holds
+    /// the claim is `Stale` and changes nothing.
+    async fn complete(&self, completions: Vec<Completion>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>>;
+
+    /// Records failed attempts: each job is retried with backoff or dead-lettered.
+    async fn fail(&self, failures: Vec<Failure>, now: DateTime<Utc>) -> StoreResult<Vec<FailOutcome>>;
+
+    /// Gives claimed jobs back unrun (a node draining): the attempt does not count.
+    async fn release(&self, claims: Vec<ClaimRef>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>>;
+
+    /// Pushes the leases of every job a worker holds to `until`.
+    async fn extend_leases(&self, worker_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Takes back up to `limit` jobs whose lease expired: the attempt is recorded
+    /// `CRASHED` and the job is retried or dead-lettered like any failure.
+    async fn rescue_expired(&self, limit: u32, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>>;
+
+    /// Cancels a job that has not finished. A running attempt is recorded `CANCELLED`.
+    async fn cancel(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job>;
+
+    /// Puts a dead-lettered job back to `PENDING` with a fresh set of retries.
+    async fn requeue_dead_letter(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job>;
+
+    async fn get_job(&self, job_id: Uuid) -> StoreResult<Option<Job>>;
+
+    /// The attempts of a job, oldest first.
+    async fn executions(&self, job_id: Uuid) -> StoreResult<Vec<Execution>>;
+
+    /// Open dead-letter entries, newest first.
+    async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>>;
+
+    /// Inserts or updates workers' rows (heartbeats, load, health), in one statement.
+    async fn upsert_workers(&self, workers: Vec<WorkerRecord>) -> StoreResult<()>;
+
+    async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>>;
+
+    /// Appends health metrics, in one statement.
+    async fn write_health_logs(&self, logs: Vec<HealthLog>) -> StoreResult<()>;
+
+    /// Counts of jobs by status.
+    async fn count_by_status(&self) -> StoreResult<Vec<(JobStatus, i64)>>;
+}

@@ -1,0 +1,470 @@
+//! The Postgres backend of the [`Store`] contract.
+//!
+//! Each operation is one statement (or one short transaction) whatever the batch size;
+//! the statements live in [`sql`]. The store counts the statements it sends, which is
+//! how tests prove that batching really batches.
+
+mod rows;
+pub mod schema;
+pub mod sql;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use crate::clock::after;
+use crate::job::{Execution, ExecutionStatus, Job, JobStatus, NewJob};
+use crate::retry::BackoffPolicy;
+use crate::store::{
+    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Enqueued, FailOutcome, Failure,
+    FailureDecision, HealthLog, Rescued, Store, StoreError, StoreResult, WorkerRecord, decide_failure,
+};
+
+/// The migrations of the Postgres schema, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A [`Store`] on Postgres.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    backoff: BackoffPolicy,
+    statements: Arc<AtomicU64>,
+}
+
+impl PgStore {
+    /// Connects a pool of up to `max_connections` to `url`.
+    pub async fn connect(url: &str, max_connections: u32, backoff: BackoffPolicy) -> StoreResult<Self> {
+        let options: PgConnectOptions = url.parse()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self::from_pool(pool, backoff))
+    }
+
+    /// Wraps an existing pool (tests hand in one bound to their own schema).
+    pub fn from_pool(pool: PgPool, backoff: BackoffPolicy) -> Self {
+        Self { pool, backoff, statements: Arc::new(AtomicU64::new(0)) }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// How many statements this store has sent to the database since it was created.
+    pub fn statements_sent(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    fn sent(&self, n: u64) {
+        self.statements.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Decides each failure (retry or dead-letter) and settles them all in one
+    /// statement, inside the caller's transaction, which holds the jobs' row locks.
+    async fn settle(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        failures: &[(Failure, i32, i32)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<(Uuid, FailOutcome)>> {
+        let (mut job_ids, mut exec_ids, mut statuses, mut errors, mut retry_at) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut outcomes = Vec::with_capacity(failures.len());
+        {
+            // The thread's RNG must not live across an await.
+            let mut rng = rand::rng();
+            for (failure, attempts, max_retries) in failures {
+                let decision =
+                    decide_failure(*attempts, *max_retries, failure.permanent, &self.backoff, now, &mut rng);
+                let (at, outcome) = match decision {
+                    FailureDecision::RetryAt(at) => (Some(at), FailOutcome::Retrying { at }),
+                    FailureDecision::DeadLetter => (None, FailOutcome::DeadLettered),
+                };
+                job_ids.push(failure.claim.job_id);
+                exec_ids.push(failure.claim.execution_id);
+                statuses.push(failure.status.as_str());
+                errors.push(failure.error.as_str());
+                retry_at.push(at);
+                outcomes.push((failure.claim.execution_id, outcome));
+            }
+        }
+        if outcomes.is_empty() {
+            return Ok(outcomes);
+        }
+        sqlx::query(sql::SETTLE_FAILURES)
+            .bind(&job_ids)
+            .bind(&exec_ids)
+            .bind(&statuses)
+            .bind(&errors)
+            .bind(&retry_at)
+            .bind(now)
+            .fetch_all(&mut **tx)
+            .await?;
+        self.sent(1);
+        Ok(outcomes)
+    }
+
+    async fn job_for_update(&self, tx: &mut Transaction<'_, Postgres>, job_id: Uuid) -> StoreResult<Job> {
+        let row = sqlx::query(sql::SELECT_JOB_FOR_UPDATE).bind(job_id).fetch_optional(&mut **tx).await?;
+        self.sent(1);
+        rows::job(&row.ok_or(StoreError::NotFound(job_id))?)
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        self.sent(1);
+        Ok(self.pool.begin().await?)
+    }
+
+    async fn commit(&self, tx: Transaction<'static, Postgres>) -> StoreResult<()> {
+        self.sent(1);
+        Ok(tx.commit().await?)
+    }
+}
+
+/// The claims among `locked` rows (job, execution, worker, attempts, max_retries) that
+/// still belong to the execution named.
+type LockedClaim = (Uuid, Option<Uuid>, Option<Uuid>, i32, i32);
+
+#[async_trait]
+impl Store for PgStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Database(Box::new(e)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn enqueue(&self, jobs: Vec<NewJob>, now: DateTime<Utc>) -> StoreResult<Vec<Enqueued>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = jobs.len();
+        let (mut ids, mut types, mut payloads, mut priorities, mut retries, mut timeouts, mut at, mut keys) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for job in &jobs {
+            ids.push(job.job_id);
+            types.push(job.job_type.as_str());
+            payloads.push(job.payload.to_string());
+            priorities.push(job.priority);
+            retries.push(job.max_retries);
+            timeouts.push(job.timeout_ms);
+            at.push(job.run_at.unwrap_or(now));
+            keys.push(job.idempotency_key.as_deref());
+        }
+        let inserted: std::collections::HashSet<Uuid> = sqlx::query_scalar(sql::ENQUEUE)
+            .bind(&ids)
+            .bind(&types)
+            .bind(&payloads)
+            .bind(&priorities)
+            .bind(&retries)
+            .bind(&timeouts)
+            .bind(&at)
+            .bind(&keys)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .collect();
+        self.sent(1);
+
+        // Jobs not inserted lost to an existing idempotency key: answer with that job.
+        let taken: Vec<&str> = jobs
+            .iter()
+            .filter(|j| !inserted.contains(&j.job_id))
+            .filter_map(|j| j.idempotency_key.as_deref())
+            .collect();
+        let mut existing: HashMap<String, (Uuid, JobStatus)> = HashMap::new();
+        if !taken.is_empty() {
+            for row in sqlx::query(sql::JOBS_BY_IDEMPOTENCY_KEY).bind(&taken).fetch_all(&self.pool).await? {
+                let status: String = row.try_get(2)?;
+                let status = status.parse()?;
+                existing.insert(row.try_get(0)?, (row.try_get(1)?, status));
+            }
+            self.sent(1);
+        }
+        jobs.iter()
+            .map(|job| {
+                if inserted.contains(&job.job_id) {
+                    return Ok(Enqueued { job_id: job.job_id, status: JobStatus::Pending, created: true });
+                }
+                let key = job.idempotency_key.as_deref().unwrap_or_default();
+                let (job_id, status) = existing.get(key).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("job {} was neither inserted nor found by its key", job.job_id))
+                })?;
+                Ok(Enqueued { job_id, status, created: false })
+            })
+            .collect()
+    }
+
+    async fn claim(&self, request: ClaimRequest, now: DateTime<Utc>) -> StoreResult<Vec<ClaimedJob>> {
+        if request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(sql::CLAIM)
+            .bind(request.worker_id)
+            .bind(now)
+            .bind(i64::from(request.limit))
+            .bind(after(now, request.lease))
+            .fetch_all(&self.pool)
+            .await?;
+        self.sent(1);
+        rows.iter()
+            .map(|row| {
+                Ok(ClaimedJob {
+                    job_id: row.try_get(0)?,
+                    execution_id: row.try_get(1)?,
+                    attempt: row.try_get(2)?,
+                    job_type: row.try_get(3)?,
+                    payload: row.try_get(4)?,
+                    max_retries: row.try_get(5)?,
+                    timeout_ms: row.try_get(6)?,
+                    lease_expires_at: row.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn complete(&self, completions: Vec<Completion>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>> {
+        if completions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let job_ids: Vec<Uuid> = completions.iter().map(|c| c.claim.job_id).collect();
+        let exec_ids: Vec<Uuid> = completions.iter().map(|c| c.claim.execution_id).collect();
+        let results: Vec<String> = completions.iter().map(|c| c.result.to_string()).collect();
+        let done: Vec<Uuid> = sqlx::query_scalar(sql::COMPLETE)
+            .bind(&job_ids)
+            .bind(&exec_ids)
+            .bind(&results)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        self.sent(1);
+        Ok(applied_in_order(&exec_ids, done))
+    }
+
+    async fn fail(&self, failures: Vec<Failure>, now: DateTime<Utc>) -> StoreResult<Vec<FailOutcome>> {
+        if failures.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let job_ids: Vec<Uuid> = failures.iter().map(|f| f.claim.job_id).collect();
+        let locked: Vec<LockedClaim> = sqlx::query_as(sql::LOCK_RUNNING).bind(&job_ids).fetch_all(&mut *tx).await?;
+        self.sent(1);
+        let by_execution: HashMap<Uuid, (i32, i32)> =
+            locked.iter().filter_map(|(_, exec, _, a, m)| exec.map(|e| (e, (*a, *m)))).collect();
+        // Settle each claim once, even if the same failure arrived twice in the batch.
+        let mut seen = std::collections::HashSet::new();
+        let live: Vec<(Failure, i32, i32)> = failures
+            .iter()
+            .filter(|f| seen.insert(f.claim.execution_id))
+            .filter_map(|f| by_execution.get(&f.claim.execution_id).map(|(a, m)| (f.clone(), *a, *m)))
+            .collect();
+        let settled: HashMap<Uuid, FailOutcome> = self.settle(&mut tx, &live, now).await?.into_iter().collect();
+        self.commit(tx).await?;
+        let mut reported = std::collections::HashSet::new();
+        Ok(failures
+            .iter()
+            .map(|f| match settled.get(&f.claim.execution_id) {
+                Some(outcome) if reported.insert(f.claim.execution_id) => *outcome,
+                _ => FailOutcome::Stale,
+            })
+            .collect())
+    }
+
+    async fn release(&self, claims: Vec<ClaimRef>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let job_ids: Vec<Uuid> = claims.iter().map(|c| c.job_id).collect();
+        let exec_ids: Vec<Uuid> = claims.iter().map(|c| c.execution_id).collect();
+        let released: Vec<Uuid> =
+            sqlx::query_scalar(sql::RELEASE).bind(&job_ids).bind(&exec_ids).bind(now).fetch_all(&self.pool).await?;
+        self.sent(1);
+        Ok(applied_in_order(&exec_ids, released))
+    }
+
+    async fn extend_leases(&self, worker_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query(sql::EXTEND_LEASES).bind(&worker_ids).bind(until).execute(&self.pool).await?;
+        self.sent(1);
+        Ok(done.rows_affected())
+    }
+
+    async fn rescue_expired(&self, limit: u32, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>> {
+        let mut tx = self.begin().await?;
+        let expired: Vec<LockedClaim> =
+            sqlx::query_as(sql::LOCK_EXPIRED).bind(i64::from(limit)).bind(now).fetch_all(&mut *tx).await?;
+        self.sent(1);
+        let mut failures = Vec::with_capacity(expired.len());
+        let mut holders = HashMap::new();
+        for (job_id, exec, worker, attempts, max_retries) in expired {
+            let (Some(execution_id), Some(worker_id)) = (exec, worker) else {
+                return Err(StoreError::Corrupt(format!("running job {job_id} has no claim")));
+            };
+            holders.insert(execution_id, worker_id);
+            let failure = Failure {
+                claim: ClaimRef { job_id, execution_id },
+                status: ExecutionStatus::Crashed,
+                error: format!("lease expired: worker {worker_id} stopped renewing its claim"),
+                permanent: false,
+            };
+            failures.push((failure, attempts, max_retries));
+        }
+        let settled = self.settle(&mut tx, &failures, now).await?;
+        self.commit(tx).await?;
+        Ok(failures
+            .iter()
+            .zip(settled)
+            .map(|((f, _, _), (execution_id, outcome))| Rescued {
+                job_id: f.claim.job_id,
+                execution_id,
+                worker_id: holders[&execution_id],
+                outcome,
+            })
+            .collect())
+    }
+
+    async fn cancel(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {
+        let mut tx = self.begin().await?;
+        let job = self.job_for_update(&mut tx, job_id).await?;
+        if job.status.is_terminal() {
+            return Err(StoreError::Conflict { job_id, status: job.status, reason: "only an unfinished job can be cancelled" });
+        }
+        if let Some(execution_id) = job.current_execution_id {
+            sqlx::query(sql::CANCEL_EXECUTION).bind(execution_id).bind(now).execute(&mut *tx).await?;
+            self.sent(1);
+        }
+        let row = sqlx::query(sql::CANCEL_JOB).bind(job_id).bind(now).fetch_one(&mut *tx).await?;
+        self.sent(1);
+        let cancelled = rows::job(&row)?;
+        self.commit(tx).await?;
+        Ok(cancelled)
+    }
+
+    async fn requeue_dead_letter(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {
+        let mut tx = self.begin().await?;
+        let job = self.job_for_update(&mut tx, job_id).await?;
+        if job.status != JobStatus::DeadLetter {
+            return Err(StoreError::Conflict { job_id, status: job.status, reason: "only a dead-lettered job can be requeued" });
+        }
+        sqlx::query(sql::CLOSE_DEAD_LETTER).bind(job_id).bind(now).execute(&mut *tx).await?;
+        let row = sqlx::query(sql::REQUEUE_JOB).bind(job_id).bind(now).fetch_one(&mut *tx).await?;
+        self.sent(2);
+        let requeued = rows::job(&row)?;
+        self.commit(tx).await?;
+        Ok(requeued)
+    }
+
+    async fn get_job(&self, job_id: Uuid) -> StoreResult<Option<Job>> {
+        let row = sqlx::query(sql::SELECT_JOB).bind(job_id).fetch_optional(&self.pool).await?;
+        self.sent(1);
+        row.as_ref().map(rows::job).transpose()
+    }
+
+    async fn executions(&self, job_id: Uuid) -> StoreResult<Vec<Execution>> {
+        let found = sqlx::query(sql::SELECT_EXECUTIONS).bind(job_id).fetch_all(&self.pool).await?;
+        self.sent(1);
+        found.iter().map(rows::execution).collect()
+    }
+
+    async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>> {
+        let found = sqlx::query(sql::SELECT_DEAD_LETTERS).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        self.sent(1);
+        found.iter().map(rows::dead_letter).collect()
+    }
+
+    async fn upsert_workers(&self, workers: Vec<WorkerRecord>) -> StoreResult<()> {
+        if workers.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = workers.iter().map(|w| w.worker_id).collect();
+        let nodes: Vec<&str> = workers.iter().map(|w| w.node_id.as_str()).collect();
+        let statuses: Vec<&str> = workers.iter().map(|w| w.status.as_str()).collect();
+        let capacities: Vec<i32> = workers.iter().map(|w| w.capacity).collect();
+        let loads: Vec<i32> = workers.iter().map(|w| w.current_load).collect();
+        let scores: Vec<f64> = workers.iter().map(|w| clamp_score(w.health_score)).collect();
+        let failures: Vec<i32> = workers.iter().map(|w| w.failure_count).collect();
+        let metadata: Vec<String> = workers.iter().map(|w| w.metadata.to_string()).collect();
+        let beats: Vec<Option<DateTime<Utc>>> = workers.iter().map(|w| w.last_heartbeat).collect();
+        sqlx::query(sql::UPSERT_WORKERS)
+            .bind(&ids)
+            .bind(&nodes)
+            .bind(&statuses)
+            .bind(&capacities)
+            .bind(&loads)
+            .bind(&scores)
+            .bind(&failures)
+            .bind(&metadata)
+            .bind(&beats)
+            .execute(&self.pool)
+            .await?;
+        self.sent(1);
+        Ok(())
+    }
+
+    async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>> {
+        let found = sqlx::query(sql::SELECT_WORKERS).fetch_all(&self.pool).await?;
+        self.sent(1);
+        found.iter().map(rows::worker).collect()
+    }
+
+    async fn write_health_logs(&self, logs: Vec<HealthLog>) -> StoreResult<()> {
+        if logs.is_empty() {
+            return Ok(());
+        }
+        let workers: Vec<Uuid> = logs.iter().map(|l| l.worker_id).collect();
+        let metrics: Vec<&str> = logs.iter().map(|l| l.metric_type.as_str()).collect();
+        let values: Vec<f64> = logs.iter().map(HealthLog::storable_value).collect();
+        let metadata: Vec<String> = logs.iter().map(|l| l.metadata.to_string()).collect();
+        let times: Vec<DateTime<Utc>> = logs.iter().map(|l| l.logged_at).collect();
+        sqlx::query(sql::INSERT_HEALTH_LOGS)
+            .bind(&workers)
+            .bind(&metrics)
+            .bind(&values)
+            .bind(&metadata)
+            .bind(&times)
+            .execute(&self.pool)
+            .await?;
+        self.sent(1);
+        Ok(())
+    }
+
+    async fn count_by_status(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
+        let found: Vec<(String, i64)> = sqlx::query_as(sql::COUNT_BY_STATUS).fetch_all(&self.pool).await?;
+        self.sent(1);
+        found
+            .into_iter()
+            .map(|(s, n)| Ok((s.parse()?, n)))
+            .collect()
+    }
+}
+
+/// For each execution id asked about, in order: applied if it is among `done` (each
+/// at most once, so a duplicate in the batch reads as stale).
+fn applied_in_order(asked: &[Uuid], done: Vec<Uuid>) -> Vec<Applied> {
+    let mut done: std::collections::HashSet<Uuid> = done.into_iter().collect();
+    asked.iter().map(|e| if done.remove(e) { Applied::Applied } else { Applied::Stale }).collect()
+}
+
+/// Health scores are NUMERIC(3,2) in 0..=1.
+fn clamp_score(score: f64) -> f64 {
+    if score.is_finite() { score.clamp(0.0, 1.0) } else { 0.0 }
+}

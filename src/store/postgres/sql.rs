@@ -1,0 +1,226 @@
+//! Every SQL statement of the Postgres backend, in one place. Inputs are always bound
+//! parameters; batches travel as arrays and are spread with UNNEST, so one statement
+//! serves one item or a thousand. `tests/aeon/schema.rs` prepares each statement
+//! against the live schema, so a column the code names but the schema lacks fails a
+//! test, never a production call.
+
+/// The columns of a job as [`super::rows::job`] reads them.
+macro_rules! job_columns {
+    () => {
+        "job_id, job_type, payload, status, priority, attempts, max_retries, timeout_ms, result, error, \
+         idempotency_key, scheduled_at, started_at, completed_at, worker_id, current_execution_id, \
+         lease_expires_at, created_at, updated_at"
+    };
+}
+
+/// $1 ids, $2 types, $3 payloads (JSON text), $4 priorities, $5 max_retries, $6 timeouts,
+/// $7 scheduled_at, $8 idempotency keys (nullable), $9 now.
+pub const ENQUEUE: &str = "
+INSERT INTO jobs (job_id, job_type, payload, status, priority, max_retries, timeout_ms,
+                  scheduled_at, idempotency_key, created_at, updated_at)
+SELECT t.job_id, t.job_type, t.payload::jsonb, 'PENDING', t.priority, t.max_retries, t.timeout_ms,
+       t.scheduled_at, t.idempotency_key, $9, $9
+FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::int4[], $6::int4[],
+            $7::timestamptz[], $8::text[])
+     AS t(job_id, job_type, payload, priority, max_retries, timeout_ms, scheduled_at, idempotency_key)
+ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING job_id";
+
+/// $1 idempotency keys.
+pub const JOBS_BY_IDEMPOTENCY_KEY: &str =
+    "SELECT idempotency_key, job_id, status FROM jobs WHERE idempotency_key = ANY($1::text[])";
+
+/// $1 worker, $2 now, $3 limit, $4 lease expiry. Picks ready jobs on the partial claim
+/// index, skipping rows other claimers hold, and records an execution for each.
+pub const CLAIM: &str = "
+WITH picked AS (
+    SELECT job_id FROM jobs
+    WHERE status = 'PENDING' AND scheduled_at <= $2
+    ORDER BY priority DESC, created_at, job_id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE jobs j
+    SET status = 'RUNNING', attempts = j.attempts + 1, worker_id = $1,
+        current_execution_id = gen_random_uuid(), lease_expires_at = $4,
+        started_at = $2, updated_at = $2
+    FROM picked p
+    WHERE j.job_id = p.job_id
+    RETURNING j.job_id, j.current_execution_id, j.attempts, j.job_type, j.payload,
+              j.max_retries, j.timeout_ms, j.lease_expires_at, j.priority, j.created_at
+), recorded AS (
+    INSERT INTO job_executions (execution_id, job_id, worker_id, attempt, execution_status, started_at, created_at)
+    SELECT current_execution_id, job_id, $1, attempts, 'RUNNING', $2, $2 FROM claimed
+)
+SELECT job_id, current_execution_id, attempts, job_type, payload, max_retries, timeout_ms, lease_expires_at
+FROM claimed
+ORDER BY priority DESC, created_at, job_id";
+
+/// $1 job ids, $2 execution ids, $3 results (JSON text), $4 now. Only a completion
+/// presenting the current execution id (the fencing token) changes anything.
+pub const COMPLETE: &str = "
+WITH input AS (
+    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS t(job_id, execution_id, result)
+), done AS (
+    UPDATE jobs j
+    SET status = 'COMPLETED', result = i.result::jsonb, error = NULL, completed_at = $4,
+        updated_at = $4, current_execution_id = NULL, lease_expires_at = NULL
+    FROM input i
+    WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id AND j.status = 'RUNNING'
+    RETURNING i.execution_id
+), recorded AS (
+    UPDATE job_executions e SET execution_status = 'SUCCEEDED', finished_at = $4
+    FROM done d WHERE e.execution_id = d.execution_id
+)
+SELECT execution_id FROM done";
+
+/// $1 job ids. Locks the claims that failures (or a rescue) are about to settle.
+pub const LOCK_RUNNING: &str = "
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+WHERE job_id = ANY($1::uuid[]) AND status = 'RUNNING'
+FOR UPDATE";
+
+/// $1 limit, $2 now. Locks running jobs whose lease has expired.
+pub const LOCK_EXPIRED: &str = "
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+WHERE status = 'RUNNING' AND lease_expires_at < $2
+ORDER BY lease_expires_at
+LIMIT $1
+FOR UPDATE SKIP LOCKED";
+
+/// $1 job ids, $2 execution ids, $3 execution statuses, $4 errors, $5 retry times
+/// (NULL: dead-letter), $6 now. Settles failed attempts decided in Rust.
+pub const SETTLE_FAILURES: &str = "
+WITH input AS (
+    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
+             AS t(job_id, execution_id, execution_status, error, retry_at)
+), settled AS (
+    UPDATE jobs j
+    SET status = CASE WHEN i.retry_at IS NULL THEN 'DEAD_LETTER' ELSE 'PENDING' END,
+        scheduled_at = COALESCE(i.retry_at, j.scheduled_at), error = i.error,
+        current_execution_id = NULL, lease_expires_at = NULL, updated_at = $6
+    FROM input i
+    WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id
+    RETURNING j.job_id, j.job_type, j.payload, j.attempts, i.execution_id, i.execution_status, i.error, i.retry_at
+), recorded AS (
+    UPDATE job_executions e
+    SET execution_status = s.execution_status, finished_at = $6, error = s.error
+    FROM settled s WHERE e.execution_id = s.execution_id
+), dead AS (
+    INSERT INTO dead_letter_queue (job_id, job_type, payload, last_error, attempts, failed_at)
+    SELECT job_id, job_type, payload, error, attempts, $6 FROM settled WHERE retry_at IS NULL
+)
+SELECT execution_id FROM settled";
+
+/// $1 job ids, $2 execution ids, $3 now. Gives unrun claims back; the attempt does not count.
+pub const RELEASE: &str = "
+WITH input AS (
+    SELECT * FROM UNNEST($1::uuid[], $2::uuid[]) AS t(job_id, execution_id)
+), released AS (
+    UPDATE jobs j
+    SET status = 'PENDING', attempts = GREATEST(j.attempts - 1, 0), current_execution_id = NULL,
+        lease_expires_at = NULL, updated_at = $3
+    FROM input i
+    WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id AND j.status = 'RUNNING'
+    RETURNING i.execution_id
+), recorded AS (
+    UPDATE job_executions e
+    SET execution_status = 'CANCELLED', finished_at = $3, error = 'released: node shutting down'
+    FROM released r WHERE e.execution_id = r.execution_id
+)
+SELECT execution_id FROM released";
+
+/// $1 worker ids, $2 new expiry.
+pub const EXTEND_LEASES: &str =
+    "UPDATE jobs SET lease_expires_at = $2 WHERE status = 'RUNNING' AND worker_id = ANY($1::uuid[])";
+
+pub const SELECT_JOB_FOR_UPDATE: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE job_id = $1 FOR UPDATE");
+
+pub const SELECT_JOB: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE job_id = $1");
+
+/// $1 job, $2 now.
+pub const CANCEL_JOB: &str = concat!(
+    "UPDATE jobs SET status = 'CANCELLED', error = 'cancelled', current_execution_id = NULL, ",
+    "lease_expires_at = NULL, updated_at = $2 WHERE job_id = $1 RETURNING ",
+    job_columns!()
+);
+
+/// $1 execution, $2 now.
+pub const CANCEL_EXECUTION: &str = "
+UPDATE job_executions SET execution_status = 'CANCELLED', finished_at = $2, error = 'cancelled'
+WHERE execution_id = $1";
+
+/// $1 job, $2 now.
+pub const REQUEUE_JOB: &str = concat!(
+    "UPDATE jobs SET status = 'PENDING', attempts = 0, error = NULL, result = NULL, scheduled_at = $2, ",
+    "completed_at = NULL, updated_at = $2 WHERE job_id = $1 RETURNING ",
+    job_columns!()
+);
+
+/// $1 job, $2 now.
+pub const CLOSE_DEAD_LETTER: &str =
+    "UPDATE dead_letter_queue SET requeued = TRUE, requeued_at = $2 WHERE job_id = $1 AND NOT requeued";
+
+pub const SELECT_EXECUTIONS: &str = "
+SELECT execution_id, job_id, worker_id, attempt, execution_status, started_at, finished_at, error
+FROM job_executions WHERE job_id = $1 ORDER BY attempt, created_at";
+
+/// $1 limit.
+pub const SELECT_DEAD_LETTERS: &str = "
+SELECT job_id, job_type, payload, last_error, attempts, failed_at FROM dead_letter_queue
+WHERE NOT requeued ORDER BY failed_at DESC, dlq_id DESC LIMIT $1";
+
+pub const COUNT_BY_STATUS: &str = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
+
+/// $1 ids, $2 nodes, $3 statuses, $4 capacities, $5 loads, $6 scores, $7 failure counts,
+/// $8 metadata (JSON text), $9 heartbeats.
+pub const UPSERT_WORKERS: &str = "
+INSERT INTO workers (worker_id, node_id, status, capacity, current_load, health_score, failure_count,
+                     metadata, last_heartbeat, created_at, updated_at)
+SELECT t.worker_id, t.node_id, t.status, t.capacity, t.current_load, t.health_score::numeric(3,2),
+       t.failure_count, t.metadata::jsonb, t.last_heartbeat, NOW(), NOW()
+FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::int4[], $6::float8[], $7::int4[],
+            $8::text[], $9::timestamptz[])
+     AS t(worker_id, node_id, status, capacity, current_load, health_score, failure_count, metadata, last_heartbeat)
+ON CONFLICT (worker_id) DO UPDATE SET
+    node_id = EXCLUDED.node_id, status = EXCLUDED.status, capacity = EXCLUDED.capacity,
+    current_load = EXCLUDED.current_load, health_score = EXCLUDED.health_score,
+    failure_count = EXCLUDED.failure_count, metadata = EXCLUDED.metadata,
+    last_heartbeat = EXCLUDED.last_heartbeat, updated_at = NOW()";
+
+pub const SELECT_WORKERS: &str = "
+SELECT worker_id, node_id, status, capacity, current_load, health_score::float8, failure_count,
+       metadata, last_heartbeat
+FROM workers ORDER BY node_id, created_at, worker_id";
+
+/// $1 workers, $2 metric types, $3 values, $4 metadata (JSON text), $5 times.
+pub const INSERT_HEALTH_LOGS: &str = "
+INSERT INTO worker_health_logs (worker_id, metric_type, metric_value, metadata, logged_at)
+SELECT t.worker_id, t.metric_type, t.metric_value::numeric(10,4), t.metadata::jsonb, t.logged_at
+FROM UNNEST($1::uuid[], $2::text[], $3::float8[], $4::text[], $5::timestamptz[])
+     AS t(worker_id, metric_type, metric_value, metadata, logged_at)";
+
+/// Every statement, for the schema test.
+pub const ALL: &[(&str, &str)] = &[
+    ("ENQUEUE", ENQUEUE),
+    ("JOBS_BY_IDEMPOTENCY_KEY", JOBS_BY_IDEMPOTENCY_KEY),
+    ("CLAIM", CLAIM),
+    ("COMPLETE", COMPLETE),
+    ("LOCK_RUNNING", LOCK_RUNNING),
+    ("LOCK_EXPIRED", LOCK_EXPIRED),
+    ("SETTLE_FAILURES", SETTLE_FAILURES),
+    ("RELEASE", RELEASE),
+    ("EXTEND_LEASES", EXTEND_LEASES),
+    ("SELECT_JOB_FOR_UPDATE", SELECT_JOB_FOR_UPDATE),
+    ("SELECT_JOB", SELECT_JOB),
+    ("CANCEL_JOB", CANCEL_JOB),
+    ("CANCEL_EXECUTION", CANCEL_EXECUTION),
+    ("REQUEUE_JOB", REQUEUE_JOB),
+    ("CLOSE_DEAD_LETTER", CLOSE_DEAD_LETTER),
+    ("SELECT_EXECUTIONS", SELECT_EXECUTIONS),
+    ("SELECT_DEAD_LETTERS", SELECT_DEAD_LETTERS),
+    ("COUNT_BY_STATUS", COUNT_BY_STATUS),
+    ("UPSERT_WORKERS", UPSERT_WORKERS),
+    ("SELECT_WORKERS", SELECT_WORKERS),
+    ("INSERT_HEALTH_LOGS", INSERT_HEALTH_LOGS),
+];

@@ -1,0 +1,195 @@
+//! The values that cross the [`Store`](super::Store) contract.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::job::{ExecutionStatus, JobStatus};
+
+/// The answer for one submitted job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enqueued {
+    pub job_id: Uuid,
+    pub status: JobStatus,
+    /// `false` when the idempotency key named an existing job, which is returned instead.
+    pub created: bool,
+}
+
+/// A worker asking for work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub worker_id: Uuid,
+    /// At most this many jobs (the worker's free capacity).
+    pub limit: u32,
+    /// How long the claim holds without being extended.
+    pub lease: Duration,
+}
+
+/// A job claimed for one execution. `execution_id` is the fencing token: only it can
+/// complete or fail this attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedJob {
+    pub job_id: Uuid,
+    pub execution_id: Uuid,
+    pub attempt: i32,
+    pub job_type: String,
+    pub payload: Value,
+    pub max_retries: i32,
+    pub timeout_ms: i32,
+    pub lease_expires_at: DateTime<Utc>,
+}
+
+impl ClaimedJob {
+    pub fn claim_ref(&self) -> ClaimRef {
+        ClaimRef { job_id: self.job_id, execution_id: self.execution_id }
+    }
+}
+
+/// Names one claim: a job and the execution that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClaimRef {
+    pub job_id: Uuid,
+    pub execution_id: Uuid,
+}
+
+/// A successful attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub claim: ClaimRef,
+    pub result: Value,
+}
+
+/// Whether a write that needs the claim found it still held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Applied {
+    Applied,
+    /// The execution no longer holds the claim (rescued, cancelled, already finished):
+    /// nothing was changed.
+    Stale,
+}
+
+/// A failed attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub claim: ClaimRef,
+    /// `FAILED`, `TIMED_OUT` or `CRASHED`.
+    pub status: ExecutionStatus,
+    pub error: String,
+    /// No retry, whatever the retries left: straight to the dead-letter queue.
+    pub permanent: bool,
+}
+
+/// What became of a failed attempt's job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum FailOutcome {
+    /// Back to `PENDING`, not to run before `at`.
+    Retrying { at: DateTime<Utc> },
+    /// Retries exhausted (or the failure was permanent): moved to the dead-letter queue.
+    DeadLettered,
+    /// The execution no longer holds the claim: nothing was changed.
+    Stale,
+}
+
+/// A job taken back from an expired lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rescued {
+    pub job_id: Uuid,
+    pub execution_id: Uuid,
+    pub worker_id: Uuid,
+    pub outcome: FailOutcome,
+}
+
+/// An open entry of the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadLetter {
+    pub job_id: Uuid,
+    pub job_type: String,
+    pub payload: Value,
+    pub last_error: Option<String>,
+    pub attempts: i32,
+    pub failed_at: DateTime<Utc>,
+}
+
+/// Where a worker stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum WorkerStatus {
+    #[serde(rename = "STARTING")]
+    Starting,
+    #[serde(rename = "ACTIVE")]
+    Active,
+    /// Alive but scoring under the health threshold: gets no new jobs.
+    #[serde(rename = "UNHEALTHY")]
+    Unhealthy,
+    /// Missed its heartbeats; being restarted.
+    #[serde(rename = "DEAD")]
+    Dead,
+    /// Restarted too often within the restart window: given up on.
+    #[serde(rename = "FAILED")]
+    Failed,
+    #[serde(rename = "STOPPED")]
+    Stopped,
+}
+
+impl WorkerStatus {
+    pub const ALL: &'static [WorkerStatus] = &[
+        WorkerStatus::Starting,
+        WorkerStatus::Active,
+        WorkerStatus::Unhealthy,
+        WorkerStatus::Dead,
+        WorkerStatus::Failed,
+        WorkerStatus::Stopped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerStatus::Starting => "STARTING",
+            WorkerStatus::Active => "ACTIVE",
+            WorkerStatus::Unhealthy => "UNHEALTHY",
+            WorkerStatus::Dead => "DEAD",
+            WorkerStatus::Failed => "FAILED",
+            WorkerStatus::Stopped => "STOPPED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|w| w.as_str() == s)
+    }
+}
+
+/// A worker's row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkerRecord {
+    pub worker_id: Uuid,
+    pub node_id: String,
+    pub status: WorkerStatus,
+    pub capacity: i32,
+    pub current_load: i32,
+    /// 0..=1, stored with two decimals.
+    pub health_score: f64,
+    pub failure_count: i32,
+    pub metadata: Value,
+    pub last_heartbeat: Option<DateTime<Utc>>,
+}
+
+/// One health metric sample.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthLog {
+    pub worker_id: Uuid,
+    /// `heartbeat_latency_ms`, `error_rate`, `load`, `health_score`, ...
+    pub metric_type: String,
+    pub metric_value: f64,
+    pub metadata: Value,
+    pub logged_at: DateTime<Utc>,
+}
+
+impl HealthLog {
+    /// The column is NUMERIC(10,4): values are clamped into its range, and a value
+    /// that is not a number is stored as 0 rather than refusing the whole batch.
+    pub fn storable_value(&self) -> f64 {
+        const LIMIT: f64 = 999_999.9999;
+        if self.metric_value.is_finite() { self.metric_value.clamp(-LIMIT, LIMIT) } else { 0.0 }
+    }
+}
