@@ -36,7 +36,9 @@ impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
         let micros = start.timestamp_micros();
         let start = DateTime::from_timestamp_micros(micros).unwrap_or(start);
-        Self { now: Arc::new(Mutex::new(start)) }
+        Self {
+            now: Arc::new(Mutex::new(start)),
+        }
     }
 
     /// A clock standing at the current wall-clock time.

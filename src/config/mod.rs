@@ -28,8 +28,16 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn new(key: impl Into<String>, value: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { key: key.into(), value: value.into(), reason: reason.into() }
+    pub fn new(
+        key: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            key: key.into(),
+            value: value.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -73,7 +81,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: "postgres://postgres@127.0.0.1:5432/postgres".into(), max_connections: 10 }
+        Self {
+            url: "postgres://postgres@127.0.0.1:5432/postgres".into(),
+            max_connections: 10,
+        }
     }
 }
 
@@ -90,7 +101,11 @@ pub struct WorkersConfig {
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        Self { count: 4, capacity: 10, lease_ms: 30_000 }
+        Self {
+            count: 4,
+            capacity: 10,
+            lease_ms: 30_000,
+        }
     }
 }
 
@@ -121,7 +136,10 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), token: String::new() }
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            token: String::new(),
+        }
     }
 }
 

@@ -19,7 +19,10 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -88,11 +91,19 @@ pub struct NewJob {
 impl JobRequest {
     /// A request for a job of `job_type` with `payload` and every default.
     pub fn new(job_type: impl Into<String>, payload: Value) -> Self {
-        Self { job_type: job_type.into(), payload, ..Self::default() }
+        Self {
+            job_type: job_type.into(),
+            payload,
+            ..Self::default()
+        }
     }
 
     /// Parses a JSON submission. Unknown fields and wrong types are refused, naming the field.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ValidationError> {
+        // serde would also read a struct from a JSON array, by position: refuse that.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ValidationError::new("body", "must be a JSON object"));
+        }
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -100,7 +111,7 @@ impl JobRequest {
             let message = inner.to_string();
             let field = unknown_field_name(&message)
                 .or_else(|| missing_field_name(&message))
-                .unwrap_or(if path == "." { "body".to_string() } else { path });
+                .unwrap_or_else(|| top_level_field(&path));
             ValidationError::new(field, strip_position(&message))
         })
     }
@@ -108,23 +119,40 @@ impl JobRequest {
     /// Checks every field against `limits` and fills in the defaults.
     pub fn validate(self, limits: &SubmitLimits) -> Result<NewJob, ValidationError> {
         validate_job_type(&self.job_type)?;
-        let payload = if self.payload.is_null() { Value::Object(Default::default()) } else { self.payload };
-        let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
+        let payload = if self.payload.is_null() {
+            Value::Object(Default::default())
+        } else {
+            self.payload
+        };
+        let size = serde_json::to_vec(&payload)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > limits.max_payload_bytes {
             return Err(ValidationError::new(
                 "payload",
-                format!("is {size} bytes, over the limit of {} bytes", limits.max_payload_bytes),
+                format!(
+                    "is {size} bytes, over the limit of {} bytes",
+                    limits.max_payload_bytes
+                ),
             ));
         }
         let priority = match self.priority {
             None => 0,
             Some(p) => i32::try_from(p).map_err(|_| {
-                ValidationError::new("priority", format!("{p} is outside {}..={}", i32::MIN, i32::MAX))
+                ValidationError::new(
+                    "priority",
+                    format!("{p} is outside {}..={}", i32::MIN, i32::MAX),
+                )
             })?,
         };
         let max_retries = match self.max_retries {
             None => limits.default_max_retries,
-            Some(r) if r < 0 => return Err(ValidationError::new("max_retries", format!("{r} is negative"))),
+            Some(r) if r < 0 => {
+                return Err(ValidationError::new(
+                    "max_retries",
+                    format!("{r} is negative"),
+                ));
+            }
             Some(r) if r > i64::from(limits.max_retries_limit) => {
                 return Err(ValidationError::new(
                     "max_retries",
@@ -136,22 +164,37 @@ impl JobRequest {
         let timeout_ms = match self.timeout_ms {
             None => limits.default_timeout_ms,
             Some(t) if t <= 0 => {
-                return Err(ValidationError::new("timeout_ms", format!("{t} must be a positive number of milliseconds")));
+                return Err(ValidationError::new(
+                    "timeout_ms",
+                    format!("{t} must be a positive number of milliseconds"),
+                ));
             }
-            Some(t) => i32::try_from(t)
-                .map_err(|_| ValidationError::new("timeout_ms", format!("{t} is over the limit of {}", i32::MAX)))?,
+            Some(t) => i32::try_from(t).map_err(|_| {
+                ValidationError::new(
+                    "timeout_ms",
+                    format!("{t} is over the limit of {}", i32::MAX),
+                )
+            })?,
         };
         let run_at = match self.run_at {
             None => None,
             Some(s) => Some(
                 DateTime::parse_from_rfc3339(&s)
-                    .map_err(|e| ValidationError::new("run_at", format!("{s:?} is not an RFC 3339 time: {e}")))?
+                    .map_err(|e| {
+                        ValidationError::new(
+                            "run_at",
+                            format!("{s:?} is not an RFC 3339 time: {e}"),
+                        )
+                    })?
                     .with_timezone(&Utc),
             ),
         };
         if let Some(key) = &self.idempotency_key {
             if key.is_empty() || key.len() > 255 {
-                return Err(ValidationError::new("idempotency_key", "must be 1 to 255 bytes long"));
+                return Err(ValidationError::new(
+                    "idempotency_key",
+                    "must be 1 to 255 bytes long",
+                ));
             }
         }
         Ok(NewJob {
@@ -167,20 +210,51 @@ impl JobRequest {
     }
 }
 
+/// Validates a batch, all or nothing: the first bad job's field is named with its
+/// index (`jobs[3].timeout_ms`), and no job of the batch is returned.
+pub fn validate_batch(
+    requests: Vec<JobRequest>,
+    limits: &SubmitLimits,
+) -> Result<Vec<NewJob>, ValidationError> {
+    requests
+        .into_iter()
+        .enumerate()
+        .map(|(i, request)| {
+            request
+                .validate(limits)
+                .map_err(|e| ValidationError::new(format!("jobs[{i}].{}", e.field), e.reason))
+        })
+        .collect()
+}
+
 /// Job types are short, lowercase names: `^[a-z0-9_.-]{1,64}$`.
 pub fn validate_job_type(job_type: &str) -> Result<(), ValidationError> {
     let ok = (1..=64).contains(&job_type.len())
-        && job_type.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+        && job_type
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
     if ok {
         Ok(())
     } else {
-        Err(ValidationError::new("type", format!("{job_type:?} must match ^[a-z0-9_.-]{{1,64}}$")))
+        Err(ValidationError::new(
+            "type",
+            format!("{job_type:?} must match ^[a-z0-9_.-]{{1,64}}$"),
+        ))
     }
 }
 
 /// Parses a job id given as text, naming the field when it is not a UUID.
 pub fn parse_job_id(text: &str) -> Result<Uuid, ValidationError> {
-    Uuid::try_parse(text).map_err(|e| ValidationError::new("job_id", format!("{text:?} is not a UUID: {e}")))
+    Uuid::try_parse(text)
+        .map_err(|e| ValidationError::new("job_id", format!("{text:?} is not a UUID: {e}")))
+}
+
+/// The submission's own field an error is in (`payload[0][0]` is in `payload`).
+fn top_level_field(path: &str) -> String {
+    match path.split(['.', '[']).next() {
+        Some(name) if !name.is_empty() && name != "?" => name.to_string(),
+        _ => "body".to_string(),
+    }
 }
 
 fn unknown_field_name(message: &str) -> Option<String> {

@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::batch::Batch;
 use super::{
-    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Enqueued, FailOutcome, Failure, HealthLog,
-    Rescued, Store, StoreError, StoreResult, WorkerRecord,
+    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Enqueued, FailOutcome,
+    Failure, HealthLog, Rescued, Store, StoreError, StoreResult, WorkerRecord,
 };
 use crate::clock::SharedClock;
 use crate::job::{Execution, Job, JobStatus, NewJob};
@@ -32,7 +32,10 @@ pub struct StoreActorConfig {
 
 impl Default for StoreActorConfig {
     fn default() -> Self {
-        Self { window_ms: 2, max_size: 500 }
+        Self {
+            window_ms: 2,
+            max_size: 500,
+        }
     }
 }
 
@@ -164,7 +167,11 @@ impl Handler<WriteHealthLogs> for StoreActor {
     type Result = ResponseFuture<StoreResult<()>>;
 
     fn handle(&mut self, msg: WriteHealthLogs, ctx: &mut Self::Context) -> Self::Result {
-        let answers: Vec<_> = msg.0.into_iter().map(|log| self.handle(WriteHealthLog(log), ctx)).collect();
+        let answers: Vec<_> = msg
+            .0
+            .into_iter()
+            .map(|log| self.handle(WriteHealthLog(log), ctx))
+            .collect();
         Box::pin(async move { join_all(answers).await.into_iter().collect() })
     }
 }
@@ -178,7 +185,11 @@ impl Handler<Flush> for StoreActor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: Flush, ctx: &mut Self::Context) -> Self::Result {
-        for timer in [self.completions.timer.take(), self.failures.timer.take(), self.health_logs.timer.take()] {
+        for timer in [
+            self.completions.timer.take(),
+            self.failures.timer.take(),
+            self.health_logs.timer.take(),
+        ] {
             if let Some(timer) = timer {
                 ctx.cancel_future(timer);
             }

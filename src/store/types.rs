@@ -44,7 +44,10 @@ pub struct ClaimedJob {
 
 impl ClaimedJob {
     pub fn claim_ref(&self) -> ClaimRef {
-        ClaimRef { job_id: self.job_id, execution_id: self.execution_id }
+        ClaimRef {
+            job_id: self.job_id,
+            execution_id: self.execution_id,
+        }
     }
 }
 
@@ -190,6 +193,10 @@ impl HealthLog {
     /// that is not a number is stored as 0 rather than refusing the whole batch.
     pub fn storable_value(&self) -> f64 {
         const LIMIT: f64 = 999_999.9999;
-        if self.metric_value.is_finite() { self.metric_value.clamp(-LIMIT, LIMIT) } else { 0.0 }
+        if self.metric_value.is_finite() {
+            self.metric_value.clamp(-LIMIT, LIMIT)
+        } else {
+            0.0
+        }
     }
 }

@@ -131,10 +131,13 @@ WITH input AS (
 SELECT execution_id FROM released";
 
 /// $1 worker ids, $2 new expiry.
-pub const EXTEND_LEASES: &str =
-    "UPDATE jobs SET lease_expires_at = $2 WHERE status = 'RUNNING' AND worker_id = ANY($1::uuid[])";
+pub const EXTEND_LEASES: &str = "UPDATE jobs SET lease_expires_at = $2 WHERE status = 'RUNNING' AND worker_id = ANY($1::uuid[])";
 
-pub const SELECT_JOB_FOR_UPDATE: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE job_id = $1 FOR UPDATE");
+pub const SELECT_JOB_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE job_id = $1 FOR UPDATE"
+);
 
 pub const SELECT_JOB: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE job_id = $1");
 
@@ -158,8 +161,7 @@ pub const REQUEUE_JOB: &str = concat!(
 );
 
 /// $1 job, $2 now.
-pub const CLOSE_DEAD_LETTER: &str =
-    "UPDATE dead_letter_queue SET requeued = TRUE, requeued_at = $2 WHERE job_id = $1 AND NOT requeued";
+pub const CLOSE_DEAD_LETTER: &str = "UPDATE dead_letter_queue SET requeued = TRUE, requeued_at = $2 WHERE job_id = $1 AND NOT requeued";
 
 pub const SELECT_EXECUTIONS: &str = "
 SELECT execution_id, job_id, worker_id, attempt, execution_status, started_at, finished_at, error

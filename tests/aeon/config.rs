@@ -1,0 +1,180 @@
+//! Configuration: layering, validation with the key, the value and the reason, and
+//! secrets kept out of messages.
+
+use std::io::Write;
+
+use aeon::config::Config;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn file(text: &str) -> tempfile_path::TempFile {
+    tempfile_path::TempFile::with(text)
+}
+
+/// A config file that removes itself.
+mod tempfile_path {
+    pub struct TempFile(pub std::path::PathBuf);
+    impl TempFile {
+        pub fn with(text: &str) -> Self {
+            let path =
+                std::env::temp_dir().join(format!("aeon-config-{}.toml", uuid::Uuid::new_v4()));
+            let mut f = std::fs::File::create(&path).unwrap();
+            super::Write::write_all(&mut f, text.as_bytes()).unwrap();
+            Self(path)
+        }
+    }
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+#[test]
+fn the_repository_config_file_is_valid_and_equals_the_defaults() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+    let loaded = Config::load_with_env(Some(&path), env(&[])).expect("config.toml loads");
+    assert_eq!(
+        loaded,
+        Config::default(),
+        "config.toml documents the defaults"
+    );
+    assert_eq!(loaded.api.bind, "127.0.0.1:8080");
+}
+
+#[test]
+fn environment_overrides_the_file_and_aeon_vars_beat_conventional_ones() {
+    let f = file("[workers]\ncount = 2\n[api]\nbind = \"127.0.0.1:7000\"\n");
+    let config = Config::load_with_env(
+        Some(&f.0),
+        env(&[
+            ("AEON__API__BIND", "127.0.0.1:9001"),
+            ("AEON__WORKERS__CAPACITY", "25"),
+            ("AEON__EXPERIMENTS__ALLOW_CRASH", "true"),
+            ("DATABASE_URL", "postgres://a@db:5432/x"),
+            ("REDIS_URL", "redis://:pw@cache:6379"),
+            ("AEON__QDRANT__URL", "http://vectors:6334"),
+            ("QDRANT_URL", "http://ignored:6334"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.api.bind, "127.0.0.1:9001");
+    assert_eq!((config.workers.count, config.workers.capacity), (2, 25));
+    assert!(config.experiments.allow_crash);
+    assert_eq!(config.store.url, "postgres://a@db:5432/x");
+    assert_eq!(config.redis.url, "redis://:pw@cache:6379");
+    assert_eq!(config.qdrant.url, "http://vectors:6334");
+}
+
+#[test]
+fn bad_values_fail_with_the_key_the_value_and_the_reason() {
+    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        (
+            &[("AEON__WORKERS__COUNT", "0")],
+            "workers.count",
+            "1..=1024",
+        ),
+        (
+            &[("AEON__WORKERS__COUNT", "four")],
+            "workers.count",
+            "integer",
+        ),
+        (&[("AEON__API__BIND", "localhost")], "api.bind", "address"),
+        (&[("AEON__STORE__URL", "mysql://x")], "store.url", "scheme"),
+        (&[("AEON__RETRY__JITTER", "2.5")], "retry.jitter", "0..=1"),
+        (
+            &[("AEON__EXPERIMENTS__ALLOW_CRASH", "yes")],
+            "experiments.allow_crash",
+            "true or false",
+        ),
+        (&[("AEON__NOPE__KEY", "1")], "nope.key", "unknown key"),
+        (
+            &[("AEON__JOBS__DEFAULT_MAX_RETRIES", "-1")],
+            "jobs.default_max_retries",
+            "0..=",
+        ),
+    ];
+    for (vars, key, reason) in cases {
+        let err = Config::load_with_env(None, env(vars)).expect_err(key);
+        assert_eq!(err.key, *key, "{err}");
+        assert!(
+            err.to_string().contains(reason),
+            "{err} should say {reason:?}"
+        );
+        assert!(err.to_string().contains(key), "{err}");
+    }
+}
+
+#[test]
+fn bad_files_name_the_key() {
+    let unknown = file("[workers]\ncount = 2\nthreads = 4\n");
+    let err = Config::load_with_env(Some(&unknown.0), env(&[])).unwrap_err();
+    assert_eq!(
+        (err.key.as_str(), err.reason.as_str()),
+        ("workers.threads", "unknown key")
+    );
+
+    let wrong_type = file("[workers]\ncount = \"many\"\n");
+    let err = Config::load_with_env(Some(&wrong_type.0), env(&[])).unwrap_err();
+    assert_eq!(err.key, "workers.count", "{err}");
+
+    let negative = file("[workers]\ncapacity = -3\n");
+    assert_eq!(
+        Config::load_with_env(Some(&negative.0), env(&[]))
+            .unwrap_err()
+            .key,
+        "workers.capacity"
+    );
+
+    let broken = file("[workers\n");
+    assert!(
+        Config::load_with_env(Some(&broken.0), env(&[]))
+            .unwrap_err()
+            .reason
+            .contains("not valid TOML")
+    );
+    let missing = std::path::Path::new("/nonexistent/aeon.toml");
+    assert_eq!(
+        Config::load_with_env(Some(missing), env(&[]))
+            .unwrap_err()
+            .key,
+        "--config"
+    );
+}
+
+#[test]
+fn secrets_never_reach_messages_or_debug_output() {
+    let config = Config::load_with_env(
+        None,
+        env(&[
+            ("AEON__API__TOKEN", "tok-s3cret-value"),
+            ("DATABASE_URL", "postgres://aeon:pg-s3cret@db:5432/aeon"),
+            ("REDIS_URL", "redis://:redis-s3cret@cache:6379"),
+        ]),
+    )
+    .unwrap();
+    let shown = format!("{config:?}");
+    for secret in ["tok-s3cret-value", "pg-s3cret", "redis-s3cret"] {
+        assert!(!shown.contains(secret), "{secret} leaked into {shown}");
+    }
+    assert!(
+        shown.contains("postgres://aeon:***@db:5432/aeon"),
+        "{shown}"
+    );
+
+    let err = Config::load_with_env(None, env(&[("AEON__API__TOKEN", " tok-s3cret-value ")]))
+        .unwrap_err();
+    assert_eq!(err.key, "api.token");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    let err = Config::load_with_env(
+        None,
+        env(&[("AEON__STORE__URL", "mysql://u:pg-s3cret@h/db")]),
+    )
+    .unwrap_err();
+    assert!(!err.to_string().contains("pg-s3cret"), "{err}");
+}

@@ -1,0 +1,14 @@
+//! Aeon's integration tests: one binary (it links once), one module per concern.
+//! They run against the real Postgres at `AEON_TEST_DATABASE_URL` (default: the local
+//! `test` database), each test in a schema of its own.
+
+mod common;
+
+mod bad_input;
+mod batching;
+mod concurrency;
+mod config;
+mod idempotency;
+mod lifecycle;
+mod retries;
+mod schema;

@@ -1,0 +1,105 @@
+//! The live schema matches what the code reads and writes: every column, its type and
+//! nullability, every status value, and every statement prepares against it.
+
+use std::collections::BTreeSet;
+
+use aeon::store::postgres::schema::{EXPECTED_COLUMNS, expected_status_values};
+use aeon::store::postgres::sql;
+use rstest::rstest;
+use sqlx::{Executor, Row};
+
+use crate::common::{TestDb, db};
+
+const TABLES: [&str; 7] = [
+    "jobs",
+    "workers",
+    "job_executions",
+    "dead_letter_queue",
+    "job_dependencies",
+    "worker_health_logs",
+    "state_snapshots",
+];
+
+#[rstest]
+#[actix_rt::test]
+async fn live_columns_match_the_columns_the_code_expects(#[future] db: TestDb) {
+    let db = db.await;
+    let rows = sqlx::query(
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text
+         FROM information_schema.columns WHERE table_schema = $1 AND table_name = ANY($2)",
+    )
+    .bind(&db.schema)
+    .bind(TABLES.to_vec())
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let live: BTreeSet<(String, String, String, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get::<String, _>(3) == "YES"))
+        .collect();
+    let expected: BTreeSet<(String, String, String, bool)> = EXPECTED_COLUMNS
+        .iter()
+        .map(|(t, c, ty, null)| (t.to_string(), c.to_string(), ty.to_string(), *null))
+        .collect();
+    let missing: Vec<_> = expected.difference(&live).collect();
+    let unexpected: Vec<_> = live.difference(&expected).collect();
+    assert!(
+        missing.is_empty(),
+        "the code expects columns the schema lacks: {missing:?}"
+    );
+    assert!(
+        unexpected.is_empty(),
+        "the schema has columns the code does not know: {unexpected:?}"
+    );
+    let tables: BTreeSet<&str> = EXPECTED_COLUMNS.iter().map(|c| c.0).collect();
+    assert_eq!(
+        tables,
+        TABLES.into_iter().collect(),
+        "all seven tables of MISSION.md"
+    );
+}
+
+#[rstest]
+#[actix_rt::test]
+async fn every_statement_prepares_against_the_live_schema(#[future] db: TestDb) {
+    let db = db.await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    for (name, statement) in sql::ALL {
+        if let Err(e) = conn
+            .prepare(sqlx::SqlSafeStr::into_sql_str(*statement))
+            .await
+        {
+            panic!("statement {name} does not fit the schema: {e}");
+        }
+    }
+}
+
+#[rstest]
+#[actix_rt::test]
+async fn check_constraints_allow_exactly_the_status_values_of_the_code(#[future] db: TestDb) {
+    let db = db.await;
+    for (table, column, values) in expected_status_values() {
+        let definitions: Vec<String> = sqlx::query_scalar(
+            "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+             JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+             WHERE n.nspname = $1 AND t.relname = $2 AND c.contype = 'c'",
+        )
+        .bind(&db.schema)
+        .bind(table)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        let definition = definitions
+            .iter()
+            .find(|d| d.contains(&format!("({column})::text")) && d.contains("ARRAY"))
+            .unwrap_or_else(|| panic!("no CHECK constraint on {table}.{column}: {definitions:?}"));
+        let allowed: BTreeSet<String> = definition
+            .split('\'')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect();
+        let expected: BTreeSet<String> = values.iter().map(|v| v.to_string()).collect();
+        assert_eq!(allowed, expected, "{table}.{column}");
+    }
+}
