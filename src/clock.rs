@@ -36,9 +36,7 @@ impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
         let micros = start.timestamp_micros();
         let start = DateTime::from_timestamp_micros(micros).unwrap_or(start);
-        Self {
-            now: Arc::new(Mutex::new(start)),
-        }
+        Self { now: Arc::new(Mutex::new(start)) }
     }
 
     /// A clock standing at the current wall-clock time.
@@ -66,10 +64,7 @@ impl Clock for ManualClock {
 
 /// `now + d`, saturating instead of panicking on absurd durations.
 pub fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(d)
-        .ok()
-        .and_then(|d| now.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    chrono::Duration::from_std(d).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]

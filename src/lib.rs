@@ -16,8 +16,11 @@
 //! `migrations/postgres/` holds the schema; `docs/` states the semantics (job state
 //! machine, delivery guarantees).
 
+pub mod actors;
 pub mod clock;
 pub mod config;
+pub mod handler;
 pub mod job;
+pub mod node;
 pub mod retry;
 pub mod store;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aeon::config::Config;
+use aeon::handler::Registry;
 use aeon::store::Store;
 use aeon::store::postgres::PgStore;
 use clap::{Parser, Subcommand};
@@ -20,6 +21,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Runs a node until SIGTERM or SIGINT, then drains it and exits 0.
+    Node,
     /// Applies the database migrations of `store.url`.
     Migrate,
     /// Prints the effective configuration (secrets redacted) after validating it.
@@ -28,9 +31,7 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -51,6 +52,19 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Migrate => run(migrate(config)),
+        Command::Node => {
+            log_panics();
+            let system = actix::System::new();
+            let outcome =
+                system.block_on(aeon::node::run(config, Registry::with_builtins(), aeon::node::shutdown_signal()));
+            match outcome {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 
@@ -61,11 +75,23 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Panics in handlers are contained and recorded as crashed attempts; log them as one
+/// line through tracing rather than as a backtrace on stderr.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(%location, "panic: {message}");
+    }));
+}
+
 fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -23,11 +23,7 @@ pub struct BackoffPolicy {
 
 impl Default for BackoffPolicy {
     fn default() -> Self {
-        Self {
-            base_ms: 1_000,
-            max_ms: 3_600_000,
-            jitter: 0.2,
-        }
+        Self { base_ms: 1_000, max_ms: 3_600_000, jitter: 0.2 }
     }
 }
 
@@ -35,21 +31,14 @@ impl BackoffPolicy {
     /// The exponential part of the delay after failed attempt `attempt` (1-based).
     pub fn base_delay(&self, attempt: i32) -> Duration {
         let exponent = attempt.saturating_sub(1).clamp(0, 62) as u32;
-        let ms = self
-            .base_ms
-            .saturating_mul(1u64 << exponent)
-            .min(self.max_ms);
+        let ms = self.base_ms.saturating_mul(1u64 << exponent).min(self.max_ms);
         Duration::from_millis(ms)
     }
 
     /// The full delay: the exponential part plus jitter drawn from `rng`.
     pub fn delay<R: Rng + ?Sized>(&self, attempt: i32, rng: &mut R) -> Duration {
         let base = self.base_delay(attempt);
-        let extra = if self.jitter > 0.0 {
-            base.mul_f64(self.jitter * rng.random::<f64>())
-        } else {
-            Duration::ZERO
-        };
+        let extra = if self.jitter > 0.0 { base.mul_f64(self.jitter * rng.random::<f64>()) } else { Duration::ZERO };
         base + extra
     }
 }
@@ -61,37 +50,18 @@ mod tests {
 
     #[test]
     fn delays_double_and_stop_at_the_cap() {
-        let p = BackoffPolicy {
-            base_ms: 100,
-            max_ms: 1_000,
-            jitter: 0.0,
-        };
+        let p = BackoffPolicy { base_ms: 100, max_ms: 1_000, jitter: 0.0 };
         let ms: Vec<u128> = (1..=6).map(|a| p.base_delay(a).as_millis()).collect();
         assert_eq!(ms, vec![100, 200, 400, 800, 1_000, 1_000]);
-        assert_eq!(
-            p.base_delay(10_000).as_millis(),
-            1_000,
-            "huge attempts must not overflow"
-        );
+        assert_eq!(p.base_delay(10_000).as_millis(), 1_000, "huge attempts must not overflow");
     }
 
     #[test]
     fn jitter_stays_within_its_fraction() {
-        let p = BackoffPolicy {
-            base_ms: 1_000,
-            max_ms: 60_000,
-            jitter: 0.5,
-        };
+        let p = BackoffPolicy { base_ms: 1_000, max_ms: 60_000, jitter: 0.5 };
         let mut rng = StdRng::seed_from_u64(7);
         let delays: Vec<Duration> = (0..200).map(|_| p.delay(3, &mut rng)).collect();
-        assert!(
-            delays
-                .iter()
-                .all(|d| *d >= Duration::from_secs(4) && *d <= Duration::from_secs(6))
-        );
-        assert!(
-            delays.iter().any(|d| *d != delays[0]),
-            "jitter must vary the delay"
-        );
+        assert!(delays.iter().all(|d| *d >= Duration::from_secs(4) && *d <= Duration::from_secs(6)));
+        assert!(delays.iter().any(|d| *d != delays[0]), "jitter must vary the delay");
     }
 }

@@ -8,11 +8,8 @@ use super::redact::shown;
 use super::{Config, ConfigError};
 
 /// The conventional variables, and the key each one sets.
-const CONVENTIONAL: &[(&str, &str)] = &[
-    ("DATABASE_URL", "store.url"),
-    ("REDIS_URL", "redis.url"),
-    ("QDRANT_URL", "qdrant.url"),
-];
+const CONVENTIONAL: &[(&str, &str)] =
+    &[("DATABASE_URL", "store.url"), ("REDIS_URL", "redis.url"), ("QDRANT_URL", "qdrant.url")];
 
 /// The prefix of `AEON__SECTION__KEY` overrides.
 const PREFIX: &str = "AEON__";
@@ -31,15 +28,10 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut merged = defaults();
         if let Some(path) = path {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::new("--config", format!("{:?}", path.display()), e.to_string())
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new("--config", format!("{:?}", path.display()), e.to_string()))?;
             let file: Table = text.parse().map_err(|e: toml::de::Error| {
-                ConfigError::new(
-                    "--config",
-                    format!("{:?}", path.display()),
-                    format!("not valid TOML: {e}"),
-                )
+                ConfigError::new("--config", format!("{:?}", path.display()), format!("not valid TOML: {e}"))
             })?;
             merge_file(&mut merged, file, "")?;
         }
@@ -49,10 +41,7 @@ impl Config {
                 set_from_text(&mut merged, key, value)?;
             }
         }
-        let mut overrides: Vec<&(String, String)> = env
-            .iter()
-            .filter(|(name, _)| name.starts_with(PREFIX))
-            .collect();
+        let mut overrides: Vec<&(String, String)> = env.iter().filter(|(name, _)| name.starts_with(PREFIX)).collect();
         overrides.sort();
         for (name, value) in overrides {
             let key = name[PREFIX.len()..].to_ascii_lowercase().replace("__", ".");
@@ -77,21 +66,11 @@ fn defaults() -> Table {
 /// Merges the file's values into `base`, refusing keys that `base` does not have.
 fn merge_file(base: &mut Table, file: Table, prefix: &str) -> Result<(), ConfigError> {
     for (name, value) in file {
-        let key = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}.{name}")
-        };
+        let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
         match (base.get_mut(&name), value) {
-            (Some(Value::Table(inner)), Value::Table(file_inner)) => {
-                merge_file(inner, file_inner, &key)?
-            }
+            (Some(Value::Table(inner)), Value::Table(file_inner)) => merge_file(inner, file_inner, &key)?,
             (Some(Value::Table(_)), other) => {
-                return Err(ConfigError::new(
-                    &key,
-                    other.to_string(),
-                    "must be a section ([...] table)",
-                ));
+                return Err(ConfigError::new(&key, other.to_string(), "must be a section ([...] table)"));
             }
             (Some(slot), value) => *slot = value,
             (None, value) => {
@@ -107,11 +86,8 @@ fn merge_file(base: &mut Table, file: Table, prefix: &str) -> Result<(), ConfigE
 fn set_from_text(base: &mut Table, key: &str, text: &str) -> Result<(), ConfigError> {
     let unknown = || ConfigError::new(key, shown(key, text), "unknown key");
     let (section, field) = key.split_once('.').ok_or_else(unknown)?;
-    let slot = base
-        .get_mut(section)
-        .and_then(Value::as_table_mut)
-        .and_then(|t| t.get_mut(field))
-        .ok_or_else(unknown)?;
+    let slot =
+        base.get_mut(section).and_then(Value::as_table_mut).and_then(|t| t.get_mut(field)).ok_or_else(unknown)?;
     let bad = |what: &str| ConfigError::new(key, shown(key, text), format!("expected {what}"));
     *slot = match slot {
         Value::String(_) => Value::String(text.to_string()),

@@ -13,6 +13,8 @@ pub use redact::redact_url;
 
 use serde::{Deserialize, Serialize};
 
+use crate::actors::health::HealthConfig;
+use crate::actors::supervisor::RestartPolicy;
 use crate::job::SubmitLimits;
 use crate::retry::BackoffPolicy;
 use crate::store::StoreActorConfig;
@@ -28,16 +30,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn new(
-        key: impl Into<String>,
-        value: impl Into<String>,
-        reason: impl Into<String>,
-    ) -> Self {
-        Self {
-            key: key.into(),
-            value: value.into(),
-            reason: reason.into(),
-        }
+    pub fn new(key: impl Into<String>, value: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { key: key.into(), value: value.into(), reason: reason.into() }
     }
 }
 
@@ -51,6 +45,8 @@ pub struct Config {
     pub retry: BackoffPolicy,
     pub batch: StoreActorConfig,
     pub workers: WorkersConfig,
+    pub health: HealthConfig,
+    pub restarts: RestartPolicy,
     pub redis: RedisConfig,
     pub qdrant: QdrantConfig,
     pub api: ApiConfig,
@@ -63,11 +59,21 @@ impl std::fmt::Debug for Config {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeConfig {
     /// This node's name in the cluster; empty: derived from the host name at start.
     pub id: String,
+    /// On SIGTERM/SIGINT, how long running jobs may finish before they are released.
+    pub drain_grace_ms: u64,
+    /// Fallback poll for jobs that arrive without a wake-up, in milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self { id: String::new(), drain_grace_ms: 30_000, poll_ms: 1_000 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,10 +87,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self {
-            url: "postgres://postgres@127.0.0.1:5432/postgres".into(),
-            max_connections: 10,
-        }
+        Self { url: "postgres://postgres@127.0.0.1:5432/postgres".into(), max_connections: 10 }
     }
 }
 
@@ -101,11 +104,7 @@ pub struct WorkersConfig {
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        Self {
-            count: 4,
-            capacity: 10,
-            lease_ms: 30_000,
-        }
+        Self { count: 4, capacity: 10, lease_ms: 30_000 }
     }
 }
 
@@ -136,10 +135,7 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self {
-            bind: "127.0.0.1:8080".into(),
-            token: String::new(),
-        }
+        Self { bind: "127.0.0.1:8080".into(), token: String::new() }
     }
 }
 

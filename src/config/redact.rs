@@ -26,11 +26,7 @@ pub fn redact_url(url: &str) -> String {
 /// The value of `key` as it may be shown.
 pub(super) fn shown(key: &str, value: &str) -> String {
     if SECRET_KEYS.contains(&key) {
-        if value.is_empty() {
-            "\"\"".into()
-        } else {
-            "<redacted>".into()
-        }
+        if value.is_empty() { "\"\"".into() } else { "<redacted>".into() }
     } else if URL_KEYS.contains(&key) {
         format!("{:?}", redact_url(value))
     } else {
@@ -42,11 +38,7 @@ impl Config {
     /// The configuration as TOML, with secrets redacted: safe to print or log.
     pub fn to_redacted_toml(&self) -> String {
         let mut copy = self.clone();
-        for s in [
-            &mut copy.store.url,
-            &mut copy.redis.url,
-            &mut copy.qdrant.url,
-        ] {
+        for s in [&mut copy.store.url, &mut copy.redis.url, &mut copy.qdrant.url] {
             *s = redact_url(s);
         }
         for s in [&mut copy.api.token, &mut copy.qdrant.api_key] {

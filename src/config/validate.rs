@@ -6,34 +6,16 @@ use super::redact::shown;
 use super::{Config, ConfigError};
 
 fn check(ok: bool, key: &str, value: impl ToString, reason: &str) -> Result<(), ConfigError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            key,
-            shown(key, &value.to_string()),
-            reason,
-        ))
-    }
+    if ok { Ok(()) } else { Err(ConfigError::new(key, shown(key, &value.to_string()), reason)) }
 }
 
-fn url_with_scheme(
-    key: &str,
-    value: &str,
-    schemes: &[&str],
-    optional: bool,
-) -> Result<(), ConfigError> {
+fn url_with_scheme(key: &str, value: &str, schemes: &[&str], optional: bool) -> Result<(), ConfigError> {
     if value.is_empty() && optional {
         return Ok(());
     }
-    let parsed = url::Url::parse(value)
-        .map_err(|e| ConfigError::new(key, shown(key, value), format!("not a URL: {e}")))?;
-    check(
-        schemes.contains(&parsed.scheme()),
-        key,
-        value,
-        &format!("the scheme must be one of {}", schemes.join(", ")),
-    )
+    let parsed =
+        url::Url::parse(value).map_err(|e| ConfigError::new(key, shown(key, value), format!("not a URL: {e}")))?;
+    check(schemes.contains(&parsed.scheme()), key, value, &format!("the scheme must be one of {}", schemes.join(", ")))
 }
 
 impl Config {
@@ -41,27 +23,14 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let id = &self.node.id;
         check(
-            id.len() <= 128
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)),
+            id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)),
             "node.id",
             id,
             "must be at most 128 characters of letters, digits, '_', '.', '-'",
         )?;
-        url_with_scheme(
-            "store.url",
-            &self.store.url,
-            &["postgres", "postgresql"],
-            false,
-        )?;
+        url_with_scheme("store.url", &self.store.url, &["postgres", "postgresql"], false)?;
         let s = &self.store;
-        check(
-            (1..=1000).contains(&s.max_connections),
-            "store.max_connections",
-            s.max_connections,
-            "must be 1..=1000",
-        )?;
+        check((1..=1000).contains(&s.max_connections), "store.max_connections", s.max_connections, "must be 1..=1000")?;
         url_with_scheme("redis.url", &self.redis.url, &["redis", "rediss"], true)?;
         url_with_scheme("qdrant.url", &self.qdrant.url, &["http", "https"], true)?;
         check(
@@ -78,24 +47,9 @@ impl Config {
         )?;
 
         let w = &self.workers;
-        check(
-            (1..=1024).contains(&w.count),
-            "workers.count",
-            w.count,
-            "must be 1..=1024",
-        )?;
-        check(
-            (1..=10_000).contains(&w.capacity),
-            "workers.capacity",
-            w.capacity,
-            "must be 1..=10000",
-        )?;
-        check(
-            w.lease_ms >= 1_000,
-            "workers.lease_ms",
-            w.lease_ms,
-            "must be at least 1000",
-        )?;
+        check((1..=1024).contains(&w.count), "workers.count", w.count, "must be 1..=1024")?;
+        check((1..=10_000).contains(&w.capacity), "workers.capacity", w.capacity, "must be 1..=10000")?;
+        check(w.lease_ms >= 1_000, "workers.lease_ms", w.lease_ms, "must be at least 1000")?;
 
         let j = &self.jobs;
         check(
@@ -104,18 +58,8 @@ impl Config {
             j.max_payload_bytes,
             "must be 1..=67108864",
         )?;
-        check(
-            j.default_timeout_ms > 0,
-            "jobs.default_timeout_ms",
-            j.default_timeout_ms,
-            "must be positive",
-        )?;
-        check(
-            j.max_retries_limit >= 0,
-            "jobs.max_retries_limit",
-            j.max_retries_limit,
-            "must not be negative",
-        )?;
+        check(j.default_timeout_ms > 0, "jobs.default_timeout_ms", j.default_timeout_ms, "must be positive")?;
+        check(j.max_retries_limit >= 0, "jobs.max_retries_limit", j.max_retries_limit, "must not be negative")?;
         check(
             (0..=j.max_retries_limit).contains(&j.default_max_retries),
             "jobs.default_max_retries",
@@ -124,38 +68,37 @@ impl Config {
         )?;
 
         let r = &self.retry;
+        check(r.base_ms > 0, "retry.base_ms", r.base_ms, "must be positive")?;
+        check(r.max_ms >= r.base_ms, "retry.max_ms", r.max_ms, "must be at least retry.base_ms")?;
+        check((0.0..=1.0).contains(&r.jitter), "retry.jitter", r.jitter, "must be 0..=1")?;
+
+        let n = &self.node;
+        check(n.drain_grace_ms <= 3_600_000, "node.drain_grace_ms", n.drain_grace_ms, "must be at most 3600000")?;
+        check((10..=60_000).contains(&n.poll_ms), "node.poll_ms", n.poll_ms, "must be 10..=60000")?;
+
+        let h = &self.health;
+        check((10..=60_000).contains(&h.heartbeat_ms), "health.heartbeat_ms", h.heartbeat_ms, "must be 10..=60000")?;
         check(
-            r.base_ms > 0,
-            "retry.base_ms",
-            r.base_ms,
-            "must be positive",
+            h.dead_after_ms >= 2 * h.heartbeat_ms,
+            "health.dead_after_ms",
+            h.dead_after_ms,
+            "must be at least twice health.heartbeat_ms",
         )?;
         check(
-            r.max_ms >= r.base_ms,
-            "retry.max_ms",
-            r.max_ms,
-            "must be at least retry.base_ms",
+            h.dead_after_ms < w.lease_ms,
+            "health.dead_after_ms",
+            h.dead_after_ms,
+            "must be under workers.lease_ms, so a dead worker's jobs are rescued before its leases run out",
         )?;
-        check(
-            (0.0..=1.0).contains(&r.jitter),
-            "retry.jitter",
-            r.jitter,
-            "must be 0..=1",
-        )?;
+        check((10..=60_000).contains(&h.sweep_ms), "health.sweep_ms", h.sweep_ms, "must be 10..=60000")?;
+        check((0.0..=1.0).contains(&h.unhealthy_below), "health.unhealthy_below", h.unhealthy_below, "must be 0..=1")?;
+        check(h.latency_ref_ms > 0, "health.latency_ref_ms", h.latency_ref_ms, "must be positive")?;
+        check((1..=10_000).contains(&h.window), "health.window", h.window, "must be 1..=10000")?;
+        check(self.restarts.window_ms > 0, "restarts.window_ms", self.restarts.window_ms, "must be positive")?;
 
         let b = &self.batch;
-        check(
-            b.window_ms <= 1_000,
-            "batch.window_ms",
-            b.window_ms,
-            "must be at most 1000",
-        )?;
-        check(
-            (1..=10_000).contains(&b.max_size),
-            "batch.max_size",
-            b.max_size,
-            "must be 1..=10000",
-        )?;
+        check(b.window_ms <= 1_000, "batch.window_ms", b.window_ms, "must be at most 1000")?;
+        check((1..=10_000).contains(&b.max_size), "batch.max_size", b.max_size, "must be 1..=10000")?;
         Ok(())
     }
 }

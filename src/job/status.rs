@@ -71,10 +71,7 @@ status_enum! {
 impl JobStatus {
     /// Whether the job will never run again on its own.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Completed | JobStatus::DeadLetter | JobStatus::Cancelled
-        )
+        matches!(self, JobStatus::Completed | JobStatus::DeadLetter | JobStatus::Cancelled)
     }
 }
 

@@ -19,10 +19,7 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Self { field: field.into(), reason: reason.into() }
     }
 }
 
@@ -91,11 +88,7 @@ pub struct NewJob {
 impl JobRequest {
     /// A request for a job of `job_type` with `payload` and every default.
     pub fn new(job_type: impl Into<String>, payload: Value) -> Self {
-        Self {
-            job_type: job_type.into(),
-            payload,
-            ..Self::default()
-        }
+        Self { job_type: job_type.into(), payload, ..Self::default() }
     }
 
     /// Parses a JSON submission. Unknown fields and wrong types are refused, naming the field.
@@ -119,39 +112,23 @@ impl JobRequest {
     /// Checks every field against `limits` and fills in the defaults.
     pub fn validate(self, limits: &SubmitLimits) -> Result<NewJob, ValidationError> {
         validate_job_type(&self.job_type)?;
-        let payload = if self.payload.is_null() {
-            Value::Object(Default::default())
-        } else {
-            self.payload
-        };
-        let size = serde_json::to_vec(&payload)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
+        let payload = if self.payload.is_null() { Value::Object(Default::default()) } else { self.payload };
+        let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > limits.max_payload_bytes {
             return Err(ValidationError::new(
                 "payload",
-                format!(
-                    "is {size} bytes, over the limit of {} bytes",
-                    limits.max_payload_bytes
-                ),
+                format!("is {size} bytes, over the limit of {} bytes", limits.max_payload_bytes),
             ));
         }
         let priority = match self.priority {
             None => 0,
-            Some(p) => i32::try_from(p).map_err(|_| {
-                ValidationError::new(
-                    "priority",
-                    format!("{p} is outside {}..={}", i32::MIN, i32::MAX),
-                )
-            })?,
+            Some(p) => i32::try_from(p)
+                .map_err(|_| ValidationError::new("priority", format!("{p} is outside {}..={}", i32::MIN, i32::MAX)))?,
         };
         let max_retries = match self.max_retries {
             None => limits.default_max_retries,
             Some(r) if r < 0 => {
-                return Err(ValidationError::new(
-                    "max_retries",
-                    format!("{r} is negative"),
-                ));
+                return Err(ValidationError::new("max_retries", format!("{r} is negative")));
             }
             Some(r) if r > i64::from(limits.max_retries_limit) => {
                 return Err(ValidationError::new(
@@ -169,32 +146,20 @@ impl JobRequest {
                     format!("{t} must be a positive number of milliseconds"),
                 ));
             }
-            Some(t) => i32::try_from(t).map_err(|_| {
-                ValidationError::new(
-                    "timeout_ms",
-                    format!("{t} is over the limit of {}", i32::MAX),
-                )
-            })?,
+            Some(t) => i32::try_from(t)
+                .map_err(|_| ValidationError::new("timeout_ms", format!("{t} is over the limit of {}", i32::MAX)))?,
         };
         let run_at = match self.run_at {
             None => None,
             Some(s) => Some(
                 DateTime::parse_from_rfc3339(&s)
-                    .map_err(|e| {
-                        ValidationError::new(
-                            "run_at",
-                            format!("{s:?} is not an RFC 3339 time: {e}"),
-                        )
-                    })?
+                    .map_err(|e| ValidationError::new("run_at", format!("{s:?} is not an RFC 3339 time: {e}")))?
                     .with_timezone(&Utc),
             ),
         };
         if let Some(key) = &self.idempotency_key {
             if key.is_empty() || key.len() > 255 {
-                return Err(ValidationError::new(
-                    "idempotency_key",
-                    "must be 1 to 255 bytes long",
-                ));
+                return Err(ValidationError::new("idempotency_key", "must be 1 to 255 bytes long"));
             }
         }
         Ok(NewJob {
@@ -212,17 +177,12 @@ impl JobRequest {
 
 /// Validates a batch, all or nothing: the first bad job's field is named with its
 /// index (`jobs[3].timeout_ms`), and no job of the batch is returned.
-pub fn validate_batch(
-    requests: Vec<JobRequest>,
-    limits: &SubmitLimits,
-) -> Result<Vec<NewJob>, ValidationError> {
+pub fn validate_batch(requests: Vec<JobRequest>, limits: &SubmitLimits) -> Result<Vec<NewJob>, ValidationError> {
     requests
         .into_iter()
         .enumerate()
         .map(|(i, request)| {
-            request
-                .validate(limits)
-                .map_err(|e| ValidationError::new(format!("jobs[{i}].{}", e.field), e.reason))
+            request.validate(limits).map_err(|e| ValidationError::new(format!("jobs[{i}].{}", e.field), e.reason))
         })
         .collect()
 }
@@ -230,23 +190,17 @@ pub fn validate_batch(
 /// Job types are short, lowercase names: `^[a-z0-9_.-]{1,64}$`.
 pub fn validate_job_type(job_type: &str) -> Result<(), ValidationError> {
     let ok = (1..=64).contains(&job_type.len())
-        && job_type
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+        && job_type.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
     if ok {
         Ok(())
     } else {
-        Err(ValidationError::new(
-            "type",
-            format!("{job_type:?} must match ^[a-z0-9_.-]{{1,64}}$"),
-        ))
+        Err(ValidationError::new("type", format!("{job_type:?} must match ^[a-z0-9_.-]{{1,64}}$")))
     }
 }
 
 /// Parses a job id given as text, naming the field when it is not a UUID.
 pub fn parse_job_id(text: &str) -> Result<Uuid, ValidationError> {
-    Uuid::try_parse(text)
-        .map_err(|e| ValidationError::new("job_id", format!("{text:?} is not a UUID: {e}")))
+    Uuid::try_parse(text).map_err(|e| ValidationError::new("job_id", format!("{text:?} is not a UUID: {e}")))
 }
 
 /// The submission's own field an error is in (`payload[0][0]` is in `payload`).

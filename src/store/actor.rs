@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::batch::Batch;
 use super::{
-    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Enqueued, FailOutcome,
-    Failure, HealthLog, Rescued, Store, StoreError, StoreResult, WorkerRecord,
+    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Enqueued, FailOutcome, Failure, HealthLog,
+    Rescued, Store, StoreError, StoreResult, WorkerRecord,
 };
 use crate::clock::SharedClock;
 use crate::job::{Execution, Job, JobStatus, NewJob};
@@ -32,10 +32,7 @@ pub struct StoreActorConfig {
 
 impl Default for StoreActorConfig {
     fn default() -> Self {
-        Self {
-            window_ms: 2,
-            max_size: 500,
-        }
+        Self { window_ms: 2, max_size: 500 }
     }
 }
 
@@ -167,11 +164,7 @@ impl Handler<WriteHealthLogs> for StoreActor {
     type Result = ResponseFuture<StoreResult<()>>;
 
     fn handle(&mut self, msg: WriteHealthLogs, ctx: &mut Self::Context) -> Self::Result {
-        let answers: Vec<_> = msg
-            .0
-            .into_iter()
-            .map(|log| self.handle(WriteHealthLog(log), ctx))
-            .collect();
+        let answers: Vec<_> = msg.0.into_iter().map(|log| self.handle(WriteHealthLog(log), ctx)).collect();
         Box::pin(async move { join_all(answers).await.into_iter().collect() })
     }
 }
@@ -185,11 +178,7 @@ impl Handler<Flush> for StoreActor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: Flush, ctx: &mut Self::Context) -> Self::Result {
-        for timer in [
-            self.completions.timer.take(),
-            self.failures.timer.take(),
-            self.health_logs.timer.take(),
-        ] {
+        for timer in [self.completions.timer.take(), self.failures.timer.take(), self.health_logs.timer.take()] {
             if let Some(timer) = timer {
                 ctx.cancel_future(timer);
             }
@@ -238,8 +227,9 @@ direct!(
     Claim(request: ClaimRequest) -> Vec<ClaimedJob>, |store, now| store.claim(request, now)
 );
 direct!(
-    /// Gives unrun claims back (a draining node).
-    Release(claims: Vec<ClaimRef>) -> Vec<Applied>, |store, now| store.release(claims, now)
+    /// Gives claims back, runnable again from `run_at` (`None`: at once).
+    Release(claims: Vec<ClaimRef>, run_at: Option<chrono::DateTime<chrono::Utc>>, reason: String) -> Vec<Applied>,
+    |store, now| store.release(claims, run_at.unwrap_or(now), reason, now)
 );
 direct!(
     /// Renews the leases of every job the workers hold, until now + `lease`.
@@ -249,6 +239,10 @@ direct!(
 direct!(
     /// Takes back up to `limit` jobs whose lease expired.
     RescueExpired(limit: u32) -> Vec<Rescued>, |store, now| store.rescue_expired(limit, now)
+);
+direct!(
+    /// Voids every claim of a dead worker.
+    RescueWorker(worker_id: Uuid) -> Vec<Rescued>, |store, now| store.rescue_worker(worker_id, now)
 );
 direct!(
     /// Cancels an unfinished job.

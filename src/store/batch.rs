@@ -17,11 +17,7 @@ pub struct Batch<T, R> {
 
 impl<T, R> Default for Batch<T, R> {
     fn default() -> Self {
-        Self {
-            items: Vec::new(),
-            waiters: Vec::new(),
-            timer: None,
-        }
+        Self { items: Vec::new(), waiters: Vec::new(), timer: None }
     }
 }
 
@@ -41,10 +37,7 @@ impl<T, R> Batch<T, R> {
     /// Empties the batch, handing back its items and their waiters.
     pub fn take(&mut self) -> (Vec<T>, Waiters<R>) {
         self.timer = None;
-        (
-            std::mem::take(&mut self.items),
-            Waiters(std::mem::take(&mut self.waiters)),
-        )
+        (std::mem::take(&mut self.items), Waiters(std::mem::take(&mut self.waiters)))
     }
 }
 
@@ -62,11 +55,7 @@ impl<R> Waiters<R> {
                 }
             }
             Ok(results) => {
-                let message = format!(
-                    "store answered {} items for a batch of {}",
-                    results.len(),
-                    self.0.len()
-                );
+                let message = format!("store answered {} items for a batch of {}", results.len(), self.0.len());
                 self.fail_all(&message);
             }
             Err(e) => self.fail_all(&e.to_string()),
@@ -75,9 +64,7 @@ impl<R> Waiters<R> {
 
     fn fail_all(self, message: &str) {
         for tx in self.0 {
-            let _ = tx.send(Err(StoreError::Database(
-                format!("batch failed: {message}").into(),
-            )));
+            let _ = tx.send(Err(StoreError::Database(format!("batch failed: {message}").into())));
         }
     }
 }

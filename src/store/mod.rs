@@ -13,9 +13,9 @@ pub mod postgres;
 mod types;
 
 pub use actor::{
-    Cancel, Claim, Complete, CountByStatus, Enqueue, EnqueueMany, ExtendLeases, Fail, Flush,
-    GetExecutions, GetJob, ListDeadLetters, ListWorkers, Ping, Release, RequeueDeadLetter,
-    RescueExpired, StoreActor, StoreActorConfig, UpsertWorkers, WriteHealthLog, WriteHealthLogs,
+    Cancel, Claim, Complete, CountByStatus, Enqueue, EnqueueMany, ExtendLeases, Fail, Flush, GetExecutions, GetJob,
+    ListDeadLetters, ListWorkers, Ping, Release, RequeueDeadLetter, RescueExpired, RescueWorker, StoreActor,
+    StoreActorConfig, UpsertWorkers, WriteHealthLog, WriteHealthLogs,
 };
 pub use failure::{FailureDecision, decide_failure};
 pub use types::*;
@@ -32,11 +32,7 @@ pub enum StoreError {
     #[error("job {0} not found")]
     NotFound(Uuid),
     #[error("job {job_id} is {status}: {reason}")]
-    Conflict {
-        job_id: Uuid,
-        status: JobStatus,
-        reason: &'static str,
-    },
+    Conflict { job_id: Uuid, status: JobStatus, reason: &'static str },
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// A row that this build cannot read (an unknown status, say).
@@ -80,30 +76,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims up to `limit` ready jobs for a worker, highest priority then oldest, and
     /// records an execution for each, in one statement.
-    async fn claim(
-        &self,
-        request: ClaimRequest,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<ClaimedJob>>;
+    async fn claim(&self, request: ClaimRequest, now: DateTime<Utc>) -> StoreResult<Vec<ClaimedJob>>;
 
     /// Completes jobs with their results. A completion whose execution no longer holds
     /// the claim is `Stale` and changes nothing.
-    async fn complete(
-        &self,
-        completions: Vec<Completion>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Applied>>;
+    async fn complete(&self, completions: Vec<Completion>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>>;
 
     /// Records failed attempts: each job is retried with backoff or dead-lettered.
-    async fn fail(
-        &self,
-        failures: Vec<Failure>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<FailOutcome>>;
+    async fn fail(&self, failures: Vec<Failure>, now: DateTime<Utc>) -> StoreResult<Vec<FailOutcome>>;
 
-    /// Gives claimed jobs back unrun (a node draining): the attempt does not count.
-    async fn release(&self, claims: Vec<ClaimRef>, now: DateTime<Utc>)
-    -> StoreResult<Vec<Applied>>;
+    /// Gives claims back (a draining node, a snoozing handler): the job is `PENDING`
+    /// again from `run_at`, the attempt does not count, and its execution is recorded
+    /// `CANCELLED` with `reason`.
+    async fn release(
+        &self,
+        claims: Vec<ClaimRef>,
+        run_at: DateTime<Utc>,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Applied>>;
 
     /// Pushes the leases of every job a worker holds to `until`.
     async fn extend_leases(&self, worker_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64>;
@@ -111,6 +102,10 @@ pub trait Store: Send + Sync + 'static {
     /// Takes back up to `limit` jobs whose lease expired: the attempt is recorded
     /// `CRASHED` and the job is retried or dead-lettered like any failure.
     async fn rescue_expired(&self, limit: u32, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>>;
+
+    /// Voids every claim a dead worker holds, at once rather than at lease expiry:
+    /// each attempt is recorded `CRASHED` and the job retried or dead-lettered.
+    async fn rescue_worker(&self, worker_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>>;
 
     /// Cancels a job that has not finished. A running attempt is recorded `CANCELLED`.
     async fn cancel(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job>;

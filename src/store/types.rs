@@ -1,5 +1,6 @@
 //! The values that cross the [`Store`](super::Store) contract.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,13 +20,15 @@ pub struct Enqueued {
 }
 
 /// A worker asking for work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimRequest {
     pub worker_id: Uuid,
     /// At most this many jobs (the worker's free capacity).
     pub limit: u32,
     /// How long the claim holds without being extended.
     pub lease: Duration,
+    /// Only jobs of these types (the ones this node has handlers for).
+    pub job_types: Arc<[String]>,
 }
 
 /// A job claimed for one execution. `execution_id` is the fencing token: only it can
@@ -44,10 +47,7 @@ pub struct ClaimedJob {
 
 impl ClaimedJob {
     pub fn claim_ref(&self) -> ClaimRef {
-        ClaimRef {
-            job_id: self.job_id,
-            execution_id: self.execution_id,
-        }
+        ClaimRef { job_id: self.job_id, execution_id: self.execution_id }
     }
 }
 
@@ -193,10 +193,6 @@ impl HealthLog {
     /// that is not a number is stored as 0 rather than refusing the whole batch.
     pub fn storable_value(&self) -> f64 {
         const LIMIT: f64 = 999_999.9999;
-        if self.metric_value.is_finite() {
-            self.metric_value.clamp(-LIMIT, LIMIT)
-        } else {
-            0.0
-        }
+        if self.metric_value.is_finite() { self.metric_value.clamp(-LIMIT, LIMIT) } else { 0.0 }
     }
 }

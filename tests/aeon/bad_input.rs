@@ -9,17 +9,11 @@ use serde_json::json;
 use crate::common::{TestDb, clock, db, exact_backoff, new_job};
 
 fn parse_and_validate(body: &str, limits: &SubmitLimits) -> Result<(), ValidationError> {
-    JobRequest::from_json(body.as_bytes())?
-        .validate(limits)
-        .map(|_| ())
+    JobRequest::from_json(body.as_bytes())?.validate(limits).map(|_| ())
 }
 
 #[rstest]
-#[case::unknown_field(
-    r#"{"type":"noop","payload":{},"colour":"red"}"#,
-    "colour",
-    "unknown field"
-)]
+#[case::unknown_field(r#"{"type":"noop","payload":{},"colour":"red"}"#, "colour", "unknown field")]
 #[case::missing_type(r#"{"payload":{}}"#, "type", "missing field")]
 #[case::malformed_json(r#"{"type":"noop","#, "body", "EOF")]
 #[case::not_an_object(r#"["noop",{}]"#, "body", "JSON object")]
@@ -27,27 +21,15 @@ fn parse_and_validate(body: &str, limits: &SubmitLimits) -> Result<(), Validatio
 #[case::wrong_type(r#"{"type":"noop","priority":"high"}"#, "priority", "invalid type")]
 #[case::negative_timeout(r#"{"type":"noop","timeout_ms":-5}"#, "timeout_ms", "positive")]
 #[case::zero_timeout(r#"{"type":"noop","timeout_ms":0}"#, "timeout_ms", "positive")]
-#[case::huge_timeout(
-    r#"{"type":"noop","timeout_ms":99999999999}"#,
-    "timeout_ms",
-    "over the limit"
-)]
+#[case::huge_timeout(r#"{"type":"noop","timeout_ms":99999999999}"#, "timeout_ms", "over the limit")]
 #[case::negative_retries(r#"{"type":"noop","max_retries":-1}"#, "max_retries", "negative")]
-#[case::too_many_retries(
-    r#"{"type":"noop","max_retries":1000}"#,
-    "max_retries",
-    "over the limit"
-)]
+#[case::too_many_retries(r#"{"type":"noop","max_retries":1000}"#, "max_retries", "over the limit")]
 #[case::uppercase_type(r#"{"type":"Noop"}"#, "type", "must match")]
 #[case::spaced_type(r#"{"type":"send email"}"#, "type", "must match")]
 #[case::empty_type(r#"{"type":""}"#, "type", "must match")]
 #[case::long_type(&format!(r#"{{"type":"{}"}}"#, "a".repeat(65)), "type", "must match")]
 #[case::bad_run_at(r#"{"type":"noop","run_at":"tomorrow"}"#, "run_at", "RFC 3339")]
-#[case::empty_key(
-    r#"{"type":"noop","idempotency_key":""}"#,
-    "idempotency_key",
-    "1 to 255"
-)]
+#[case::empty_key(r#"{"type":"noop","idempotency_key":""}"#, "idempotency_key", "1 to 255")]
 #[case::priority_overflow(r#"{"type":"noop","priority":3000000000}"#, "priority", "outside")]
 fn bad_submissions_name_the_field(#[case] body: &str, #[case] field: &str, #[case] reason: &str) {
     let err = parse_and_validate(body, &SubmitLimits::default()).expect_err("must be refused");
@@ -57,28 +39,18 @@ fn bad_submissions_name_the_field(#[case] body: &str, #[case] field: &str, #[cas
 
 #[test]
 fn a_valid_submission_passes_with_defaults() {
-    let job = JobRequest::from_json(
-        br#"{"type":"email.send-v2","payload":{"to":"a@b"},"run_at":"2030-01-01T00:00:00Z"}"#,
-    )
-    .unwrap()
-    .validate(&SubmitLimits::default())
-    .unwrap();
-    assert_eq!(
-        (job.max_retries, job.timeout_ms, job.priority),
-        (3, 300_000, 0)
-    );
-    assert_eq!(
-        job.run_at.unwrap().to_rfc3339(),
-        "2030-01-01T00:00:00+00:00"
-    );
+    let job =
+        JobRequest::from_json(br#"{"type":"email.send-v2","payload":{"to":"a@b"},"run_at":"2030-01-01T00:00:00Z"}"#)
+            .unwrap()
+            .validate(&SubmitLimits::default())
+            .unwrap();
+    assert_eq!((job.max_retries, job.timeout_ms, job.priority), (3, 300_000, 0));
+    assert_eq!(job.run_at.unwrap().to_rfc3339(), "2030-01-01T00:00:00+00:00");
 }
 
 #[test]
 fn payloads_over_the_configured_cap_are_refused() {
-    let limits = SubmitLimits {
-        max_payload_bytes: 100,
-        ..SubmitLimits::default()
-    };
+    let limits = SubmitLimits { max_payload_bytes: 100, ..SubmitLimits::default() };
     let small = json!({"data": "x".repeat(50)});
     let big = json!({"data": "x".repeat(100)});
     assert!(JobRequest::new("noop", small).validate(&limits).is_ok());
@@ -87,23 +59,12 @@ fn payloads_over_the_configured_cap_are_refused() {
     assert!(err.reason.contains("over the limit of 100 bytes"), "{err}");
     // The default cap is 1 MiB.
     let mib = json!("y".repeat(1024 * 1024));
-    assert_eq!(
-        JobRequest::new("noop", mib)
-            .validate(&SubmitLimits::default())
-            .unwrap_err()
-            .field,
-        "payload"
-    );
+    assert_eq!(JobRequest::new("noop", mib).validate(&SubmitLimits::default()).unwrap_err().field, "payload");
 }
 
 #[test]
 fn malformed_job_ids_are_refused_by_name() {
-    for text in [
-        "",
-        "42",
-        "not-a-uuid",
-        "0193b0e4-7a5c-7d1e-8f00-00000000000g",
-    ] {
+    for text in ["", "42", "not-a-uuid", "0193b0e4-7a5c-7d1e-8f00-00000000000g"] {
         let err = parse_job_id(text).unwrap_err();
         assert_eq!(err.field, "job_id");
     }
@@ -112,10 +73,7 @@ fn malformed_job_ids_are_refused_by_name() {
 
 #[rstest]
 #[actix_rt::test]
-async fn one_bad_job_refuses_the_whole_batch_and_nothing_is_written(
-    #[future] db: TestDb,
-    clock: ManualClock,
-) {
+async fn one_bad_job_refuses_the_whole_batch_and_nothing_is_written(#[future] db: TestDb, clock: ManualClock) {
     let db = db.await;
     let store = db.store(exact_backoff());
     let mut requests: Vec<JobRequest> = (0..5).map(|i| JobRequest::new("noop", json!(i))).collect();
@@ -126,9 +84,6 @@ async fn one_bad_job_refuses_the_whole_batch_and_nothing_is_written(
     // The database refuses too, should a bad job ever get past validation: all or nothing.
     let mut jobs: Vec<_> = (0..5).map(|i| new_job("noop", json!(i))).collect();
     jobs[4].timeout_ms = -1;
-    assert!(matches!(
-        store.enqueue(jobs, clock.now()).await,
-        Err(StoreError::Database(_))
-    ));
+    assert!(matches!(store.enqueue(jobs, clock.now()).await, Err(StoreError::Database(_))));
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs").await, 0);
 }

@@ -9,80 +9,39 @@ use aeon::clock::{Clock, ManualClock};
 use aeon::job::ExecutionStatus;
 use aeon::store::postgres::PgStore;
 use aeon::store::{
-    Applied, Claim, ClaimRequest, Complete, Completion, Enqueue, Fail, FailOutcome, Failure, Flush,
-    HealthLog, Store, StoreActor, StoreActorConfig, WriteHealthLogs,
+    Applied, Claim, Complete, Completion, Enqueue, Fail, FailOutcome, Failure, Flush, HealthLog, Store, StoreActor,
+    StoreActorConfig, WriteHealthLogs,
 };
 use futures::future::join_all;
 use rstest::rstest;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::{TestDb, clock, db, exact_backoff, new_job, shared};
+use crate::common::{TestDb, claim_request, clock, db, exact_backoff, new_job, shared};
 
-fn actor(
-    store: &PgStore,
-    clock: &ManualClock,
-    config: StoreActorConfig,
-) -> actix::Addr<StoreActor> {
+fn actor(store: &PgStore, clock: &ManualClock, config: StoreActorConfig) -> actix::Addr<StoreActor> {
     StoreActor::new(Arc::new(store.clone()), shared(clock), config).start()
 }
 
 #[rstest]
 #[actix_rt::test]
-async fn n_completions_arriving_together_are_one_statement(
-    #[future] db: TestDb,
-    clock: ManualClock,
-) {
+async fn n_completions_arriving_together_are_one_statement(#[future] db: TestDb, clock: ManualClock) {
     const N: usize = 200;
     let db = db.await;
     let store = db.store(exact_backoff());
     // The window is long: only reaching max_size can send this batch.
-    let addr = actor(
-        &store,
-        &clock,
-        StoreActorConfig {
-            window_ms: 1_000,
-            max_size: N,
-        },
-    );
-    store
-        .enqueue(
-            (0..N).map(|i| new_job("noop", json!(i))).collect(),
-            clock.now(),
-        )
-        .await
-        .unwrap();
-    let request = ClaimRequest {
-        worker_id: Uuid::new_v4(),
-        limit: N as u32,
-        lease: Duration::from_secs(60),
-    };
+    let addr = actor(&store, &clock, StoreActorConfig { window_ms: 1_000, max_size: N });
+    store.enqueue((0..N).map(|i| new_job("noop", json!(i))).collect(), clock.now()).await.unwrap();
+    let request = claim_request(Uuid::new_v4(), N as u32, Duration::from_secs(60));
     let runs = addr.send(Claim(request)).await.unwrap().unwrap();
     assert_eq!(runs.len(), N);
 
     let before = store.statements_sent();
-    let sends = runs.iter().map(|r| {
-        addr.send(Complete(Completion {
-            claim: r.claim_ref(),
-            result: json!("done"),
-        }))
-    });
-    let answers: Vec<Applied> = join_all(sends)
-        .await
-        .into_iter()
-        .map(|a| a.unwrap().unwrap())
-        .collect();
-    assert_eq!(
-        store.statements_sent() - before,
-        1,
-        "{N} completions, one statement"
-    );
+    let sends = runs.iter().map(|r| addr.send(Complete(Completion { claim: r.claim_ref(), result: json!("done") })));
+    let answers: Vec<Applied> = join_all(sends).await.into_iter().map(|a| a.unwrap().unwrap()).collect();
+    assert_eq!(store.statements_sent() - before, 1, "{N} completions, one statement");
     assert!(answers.iter().all(|a| *a == Applied::Applied));
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'")
-            .await,
-        N as i64
-    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await, N as i64);
 }
 
 #[rstest]
@@ -90,83 +49,29 @@ async fn n_completions_arriving_together_are_one_statement(
 async fn a_lone_completion_goes_out_when_its_window_ends(#[future] db: TestDb, clock: ManualClock) {
     let db = db.await;
     let store = db.store(exact_backoff());
-    let addr = actor(
-        &store,
-        &clock,
-        StoreActorConfig {
-            window_ms: 2,
-            max_size: 500,
-        },
-    );
-    let enqueued = addr
-        .send(Enqueue(new_job("noop", json!({}))))
-        .await
-        .unwrap()
-        .unwrap();
-    let request = ClaimRequest {
-        worker_id: Uuid::new_v4(),
-        limit: 1,
-        lease: Duration::from_secs(60),
-    };
-    let run = addr
-        .send(Claim(request))
-        .await
-        .unwrap()
-        .unwrap()
-        .pop()
-        .unwrap();
+    let addr = actor(&store, &clock, StoreActorConfig { window_ms: 2, max_size: 500 });
+    let enqueued = addr.send(Enqueue(new_job("noop", json!({})))).await.unwrap().unwrap();
+    let request = claim_request(Uuid::new_v4(), 1, Duration::from_secs(60));
+    let run = addr.send(Claim(request)).await.unwrap().unwrap().pop().unwrap();
     assert_eq!(run.job_id, enqueued.job_id);
-    let answer = addr
-        .send(Complete(Completion {
-            claim: run.claim_ref(),
-            result: json!(7),
-        }))
-        .await
-        .unwrap();
+    let answer = addr.send(Complete(Completion { claim: run.claim_ref(), result: json!(7) })).await.unwrap();
     assert_eq!(answer.unwrap(), Applied::Applied);
-    assert_eq!(
-        store.get_job(run.job_id).await.unwrap().unwrap().result,
-        Some(json!(7))
-    );
+    assert_eq!(store.get_job(run.job_id).await.unwrap().unwrap().result, Some(json!(7)));
 }
 
 #[rstest]
 #[actix_rt::test]
-async fn failures_and_health_logs_batch_and_flush_on_demand(
-    #[future] db: TestDb,
-    clock: ManualClock,
-) {
+async fn failures_and_health_logs_batch_and_flush_on_demand(#[future] db: TestDb, clock: ManualClock) {
     let db = db.await;
     let store = db.store(exact_backoff());
-    let addr = actor(
-        &store,
-        &clock,
-        StoreActorConfig {
-            window_ms: 1_000,
-            max_size: 10_000,
-        },
-    );
-    store
-        .enqueue(
-            (0..20).map(|i| new_job("noop", json!(i))).collect(),
-            clock.now(),
-        )
-        .await
-        .unwrap();
-    let request = ClaimRequest {
-        worker_id: Uuid::new_v4(),
-        limit: 20,
-        lease: Duration::from_secs(60),
-    };
-    let runs = store.claim(request, clock.now()).await.unwrap();
+    let addr = actor(&store, &clock, StoreActorConfig { window_ms: 1_000, max_size: 10_000 });
+    store.enqueue((0..20).map(|i| new_job("noop", json!(i))).collect(), clock.now()).await.unwrap();
+    let request = claim_request(Uuid::new_v4(), 20, Duration::from_secs(60));
+    let runs = store.claim(request.clone(), clock.now()).await.unwrap();
 
     let failing = runs.iter().map(|r| {
-        let failure = Failure {
-            claim: r.claim_ref(),
-            status: ExecutionStatus::TimedOut,
-            error: "slow".into(),
-            permanent: false,
-        };
+        let failure =
+            Failure { claim: r.claim_ref(), status: ExecutionStatus::TimedOut, error: "slow".into(), permanent: false };
         addr.send(Fail(failure))
     });
     let logs = (0..50)
@@ -186,24 +91,9 @@ async fn failures_and_health_logs_batch_and_flush_on_demand(
         addr.send(Flush).await.unwrap();
     });
     assert!(logged.unwrap().is_ok());
-    assert!(
-        outcomes
-            .into_iter()
-            .all(|o| matches!(o.unwrap().unwrap(), FailOutcome::Retrying { .. }))
-    );
+    assert!(outcomes.into_iter().all(|o| matches!(o.unwrap().unwrap(), FailOutcome::Retrying { .. })));
     // Failures: BEGIN, lock, settle, COMMIT. Health logs: one insert.
-    assert_eq!(
-        store.statements_sent() - before,
-        5,
-        "20 failures and 50 logs in two batches"
-    );
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM job_executions WHERE execution_status = 'TIMED_OUT'")
-            .await,
-        20
-    );
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM worker_health_logs").await,
-        50
-    );
+    assert_eq!(store.statements_sent() - before, 5, "20 failures and 50 logs in two batches");
+    assert_eq!(db.count("SELECT COUNT(*) FROM job_executions WHERE execution_status = 'TIMED_OUT'").await, 20);
+    assert_eq!(db.count("SELECT COUNT(*) FROM worker_health_logs").await, 50);
 }

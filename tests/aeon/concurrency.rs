@@ -4,12 +4,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use aeon::clock::{Clock, ManualClock};
-use aeon::store::{ClaimRequest, Store};
+use aeon::store::Store;
 use rstest::rstest;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::{TestDb, clock, exact_backoff, new_job};
+use crate::common::{TestDb, claim_request, clock, exact_backoff, new_job};
 
 #[rstest]
 #[actix_rt::test]
@@ -19,10 +19,7 @@ async fn concurrent_claimers_never_get_the_same_job(clock: ManualClock) {
     let db = TestDb::new(CLAIMERS as u32).await;
     let store = db.store(exact_backoff());
     for chunk in (0..JOBS).collect::<Vec<_>>().chunks(1_000) {
-        let jobs = chunk
-            .iter()
-            .map(|i| new_job("noop", json!({ "i": i })))
-            .collect();
+        let jobs = chunk.iter().map(|i| new_job("noop", json!({ "i": i }))).collect();
         store.enqueue(jobs, clock.now()).await.unwrap();
     }
 
@@ -33,11 +30,7 @@ async fn concurrent_claimers_never_get_the_same_job(clock: ManualClock) {
             let worker_id = Uuid::new_v4();
             let mut mine = Vec::new();
             loop {
-                let request = ClaimRequest {
-                    worker_id,
-                    limit: 25,
-                    lease: Duration::from_secs(60),
-                };
+                let request = claim_request(worker_id, 25, Duration::from_secs(60));
                 let batch = store.claim(request, now).await.expect("claim");
                 if batch.is_empty() {
                     return mine;
@@ -52,17 +45,7 @@ async fn concurrent_claimers_never_get_the_same_job(clock: ManualClock) {
     let distinct: HashSet<Uuid> = all.iter().copied().collect();
     assert_eq!(all.len(), JOBS, "every job claimed");
     assert_eq!(distinct.len(), JOBS, "no job claimed twice");
-    assert!(
-        per_claimer.iter().filter(|c| !c.is_empty()).count() > 1,
-        "the claimers really competed"
-    );
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM job_executions").await,
-        JOBS as i64
-    );
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING' AND attempts = 1")
-            .await,
-        JOBS as i64
-    );
+    assert!(per_claimer.iter().filter(|c| !c.is_empty()).count() > 1, "the claimers really competed");
+    assert_eq!(db.count("SELECT COUNT(*) FROM job_executions").await, JOBS as i64);
+    assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING' AND attempts = 1").await, JOBS as i64);
 }

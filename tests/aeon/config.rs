@@ -6,10 +6,7 @@ use std::io::Write;
 use aeon::config::Config;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn file(text: &str) -> tempfile_path::TempFile {
@@ -21,8 +18,7 @@ mod tempfile_path {
     pub struct TempFile(pub std::path::PathBuf);
     impl TempFile {
         pub fn with(text: &str) -> Self {
-            let path =
-                std::env::temp_dir().join(format!("aeon-config-{}.toml", uuid::Uuid::new_v4()));
+            let path = std::env::temp_dir().join(format!("aeon-config-{}.toml", uuid::Uuid::new_v4()));
             let mut f = std::fs::File::create(&path).unwrap();
             super::Write::write_all(&mut f, text.as_bytes()).unwrap();
             Self(path)
@@ -39,11 +35,7 @@ mod tempfile_path {
 fn the_repository_config_file_is_valid_and_equals_the_defaults() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
     let loaded = Config::load_with_env(Some(&path), env(&[])).expect("config.toml loads");
-    assert_eq!(
-        loaded,
-        Config::default(),
-        "config.toml documents the defaults"
-    );
+    assert_eq!(loaded, Config::default(), "config.toml documents the defaults");
     assert_eq!(loaded.api.bind, "127.0.0.1:8080");
 }
 
@@ -74,38 +66,19 @@ fn environment_overrides_the_file_and_aeon_vars_beat_conventional_ones() {
 #[test]
 fn bad_values_fail_with_the_key_the_value_and_the_reason() {
     let cases: &[(&[(&str, &str)], &str, &str)] = &[
-        (
-            &[("AEON__WORKERS__COUNT", "0")],
-            "workers.count",
-            "1..=1024",
-        ),
-        (
-            &[("AEON__WORKERS__COUNT", "four")],
-            "workers.count",
-            "integer",
-        ),
+        (&[("AEON__WORKERS__COUNT", "0")], "workers.count", "1..=1024"),
+        (&[("AEON__WORKERS__COUNT", "four")], "workers.count", "integer"),
         (&[("AEON__API__BIND", "localhost")], "api.bind", "address"),
         (&[("AEON__STORE__URL", "mysql://x")], "store.url", "scheme"),
         (&[("AEON__RETRY__JITTER", "2.5")], "retry.jitter", "0..=1"),
-        (
-            &[("AEON__EXPERIMENTS__ALLOW_CRASH", "yes")],
-            "experiments.allow_crash",
-            "true or false",
-        ),
+        (&[("AEON__EXPERIMENTS__ALLOW_CRASH", "yes")], "experiments.allow_crash", "true or false"),
         (&[("AEON__NOPE__KEY", "1")], "nope.key", "unknown key"),
-        (
-            &[("AEON__JOBS__DEFAULT_MAX_RETRIES", "-1")],
-            "jobs.default_max_retries",
-            "0..=",
-        ),
+        (&[("AEON__JOBS__DEFAULT_MAX_RETRIES", "-1")], "jobs.default_max_retries", "0..="),
     ];
     for (vars, key, reason) in cases {
         let err = Config::load_with_env(None, env(vars)).expect_err(key);
         assert_eq!(err.key, *key, "{err}");
-        assert!(
-            err.to_string().contains(reason),
-            "{err} should say {reason:?}"
-        );
+        assert!(err.to_string().contains(reason), "{err} should say {reason:?}");
         assert!(err.to_string().contains(key), "{err}");
     }
 }
@@ -114,37 +87,19 @@ fn bad_values_fail_with_the_key_the_value_and_the_reason() {
 fn bad_files_name_the_key() {
     let unknown = file("[workers]\ncount = 2\nthreads = 4\n");
     let err = Config::load_with_env(Some(&unknown.0), env(&[])).unwrap_err();
-    assert_eq!(
-        (err.key.as_str(), err.reason.as_str()),
-        ("workers.threads", "unknown key")
-    );
+    assert_eq!((err.key.as_str(), err.reason.as_str()), ("workers.threads", "unknown key"));
 
     let wrong_type = file("[workers]\ncount = \"many\"\n");
     let err = Config::load_with_env(Some(&wrong_type.0), env(&[])).unwrap_err();
     assert_eq!(err.key, "workers.count", "{err}");
 
     let negative = file("[workers]\ncapacity = -3\n");
-    assert_eq!(
-        Config::load_with_env(Some(&negative.0), env(&[]))
-            .unwrap_err()
-            .key,
-        "workers.capacity"
-    );
+    assert_eq!(Config::load_with_env(Some(&negative.0), env(&[])).unwrap_err().key, "workers.capacity");
 
     let broken = file("[workers\n");
-    assert!(
-        Config::load_with_env(Some(&broken.0), env(&[]))
-            .unwrap_err()
-            .reason
-            .contains("not valid TOML")
-    );
+    assert!(Config::load_with_env(Some(&broken.0), env(&[])).unwrap_err().reason.contains("not valid TOML"));
     let missing = std::path::Path::new("/nonexistent/aeon.toml");
-    assert_eq!(
-        Config::load_with_env(Some(missing), env(&[]))
-            .unwrap_err()
-            .key,
-        "--config"
-    );
+    assert_eq!(Config::load_with_env(Some(missing), env(&[])).unwrap_err().key, "--config");
 }
 
 #[test]
@@ -162,19 +117,11 @@ fn secrets_never_reach_messages_or_debug_output() {
     for secret in ["tok-s3cret-value", "pg-s3cret", "redis-s3cret"] {
         assert!(!shown.contains(secret), "{secret} leaked into {shown}");
     }
-    assert!(
-        shown.contains("postgres://aeon:***@db:5432/aeon"),
-        "{shown}"
-    );
+    assert!(shown.contains("postgres://aeon:***@db:5432/aeon"), "{shown}");
 
-    let err = Config::load_with_env(None, env(&[("AEON__API__TOKEN", " tok-s3cret-value ")]))
-        .unwrap_err();
+    let err = Config::load_with_env(None, env(&[("AEON__API__TOKEN", " tok-s3cret-value ")])).unwrap_err();
     assert_eq!(err.key, "api.token");
     assert!(!err.to_string().contains("s3cret"), "{err}");
-    let err = Config::load_with_env(
-        None,
-        env(&[("AEON__STORE__URL", "mysql://u:pg-s3cret@h/db")]),
-    )
-    .unwrap_err();
+    let err = Config::load_with_env(None, env(&[("AEON__STORE__URL", "mysql://u:pg-s3cret@h/db")])).unwrap_err();
     assert!(!err.to_string().contains("pg-s3cret"), "{err}");
 }

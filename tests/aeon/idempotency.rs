@@ -15,46 +15,22 @@ async fn the_same_key_returns_the_first_job(#[future] db: TestDb, clock: ManualC
     let keyed = |key: &str| job_with(|j| j.idempotency_key = Some(key.into()));
 
     let first = keyed("order-42");
-    let created = store
-        .enqueue(vec![first.clone()], clock.now())
-        .await
-        .unwrap();
-    assert_eq!(
-        (created[0].job_id, created[0].created),
-        (first.job_id, true)
-    );
+    let created = store.enqueue(vec![first.clone()], clock.now()).await.unwrap();
+    assert_eq!((created[0].job_id, created[0].created), (first.job_id, true));
 
     claim(&store, 1, &clock).await;
-    let again = store
-        .enqueue(vec![keyed("order-42")], clock.now())
-        .await
-        .unwrap();
+    let again = store.enqueue(vec![keyed("order-42")], clock.now()).await.unwrap();
     assert_eq!(again[0].job_id, first.job_id);
     assert!(!again[0].created);
-    assert_eq!(
-        again[0].status,
-        JobStatus::Running,
-        "the answer reports the existing job's status"
-    );
+    assert_eq!(again[0].status, JobStatus::Running, "the answer reports the existing job's status");
 
     // In a batch: a new key, a taken key, the same new key twice, and no key.
-    let batch = vec![
-        keyed("order-43"),
-        keyed("order-42"),
-        keyed("order-43"),
-        job_with(|_| {}),
-    ];
+    let batch = vec![keyed("order-43"), keyed("order-42"), keyed("order-43"), job_with(|_| {})];
     let answers = store.enqueue(batch.clone(), clock.now()).await.unwrap();
     assert_eq!(answers[0].job_id, batch[0].job_id);
     assert!(answers[0].created);
-    assert_eq!(
-        (answers[1].job_id, answers[1].created),
-        (first.job_id, false)
-    );
-    assert_eq!(
-        (answers[2].job_id, answers[2].created),
-        (batch[0].job_id, false)
-    );
+    assert_eq!((answers[1].job_id, answers[1].created), (first.job_id, false));
+    assert_eq!((answers[2].job_id, answers[2].created), (batch[0].job_id, false));
     assert!(answers[3].created);
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs").await, 3);
 }

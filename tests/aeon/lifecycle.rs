@@ -4,21 +4,16 @@ use std::time::Duration;
 
 use aeon::clock::{Clock, ManualClock};
 use aeon::job::{ExecutionStatus, JobStatus};
-use aeon::store::{
-    Applied, ClaimRequest, Completion, HealthLog, Store, StoreError, WorkerRecord, WorkerStatus,
-};
+use aeon::store::{Applied, Completion, HealthLog, Store, StoreError, WorkerRecord, WorkerStatus};
 use rstest::rstest;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::{TestDb, claim, clock, db, exact_backoff, job_with, new_job};
+use crate::common::{TestDb, claim, claim_request, clock, db, exact_backoff, job_with, new_job};
 
 #[rstest]
 #[actix_rt::test]
-async fn a_job_goes_from_pending_to_completed_with_its_result(
-    #[future] db: TestDb,
-    clock: ManualClock,
-) {
+async fn a_job_goes_from_pending_to_completed_with_its_result(#[future] db: TestDb, clock: ManualClock) {
     let db = db.await;
     let store = db.store(exact_backoff());
     let job = new_job("echo", json!({"hello": "world"}));
@@ -27,40 +22,17 @@ async fn a_job_goes_from_pending_to_completed_with_its_result(
     assert_eq!(enqueued[0].status, JobStatus::Pending);
     assert!(enqueued[0].created);
 
-    let stored = store
-        .get_job(job.job_id)
-        .await
-        .unwrap()
-        .expect("job stored");
-    assert_eq!(
-        (stored.status, stored.attempts, stored.timeout_ms),
-        (JobStatus::Pending, 0, 300_000)
-    );
+    let stored = store.get_job(job.job_id).await.unwrap().expect("job stored");
+    assert_eq!((stored.status, stored.attempts, stored.timeout_ms), (JobStatus::Pending, 0, 300_000));
     assert_eq!(stored.payload, json!({"hello": "world"}));
 
     clock.advance(Duration::from_millis(10));
     let worker = Uuid::new_v4();
-    let claimed = store
-        .claim(
-            ClaimRequest {
-                worker_id: worker,
-                limit: 10,
-                lease: Duration::from_secs(30),
-            },
-            clock.now(),
-        )
-        .await
-        .unwrap();
+    let claimed = store.claim(claim_request(worker, 10, Duration::from_secs(30)), clock.now()).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let run = &claimed[0];
-    assert_eq!(
-        (run.job_id, run.attempt, run.job_type.as_str()),
-        (job.job_id, 1, "echo")
-    );
-    assert_eq!(
-        run.lease_expires_at,
-        clock.now() + chrono::Duration::seconds(30)
-    );
+    assert_eq!((run.job_id, run.attempt, run.job_type.as_str()), (job.job_id, 1, "echo"));
+    assert_eq!(run.lease_expires_at, clock.now() + chrono::Duration::seconds(30));
 
     let running = store.get_job(job.job_id).await.unwrap().unwrap();
     assert_eq!(running.status, JobStatus::Running);
@@ -73,13 +45,7 @@ async fn a_job_goes_from_pending_to_completed_with_its_result(
 
     clock.advance(Duration::from_millis(5));
     let applied = store
-        .complete(
-            vec![Completion {
-                claim: run.claim_ref(),
-                result: json!({"echo": 1}),
-            }],
-            clock.now(),
-        )
+        .complete(vec![Completion { claim: run.claim_ref(), result: json!({"echo": 1}) }], clock.now())
         .await
         .unwrap();
     assert_eq!(applied, vec![Applied::Applied]);
@@ -92,18 +58,12 @@ async fn a_job_goes_from_pending_to_completed_with_its_result(
     let executions = store.executions(job.job_id).await.unwrap();
     assert_eq!(executions[0].execution_status, ExecutionStatus::Succeeded);
     assert_eq!(executions[0].finished_at, Some(clock.now()));
-    assert!(
-        claim(&store, 10, &clock).await.is_empty(),
-        "a completed job is never claimed again"
-    );
+    assert!(claim(&store, 10, &clock).await.is_empty(), "a completed job is never claimed again");
 }
 
 #[rstest]
 #[actix_rt::test]
-async fn claims_take_priority_then_age_and_wait_for_run_at(
-    #[future] db: TestDb,
-    clock: ManualClock,
-) {
+async fn claims_take_priority_then_age_and_wait_for_run_at(#[future] db: TestDb, clock: ManualClock) {
     let db = db.await;
     let store = db.store(exact_backoff());
     let old_low = job_with(|j| j.priority = Some(0));
@@ -115,149 +75,70 @@ async fn claims_take_priority_then_age_and_wait_for_run_at(
         j.priority = Some(100);
         j.run_at = Some(later);
     });
-    store
-        .enqueue(
-            vec![old_low.clone()],
-            clock.now() - chrono::Duration::seconds(1),
-        )
-        .await
-        .unwrap();
-    store
-        .enqueue(
-            vec![young_low.clone(), high.clone(), scheduled.clone()],
-            clock.now(),
-        )
-        .await
-        .unwrap();
+    store.enqueue(vec![old_low.clone()], clock.now() - chrono::Duration::seconds(1)).await.unwrap();
+    store.enqueue(vec![young_low.clone(), high.clone(), scheduled.clone()], clock.now()).await.unwrap();
 
     let first = claim(&store, 2, &clock).await;
-    assert_eq!(
-        first.iter().map(|c| c.job_id).collect::<Vec<_>>(),
-        vec![high.job_id, old_low.job_id]
-    );
+    assert_eq!(first.iter().map(|c| c.job_id).collect::<Vec<_>>(), vec![high.job_id, old_low.job_id]);
     let second = claim(&store, 10, &clock).await;
-    assert_eq!(
-        second.iter().map(|c| c.job_id).collect::<Vec<_>>(),
-        vec![young_low.job_id]
-    );
+    assert_eq!(second.iter().map(|c| c.job_id).collect::<Vec<_>>(), vec![young_low.job_id]);
 
     clock.advance(Duration::from_secs(60));
     let third = claim(&store, 10, &clock).await;
-    assert_eq!(
-        third.iter().map(|c| c.job_id).collect::<Vec<_>>(),
-        vec![scheduled.job_id]
-    );
+    assert_eq!(third.iter().map(|c| c.job_id).collect::<Vec<_>>(), vec![scheduled.job_id]);
 }
 
 #[rstest]
 #[actix_rt::test]
-async fn cancelling_stops_a_job_and_fences_its_running_attempt(
-    #[future] db: TestDb,
-    clock: ManualClock,
-) {
+async fn cancelling_stops_a_job_and_fences_its_running_attempt(#[future] db: TestDb, clock: ManualClock) {
     let db = db.await;
     let store = db.store(exact_backoff());
-    let (waiting, running, finished) = (
-        new_job("noop", json!({})),
-        new_job("noop", json!({})),
-        new_job("noop", json!({})),
-    );
-    store
-        .enqueue(vec![running.clone(), finished.clone()], clock.now())
-        .await
-        .unwrap();
+    let (waiting, running, finished) =
+        (new_job("noop", json!({})), new_job("noop", json!({})), new_job("noop", json!({})));
+    store.enqueue(vec![running.clone(), finished.clone()], clock.now()).await.unwrap();
     let claimed = claim(&store, 2, &clock).await;
-    let (run, fin) = if claimed[0].job_id == running.job_id {
-        (&claimed[0], &claimed[1])
-    } else {
-        (&claimed[1], &claimed[0])
-    };
-    store
-        .complete(
-            vec![Completion {
-                claim: fin.claim_ref(),
-                result: json!(null),
-            }],
-            clock.now(),
-        )
-        .await
-        .unwrap();
-    store
-        .enqueue(vec![waiting.clone()], clock.now())
-        .await
-        .unwrap();
+    let (run, fin) =
+        if claimed[0].job_id == running.job_id { (&claimed[0], &claimed[1]) } else { (&claimed[1], &claimed[0]) };
+    store.complete(vec![Completion { claim: fin.claim_ref(), result: json!(null) }], clock.now()).await.unwrap();
+    store.enqueue(vec![waiting.clone()], clock.now()).await.unwrap();
 
-    assert_eq!(
-        store
-            .cancel(waiting.job_id, clock.now())
-            .await
-            .unwrap()
-            .status,
-        JobStatus::Cancelled
-    );
+    assert_eq!(store.cancel(waiting.job_id, clock.now()).await.unwrap().status, JobStatus::Cancelled);
     let cancelled = store.cancel(running.job_id, clock.now()).await.unwrap();
-    assert_eq!(
-        (cancelled.status, cancelled.current_execution_id),
-        (JobStatus::Cancelled, None)
-    );
+    assert_eq!((cancelled.status, cancelled.current_execution_id), (JobStatus::Cancelled, None));
     let executions = store.executions(running.job_id).await.unwrap();
     assert_eq!(executions[0].execution_status, ExecutionStatus::Cancelled);
 
     // The worker that was running it finishes late: nothing changes.
-    let late = store
-        .complete(
-            vec![Completion {
-                claim: run.claim_ref(),
-                result: json!(1),
-            }],
-            clock.now(),
-        )
-        .await
-        .unwrap();
+    let late =
+        store.complete(vec![Completion { claim: run.claim_ref(), result: json!(1) }], clock.now()).await.unwrap();
     assert_eq!(late, vec![Applied::Stale]);
     let after = store.get_job(running.job_id).await.unwrap().unwrap();
     assert_eq!((after.status, after.result), (JobStatus::Cancelled, None));
 
     match store.cancel(finished.job_id, clock.now()).await {
-        Err(StoreError::Conflict {
-            status: JobStatus::Completed,
-            ..
-        }) => {}
+        Err(StoreError::Conflict { status: JobStatus::Completed, .. }) => {}
         other => panic!("cancelling a completed job must conflict, got {other:?}"),
     }
     let unknown = Uuid::new_v4();
-    assert!(
-        matches!(store.cancel(unknown, clock.now()).await, Err(StoreError::NotFound(id)) if id == unknown)
-    );
-    assert!(
-        claim(&store, 10, &clock).await.is_empty(),
-        "cancelled jobs are never claimed"
-    );
+    assert!(matches!(store.cancel(unknown, clock.now()).await, Err(StoreError::NotFound(id)) if id == unknown));
+    assert!(claim(&store, 10, &clock).await.is_empty(), "cancelled jobs are never claimed");
 }
 
 #[rstest]
 #[actix_rt::test]
-async fn a_released_claim_goes_back_unrun_without_spending_an_attempt(
-    #[future] db: TestDb,
-    clock: ManualClock,
-) {
+async fn a_released_claim_goes_back_unrun_without_spending_an_attempt(#[future] db: TestDb, clock: ManualClock) {
     let db = db.await;
     let store = db.store(exact_backoff());
     let job = new_job("noop", json!({}));
     store.enqueue(vec![job.clone()], clock.now()).await.unwrap();
     let claimed = claim(&store, 1, &clock).await;
-    let released = store
-        .release(vec![claimed[0].claim_ref()], clock.now())
-        .await
-        .unwrap();
+    let released =
+        store.release(vec![claimed[0].claim_ref()], clock.now(), "draining".into(), clock.now()).await.unwrap();
     assert_eq!(released, vec![Applied::Applied]);
     let back = store.get_job(job.job_id).await.unwrap().unwrap();
     assert_eq!((back.status, back.attempts), (JobStatus::Pending, 0));
     assert_eq!(
-        store
-            .release(vec![claimed[0].claim_ref()], clock.now())
-            .await
-            .unwrap(),
+        store.release(vec![claimed[0].claim_ref()], clock.now(), "draining".into(), clock.now()).await.unwrap(),
         vec![Applied::Stale]
     );
     clock.advance(Duration::from_millis(1));
@@ -292,26 +173,13 @@ async fn workers_and_health_logs_are_written_in_bulk(#[future] db: TestDb, clock
     workers[1].health_score = 0.456;
     workers[1].failure_count = 2;
     store.upsert_workers(workers.clone()).await.unwrap();
-    assert_eq!(
-        store.statements_sent() - before,
-        2,
-        "one statement per upsert, whatever the count"
-    );
+    assert_eq!(store.statements_sent() - before, 2, "one statement per upsert, whatever the count");
 
     let listed = store.list_workers().await.unwrap();
     assert_eq!(listed.len(), 3);
-    let second = listed
-        .iter()
-        .find(|w| w.worker_id == workers[1].worker_id)
-        .unwrap();
-    assert_eq!(
-        (second.status, second.failure_count),
-        (WorkerStatus::Unhealthy, 2)
-    );
-    assert_eq!(
-        second.health_score, 0.46,
-        "health_score is stored with two decimals"
-    );
+    let second = listed.iter().find(|w| w.worker_id == workers[1].worker_id).unwrap();
+    assert_eq!((second.status, second.failure_count), (WorkerStatus::Unhealthy, 2));
+    assert_eq!(second.health_score, 0.46, "health_score is stored with two decimals");
 
     let logs: Vec<HealthLog> = workers
         .iter()
@@ -328,8 +196,5 @@ async fn workers_and_health_logs_are_written_in_bulk(#[future] db: TestDb, clock
     let before = store.statements_sent();
     store.write_health_logs(logs).await.unwrap();
     assert_eq!(store.statements_sent() - before, 1);
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM worker_health_logs").await,
-        12
-    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM worker_health_logs").await, 12);
 }

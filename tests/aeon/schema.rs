@@ -33,30 +33,16 @@ async fn live_columns_match_the_columns_the_code_expects(#[future] db: TestDb) {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    let live: BTreeSet<(String, String, String, bool)> = rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get::<String, _>(3) == "YES"))
-        .collect();
-    let expected: BTreeSet<(String, String, String, bool)> = EXPECTED_COLUMNS
-        .iter()
-        .map(|(t, c, ty, null)| (t.to_string(), c.to_string(), ty.to_string(), *null))
-        .collect();
+    let live: BTreeSet<(String, String, String, bool)> =
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get::<String, _>(3) == "YES")).collect();
+    let expected: BTreeSet<(String, String, String, bool)> =
+        EXPECTED_COLUMNS.iter().map(|(t, c, ty, null)| (t.to_string(), c.to_string(), ty.to_string(), *null)).collect();
     let missing: Vec<_> = expected.difference(&live).collect();
     let unexpected: Vec<_> = live.difference(&expected).collect();
-    assert!(
-        missing.is_empty(),
-        "the code expects columns the schema lacks: {missing:?}"
-    );
-    assert!(
-        unexpected.is_empty(),
-        "the schema has columns the code does not know: {unexpected:?}"
-    );
+    assert!(missing.is_empty(), "the code expects columns the schema lacks: {missing:?}");
+    assert!(unexpected.is_empty(), "the schema has columns the code does not know: {unexpected:?}");
     let tables: BTreeSet<&str> = EXPECTED_COLUMNS.iter().map(|c| c.0).collect();
-    assert_eq!(
-        tables,
-        TABLES.into_iter().collect(),
-        "all seven tables of MISSION.md"
-    );
+    assert_eq!(tables, TABLES.into_iter().collect(), "all seven tables of MISSION.md");
 }
 
 #[rstest]
@@ -65,10 +51,7 @@ async fn every_statement_prepares_against_the_live_schema(#[future] db: TestDb) 
     let db = db.await;
     let mut conn = db.pool.acquire().await.unwrap();
     for (name, statement) in sql::ALL {
-        if let Err(e) = conn
-            .prepare(sqlx::SqlSafeStr::into_sql_str(*statement))
-            .await
-        {
+        if let Err(e) = conn.prepare(sqlx::SqlSafeStr::into_sql_str(*statement)).await {
             panic!("statement {name} does not fit the schema: {e}");
         }
     }
@@ -93,12 +76,7 @@ async fn check_constraints_allow_exactly_the_status_values_of_the_code(#[future]
             .iter()
             .find(|d| d.contains(&format!("({column})::text")) && d.contains("ARRAY"))
             .unwrap_or_else(|| panic!("no CHECK constraint on {table}.{column}: {definitions:?}"));
-        let allowed: BTreeSet<String> = definition
-            .split('\'')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_string)
-            .collect();
+        let allowed: BTreeSet<String> = definition.split('\'').skip(1).step_by(2).map(str::to_string).collect();
         let expected: BTreeSet<String> = values.iter().map(|v| v.to_string()).collect();
         assert_eq!(allowed, expected, "{table}.{column}");
     }

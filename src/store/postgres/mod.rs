@@ -23,9 +23,8 @@ use crate::clock::after;
 use crate::job::{Execution, ExecutionStatus, Job, JobStatus, NewJob};
 use crate::retry::BackoffPolicy;
 use crate::store::{
-    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Enqueued, FailOutcome,
-    Failure, FailureDecision, HealthLog, Rescued, Store, StoreError, StoreResult, WorkerRecord,
-    decide_failure,
+    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Enqueued, FailOutcome, Failure,
+    FailureDecision, HealthLog, Rescued, Store, StoreError, StoreResult, WorkerRecord, decide_failure,
 };
 
 /// The migrations of the Postgres schema, embedded at build time.
@@ -41,11 +40,7 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects a pool of up to `max_connections` to `url`.
-    pub async fn connect(
-        url: &str,
-        max_connections: u32,
-        backoff: BackoffPolicy,
-    ) -> StoreResult<Self> {
+    pub async fn connect(url: &str, max_connections: u32, backoff: BackoffPolicy) -> StoreResult<Self> {
         let options: PgConnectOptions = url.parse()?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -57,11 +52,7 @@ impl PgStore {
 
     /// Wraps an existing pool (tests hand in one bound to their own schema).
     pub fn from_pool(pool: PgPool, backoff: BackoffPolicy) -> Self {
-        Self {
-            pool,
-            backoff,
-            statements: Arc::new(AtomicU64::new(0)),
-        }
+        Self { pool, backoff, statements: Arc::new(AtomicU64::new(0)) }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -92,14 +83,7 @@ impl PgStore {
             // The thread's RNG must not live across an await.
             let mut rng = rand::rng();
             for (failure, attempts, max_retries) in failures {
-                let decision = decide_failure(
-                    *attempts,
-                    *max_retries,
-                    failure.permanent,
-                    &self.backoff,
-                    now,
-                    &mut rng,
-                );
+                let decision = decide_failure(*attempts, *max_retries, failure.permanent, &self.backoff, now, &mut rng);
                 let (at, outcome) = match decision {
                     FailureDecision::RetryAt(at) => (Some(at), FailOutcome::Retrying { at }),
                     FailureDecision::DeadLetter => (None, FailOutcome::DeadLettered),
@@ -128,15 +112,48 @@ impl PgStore {
         Ok(outcomes)
     }
 
-    async fn job_for_update(
+    /// Locks the claims `lock` selects and settles each as a crashed attempt.
+    /// `why` names the holder with `{worker}`.
+    async fn rescue(
         &self,
-        tx: &mut Transaction<'_, Postgres>,
-        job_id: Uuid,
-    ) -> StoreResult<Job> {
-        let row = sqlx::query(sql::SELECT_JOB_FOR_UPDATE)
-            .bind(job_id)
-            .fetch_optional(&mut **tx)
-            .await?;
+        lock: sqlx::query::QueryAs<'_, Postgres, LockedClaim, sqlx::postgres::PgArguments>,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Rescued>> {
+        let mut tx = self.begin().await?;
+        let locked: Vec<LockedClaim> = lock.fetch_all(&mut *tx).await?;
+        self.sent(1);
+        let mut failures = Vec::with_capacity(locked.len());
+        let mut holders = HashMap::new();
+        for (job_id, exec, worker, attempts, max_retries) in locked {
+            let (Some(execution_id), Some(worker_id)) = (exec, worker) else {
+                return Err(StoreError::Corrupt(format!("running job {job_id} has no claim")));
+            };
+            holders.insert(execution_id, worker_id);
+            let failure = Failure {
+                claim: ClaimRef { job_id, execution_id },
+                status: ExecutionStatus::Crashed,
+                error: why.replace("{worker}", &worker_id.to_string()),
+                permanent: false,
+            };
+            failures.push((failure, attempts, max_retries));
+        }
+        let settled = self.settle(&mut tx, &failures, now).await?;
+        self.commit(tx).await?;
+        Ok(failures
+            .iter()
+            .zip(settled)
+            .map(|((f, _, _), (execution_id, outcome))| Rescued {
+                job_id: f.claim.job_id,
+                execution_id,
+                worker_id: holders[&execution_id],
+                outcome,
+            })
+            .collect())
+    }
+
+    async fn job_for_update(&self, tx: &mut Transaction<'_, Postgres>, job_id: Uuid) -> StoreResult<Job> {
+        let row = sqlx::query(sql::SELECT_JOB_FOR_UPDATE).bind(job_id).fetch_optional(&mut **tx).await?;
         self.sent(1);
         rows::job(&row.ok_or(StoreError::NotFound(job_id))?)
     }
@@ -159,10 +176,7 @@ type LockedClaim = (Uuid, Option<Uuid>, Option<Uuid>, i32, i32);
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Database(Box::new(e)))
+        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Database(Box::new(e)))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -175,16 +189,7 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let n = jobs.len();
-        let (
-            mut ids,
-            mut types,
-            mut payloads,
-            mut priorities,
-            mut retries,
-            mut timeouts,
-            mut at,
-            mut keys,
-        ) = (
+        let (mut ids, mut types, mut payloads, mut priorities, mut retries, mut timeouts, mut at, mut keys) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
@@ -228,11 +233,7 @@ impl Store for PgStore {
             .collect();
         let mut existing: HashMap<String, (Uuid, JobStatus)> = HashMap::new();
         if !taken.is_empty() {
-            for row in sqlx::query(sql::JOBS_BY_IDEMPOTENCY_KEY)
-                .bind(&taken)
-                .fetch_all(&self.pool)
-                .await?
-            {
+            for row in sqlx::query(sql::JOBS_BY_IDEMPOTENCY_KEY).bind(&taken).fetch_all(&self.pool).await? {
                 let status: String = row.try_get(2)?;
                 let status = status.parse()?;
                 existing.insert(row.try_get(0)?, (row.try_get(1)?, status));
@@ -242,33 +243,18 @@ impl Store for PgStore {
         jobs.iter()
             .map(|job| {
                 if inserted.contains(&job.job_id) {
-                    return Ok(Enqueued {
-                        job_id: job.job_id,
-                        status: JobStatus::Pending,
-                        created: true,
-                    });
+                    return Ok(Enqueued { job_id: job.job_id, status: JobStatus::Pending, created: true });
                 }
                 let key = job.idempotency_key.as_deref().unwrap_or_default();
                 let (job_id, status) = existing.get(key).copied().ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "job {} was neither inserted nor found by its key",
-                        job.job_id
-                    ))
+                    StoreError::Corrupt(format!("job {} was neither inserted nor found by its key", job.job_id))
                 })?;
-                Ok(Enqueued {
-                    job_id,
-                    status,
-                    created: false,
-                })
+                Ok(Enqueued { job_id, status, created: false })
             })
             .collect()
     }
 
-    async fn claim(
-        &self,
-        request: ClaimRequest,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<ClaimedJob>> {
+    async fn claim(&self, request: ClaimRequest, now: DateTime<Utc>) -> StoreResult<Vec<ClaimedJob>> {
         if request.limit == 0 {
             return Ok(Vec::new());
         }
@@ -277,6 +263,7 @@ impl Store for PgStore {
             .bind(now)
             .bind(i64::from(request.limit))
             .bind(after(now, request.lease))
+            .bind(&request.job_types[..])
             .fetch_all(&self.pool)
             .await?;
         self.sent(1);
@@ -296,11 +283,7 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn complete(
-        &self,
-        completions: Vec<Completion>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Applied>> {
+    async fn complete(&self, completions: Vec<Completion>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>> {
         if completions.is_empty() {
             return Ok(Vec::new());
         }
@@ -318,41 +301,24 @@ impl Store for PgStore {
         Ok(applied_in_order(&exec_ids, done))
     }
 
-    async fn fail(
-        &self,
-        failures: Vec<Failure>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<FailOutcome>> {
+    async fn fail(&self, failures: Vec<Failure>, now: DateTime<Utc>) -> StoreResult<Vec<FailOutcome>> {
         if failures.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.begin().await?;
         let job_ids: Vec<Uuid> = failures.iter().map(|f| f.claim.job_id).collect();
-        let locked: Vec<LockedClaim> = sqlx::query_as(sql::LOCK_RUNNING)
-            .bind(&job_ids)
-            .fetch_all(&mut *tx)
-            .await?;
+        let locked: Vec<LockedClaim> = sqlx::query_as(sql::LOCK_RUNNING).bind(&job_ids).fetch_all(&mut *tx).await?;
         self.sent(1);
-        let by_execution: HashMap<Uuid, (i32, i32)> = locked
-            .iter()
-            .filter_map(|(_, exec, _, a, m)| exec.map(|e| (e, (*a, *m))))
-            .collect();
+        let by_execution: HashMap<Uuid, (i32, i32)> =
+            locked.iter().filter_map(|(_, exec, _, a, m)| exec.map(|e| (e, (*a, *m)))).collect();
         // Settle each claim once, even if the same failure arrived twice in the batch.
         let mut seen = std::collections::HashSet::new();
         let live: Vec<(Failure, i32, i32)> = failures
             .iter()
             .filter(|f| seen.insert(f.claim.execution_id))
-            .filter_map(|f| {
-                by_execution
-                    .get(&f.claim.execution_id)
-                    .map(|(a, m)| (f.clone(), *a, *m))
-            })
+            .filter_map(|f| by_execution.get(&f.claim.execution_id).map(|(a, m)| (f.clone(), *a, *m)))
             .collect();
-        let settled: HashMap<Uuid, FailOutcome> = self
-            .settle(&mut tx, &live, now)
-            .await?
-            .into_iter()
-            .collect();
+        let settled: HashMap<Uuid, FailOutcome> = self.settle(&mut tx, &live, now).await?.into_iter().collect();
         self.commit(tx).await?;
         let mut reported = std::collections::HashSet::new();
         Ok(failures
@@ -367,6 +333,8 @@ impl Store for PgStore {
     async fn release(
         &self,
         claims: Vec<ClaimRef>,
+        run_at: DateTime<Utc>,
+        reason: String,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Applied>> {
         if claims.is_empty() {
@@ -378,6 +346,8 @@ impl Store for PgStore {
             .bind(&job_ids)
             .bind(&exec_ids)
             .bind(now)
+            .bind(run_at)
+            .bind(reason)
             .fetch_all(&self.pool)
             .await?;
         self.sent(1);
@@ -385,55 +355,19 @@ impl Store for PgStore {
     }
 
     async fn extend_leases(&self, worker_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query(sql::EXTEND_LEASES)
-            .bind(&worker_ids)
-            .bind(until)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(sql::EXTEND_LEASES).bind(&worker_ids).bind(until).execute(&self.pool).await?;
         self.sent(1);
         Ok(done.rows_affected())
     }
 
     async fn rescue_expired(&self, limit: u32, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>> {
-        let mut tx = self.begin().await?;
-        let expired: Vec<LockedClaim> = sqlx::query_as(sql::LOCK_EXPIRED)
-            .bind(i64::from(limit))
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-        self.sent(1);
-        let mut failures = Vec::with_capacity(expired.len());
-        let mut holders = HashMap::new();
-        for (job_id, exec, worker, attempts, max_retries) in expired {
-            let (Some(execution_id), Some(worker_id)) = (exec, worker) else {
-                return Err(StoreError::Corrupt(format!(
-                    "running job {job_id} has no claim"
-                )));
-            };
-            holders.insert(execution_id, worker_id);
-            let failure = Failure {
-                claim: ClaimRef {
-                    job_id,
-                    execution_id,
-                },
-                status: ExecutionStatus::Crashed,
-                error: format!("lease expired: worker {worker_id} stopped renewing its claim"),
-                permanent: false,
-            };
-            failures.push((failure, attempts, max_retries));
-        }
-        let settled = self.settle(&mut tx, &failures, now).await?;
-        self.commit(tx).await?;
-        Ok(failures
-            .iter()
-            .zip(settled)
-            .map(|((f, _, _), (execution_id, outcome))| Rescued {
-                job_id: f.claim.job_id,
-                execution_id,
-                worker_id: holders[&execution_id],
-                outcome,
-            })
-            .collect())
+        let lock = sqlx::query_as(sql::LOCK_EXPIRED).bind(i64::from(limit)).bind(now);
+        self.rescue(lock, "lease expired: worker {worker} stopped renewing its claim", now).await
+    }
+
+    async fn rescue_worker(&self, worker_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>> {
+        let lock = sqlx::query_as(sql::LOCK_WORKER_CLAIMS).bind(worker_id);
+        self.rescue(lock, "worker {worker} died while running this attempt", now).await
     }
 
     async fn cancel(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {
@@ -448,18 +382,10 @@ impl Store for PgStore {
             });
         }
         if let Some(execution_id) = job.current_execution_id {
-            sqlx::query(sql::CANCEL_EXECUTION)
-                .bind(execution_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(sql::CANCEL_EXECUTION).bind(execution_id).bind(now).execute(&mut *tx).await?;
             self.sent(1);
         }
-        let row = sqlx::query(sql::CANCEL_JOB)
-            .bind(job_id)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(sql::CANCEL_JOB).bind(job_id).bind(now).fetch_one(&mut *tx).await?;
         self.sent(1);
         let cancelled = rows::job(&row)?;
         self.commit(tx).await?;
@@ -477,16 +403,8 @@ impl Store for PgStore {
                 reason: "only a dead-lettered job can be requeued",
             });
         }
-        sqlx::query(sql::CLOSE_DEAD_LETTER)
-            .bind(job_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let row = sqlx::query(sql::REQUEUE_JOB)
-            .bind(job_id)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
+        sqlx::query(sql::CLOSE_DEAD_LETTER).bind(job_id).bind(now).execute(&mut *tx).await?;
+        let row = sqlx::query(sql::REQUEUE_JOB).bind(job_id).bind(now).fetch_one(&mut *tx).await?;
         self.sent(2);
         let requeued = rows::job(&row)?;
         self.commit(tx).await?;
@@ -494,28 +412,19 @@ impl Store for PgStore {
     }
 
     async fn get_job(&self, job_id: Uuid) -> StoreResult<Option<Job>> {
-        let row = sqlx::query(sql::SELECT_JOB)
-            .bind(job_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sql::SELECT_JOB).bind(job_id).fetch_optional(&self.pool).await?;
         self.sent(1);
         row.as_ref().map(rows::job).transpose()
     }
 
     async fn executions(&self, job_id: Uuid) -> StoreResult<Vec<Execution>> {
-        let found = sqlx::query(sql::SELECT_EXECUTIONS)
-            .bind(job_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let found = sqlx::query(sql::SELECT_EXECUTIONS).bind(job_id).fetch_all(&self.pool).await?;
         self.sent(1);
         found.iter().map(rows::execution).collect()
     }
 
     async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>> {
-        let found = sqlx::query(sql::SELECT_DEAD_LETTERS)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let found = sqlx::query(sql::SELECT_DEAD_LETTERS).bind(i64::from(limit)).fetch_all(&self.pool).await?;
         self.sent(1);
         found.iter().map(rows::dead_letter).collect()
     }
@@ -529,10 +438,7 @@ impl Store for PgStore {
         let statuses: Vec<&str> = workers.iter().map(|w| w.status.as_str()).collect();
         let capacities: Vec<i32> = workers.iter().map(|w| w.capacity).collect();
         let loads: Vec<i32> = workers.iter().map(|w| w.current_load).collect();
-        let scores: Vec<f64> = workers
-            .iter()
-            .map(|w| clamp_score(w.health_score))
-            .collect();
+        let scores: Vec<f64> = workers.iter().map(|w| clamp_score(w.health_score)).collect();
         let failures: Vec<i32> = workers.iter().map(|w| w.failure_count).collect();
         let metadata: Vec<String> = workers.iter().map(|w| w.metadata.to_string()).collect();
         let beats: Vec<Option<DateTime<Utc>>> = workers.iter().map(|w| w.last_heartbeat).collect();
@@ -553,9 +459,7 @@ impl Store for PgStore {
     }
 
     async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>> {
-        let found = sqlx::query(sql::SELECT_WORKERS)
-            .fetch_all(&self.pool)
-            .await?;
+        let found = sqlx::query(sql::SELECT_WORKERS).fetch_all(&self.pool).await?;
         self.sent(1);
         found.iter().map(rows::worker).collect()
     }
@@ -582,14 +486,9 @@ impl Store for PgStore {
     }
 
     async fn count_by_status(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
-        let found: Vec<(String, i64)> = sqlx::query_as(sql::COUNT_BY_STATUS)
-            .fetch_all(&self.pool)
-            .await?;
+        let found: Vec<(String, i64)> = sqlx::query_as(sql::COUNT_BY_STATUS).fetch_all(&self.pool).await?;
         self.sent(1);
-        found
-            .into_iter()
-            .map(|(s, n)| Ok((s.parse()?, n)))
-            .collect()
+        found.into_iter().map(|(s, n)| Ok((s.parse()?, n))).collect()
     }
 }
 
@@ -597,23 +496,10 @@ impl Store for PgStore {
 /// at most once, so a duplicate in the batch reads as stale).
 fn applied_in_order(asked: &[Uuid], done: Vec<Uuid>) -> Vec<Applied> {
     let mut done: std::collections::HashSet<Uuid> = done.into_iter().collect();
-    asked
-        .iter()
-        .map(|e| {
-            if done.remove(e) {
-                Applied::Applied
-            } else {
-                Applied::Stale
-            }
-        })
-        .collect()
+    asked.iter().map(|e| if done.remove(e) { Applied::Applied } else { Applied::Stale }).collect()
 }
 
 /// Health scores are NUMERIC(3,2) in 0..=1.
 fn clamp_score(score: f64) -> f64 {
-    if score.is_finite() {
-        score.clamp(0.0, 1.0)
-    } else {
-        0.0
-    }
+    if score.is_finite() { score.clamp(0.0, 1.0) } else { 0.0 }
 }

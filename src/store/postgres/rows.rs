@@ -16,10 +16,7 @@ pub fn job(row: &PgRow) -> StoreResult<Job> {
         job_id: row.try_get("job_id")?,
         job_type: row.try_get("job_type")?,
         payload: row.try_get("payload")?,
-        status: row
-            .try_get::<String, _>("status")?
-            .parse()
-            .map_err(corrupt)?,
+        status: row.try_get::<String, _>("status")?.parse().map_err(corrupt)?,
         priority: row.try_get("priority")?,
         attempts: row.try_get("attempts")?,
         max_retries: row.try_get("max_retries")?,
@@ -44,10 +41,7 @@ pub fn execution(row: &PgRow) -> StoreResult<Execution> {
         job_id: row.try_get("job_id")?,
         worker_id: row.try_get("worker_id")?,
         attempt: row.try_get("attempt")?,
-        execution_status: row
-            .try_get::<String, _>("execution_status")?
-            .parse()
-            .map_err(corrupt)?,
+        execution_status: row.try_get::<String, _>("execution_status")?.parse().map_err(corrupt)?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         error: row.try_get("error")?,
@@ -70,8 +64,7 @@ pub fn worker(row: &PgRow) -> StoreResult<WorkerRecord> {
     Ok(WorkerRecord {
         worker_id: row.try_get("worker_id")?,
         node_id: row.try_get("node_id")?,
-        status: WorkerStatus::parse(&status)
-            .ok_or_else(|| corrupt(format!("unknown worker status {status:?}")))?,
+        status: WorkerStatus::parse(&status).ok_or_else(|| corrupt(format!("unknown worker status {status:?}")))?,
         capacity: row.try_get("capacity")?,
         current_load: row.try_get("current_load")?,
         health_score: row.try_get(5)?,

@@ -30,12 +30,13 @@ RETURNING job_id";
 pub const JOBS_BY_IDEMPOTENCY_KEY: &str =
     "SELECT idempotency_key, job_id, status FROM jobs WHERE idempotency_key = ANY($1::text[])";
 
-/// $1 worker, $2 now, $3 limit, $4 lease expiry. Picks ready jobs on the partial claim
-/// index, skipping rows other claimers hold, and records an execution for each.
+/// $1 worker, $2 now, $3 limit, $4 lease expiry, $5 job types the worker can run.
+/// Picks ready jobs on the partial claim index, skipping rows other claimers hold, and
+/// records an execution for each.
 pub const CLAIM: &str = "
 WITH picked AS (
     SELECT job_id FROM jobs
-    WHERE status = 'PENDING' AND scheduled_at <= $2
+    WHERE status = 'PENDING' AND scheduled_at <= $2 AND job_type = ANY($5::text[])
     ORDER BY priority DESC, created_at, job_id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
@@ -88,6 +89,12 @@ ORDER BY lease_expires_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED";
 
+/// $1 worker. Locks every job a worker holds (it died: its claims are void).
+pub const LOCK_WORKER_CLAIMS: &str = "
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+WHERE status = 'RUNNING' AND worker_id = $1
+FOR UPDATE";
+
 /// $1 job ids, $2 execution ids, $3 execution statuses, $4 errors, $5 retry times
 /// (NULL: dead-letter), $6 now. Settles failed attempts decided in Rust.
 pub const SETTLE_FAILURES: &str = "
@@ -112,32 +119,30 @@ WITH input AS (
 )
 SELECT execution_id FROM settled";
 
-/// $1 job ids, $2 execution ids, $3 now. Gives unrun claims back; the attempt does not count.
+/// $1 job ids, $2 execution ids, $3 now, $4 when the job may run again, $5 why.
+/// Gives claims back (a draining node, a snooze); the attempt does not count.
 pub const RELEASE: &str = "
 WITH input AS (
     SELECT * FROM UNNEST($1::uuid[], $2::uuid[]) AS t(job_id, execution_id)
 ), released AS (
     UPDATE jobs j
     SET status = 'PENDING', attempts = GREATEST(j.attempts - 1, 0), current_execution_id = NULL,
-        lease_expires_at = NULL, updated_at = $3
+        lease_expires_at = NULL, scheduled_at = $4, updated_at = $3
     FROM input i
     WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id AND j.status = 'RUNNING'
     RETURNING i.execution_id
 ), recorded AS (
     UPDATE job_executions e
-    SET execution_status = 'CANCELLED', finished_at = $3, error = 'released: node shutting down'
+    SET execution_status = 'CANCELLED', finished_at = $3, error = $5
     FROM released r WHERE e.execution_id = r.execution_id
 )
 SELECT execution_id FROM released";
 
 /// $1 worker ids, $2 new expiry.
-pub const EXTEND_LEASES: &str = "UPDATE jobs SET lease_expires_at = $2 WHERE status = 'RUNNING' AND worker_id = ANY($1::uuid[])";
+pub const EXTEND_LEASES: &str =
+    "UPDATE jobs SET lease_expires_at = $2 WHERE status = 'RUNNING' AND worker_id = ANY($1::uuid[])";
 
-pub const SELECT_JOB_FOR_UPDATE: &str = concat!(
-    "SELECT ",
-    job_columns!(),
-    " FROM jobs WHERE job_id = $1 FOR UPDATE"
-);
+pub const SELECT_JOB_FOR_UPDATE: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE job_id = $1 FOR UPDATE");
 
 pub const SELECT_JOB: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE job_id = $1");
 
@@ -161,7 +166,8 @@ pub const REQUEUE_JOB: &str = concat!(
 );
 
 /// $1 job, $2 now.
-pub const CLOSE_DEAD_LETTER: &str = "UPDATE dead_letter_queue SET requeued = TRUE, requeued_at = $2 WHERE job_id = $1 AND NOT requeued";
+pub const CLOSE_DEAD_LETTER: &str =
+    "UPDATE dead_letter_queue SET requeued = TRUE, requeued_at = $2 WHERE job_id = $1 AND NOT requeued";
 
 pub const SELECT_EXECUTIONS: &str = "
 SELECT execution_id, job_id, worker_id, attempt, execution_status, started_at, finished_at, error
@@ -210,6 +216,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("COMPLETE", COMPLETE),
     ("LOCK_RUNNING", LOCK_RUNNING),
     ("LOCK_EXPIRED", LOCK_EXPIRED),
+    ("LOCK_WORKER_CLAIMS", LOCK_WORKER_CLAIMS),
     ("SETTLE_FAILURES", SETTLE_FAILURES),
     ("RELEASE", RELEASE),
     ("EXTEND_LEASES", EXTEND_LEASES),

@@ -17,8 +17,7 @@ use uuid::Uuid;
 /// The database tests create their schemas in: `AEON_TEST_DATABASE_URL`, else the
 /// local `test` database.
 pub fn database_url() -> String {
-    std::env::var("AEON_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("AEON_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A migrated schema that exists for one test and is dropped after it.
@@ -31,9 +30,7 @@ impl TestDb {
     /// Creates the schema and migrates it; the pool's connections use it by default.
     pub async fn new(max_connections: u32) -> Self {
         let schema = format!("aeon_test_{}", Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&database_url())
-            .await
-            .expect("connect to the test database");
+        let mut admin = PgConnection::connect(&database_url()).await.expect("connect to the test database");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&mut admin)
             .await
@@ -42,11 +39,7 @@ impl TestDb {
         let options: PgConnectOptions = database_url().parse().expect("test database url");
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .connect_with(
-                options
-                    .options([("search_path", schema.as_str())])
-                    .application_name(&schema),
-            )
+            .connect_with(options.options([("search_path", schema.as_str())]).application_name(&schema))
             .await
             .expect("connect pool");
         MIGRATOR.run(&pool).await.expect("migrate");
@@ -58,10 +51,7 @@ impl TestDb {
     }
 
     pub async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(&self.pool)
-            .await
-            .expect(sql)
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.expect(sql)
     }
 }
 
@@ -76,11 +66,15 @@ impl Drop for TestDb {
                 if let Ok(mut admin) = PgConnection::connect(&database_url()).await {
                     // The test's own connections may still hold locks (a transaction
                     // whose rollback the ended runtime will never send): end them.
-                    let _ = sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
-                        .bind(&schema)
+                    let _ = sqlx::query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                    )
+                    .bind(&schema)
+                    .execute(&mut admin)
+                    .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
                         .execute(&mut admin)
                         .await;
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&mut admin).await;
                 }
             });
         })
@@ -104,39 +98,29 @@ pub fn shared(clock: &ManualClock) -> SharedClock {
 
 /// Backoff without jitter: delays are exactly 1 s, 2 s, 4 s, ...
 pub fn exact_backoff() -> BackoffPolicy {
-    BackoffPolicy {
-        base_ms: 1_000,
-        max_ms: 60_000,
-        jitter: 0.0,
-    }
+    BackoffPolicy { base_ms: 1_000, max_ms: 60_000, jitter: 0.0 }
 }
 
 /// A valid job of `job_type` with `payload`.
 pub fn new_job(job_type: &str, payload: Value) -> NewJob {
-    JobRequest::new(job_type, payload)
-        .validate(&SubmitLimits::default())
-        .expect("valid job")
+    JobRequest::new(job_type, payload).validate(&SubmitLimits::default()).expect("valid job")
 }
 
 pub fn job_with(f: impl FnOnce(&mut JobRequest)) -> NewJob {
     let mut request = JobRequest::new("noop", json!({}));
     f(&mut request);
-    request
-        .validate(&SubmitLimits::default())
-        .expect("valid job")
+    request.validate(&SubmitLimits::default()).expect("valid job")
+}
+
+/// A claim for the job types the tests submit.
+pub fn claim_request(worker_id: Uuid, limit: u32, lease: std::time::Duration) -> ClaimRequest {
+    ClaimRequest { worker_id, limit, lease, job_types: ["echo", "noop"].map(String::from).into() }
 }
 
 pub const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Claims up to `limit` jobs for a fresh worker.
 pub async fn claim(store: &impl Store, limit: u32, clock: &ManualClock) -> Vec<ClaimedJob> {
-    let request = ClaimRequest {
-        worker_id: Uuid::new_v4(),
-        limit,
-        lease: LEASE,
-    };
-    store
-        .claim(request, aeon::clock::Clock::now(clock))
-        .await
-        .expect("claim")
+    let request = claim_request(Uuid::new_v4(), limit, LEASE);
+    store.claim(request, aeon::clock::Clock::now(clock)).await.expect("claim")
 }

@@ -1,0 +1,152 @@
+//! The HealthMonitor: collects heartbeats and run metrics, scores each worker (0..1),
+//! writes `workers` rows and `worker_health_logs` in bulk, declares workers that stopped
+//! heartbeating dead, and rescues jobs whose lease expired anywhere in the cluster.
+//! A sweep is a message: a timer sends it in production, tests send it themselves.
+
+mod messages;
+mod score;
+
+pub use messages::{Heartbeat, RunMetric, Sweep, Track, Verdicts, WorkerVerdict};
+pub use score::{HealthConfig, Tracked};
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix::prelude::*;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::probe::{Event, Probe};
+use crate::clock::SharedClock;
+use crate::store::{self, HealthLog, StoreActor, WorkerRecord, WorkerStatus};
+
+/// Jobs rescued from expired leases per sweep, at most.
+const RESCUE_BATCH: u32 = 1_000;
+
+pub struct HealthMonitor {
+    config: HealthConfig,
+    node_id: String,
+    workers: HashMap<Uuid, Tracked>,
+    store: Addr<StoreActor>,
+    clock: SharedClock,
+    supervisor: Recipient<Verdicts>,
+    probe: Probe,
+    /// Sweep period; `None` leaves sweeping to whoever sends [`Sweep`] (tests).
+    sweep_every: Option<Duration>,
+}
+
+impl HealthMonitor {
+    pub fn new(
+        config: HealthConfig,
+        node_id: String,
+        store: Addr<StoreActor>,
+        clock: SharedClock,
+        supervisor: Recipient<Verdicts>,
+        probe: Probe,
+        sweep_every: Option<Duration>,
+    ) -> Self {
+        Self { config, node_id, workers: HashMap::new(), store, clock, supervisor, probe, sweep_every }
+    }
+}
+
+impl Actor for HealthMonitor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some(every) = self.sweep_every {
+            ctx.run_interval(every, |_, ctx| ctx.notify(Sweep));
+        }
+    }
+}
+
+impl Handler<Track> for HealthMonitor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Track, _: &mut Self::Context) {
+        let now = self.clock.now();
+        let tracked = self.workers.entry(msg.worker_id).or_insert_with(|| Tracked::new(msg.capacity, now));
+        tracked.status = msg.status;
+        tracked.capacity = msg.capacity;
+        tracked.failure_count = msg.failure_count;
+        if msg.status == WorkerStatus::Active {
+            // A (re)started worker gets a fresh record and a full heartbeat grace.
+            *tracked = Tracked::new(msg.capacity, now);
+            tracked.failure_count = msg.failure_count;
+        }
+    }
+}
+
+impl Handler<Heartbeat> for HealthMonitor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Heartbeat, _: &mut Self::Context) {
+        let now = self.clock.now();
+        if let Some(w) = self.workers.get_mut(&msg.worker_id) {
+            w.heartbeat(now, msg.sent_at, msg.load, msg.capacity);
+        }
+    }
+}
+
+impl Handler<RunMetric> for HealthMonitor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RunMetric, _: &mut Self::Context) {
+        if let Some(w) = self.workers.get_mut(&msg.worker_id) {
+            w.record_run(msg.ok, msg.latency_ms, self.config.window);
+        }
+    }
+}
+
+impl Handler<Sweep> for HealthMonitor {
+    type Result = Vec<WorkerVerdict>;
+
+    fn handle(&mut self, _: Sweep, _: &mut Self::Context) -> Vec<WorkerVerdict> {
+        let now = self.clock.now();
+        let mut verdicts = Vec::with_capacity(self.workers.len());
+        let mut rows = Vec::with_capacity(self.workers.len());
+        let mut logs = Vec::with_capacity(self.workers.len() * 4);
+        for (&worker_id, w) in &mut self.workers {
+            let newly_dead = w.assess(now, &self.config);
+            if newly_dead {
+                tracing::warn!(%worker_id, "worker missed its heartbeats: declared dead");
+                self.probe.emit(Event::WorkerDeclaredDead { worker_id });
+            }
+            verdicts.push(WorkerVerdict { worker_id, score: w.score, status: w.status, dead: newly_dead });
+            rows.push(WorkerRecord {
+                worker_id,
+                node_id: self.node_id.clone(),
+                status: w.status,
+                capacity: w.capacity as i32,
+                current_load: w.load as i32,
+                health_score: w.score,
+                failure_count: w.failure_count,
+                metadata: json!({ "runs_in_window": w.runs.len() }),
+                last_heartbeat: w.last_heartbeat,
+            });
+            if matches!(w.status, WorkerStatus::Active | WorkerStatus::Unhealthy | WorkerStatus::Dead) {
+                let metrics = [
+                    ("heartbeat_latency_ms", w.heartbeat_latency_ms),
+                    ("error_rate", w.error_rate()),
+                    ("load", w.load_ratio()),
+                    ("health_score", w.score),
+                ];
+                logs.extend(metrics.into_iter().map(|(metric_type, metric_value)| HealthLog {
+                    worker_id,
+                    metric_type: metric_type.into(),
+                    metric_value,
+                    metadata: json!({}),
+                    logged_at: now,
+                }));
+            }
+        }
+        verdicts.sort_by_key(|v| v.worker_id);
+        self.store.do_send(store::UpsertWorkers(rows));
+        if !logs.is_empty() {
+            self.store.do_send(store::WriteHealthLogs(logs));
+        }
+        self.store.do_send(store::RescueExpired(RESCUE_BATCH));
+        self.probe.emit(Event::Swept { scores: verdicts.iter().map(|v| (v.worker_id, v.score)).collect() });
+        self.supervisor.do_send(Verdicts(verdicts.clone()));
+        verdicts
+    }
+}

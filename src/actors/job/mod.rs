@@ -1,0 +1,287 @@
+//! The Job actor: one per claimed execution. It runs the handler with panics
+//! contained, enforces `timeout_ms`, records the attempt through the StoreActor
+//! (complete, fail, release) and owns cancellation of the running job. A store write
+//! that fails is retried until it is answered: a result is never dropped.
+
+mod messages;
+
+pub use messages::{CancelRun, CheckTimeout, JobFinished, ReleaseRun};
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::probe::{Event, Probe, RunResult};
+use crate::clock::{SharedClock, after};
+use crate::handler::{ErasedHandler, JobContext, Outcome};
+use crate::job::ExecutionStatus;
+use crate::store::{self, Applied, ClaimedJob, Completion, FailOutcome, Failure, StoreActor, StoreResult};
+
+/// Delay between attempts to write a settlement the store refused (database down).
+const WRITE_RETRY: Duration = Duration::from_millis(500);
+
+/// Everything a Job actor needs, handed over by its Worker.
+pub struct JobActor {
+    pub claim: ClaimedJob,
+    pub worker_id: Uuid,
+    pub handler: ErasedHandler,
+    pub store: Addr<StoreActor>,
+    pub clock: SharedClock,
+    pub worker: Recipient<JobFinished>,
+    /// Cancelled when the worker incarnation that started this job dies.
+    pub incarnation: CancellationToken,
+    /// Extra delay before the handler starts (a worker in `slow` crash mode).
+    pub delay: Duration,
+    pub probe: Probe,
+    state: State,
+}
+
+#[derive(Default)]
+struct State {
+    started_at: Option<DateTime<Utc>>,
+    deadline: Option<DateTime<Utc>>,
+    run: Option<SpawnHandle>,
+    /// Set once the run's fate is decided; later signals are ignored.
+    settling: bool,
+}
+
+/// The write that records how a run ended.
+#[derive(Debug, Clone)]
+enum Settlement {
+    Complete(Completion),
+    Fail(Failure, RunResult),
+    Release { run_at: Option<DateTime<Utc>>, reason: String, result: RunResult },
+}
+
+impl JobActor {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        claim: ClaimedJob,
+        worker_id: Uuid,
+        handler: ErasedHandler,
+        store: Addr<StoreActor>,
+        clock: SharedClock,
+        worker: Recipient<JobFinished>,
+        incarnation: CancellationToken,
+        delay: Duration,
+        probe: Probe,
+    ) -> Self {
+        Self { claim, worker_id, handler, store, clock, worker, incarnation, delay, probe, state: State::default() }
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.claim.timeout_ms.max(1) as u64)
+    }
+
+    /// Decides the run's fate once; abandons the handler if it is still running.
+    fn settle(&mut self, settlement: Settlement, ctx: &mut Context<Self>) {
+        if self.state.settling {
+            return;
+        }
+        self.state.settling = true;
+        if let Some(run) = self.state.run.take() {
+            ctx.cancel_future(run);
+        }
+        self.write(settlement, ctx);
+    }
+
+    fn failure(&self, status: ExecutionStatus, error: String, permanent: bool) -> Failure {
+        Failure { claim: self.claim.claim_ref(), status, error, permanent }
+    }
+
+    fn outcome_settlement(&self, outcome: Outcome) -> Settlement {
+        match outcome {
+            Outcome::Complete(result) => Settlement::Complete(Completion { claim: self.claim.claim_ref(), result }),
+            Outcome::Fail(error) => Settlement::Fail(
+                self.failure(ExecutionStatus::Failed, error, false),
+                RunResult::Failed { permanent: false },
+            ),
+            Outcome::FailPermanently(error) => Settlement::Fail(
+                self.failure(ExecutionStatus::Failed, error, true),
+                RunResult::Failed { permanent: true },
+            ),
+            Outcome::Snooze(delay) => Settlement::Release {
+                run_at: Some(after(self.clock.now(), delay)),
+                reason: format!("snoozed for {} ms", delay.as_millis()),
+                result: RunResult::Snoozed,
+            },
+        }
+    }
+
+    /// Sends the settlement to the store, again and again if the store errs, then
+    /// tells the worker and stops.
+    fn write(&mut self, settlement: Settlement, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let request = settlement.clone();
+        let claim = self.claim.claim_ref();
+        let sent: BoxFuture<'static, StoreResult<()>> = Box::pin(async move {
+            let delivered = |e: MailboxError| store::StoreError::Database(e.to_string().into());
+            match request {
+                Settlement::Complete(c) => store.send(store::Complete(c)).await.map_err(delivered)?.map(drop_applied),
+                Settlement::Fail(f, _) => store.send(store::Fail(f)).await.map_err(delivered)?.map(drop_outcome),
+                Settlement::Release { run_at, reason, .. } => {
+                    store.send(store::Release(vec![claim], run_at, reason)).await.map_err(delivered)?.map(|_| ())
+                }
+            }
+        });
+        ctx.spawn(sent.into_actor(self).map(move |written, act, ctx| match written {
+            Ok(()) => act.finish(settlement_result(&settlement), ctx),
+            Err(e) => {
+                tracing::warn!(job_id = %act.claim.job_id, error = %e, "recording the run failed; retrying");
+                ctx.run_later(WRITE_RETRY, move |act, ctx| act.write(settlement, ctx));
+            }
+        }));
+    }
+
+    fn finish(&mut self, result: RunResult, ctx: &mut Context<Self>) {
+        let now = self.clock.now();
+        let latency_ms = self.state.started_at.map(|s| (now - s).num_milliseconds().max(0) as u64).unwrap_or(0);
+        self.probe.emit(Event::JobSettled { job_id: self.claim.job_id });
+        self.worker.do_send(JobFinished {
+            job_id: self.claim.job_id,
+            execution_id: self.claim.execution_id,
+            result,
+            latency_ms,
+        });
+        ctx.stop();
+    }
+}
+
+fn drop_applied(_: Applied) {}
+fn drop_outcome(_: FailOutcome) {}
+
+fn settlement_result(settlement: &Settlement) -> RunResult {
+    match settlement {
+        Settlement::Complete(_) => RunResult::Succeeded,
+        Settlement::Fail(_, result) | Settlement::Release { result, .. } => result.clone(),
+    }
+}
+
+impl Actor for JobActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let now = self.clock.now();
+        self.state.started_at = Some(now);
+        self.state.deadline = Some(after(now, self.timeout()));
+
+        let handler = self.handler.clone();
+        let job = JobContext {
+            job_id: self.claim.job_id,
+            execution_id: self.claim.execution_id,
+            job_type: self.claim.job_type.clone(),
+            attempt: self.claim.attempt,
+            max_retries: self.claim.max_retries,
+            worker_id: self.worker_id,
+        };
+        let payload = self.claim.payload.clone();
+        let delay = self.delay;
+        // The handler is called inside the guarded future, so a panic while it builds
+        // its future is contained too.
+        let guarded = AssertUnwindSafe(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            handler(job, payload).await
+        })
+        .catch_unwind();
+        let run = ctx.spawn(guarded.into_actor(self).map(|ran, act, ctx| {
+            act.state.run = None;
+            let settlement = match ran {
+                Ok(outcome) => act.outcome_settlement(outcome),
+                Err(panic) => {
+                    let message = panic_message(panic.as_ref());
+                    let failure = act.failure(ExecutionStatus::Crashed, format!("handler panicked: {message}"), false);
+                    Settlement::Fail(failure, RunResult::Panicked)
+                }
+            };
+            act.settle(settlement, ctx);
+        }));
+        self.state.run = Some(run);
+
+        // Production deadline; tests move the injected clock and send CheckTimeout.
+        ctx.run_later(self.timeout(), |_, ctx| ctx.notify(CheckTimeout));
+
+        let died = self.incarnation.clone().cancelled_owned();
+        ctx.spawn(died.into_actor(self).map(|(), act, ctx| {
+            // The Supervisor voids a dead worker's claims itself: nothing to write.
+            if !act.state.settling {
+                act.state.settling = true;
+                act.probe.emit(Event::JobFinished {
+                    job_id: act.claim.job_id,
+                    worker_id: act.worker_id,
+                    result: RunResult::Abandoned,
+                });
+                ctx.stop();
+            }
+        }));
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+impl Handler<CheckTimeout> for JobActor {
+    type Result = ();
+
+    fn handle(&mut self, _: CheckTimeout, ctx: &mut Self::Context) {
+        let now = self.clock.now();
+        match self.state.deadline {
+            Some(deadline) if now >= deadline && !self.state.settling => {
+                let error = format!("timed out after {} ms", self.claim.timeout_ms);
+                let failure = self.failure(ExecutionStatus::TimedOut, error, false);
+                self.settle(Settlement::Fail(failure, RunResult::TimedOut), ctx);
+            }
+            Some(deadline) if !self.state.settling => {
+                // Woken early (the clock runs slower than the timer): look again later.
+                let left = (deadline - now).to_std().unwrap_or_default();
+                ctx.run_later(left.max(Duration::from_millis(1)), |_, ctx| ctx.notify(CheckTimeout));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Handler<ReleaseRun> for JobActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReleaseRun, ctx: &mut Self::Context) {
+        let settlement = Settlement::Release { run_at: None, reason: msg.reason, result: RunResult::Released };
+        self.settle(settlement, ctx);
+    }
+}
+
+impl Handler<CancelRun> for JobActor {
+    type Result = ResponseActFuture<Self, StoreResult<crate::job::Job>>;
+
+    fn handle(&mut self, _: CancelRun, ctx: &mut Self::Context) -> Self::Result {
+        self.state.settling = true;
+        if let Some(run) = self.state.run.take() {
+            ctx.cancel_future(run);
+        }
+        let store = self.store.clone();
+        let job_id = self.claim.job_id;
+        Box::pin(
+            async move { store.send(store::Cancel(job_id)).await.unwrap_or(Err(store::StoreError::Unavailable)) }
+                .into_actor(self)
+                .map(|cancelled, act, ctx| {
+                    act.finish(RunResult::Cancelled, ctx);
+                    cancelled
+                }),
+        )
+    }
+}

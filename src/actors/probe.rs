@@ -1,0 +1,93 @@
+//! Test signals: actors report what they did on an optional channel, so tests await
+//! events instead of sleeping. Production leaves the probe `None`.
+
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// How one run of a job ended, as its Job actor saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunResult {
+    Succeeded,
+    Failed {
+        permanent: bool,
+    },
+    TimedOut,
+    /// The handler panicked.
+    Panicked,
+    Snoozed,
+    /// Given back unrun (drain).
+    Released,
+    Cancelled,
+    /// Its worker died; the Supervisor voided the claim.
+    Abandoned,
+}
+
+/// Something an actor did that a test may wait for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    WorkerStarted {
+        worker_id: Uuid,
+        incarnation: u32,
+    },
+    WorkerDied {
+        worker_id: Uuid,
+    },
+    WorkerRestarted {
+        worker_id: Uuid,
+        failure_count: i32,
+    },
+    /// Restarted too often within the window: given up on.
+    WorkerFailed {
+        worker_id: Uuid,
+    },
+    Claimed {
+        worker_id: Uuid,
+        count: usize,
+    },
+    JobStarted {
+        job_id: Uuid,
+        worker_id: Uuid,
+        load: u32,
+    },
+    JobFinished {
+        job_id: Uuid,
+        worker_id: Uuid,
+        result: RunResult,
+    },
+    /// The store write that settles a run was answered (the result is durable).
+    JobSettled {
+        job_id: Uuid,
+    },
+    WorkerDeclaredDead {
+        worker_id: Uuid,
+    },
+    Swept {
+        scores: Vec<(Uuid, f64)>,
+    },
+    Drained {
+        released: usize,
+    },
+}
+
+/// An optional event sender, cloned into every actor of a node.
+#[derive(Debug, Clone, Default)]
+pub struct Probe(Option<mpsc::UnboundedSender<Event>>);
+
+impl Probe {
+    /// A probe that drops every event.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// A probe and the receiver a test reads.
+    pub fn channel() -> (Self, mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self(Some(tx)), rx)
+    }
+
+    pub fn emit(&self, event: Event) {
+        if let Some(tx) = &self.0 {
+            let _ = tx.send(event); // a test that stopped listening is not an error
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The Supervisor's message handlers.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use super::Supervisor;
+use super::messages::*;
+use crate::actors::health::Verdicts;
+use crate::actors::probe::Event;
+use crate::actors::worker::{self, Crash, ReleaseAll};
+use crate::store::{self, StoreError, StoreResult, WorkerStatus};
+
+impl Handler<SlotsFreed> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SlotsFreed, ctx: &mut Self::Context) {
+        self.free_slots(msg.worker_id, msg.count);
+        self.schedule_feed(ctx);
+    }
+}
+
+impl Handler<Wake> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
+        self.wakes += 1;
+        self.more_work = true;
+        self.schedule_feed(ctx);
+    }
+}
+
+impl Handler<CheckChildren> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: CheckChildren, ctx: &mut Self::Context) {
+        // A worker whose mailbox closed has died (a panic in a handler kills the actor
+        // without a stop, so nothing else would tell us).
+        let dead: Vec<usize> =
+            (0..self.slots.len()).filter(|&i| !self.slots[i].out && !self.slots[i].addr.connected()).collect();
+        for index in dead {
+            self.worker_died(index, "its mailbox closed (the actor stopped or panicked)", ctx);
+        }
+        let live: Vec<_> = self.slots.iter().filter(|s| !s.out).map(|s| s.worker_id).collect();
+        if !live.is_empty() {
+            self.store.do_send(store::ExtendLeases(live, self.config.lease));
+        }
+        if self.last_poll.elapsed() >= self.config.poll_every {
+            self.last_poll = std::time::Instant::now();
+            self.wakes += 1;
+            self.more_work = true;
+        }
+        self.schedule_feed(ctx);
+    }
+}
+
+impl Handler<Verdicts> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Verdicts, ctx: &mut Self::Context) {
+        for verdict in msg.0 {
+            let Some(index) = self.slots.iter().position(|s| s.worker_id == verdict.worker_id) else { continue };
+            let slot = &mut self.slots[index];
+            if slot.out {
+                continue;
+            }
+            slot.score = verdict.score;
+            slot.status = verdict.status;
+            if verdict.dead {
+                self.worker_died(index, "it missed its heartbeats", ctx);
+            }
+        }
+        self.schedule_feed(ctx);
+    }
+}
+
+impl Handler<CrashWorker> for Supervisor {
+    type Result = bool;
+
+    fn handle(&mut self, msg: CrashWorker, _: &mut Self::Context) -> bool {
+        match self.slots.iter().find(|s| s.worker_id == msg.worker_id && !s.out) {
+            Some(slot) => {
+                slot.addr.do_send(Crash(msg.mode));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Handler<CancelJob> for Supervisor {
+    type Result = ResponseFuture<StoreResult<crate::job::Job>>;
+
+    fn handle(&mut self, msg: CancelJob, _: &mut Self::Context) -> Self::Result {
+        let workers: Vec<_> = self.slots.iter().filter(|s| !s.out).map(|s| s.addr.clone()).collect();
+        let store = self.store.clone();
+        Box::pin(async move {
+            for worker in workers {
+                if let Ok(Some(cancelled)) = worker.send(worker::CancelJob { job_id: msg.job_id }).await {
+                    return cancelled;
+                }
+            }
+            // Not running here: cancel it in the store (another node's run is fenced off).
+            store.send(store::Cancel(msg.job_id)).await.unwrap_or(Err(StoreError::Unavailable))
+        })
+    }
+}
+
+impl Handler<Drain> for Supervisor {
+    type Result = ResponseActFuture<Self, usize>;
+
+    fn handle(&mut self, msg: Drain, _: &mut Self::Context) -> Self::Result {
+        self.draining = true;
+        tracing::info!(running = self.total_load(), grace_ms = msg.grace.as_millis() as u64, "draining");
+        let idle = self.idle_waiter();
+        Box::pin(
+            async move {
+                let _ = tokio::time::timeout(msg.grace, idle).await;
+            }
+            .into_actor(self)
+            .then(|(), act, _| {
+                // Whatever still runs after the grace period goes back to the queue.
+                let workers: Vec<_> = act.slots.iter().filter(|s| !s.out).map(|s| s.addr.clone()).collect();
+                let idle = act.idle_waiter();
+                let reason = "released: node shutting down".to_string();
+                async move {
+                    let mut released = 0;
+                    for worker in workers {
+                        released += worker.send(ReleaseAll { reason: reason.clone() }).await.unwrap_or(0);
+                    }
+                    if released > 0 {
+                        // Releases are store writes: wait until they are recorded.
+                        let _ = tokio::time::timeout(Duration::from_secs(30), idle).await;
+                    }
+                    released
+                }
+                .into_actor(act)
+            })
+            .then(|released, act, _| {
+                for slot in &mut act.slots {
+                    if !slot.out {
+                        slot.status = WorkerStatus::Stopped;
+                    }
+                }
+                for slot in &act.slots {
+                    act.track(slot);
+                }
+                act.probe.emit(Event::Drained { released });
+                let store = act.store.clone();
+                let health = act.health.clone();
+                async move {
+                    // Record the workers as stopped, then write everything buffered.
+                    let _ = health.send(crate::actors::health::Sweep).await;
+                    let _ = store.send(store::Flush).await;
+                    released
+                }
+                .into_actor(act)
+            }),
+        )
+    }
+}
+
+impl Supervisor {
+    /// Resolves once no claimed job is left on this node.
+    fn idle_waiter(&mut self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        if self.total_load() == 0 {
+            let _ = tx.send(());
+        } else {
+            self.idle_waiters.push(tx);
+        }
+        rx
+    }
+}
+
+impl Handler<GetSlots> for Supervisor {
+    type Result = Vec<SlotInfo>;
+
+    fn handle(&mut self, _: GetSlots, _: &mut Self::Context) -> Vec<SlotInfo> {
+        self.slots
+            .iter()
+            .map(|s| SlotInfo {
+                worker_id: s.worker_id,
+                status: s.status,
+                incarnation: s.incarnation,
+                load: s.load,
+                capacity: self.config.capacity,
+                score: s.score,
+                failure_count: s.restarts.failure_count(),
+            })
+            .collect()
+    }
+}

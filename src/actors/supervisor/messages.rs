@@ -1,0 +1,69 @@
+//! Messages the Supervisor answers.
+
+use std::time::Duration;
+
+use actix::Message;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::actors::worker::CrashMode;
+use crate::job::Job;
+use crate::store::{StoreResult, WorkerStatus};
+
+/// A worker finished (or gave back) `count` jobs: its slots are free again.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct SlotsFreed {
+    pub worker_id: Uuid,
+    pub count: u32,
+}
+
+/// Jobs may be waiting: claim for every free slot. Sent on enqueue through this node.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Wake;
+
+/// Look after the children: restart the dead, renew leases, poll for work now and
+/// then. A timer sends it; tests may too.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct CheckChildren;
+
+/// Crash a worker on purpose. Answers whether the worker exists and was told.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "bool")]
+pub struct CrashWorker {
+    pub worker_id: Uuid,
+    pub mode: CrashMode,
+}
+
+/// Cancel a job, through the Job actor running it if it runs on this node.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "StoreResult<Job>")]
+pub struct CancelJob {
+    pub job_id: Uuid,
+}
+
+/// Stop claiming, wait up to `grace` for running jobs, give the rest back. Answers
+/// how many were given back.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "usize")]
+pub struct Drain {
+    pub grace: Duration,
+}
+
+/// What the Supervisor knows of each worker.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Vec<SlotInfo>")]
+pub struct GetSlots;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlotInfo {
+    pub worker_id: Uuid,
+    pub status: WorkerStatus,
+    pub incarnation: u32,
+    pub load: u32,
+    pub capacity: u32,
+    pub score: f64,
+    pub failure_count: i32,
+}

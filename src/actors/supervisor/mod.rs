@@ -1,0 +1,350 @@
+//! The Supervisor: one per node. It starts the StoreActor, the HealthMonitor and the
+//! workers; keeps the workers fed with claims sized to their free capacity (woken on
+//! enqueue, with a slow fallback poll, never an idle polling storm); restarts a dead
+//! worker one-for-one, voiding its claims first so its jobs are retried; and gives up
+//! on a worker restarted more than `max_restarts` times within `restart_window`.
+
+mod messages;
+mod restarts;
+
+pub use messages::{CancelJob, CheckChildren, CrashWorker, Drain, GetSlots, SlotInfo, SlotsFreed, Wake};
+pub use restarts::RestartPolicy;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::health::{HealthConfig, HealthMonitor, Track};
+use super::probe::{Event, Probe};
+use super::worker::{Assign, Terminate, Worker, WorkerLinks, WorkerSpec};
+use crate::clock::SharedClock;
+use crate::handler::Registry;
+use crate::store::{self, ClaimRequest, Store, StoreActor, StoreActorConfig, WorkerStatus};
+use restarts::Restarts;
+
+/// How a Supervisor runs its node.
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    pub node_id: String,
+    pub workers: u32,
+    pub capacity: u32,
+    /// How long a claim holds unrenewed; renewed on every [`CheckChildren`].
+    pub lease: Duration,
+    pub health: HealthConfig,
+    pub restarts: RestartPolicy,
+    pub batch: StoreActorConfig,
+    /// Run the timers (heartbeats, sweeps, child checks). Tests turn them off and
+    /// send the messages themselves.
+    pub timers: bool,
+    /// Fallback poll for jobs that arrive without a wake-up (another node's enqueue,
+    /// a retry coming due).
+    pub poll_every: Duration,
+}
+
+/// The running actors of a node.
+#[derive(Clone)]
+pub struct NodeActors {
+    pub supervisor: Addr<Supervisor>,
+    pub store: Addr<StoreActor>,
+    pub health: Addr<HealthMonitor>,
+}
+
+struct Slot {
+    worker_id: Uuid,
+    addr: Addr<Worker>,
+    token: CancellationToken,
+    incarnation: u32,
+    /// Jobs claimed for the worker and not yet freed.
+    load: u32,
+    claiming: bool,
+    /// Dead and being rescued, or given up on: gets nothing.
+    out: bool,
+    status: WorkerStatus,
+    score: f64,
+    restarts: Restarts,
+}
+
+pub struct Supervisor {
+    config: SupervisorConfig,
+    slots: Vec<Slot>,
+    store: Addr<StoreActor>,
+    health: Addr<HealthMonitor>,
+    registry: Arc<Registry>,
+    job_types: Arc<[String]>,
+    clock: SharedClock,
+    probe: Probe,
+    draining: bool,
+    /// Whether a claim may find work; cleared when a claim comes back short.
+    more_work: bool,
+    /// Bumped by every wake-up, so a short claim that raced a wake-up does not
+    /// clear `more_work`.
+    wakes: u64,
+    feed_scheduled: bool,
+    idle_waiters: Vec<oneshot::Sender<()>>,
+    last_poll: std::time::Instant,
+}
+
+impl Supervisor {
+    /// Starts a node's actors: the StoreActor over `store`, the HealthMonitor, and
+    /// `config.workers` workers running `registry`'s handlers.
+    pub fn start_node(
+        config: SupervisorConfig,
+        store: Arc<dyn Store>,
+        registry: Registry,
+        clock: SharedClock,
+        probe: Probe,
+    ) -> NodeActors {
+        let store = StoreActor::new(store, clock.clone(), config.batch).start();
+        let store_for_tree = store.clone();
+        let mut health = None;
+        let supervisor = Supervisor::create(|ctx| {
+            let sweep_every = config.timers.then(|| Duration::from_millis(config.health.sweep_ms));
+            let monitor = HealthMonitor::new(
+                config.health,
+                config.node_id.clone(),
+                store_for_tree.clone(),
+                clock.clone(),
+                ctx.address().recipient(),
+                probe.clone(),
+                sweep_every,
+            )
+            .start();
+            health = Some(monitor.clone());
+            let job_types: Arc<[String]> = registry.job_types().into();
+            Supervisor {
+                config,
+                slots: Vec::new(),
+                store: store_for_tree,
+                health: monitor,
+                registry: Arc::new(registry),
+                job_types,
+                clock,
+                probe,
+                draining: false,
+                more_work: true,
+                wakes: 0,
+                feed_scheduled: false,
+                idle_waiters: Vec::new(),
+                last_poll: std::time::Instant::now(),
+            }
+        });
+        NodeActors { supervisor, store, health: health.expect("health monitor started") }
+    }
+
+    fn spawn_worker(
+        &self,
+        worker_id: Uuid,
+        incarnation: u32,
+        ctx: &mut Context<Self>,
+    ) -> (Addr<Worker>, CancellationToken) {
+        let token = CancellationToken::new();
+        let spec = WorkerSpec {
+            worker_id,
+            incarnation,
+            capacity: self.config.capacity,
+            heartbeat_every: self.config.timers.then(|| Duration::from_millis(self.config.health.heartbeat_ms)),
+            token: token.clone(),
+        };
+        let links = WorkerLinks {
+            store: self.store.clone(),
+            supervisor: ctx.address().recipient(),
+            heartbeats: self.health.clone().recipient(),
+            metrics: self.health.clone().recipient(),
+            registry: self.registry.clone(),
+            clock: self.clock.clone(),
+            probe: self.probe.clone(),
+        };
+        (Worker::new(spec, links).start(), token)
+    }
+
+    fn track(&self, slot: &Slot) {
+        self.health.do_send(Track {
+            worker_id: slot.worker_id,
+            capacity: self.config.capacity,
+            failure_count: slot.restarts.failure_count(),
+            status: slot.status,
+        });
+    }
+
+    fn total_load(&self) -> u32 {
+        self.slots.iter().filter(|s| !s.out).map(|s| s.load).sum()
+    }
+
+    fn free_slots(&mut self, worker_id: Uuid, count: u32) {
+        if let Some(slot) = self.slots.iter_mut().find(|s| s.worker_id == worker_id) {
+            slot.load = slot.load.saturating_sub(count);
+        }
+        if self.total_load() == 0 {
+            for waiter in self.idle_waiters.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
+    }
+
+    /// Feeds on the next turn, so that slots freed together are claimed together.
+    fn schedule_feed(&mut self, ctx: &mut Context<Self>) {
+        if !self.feed_scheduled {
+            self.feed_scheduled = true;
+            ctx.run_later(Duration::ZERO, |act, ctx| {
+                act.feed_scheduled = false;
+                act.feed(ctx);
+            });
+        }
+    }
+
+    /// Claims for every healthy worker with free slots, one statement per worker.
+    fn feed(&mut self, ctx: &mut Context<Self>) {
+        if self.draining || !self.more_work {
+            return;
+        }
+        let threshold = self.config.health.unhealthy_below;
+        for i in 0..self.slots.len() {
+            let slot = &mut self.slots[i];
+            let free = self.config.capacity.saturating_sub(slot.load);
+            if slot.out || slot.claiming || free == 0 || slot.score < threshold {
+                continue;
+            }
+            slot.claiming = true;
+            let worker_id = slot.worker_id;
+            let request =
+                ClaimRequest { worker_id, limit: free, lease: self.config.lease, job_types: self.job_types.clone() };
+            let wakes = self.wakes;
+            let claim = self.store.send(store::Claim(request));
+            ctx.spawn(
+                claim.into_actor(self).map(move |answer, act, ctx| act.claimed(worker_id, free, wakes, answer, ctx)),
+            );
+        }
+    }
+
+    fn claimed(
+        &mut self,
+        worker_id: Uuid,
+        asked: u32,
+        wakes: u64,
+        answer: Result<store::StoreResult<Vec<store::ClaimedJob>>, MailboxError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(slot) = self.slots.iter_mut().find(|s| s.worker_id == worker_id) else { return };
+        slot.claiming = false;
+        let jobs = match answer {
+            Ok(Ok(jobs)) => jobs,
+            Ok(Err(e)) => {
+                tracing::warn!(%worker_id, error = %e, "claim failed; the fallback poll will try again");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(%worker_id, error = %e, "store actor unreachable");
+                return;
+            }
+        };
+        let got = jobs.len() as u32;
+        if got > 0 {
+            slot.load += got;
+            self.probe.emit(Event::Claimed { worker_id, count: jobs.len() });
+            // A dead worker's mailbox refuses this; its claims are voided on restart.
+            slot.addr.do_send(Assign(jobs));
+        }
+        if got < asked && wakes == self.wakes {
+            self.more_work = false;
+        } else if got == asked {
+            self.schedule_feed(ctx);
+        }
+    }
+
+    /// A worker died (panic, or declared dead): void its claims, then restart it or,
+    /// past the restart limit, give up on it.
+    fn worker_died(&mut self, index: usize, why: &str, ctx: &mut Context<Self>) {
+        let slot = &mut self.slots[index];
+        if slot.out {
+            return;
+        }
+        let worker_id = slot.worker_id;
+        tracing::warn!(%worker_id, why, "worker died");
+        slot.out = true;
+        slot.status = WorkerStatus::Dead;
+        slot.token.cancel();
+        slot.addr.do_send(Terminate);
+        self.probe.emit(Event::WorkerDied { worker_id });
+        let rescue = self.store.send(store::RescueWorker(worker_id));
+        ctx.spawn(rescue.into_actor(self).map(move |rescued, act, ctx| {
+            match rescued {
+                Ok(Ok(jobs)) if !jobs.is_empty() => tracing::info!(%worker_id, jobs = jobs.len(), "claims voided"),
+                Ok(Ok(_)) => {}
+                // Not voided now: the leases run out and any node's sweep rescues them.
+                Ok(Err(e)) => tracing::warn!(%worker_id, error = %e, "voiding claims failed; leases will expire"),
+                Err(e) => tracing::error!(%worker_id, error = %e, "store actor unreachable"),
+            }
+            act.restart(worker_id, ctx);
+        }));
+    }
+
+    fn restart(&mut self, worker_id: Uuid, ctx: &mut Context<Self>) {
+        let now = self.clock.now();
+        let Some(index) = self.slots.iter().position(|s| s.worker_id == worker_id) else { return };
+        if self.draining || !self.slots[index].restarts.allow(now, &self.config.restarts) {
+            let slot = &mut self.slots[index];
+            slot.status = if self.draining { WorkerStatus::Stopped } else { WorkerStatus::Failed };
+            slot.load = 0;
+            if slot.status == WorkerStatus::Failed {
+                tracing::error!(%worker_id, "worker restarted too often: giving up on it");
+                self.probe.emit(Event::WorkerFailed { worker_id });
+            }
+            self.track(&self.slots[index]);
+            self.free_slots(worker_id, 0);
+            return;
+        }
+        let incarnation = self.slots[index].incarnation + 1;
+        let (addr, token) = self.spawn_worker(worker_id, incarnation, ctx);
+        let slot = &mut self.slots[index];
+        slot.restarts.record(now);
+        slot.addr = addr;
+        slot.token = token;
+        slot.incarnation = incarnation;
+        slot.load = 0;
+        slot.claiming = false;
+        slot.out = false;
+        slot.status = WorkerStatus::Active;
+        slot.score = 1.0;
+        self.probe.emit(Event::WorkerRestarted { worker_id, failure_count: slot.restarts.failure_count() });
+        self.track(&self.slots[index]);
+        self.free_slots(worker_id, 0);
+        self.more_work = true;
+        self.schedule_feed(ctx);
+    }
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        for _ in 0..self.config.workers {
+            let worker_id = Uuid::new_v4();
+            let (addr, token) = self.spawn_worker(worker_id, 0, ctx);
+            let slot = Slot {
+                worker_id,
+                addr,
+                token,
+                incarnation: 0,
+                load: 0,
+                claiming: false,
+                out: false,
+                status: WorkerStatus::Active,
+                score: 1.0,
+                restarts: Restarts::default(),
+            };
+            self.track(&slot);
+            self.slots.push(slot);
+        }
+        if self.config.timers {
+            let every = Duration::from_millis(self.config.health.heartbeat_ms);
+            ctx.run_interval(every, |_, ctx| ctx.notify(CheckChildren));
+        }
+        self.schedule_feed(ctx);
+    }
+}
+
+mod handlers;

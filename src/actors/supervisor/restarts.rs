@@ -1,0 +1,84 @@
+//! Restart intensity, as in Erlang/OTP: a worker that dies more than `max_restarts`
+//! times within `window` is given up on.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The `[restarts]` config section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestartPolicy {
+    /// Restarts allowed within the window; the next death within it is final.
+    pub max_restarts: u32,
+    /// The window, in milliseconds.
+    pub window_ms: u64,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self { max_restarts: 5, window_ms: 60_000 }
+    }
+}
+
+impl RestartPolicy {
+    pub fn window(&self) -> Duration {
+        Duration::from_millis(self.window_ms)
+    }
+}
+
+/// One worker's deaths and restarts.
+#[derive(Debug, Clone, Default)]
+pub struct Restarts {
+    recent: VecDeque<DateTime<Utc>>,
+    deaths: i32,
+}
+
+impl Restarts {
+    /// Counts a death at `now`; answers whether the worker may be restarted.
+    pub fn allow(&mut self, now: DateTime<Utc>, policy: &RestartPolicy) -> bool {
+        self.deaths += 1;
+        let horizon = now - chrono::Duration::from_std(policy.window()).unwrap_or(chrono::Duration::MAX);
+        while self.recent.front().is_some_and(|t| *t <= horizon) {
+            self.recent.pop_front();
+        }
+        (self.recent.len() as u32) < policy.max_restarts
+    }
+
+    pub fn record(&mut self, now: DateTime<Utc>) {
+        self.recent.push_back(now);
+    }
+
+    /// Deaths so far: `workers.failure_count`.
+    pub fn failure_count(&self) -> i32 {
+        self.deaths
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gives_up_after_max_restarts_within_the_window_but_forgets_old_ones() {
+        let policy = RestartPolicy { max_restarts: 2, window_ms: 10_000 };
+        let t0 = Utc::now();
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let mut r = Restarts::default();
+        assert!(r.allow(at(0), &policy));
+        r.record(at(0));
+        assert!(r.allow(at(1), &policy));
+        r.record(at(1));
+        assert!(!r.allow(at(2), &policy), "a third death within 10 s is final");
+        assert_eq!(r.failure_count(), 3);
+
+        let mut r = Restarts::default();
+        for s in [0, 1] {
+            assert!(r.allow(at(s), &policy));
+            r.record(at(s));
+        }
+        assert!(r.allow(at(11), &policy), "deaths older than the window are forgotten");
+    }
+}

@@ -1,0 +1,60 @@
+//! Messages a Worker answers.
+
+use actix::Message;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::job::Job;
+use crate::store::{ClaimedJob, StoreResult};
+
+/// Jobs the Supervisor claimed for this worker. Any beyond free capacity are released.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Assign(pub Vec<ClaimedJob>);
+
+/// Heartbeat now and check running jobs' deadlines (a timer sends it; tests too).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Tick;
+
+/// How to crash a worker on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase", deny_unknown_fields)]
+pub enum CrashMode {
+    /// The worker actor panics and dies; the Supervisor restarts it.
+    Panic,
+    /// The worker stops answering and heartbeating; the HealthMonitor declares it dead.
+    Hang,
+    /// Every job waits `ms` before starting (`ms = 0` restores normal speed).
+    Slow { ms: u64 },
+    /// The whole node process aborts (node-level experiments).
+    Exit,
+}
+
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Crash(pub CrashMode);
+
+/// Stop now, whatever the mode: the Supervisor's kill.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Terminate;
+
+/// Give every running claim back (drain). Answers how many were running.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "usize")]
+pub struct ReleaseAll {
+    pub reason: String,
+}
+
+/// Cancel a job if it runs here; `None` if it does not.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Option<StoreResult<Job>>")]
+pub struct CancelJob {
+    pub job_id: Uuid,
+}
+
+/// (current load, capacity). A hung worker never answers.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "(u32, u32)")]
+pub struct GetLoad;

@@ -1,0 +1,245 @@
+//! The Worker actor: `capacity` slots, each running one Job actor. It heartbeats to
+//! the HealthMonitor, reports each run's metrics, frees slots back to the Supervisor,
+//! and can be told to crash on purpose (see [`CrashMode`]).
+
+mod messages;
+
+pub use messages::{Assign, CancelJob, Crash, CrashMode, GetLoad, ReleaseAll, Terminate, Tick};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::health::{Heartbeat, RunMetric};
+use super::job::{CheckTimeout, JobActor, JobFinished, ReleaseRun};
+use super::probe::{Event, Probe, RunResult};
+use super::supervisor::SlotsFreed;
+use crate::clock::SharedClock;
+use crate::handler::Registry;
+use crate::job::ExecutionStatus;
+use crate::store::{self, ClaimedJob, Failure, StoreActor};
+
+/// Where a worker sends what it has to say; stand-ins in tests.
+#[derive(Clone)]
+pub struct WorkerLinks {
+    pub store: Addr<StoreActor>,
+    pub supervisor: Recipient<SlotsFreed>,
+    pub heartbeats: Recipient<Heartbeat>,
+    pub metrics: Recipient<RunMetric>,
+    pub registry: Arc<Registry>,
+    pub clock: SharedClock,
+    pub probe: Probe,
+}
+
+/// Who a worker is and how it behaves.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec {
+    pub worker_id: Uuid,
+    /// Counts restarts: 0 for the first start.
+    pub incarnation: u32,
+    pub capacity: u32,
+    /// Heartbeat period; `None` leaves ticking to whoever sends [`Tick`] (tests).
+    pub heartbeat_every: Option<Duration>,
+    /// Cancelled by the Supervisor when this incarnation dies: its jobs stop.
+    pub token: CancellationToken,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Normal,
+    /// Answers nothing, heartbeats no more (crash mode `hang`).
+    Hung,
+    /// Every job waits this long before its handler starts (crash mode `slow`).
+    Slow(Duration),
+}
+
+pub struct Worker {
+    spec: WorkerSpec,
+    links: WorkerLinks,
+    /// Running jobs by execution id.
+    running: HashMap<Uuid, (Uuid, Addr<JobActor>)>,
+    mode: Mode,
+}
+
+impl Worker {
+    pub fn new(spec: WorkerSpec, links: WorkerLinks) -> Self {
+        Self { spec, links, running: HashMap::new(), mode: Mode::Normal }
+    }
+
+    pub fn load(&self) -> u32 {
+        self.running.len() as u32
+    }
+
+    fn start_job(&mut self, claim: ClaimedJob, ctx: &mut Context<Self>) {
+        let Some(handler) = self.links.registry.get(&claim.job_type) else {
+            // Claims are filtered by the registry's types, so this is a node whose
+            // registry changed under it: fail for good rather than loop.
+            let error = format!("no handler registered for job type {:?}", claim.job_type);
+            let failure = Failure { claim: claim.claim_ref(), status: ExecutionStatus::Failed, error, permanent: true };
+            self.links.store.do_send(store::Fail(failure));
+            self.links.supervisor.do_send(SlotsFreed { worker_id: self.spec.worker_id, count: 1 });
+            return;
+        };
+        let delay = match self.mode {
+            Mode::Slow(d) => d,
+            _ => Duration::ZERO,
+        };
+        let (job_id, execution_id) = (claim.job_id, claim.execution_id);
+        let job = JobActor::new(
+            claim,
+            self.spec.worker_id,
+            handler,
+            self.links.store.clone(),
+            self.links.clock.clone(),
+            ctx.address().recipient(),
+            self.spec.token.clone(),
+            delay,
+            self.links.probe.clone(),
+        )
+        .start();
+        self.running.insert(execution_id, (job_id, job));
+        self.links.probe.emit(Event::JobStarted { job_id, worker_id: self.spec.worker_id, load: self.load() });
+    }
+}
+
+impl Actor for Worker {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some(every) = self.spec.heartbeat_every {
+            ctx.run_interval(every, |_, ctx| ctx.notify(Tick));
+        }
+        ctx.notify(Tick); // announce ourselves at once
+        self.links
+            .probe
+            .emit(Event::WorkerStarted { worker_id: self.spec.worker_id, incarnation: self.spec.incarnation });
+    }
+}
+
+impl Handler<Assign> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, msg: Assign, ctx: &mut Self::Context) {
+        if self.mode == Mode::Hung {
+            return; // the claims stay void until the Supervisor rescues this worker's jobs
+        }
+        let mut over = Vec::new();
+        for claim in msg.0 {
+            if self.load() < self.spec.capacity {
+                self.start_job(claim, ctx);
+            } else {
+                over.push(claim.claim_ref());
+            }
+        }
+        if !over.is_empty() {
+            tracing::warn!(worker_id = %self.spec.worker_id, excess = over.len(), "assigned over capacity; releasing");
+            let count = over.len() as u32;
+            self.links.store.do_send(store::Release(over, None, "worker at capacity".into()));
+            self.links.supervisor.do_send(SlotsFreed { worker_id: self.spec.worker_id, count });
+        }
+    }
+}
+
+impl Handler<JobFinished> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, msg: JobFinished, _: &mut Self::Context) {
+        if self.running.remove(&msg.execution_id).is_none() {
+            return;
+        }
+        let worker_id = self.spec.worker_id;
+        let ok = !matches!(msg.result, RunResult::Failed { .. } | RunResult::TimedOut | RunResult::Panicked);
+        let counts = !matches!(msg.result, RunResult::Released | RunResult::Cancelled | RunResult::Snoozed);
+        if counts {
+            self.links.metrics.do_send(RunMetric { worker_id, ok, latency_ms: msg.latency_ms });
+        }
+        self.links.supervisor.do_send(SlotsFreed { worker_id, count: 1 });
+        self.links.probe.emit(Event::JobFinished { job_id: msg.job_id, worker_id, result: msg.result });
+    }
+}
+
+impl Handler<Tick> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, _: Tick, _: &mut Self::Context) {
+        if self.mode == Mode::Hung {
+            return;
+        }
+        self.links.heartbeats.do_send(Heartbeat {
+            worker_id: self.spec.worker_id,
+            load: self.load(),
+            capacity: self.spec.capacity,
+            sent_at: self.links.clock.now(),
+        });
+        for (_, job) in self.running.values() {
+            job.do_send(CheckTimeout);
+        }
+    }
+}
+
+impl Handler<Crash> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, msg: Crash, _: &mut Self::Context) {
+        let worker_id = self.spec.worker_id;
+        tracing::warn!(%worker_id, mode = ?msg.0, "crashing on purpose");
+        match msg.0 {
+            CrashMode::Panic => panic!("worker {worker_id} crashed on purpose"),
+            CrashMode::Hang => self.mode = Mode::Hung,
+            CrashMode::Slow { ms } if ms == 0 => self.mode = Mode::Normal,
+            CrashMode::Slow { ms } => self.mode = Mode::Slow(Duration::from_millis(ms)),
+            CrashMode::Exit => std::process::abort(),
+        }
+    }
+}
+
+impl Handler<Terminate> for Worker {
+    type Result = ();
+
+    /// Honoured even by a hung worker: it stands for the Supervisor's kill.
+    fn handle(&mut self, _: Terminate, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+impl Handler<ReleaseAll> for Worker {
+    type Result = usize;
+
+    fn handle(&mut self, msg: ReleaseAll, _: &mut Self::Context) -> usize {
+        for (_, job) in self.running.values() {
+            job.do_send(ReleaseRun { reason: msg.reason.clone() });
+        }
+        self.running.len()
+    }
+}
+
+impl Handler<CancelJob> for Worker {
+    type Result = ResponseFuture<Option<store::StoreResult<crate::job::Job>>>;
+
+    fn handle(&mut self, msg: CancelJob, _: &mut Self::Context) -> Self::Result {
+        let job = self.running.values().find(|(job_id, _)| *job_id == msg.job_id).map(|(_, addr)| addr.clone());
+        Box::pin(async move {
+            let job = job?;
+            Some(job.send(super::job::CancelRun).await.unwrap_or(Err(store::StoreError::Unavailable)))
+        })
+    }
+}
+
+impl Handler<GetLoad> for Worker {
+    type Result = ResponseFuture<(u32, u32)>;
+
+    fn handle(&mut self, _: GetLoad, _: &mut Self::Context) -> Self::Result {
+        let answer = (self.load(), self.spec.capacity);
+        let hung = self.mode == Mode::Hung;
+        Box::pin(async move {
+            if hung {
+                futures::future::pending::<()>().await;
+            }
+            answer
+        })
+    }
+}

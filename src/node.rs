@@ -1,0 +1,140 @@
+//! A node: the actors of [`crate::actors`] wired to a store, run until a shutdown
+//! future resolves, then drained.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use aeon::{config::Config, handler::Registry, node};
+//! let config = Config::load(None)?;
+//! node::run(config, Registry::with_builtins(), node::shutdown_signal()).await
+//! # }
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::actors::probe::Probe;
+use crate::actors::supervisor::{Drain, NodeActors, Supervisor, SupervisorConfig, Wake};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Config, redact_url};
+use crate::handler::Registry;
+use crate::job::{JobRequest, ValidationError, validate_batch};
+use crate::store::postgres::PgStore;
+use crate::store::{self, Enqueued, Store, StoreError};
+
+/// A running node.
+pub struct Node {
+    pub actors: NodeActors,
+    pub node_id: String,
+    config: Config,
+}
+
+/// Why a submission was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Node {
+    /// Connects to `store.url`, applies migrations and starts the actors, timers on.
+    pub async fn start(config: Config, registry: Registry, clock: SharedClock, probe: Probe) -> anyhow::Result<Node> {
+        let store = PgStore::connect(&config.store.url, config.store.max_connections, config.retry).await?;
+        store.migrate().await?;
+        Ok(Self::start_with_store(config, Arc::new(store), registry, clock, probe))
+    }
+
+    /// Starts the actors over an existing store.
+    pub fn start_with_store(
+        config: Config,
+        store: Arc<dyn Store>,
+        registry: Registry,
+        clock: SharedClock,
+        probe: Probe,
+    ) -> Node {
+        let node_id = if config.node.id.is_empty() { default_node_id() } else { config.node.id.clone() };
+        let supervisor_config = SupervisorConfig {
+            node_id: node_id.clone(),
+            workers: config.workers.count,
+            capacity: config.workers.capacity,
+            lease: Duration::from_millis(config.workers.lease_ms),
+            health: config.health,
+            restarts: config.restarts,
+            batch: config.batch,
+            timers: true,
+            poll_every: Duration::from_millis(config.node.poll_ms),
+        };
+        let actors = Supervisor::start_node(supervisor_config, store, registry, clock, probe);
+        tracing::info!(
+            %node_id,
+            store = %redact_url(&config.store.url),
+            workers = config.workers.count,
+            capacity = config.workers.capacity,
+            "node started"
+        );
+        Node { actors, node_id, config }
+    }
+
+    /// Validates and writes jobs (all or nothing), then wakes the workers.
+    pub async fn submit(&self, requests: Vec<JobRequest>) -> Result<Vec<Enqueued>, SubmitError> {
+        let jobs = validate_batch(requests, &self.config.jobs)?;
+        let enqueued =
+            self.actors.store.send(store::EnqueueMany(jobs)).await.map_err(|_| StoreError::Unavailable)??;
+        self.actors.supervisor.do_send(Wake);
+        Ok(enqueued)
+    }
+
+    /// Stops claiming, lets running jobs finish within `node.drain_grace_ms`, releases
+    /// the rest. Answers how many were released.
+    pub async fn drain(&self) -> usize {
+        let grace = Duration::from_millis(self.config.node.drain_grace_ms);
+        self.actors.supervisor.send(Drain { grace }).await.unwrap_or(0)
+    }
+}
+
+/// Runs a node until `shutdown` resolves, then drains it. Must run inside an actix
+/// System.
+pub async fn run(config: Config, registry: Registry, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let node = Node::start(config, registry, Arc::new(SystemClock), Probe::none()).await?;
+    shutdown.await;
+    tracing::info!(node_id = %node.node_id, "shutdown requested: draining");
+    let released = node.drain().await;
+    tracing::info!(node_id = %node.node_id, released, "drained; exiting");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `<host>-<pid>`: unique per process on a host, readable in `aeon workers`.
+fn default_node_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "node".into());
+    format!("{host}-{}", std::process::id())
+}
