@@ -4,6 +4,8 @@
 
 mod common;
 
+mod actors;
+
 mod bad_input;
 mod batching;
 mod concurrency;

@@ -1,6 +1,6 @@
 //! How a worker's health score is computed.
 //!
-//! `score = 1 - 0.5·error_rate - 0.25·missed - 0.15·latency - 0.1·load`, clamped to 0..1:
+//! `score = 1 - 0.6·error_rate - 0.2·missed - 0.15·latency - 0.05·load`, clamped to 0..1:
 //! - `error_rate`: failed, timed-out or panicked runs among the last `window` runs;
 //! - `missed`: heartbeat periods missed, as a fraction of those that make it dead;
 //! - `latency`: mean run latency over the window, as a fraction of `latency_ref_ms`;
@@ -130,7 +130,7 @@ impl Tracked {
         let beats_to_death = (config.dead_after_ms as f64 / beat).max(1.0);
         let missed = (missed_beats / beats_to_death).min(1.0);
         let latency = (self.mean_latency_ms() / config.latency_ref_ms.max(1) as f64).min(1.0);
-        let score = 1.0 - 0.5 * self.error_rate() - 0.25 * missed - 0.15 * latency - 0.1 * self.load_ratio();
+        let score = 1.0 - 0.6 * self.error_rate() - 0.2 * missed - 0.15 * latency - 0.05 * self.load_ratio();
         self.score = score.clamp(0.0, 1.0);
         self.status = if self.score < config.unhealthy_below { WorkerStatus::Unhealthy } else { WorkerStatus::Active };
         false

@@ -76,16 +76,23 @@ impl Handler<Verdicts> for Supervisor {
 }
 
 impl Handler<CrashWorker> for Supervisor {
-    type Result = bool;
+    type Result = ResponseActFuture<Self, bool>;
 
-    fn handle(&mut self, msg: CrashWorker, _: &mut Self::Context) -> bool {
-        match self.slots.iter().find(|s| s.worker_id == msg.worker_id && !s.out) {
-            Some(slot) => {
-                slot.addr.do_send(Crash(msg.mode));
-                true
+    fn handle(&mut self, msg: CrashWorker, _: &mut Self::Context) -> Self::Result {
+        let Some(slot) = self.slots.iter().find(|s| s.worker_id == msg.worker_id && !s.out) else {
+            return Box::pin(actix::fut::ready(false));
+        };
+        let crash = slot.addr.send(Crash(msg.mode));
+        Box::pin(crash.into_actor(self).map(move |answer, act, ctx| {
+            // A worker that panicked never answers: its mailbox closes. Handle the
+            // death now rather than at the next child check.
+            if answer.is_err() {
+                if let Some(index) = act.slots.iter().position(|s| s.worker_id == msg.worker_id) {
+                    act.worker_died(index, "it crashed on purpose", ctx);
+                }
             }
-            None => false,
-        }
+            true
+        }))
     }
 }
 

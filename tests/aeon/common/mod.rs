@@ -1,6 +1,8 @@
 //! Fixtures shared by the integration tests: a Postgres schema of its own for each
 //! test (so tests run in parallel and may commit), a manual clock, and helpers.
 
+pub mod actors;
+
 use std::sync::Arc;
 
 use aeon::clock::{ManualClock, SharedClock};

@@ -1,0 +1,99 @@
+//! The Job actor, through its Worker: timeouts in simulated time, cancellation,
+//! release, and abandonment when its worker dies.
+
+use std::time::Duration;
+
+use aeon::actors::probe::{Event, RunResult};
+use aeon::actors::worker::{Assign, CancelJob, ReleaseAll, Tick};
+use aeon::clock::Clock;
+use aeon::job::{ExecutionStatus, JobRequest, JobStatus, SubmitLimits};
+use aeon::store::Store;
+use serde_json::json;
+
+use super::worker_rig;
+use crate::common::actors::expect_event;
+
+#[actix_rt::test]
+async fn a_timed_out_job_is_retried_then_dead_lettered() {
+    let mut rig = worker_rig(2).await;
+    let mut request = JobRequest::new("gate", json!("never opened"));
+    request.timeout_ms = Some(1_000);
+    request.max_retries = Some(1);
+    let job = request.validate(&SubmitLimits::default()).unwrap();
+    rig.store.enqueue(vec![job.clone()], rig.clock.now()).await.unwrap();
+
+    for (attempt, expected) in [(1, JobStatus::Pending), (2, JobStatus::DeadLetter)] {
+        let claimed = rig.claim(1).await;
+        assert_eq!(claimed[0].attempt, attempt);
+        rig.worker.send(Assign(claimed)).await.unwrap();
+        expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
+
+        rig.clock.advance(Duration::from_millis(999));
+        rig.worker.send(Tick).await.unwrap();
+        rig.clock.advance(Duration::from_millis(1));
+        rig.worker.send(Tick).await.unwrap();
+        let finished = expect_event(&mut rig.events, "the timeout", |e| matches!(e, Event::JobFinished { .. })).await;
+        assert!(matches!(finished, Event::JobFinished { result: RunResult::TimedOut, .. }), "{finished:?}");
+        assert_eq!(rig.store.get_job(job.job_id).await.unwrap().unwrap().status, expected);
+        rig.clock.advance(Duration::from_secs(1)); // the backoff before the retry
+    }
+    let executions = rig.store.executions(job.job_id).await.unwrap();
+    assert_eq!(executions.len(), 2);
+    assert!(executions.iter().all(|e| e.execution_status == ExecutionStatus::TimedOut));
+    assert_eq!(rig.store.dead_letters(10).await.unwrap()[0].job_id, job.job_id);
+}
+
+#[actix_rt::test]
+async fn cancelling_a_running_job_stops_it_and_records_the_cancellation() {
+    let mut rig = worker_rig(2).await;
+    let job = JobRequest::new("gate", json!(1)).validate(&SubmitLimits::default()).unwrap();
+    rig.store.enqueue(vec![job.clone()], rig.clock.now()).await.unwrap();
+    rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
+    expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
+
+    let cancelled = rig.worker.send(CancelJob { job_id: job.job_id }).await.unwrap().expect("runs here").unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    expect_event(&mut rig.events, "the cancelled run", |e| {
+        matches!(e, Event::JobFinished { result: RunResult::Cancelled, .. })
+    })
+    .await;
+    rig.gate.open(1); // the abandoned handler must not complete the job now
+    let executions = rig.store.executions(job.job_id).await.unwrap();
+    assert_eq!(executions[0].execution_status, ExecutionStatus::Cancelled);
+    assert_eq!(rig.store.get_job(job.job_id).await.unwrap().unwrap().status, JobStatus::Cancelled);
+    let unknown = uuid::Uuid::new_v4();
+    assert!(rig.worker.send(CancelJob { job_id: unknown }).await.unwrap().is_none());
+}
+
+#[actix_rt::test]
+async fn releasing_gives_running_jobs_back_without_spending_an_attempt() {
+    let mut rig = worker_rig(3).await;
+    let jobs: Vec<_> = (0..3).map(|i| JobRequest::new("gate", json!(i)).validate(&SubmitLimits::default()).unwrap()).collect();
+    rig.store.enqueue(jobs, rig.clock.now()).await.unwrap();
+    rig.worker.send(Assign(rig.claim(3).await)).await.unwrap();
+    let running = rig.worker.send(ReleaseAll { reason: "draining".into() }).await.unwrap();
+    assert_eq!(running, 3);
+    for _ in 0..3 {
+        expect_event(&mut rig.events, "a release", |e| matches!(e, Event::JobFinished { result: RunResult::Released, .. }))
+            .await;
+    }
+    assert_eq!(rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'PENDING' AND attempts = 0").await, 3);
+    assert_eq!(rig.db.count("SELECT COUNT(*) FROM job_executions WHERE execution_status = 'CANCELLED'").await, 3);
+}
+
+#[actix_rt::test]
+async fn jobs_of_a_dead_worker_incarnation_are_abandoned_without_writing() {
+    let mut rig = worker_rig(2).await;
+    let job = JobRequest::new("gate", json!(1)).validate(&SubmitLimits::default()).unwrap();
+    rig.store.enqueue(vec![job.clone()], rig.clock.now()).await.unwrap();
+    rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
+    expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
+    rig.token.cancel();
+    expect_event(&mut rig.events, "abandonment", |e| {
+        matches!(e, Event::JobFinished { result: RunResult::Abandoned, .. })
+    })
+    .await;
+    rig.gate.open(1);
+    // The claim is the Supervisor's to void; the abandoned run wrote nothing.
+    assert_eq!(rig.store.get_job(job.job_id).await.unwrap().unwrap().status, JobStatus::Running);
+}

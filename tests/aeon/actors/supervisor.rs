@@ -1,0 +1,144 @@
+//! The Supervisor with its real children on a real store, timers off: the test sends
+//! the ticks and waits on the probe.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aeon::actors::health::{Sweep, Verdicts, WorkerVerdict};
+use aeon::actors::probe::{Event, Probe, RunResult};
+use aeon::actors::supervisor::{
+    CrashWorker, GetSlots, NodeActors, RestartPolicy, Supervisor, SupervisorConfig, Wake,
+};
+use aeon::actors::worker::CrashMode;
+use aeon::clock::{Clock, ManualClock};
+use aeon::job::{ExecutionStatus, JobStatus};
+use aeon::store::{Flush, Store, StoreActorConfig, WorkerStatus};
+use serde_json::json;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::common::actors::{Gate, expect_event, registry_with_gate};
+use crate::common::{TestDb, exact_backoff, new_job, shared};
+
+struct Rig {
+    db: TestDb,
+    node: NodeActors,
+    clock: ManualClock,
+    gate: Gate,
+    events: UnboundedReceiver<Event>,
+}
+
+async fn rig(workers: u32, max_restarts: u32) -> Rig {
+    let db = TestDb::new(6).await;
+    let clock = ManualClock::starting_now();
+    let (registry, gate) = registry_with_gate();
+    let (probe, events) = Probe::channel();
+    let config = SupervisorConfig {
+        node_id: "node-s".into(),
+        workers,
+        capacity: 2,
+        lease: Duration::from_secs(60),
+        health: Default::default(),
+        restarts: RestartPolicy { max_restarts, window_ms: 60_000 },
+        batch: StoreActorConfig { window_ms: 1, max_size: 100 },
+        timers: false,
+        poll_every: Duration::from_secs(3600),
+    };
+    let node = Supervisor::start_node(config, Arc::new(db.store(exact_backoff())), registry, shared(&clock), probe);
+    Rig { db, node, clock, gate, events }
+}
+
+#[actix_rt::test]
+async fn a_panicked_worker_is_restarted_its_job_retried_and_given_up_on_past_the_limit() {
+    let mut rig = rig(1, 2).await;
+    let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
+    let store = rig.db.store(exact_backoff());
+    let job = new_job("gate", json!("held by the dying worker"));
+    store.enqueue(vec![job.clone()], rig.clock.now()).await.unwrap();
+    rig.node.supervisor.send(Wake).await.unwrap();
+    expect_event(&mut rig.events, "the job start", |e| matches!(e, Event::JobStarted { .. })).await;
+
+    assert!(rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap());
+    let restarted = expect_event(&mut rig.events, "a restart", |e| matches!(e, Event::WorkerRestarted { .. })).await;
+    assert_eq!(restarted, Event::WorkerRestarted { worker_id, failure_count: 1 });
+    let crashed = store.executions(job.job_id).await.unwrap();
+    assert_eq!(crashed[0].execution_status, ExecutionStatus::Crashed, "the dead worker's claim was voided");
+
+    // The retry waits out its backoff; the restarted worker then runs it.
+    rig.clock.advance(Duration::from_secs(1));
+    rig.node.supervisor.send(Wake).await.unwrap();
+    expect_event(&mut rig.events, "the retry start", |e| matches!(e, Event::JobStarted { .. })).await;
+    rig.gate.open(1);
+    expect_event(&mut rig.events, "the retry", |e| matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. }))
+        .await;
+    let done = store.get_job(job.job_id).await.unwrap().unwrap();
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
+
+    assert!(rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap());
+    let again = expect_event(&mut rig.events, "a second restart", |e| matches!(e, Event::WorkerRestarted { .. })).await;
+    assert_eq!(again, Event::WorkerRestarted { worker_id, failure_count: 2 });
+    assert!(rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap());
+    expect_event(&mut rig.events, "giving up", |e| matches!(e, Event::WorkerFailed { .. })).await;
+
+    let slot = rig.node.supervisor.send(GetSlots).await.unwrap().pop().unwrap();
+    assert_eq!((slot.status, slot.failure_count, slot.incarnation), (WorkerStatus::Failed, 3, 2));
+    assert!(!rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap());
+    rig.node.health.send(Sweep).await.unwrap();
+    rig.node.store.send(Flush).await.unwrap();
+    let row = store.list_workers().await.unwrap().pop().unwrap();
+    assert_eq!((row.status, row.failure_count), (WorkerStatus::Failed, 3));
+}
+
+#[actix_rt::test]
+async fn old_restarts_fall_out_of_the_window() {
+    let mut rig = rig(1, 1).await;
+    let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
+    for failure_count in 1..=3 {
+        rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap();
+        let restarted = expect_event(&mut rig.events, "a restart", |e| matches!(e, Event::WorkerRestarted { .. })).await;
+        assert_eq!(restarted, Event::WorkerRestarted { worker_id, failure_count });
+        rig.clock.advance(Duration::from_secs(61));
+    }
+}
+
+#[actix_rt::test]
+async fn a_hung_worker_is_declared_dead_and_replaced() {
+    let mut rig = rig(1, 5).await;
+    let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
+    rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Hang }).await.unwrap();
+    rig.clock.advance(Duration::from_millis(5_001));
+    let verdicts = rig.node.health.send(Sweep).await.unwrap();
+    assert!(verdicts[0].dead, "no heartbeat for dead_after_ms");
+    let restarted = expect_event(&mut rig.events, "the replacement", |e| matches!(e, Event::WorkerRestarted { .. })).await;
+    assert_eq!(restarted, Event::WorkerRestarted { worker_id, failure_count: 1 });
+    expect_event(&mut rig.events, "the new incarnation", |e| {
+        matches!(e, Event::WorkerStarted { incarnation: 1, .. })
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn unhealthy_workers_get_no_new_jobs() {
+    let mut rig = rig(2, 5).await;
+    let slots = rig.node.supervisor.send(GetSlots).await.unwrap();
+    let (sick, well) = (slots[0].worker_id, slots[1].worker_id);
+    let verdict = |worker_id, score, status| WorkerVerdict { worker_id, score, status, dead: false };
+    rig.node
+        .supervisor
+        .send(Verdicts(vec![verdict(sick, 0.1, WorkerStatus::Unhealthy), verdict(well, 0.9, WorkerStatus::Active)]))
+        .await
+        .unwrap();
+    let store = rig.db.store(exact_backoff());
+    store.enqueue((0..4).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
+    rig.node.supervisor.send(Wake).await.unwrap();
+    let claimed = expect_event(&mut rig.events, "a claim", |e| matches!(e, Event::Claimed { .. })).await;
+    assert_eq!(claimed, Event::Claimed { worker_id: well, count: 2 }, "only the healthy worker, up to its capacity");
+    rig.gate.open(2);
+    for _ in 0..2 {
+        expect_event(&mut rig.events, "a run", |e| matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. }))
+            .await;
+    }
+    let next = expect_event(&mut rig.events, "the next claim", |e| matches!(e, Event::Claimed { .. })).await;
+    assert_eq!(next, Event::Claimed { worker_id: well, count: 2 });
+    let slots = rig.node.supervisor.send(GetSlots).await.unwrap();
+    assert_eq!(slots.iter().find(|s| s.worker_id == sick).unwrap().load, 0);
+}

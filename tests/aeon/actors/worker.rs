@@ -1,0 +1,102 @@
+//! The Worker alone: capacity, contained panics, heartbeats, crash modes.
+
+use aeon::actors::probe::{Event, RunResult};
+use aeon::actors::worker::{Assign, Crash, CrashMode, GetLoad, Tick};
+use aeon::clock::Clock;
+use aeon::job::{ExecutionStatus, JobStatus};
+use aeon::store::Store;
+use serde_json::json;
+
+use super::worker_rig;
+use crate::common::actors::{expect_event, expect_message};
+use crate::common::new_job;
+
+#[actix_rt::test]
+async fn capacity_is_never_exceeded_and_the_excess_is_given_back() {
+    let mut rig = worker_rig(3).await;
+    let jobs: Vec<_> = (0..5).map(|i| new_job("gate", json!(i))).collect();
+    rig.store.enqueue(jobs, rig.clock.now()).await.unwrap();
+    let claimed = rig.claim(5).await;
+    assert_eq!(claimed.len(), 5);
+    rig.worker.send(Assign(claimed)).await.unwrap();
+
+    let mut loads = Vec::new();
+    for _ in 0..3 {
+        match expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await {
+            Event::JobStarted { load, .. } => loads.push(load),
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(loads, vec![1, 2, 3]);
+    assert_eq!(rig.worker.send(GetLoad).await.unwrap(), (3, 3));
+    let freed = expect_message(&mut rig.freed, "slots freed").await;
+    assert_eq!(freed.count, 2, "the two jobs over capacity are given back at once");
+
+    rig.gate.open(3);
+    for _ in 0..3 {
+        expect_event(&mut rig.events, "job finish", |e| {
+            matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. })
+        })
+        .await;
+    }
+    assert_eq!(rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await, 3);
+    assert_eq!(rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'PENDING' AND attempts = 0").await, 2);
+    assert_eq!(rig.worker.send(GetLoad).await.unwrap(), (0, 3));
+}
+
+#[actix_rt::test]
+async fn a_handler_panic_is_contained_recorded_crashed_and_retried() {
+    let mut rig = worker_rig(2).await;
+    let job = new_job("panic", json!({"times": 1}));
+    rig.store.enqueue(vec![job.clone()], rig.clock.now()).await.unwrap();
+    rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
+    expect_event(&mut rig.events, "a panicked run", |e| {
+        matches!(e, Event::JobFinished { result: RunResult::Panicked, .. })
+    })
+    .await;
+
+    assert!(rig.worker.connected(), "the worker survives its handler's panic");
+    assert_eq!(rig.worker.send(GetLoad).await.unwrap(), (0, 2));
+    let stored = rig.store.get_job(job.job_id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.attempts), (JobStatus::Pending, 1));
+    let executions = rig.store.executions(job.job_id).await.unwrap();
+    assert_eq!(executions[0].execution_status, ExecutionStatus::Crashed);
+    assert!(executions[0].error.as_deref().unwrap().contains("panicked on purpose"), "{executions:?}");
+    let metric = expect_message(&mut rig.metrics, "run metric").await;
+    assert!(!metric.ok);
+
+    rig.clock.advance(std::time::Duration::from_secs(1)); // the backoff
+    rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
+    expect_event(&mut rig.events, "the retry", |e| matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. }))
+        .await;
+    let done = rig.store.get_job(job.job_id).await.unwrap().unwrap();
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
+}
+
+#[actix_rt::test]
+async fn heartbeats_carry_load_and_a_hung_worker_falls_silent() {
+    let mut rig = worker_rig(4).await;
+    let first = expect_message(&mut rig.beats, "the first heartbeat").await;
+    assert_eq!((first.worker_id, first.load, first.capacity), (rig.worker_id, 0, 4));
+    rig.store.enqueue(vec![new_job("gate", json!(1))], rig.clock.now()).await.unwrap();
+    rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
+    rig.worker.send(Tick).await.unwrap();
+    assert_eq!(expect_message(&mut rig.beats, "a heartbeat").await.load, 1);
+
+    rig.worker.send(Crash(CrashMode::Hang)).await.unwrap();
+    rig.worker.send(Tick).await.unwrap();
+    rig.worker.send(Tick).await.unwrap();
+    assert!(rig.beats.try_recv().is_err(), "a hung worker sends no heartbeat");
+    let load = tokio::time::timeout(std::time::Duration::from_millis(50), rig.worker.send(GetLoad)).await;
+    assert!(load.is_err(), "a hung worker does not answer");
+}
+
+#[actix_rt::test]
+async fn the_panic_crash_mode_kills_the_worker_actor() {
+    let rig = worker_rig(1).await;
+    let answer = rig.worker.send(Crash(CrashMode::Panic)).await;
+    assert!(answer.is_err(), "the worker died without answering");
+    assert!(!rig.worker.connected());
+    // The store actor and the rest of the system live on.
+    assert!(rig.store_addr.send(aeon::store::Ping).await.unwrap().is_ok());
+}

@@ -1,0 +1,91 @@
+//! Stand-ins and probes for actor-level tests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use aeon::actors::probe::Event;
+use aeon::handler::{JobContext, Outcome, Registry};
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, mpsc};
+
+/// How long a test waits for an event before it fails. A guard, not a delay: tests
+/// continue the moment the event arrives.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A stand-in neighbour that records every message of type `M` it receives.
+pub struct Recorder<M: Message<Result = ()> + Send + 'static>(mpsc::UnboundedSender<M>);
+
+impl<M: Message<Result = ()> + Send + 'static> Actor for Recorder<M> {
+    type Context = Context<Self>;
+}
+
+impl<M: Message<Result = ()> + Send + 'static> Handler<M> for Recorder<M> {
+    type Result = ();
+    fn handle(&mut self, msg: M, _: &mut Self::Context) {
+        let _ = self.0.send(msg);
+    }
+}
+
+/// A recorder's address as the recipient an actor sends to, and what it recorded.
+pub fn recorder<M: Message<Result = ()> + Send + 'static>() -> (Recipient<M>, mpsc::UnboundedReceiver<M>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Recorder(tx).start().recipient(), rx)
+}
+
+/// Waits for the first event matching `wanted`, returning it; fails after [`PATIENCE`].
+pub async fn expect_event(
+    events: &mut mpsc::UnboundedReceiver<Event>,
+    what: &str,
+    wanted: impl Fn(&Event) -> bool,
+) -> Event {
+    let found = tokio::time::timeout(PATIENCE, async {
+        while let Some(event) = events.recv().await {
+            if wanted(&event) {
+                return Some(event);
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(event)) => event,
+        Ok(None) => panic!("probe closed while waiting for {what}"),
+        Err(_) => panic!("no {what} within {PATIENCE:?}"),
+    }
+}
+
+/// Waits for the next message a recorder got.
+pub async fn expect_message<M>(messages: &mut mpsc::UnboundedReceiver<M>, what: &str) -> M {
+    match tokio::time::timeout(PATIENCE, messages.recv()).await {
+        Ok(Some(m)) => m,
+        _ => panic!("no {what} within {PATIENCE:?}"),
+    }
+}
+
+/// A handler whose runs wait until the test opens the gate, one permit per run.
+pub struct Gate(pub Arc<Semaphore>);
+
+impl Gate {
+    pub fn open(&self, runs: usize) {
+        self.0.add_permits(runs);
+    }
+}
+
+/// The built-in handlers plus `gate` (waits for a permit, then completes with its
+/// payload).
+pub fn registry_with_gate() -> (Registry, Gate) {
+    let permits = Arc::new(Semaphore::new(0));
+    let mut registry = Registry::with_builtins();
+    let gate = permits.clone();
+    registry
+        .register_fn("gate", move |_: JobContext, payload: Value| {
+            let gate = gate.clone();
+            async move {
+                gate.acquire().await.expect("gate open").forget();
+                Outcome::Complete(json!({ "passed": payload }))
+            }
+        })
+        .unwrap();
+    (registry, Gate(permits))
+}
