@@ -98,9 +98,10 @@ impl Handler<RunMetric> for HealthMonitor {
 }
 
 impl Handler<Sweep> for HealthMonitor {
-    type Result = Vec<WorkerVerdict>;
+    type Result = ResponseFuture<Vec<WorkerVerdict>>;
 
-    fn handle(&mut self, _: Sweep, _: &mut Self::Context) -> Vec<WorkerVerdict> {
+    /// Answers once the sweep's writes are done.
+    fn handle(&mut self, _: Sweep, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
         let mut verdicts = Vec::with_capacity(self.workers.len());
         let mut rows = Vec::with_capacity(self.workers.len());
@@ -140,13 +141,36 @@ impl Handler<Sweep> for HealthMonitor {
             }
         }
         verdicts.sort_by_key(|v| v.worker_id);
-        self.store.do_send(store::UpsertWorkers(rows));
-        if !logs.is_empty() {
-            self.store.do_send(store::WriteHealthLogs(logs));
-        }
-        self.store.do_send(store::RescueExpired(RESCUE_BATCH));
         self.probe.emit(Event::Swept { scores: verdicts.iter().map(|v| (v.worker_id, v.score)).collect() });
         self.supervisor.do_send(Verdicts(verdicts.clone()));
-        verdicts
+        let store = self.store.clone();
+        Box::pin(async move {
+            let rows = store.send(store::UpsertWorkers(rows));
+            let logs = store.send(store::WriteHealthLogs(logs));
+            let rescue = store.send(store::RescueExpired(RESCUE_BATCH));
+            let (rows, logs, rescue) = futures::join!(rows, logs, rescue);
+            for (what, written) in [("worker rows", error_of(rows)), ("health logs", error_of(logs))] {
+                if let Some(error) = written {
+                    tracing::warn!(%error, "writing {what} failed; the next sweep writes again");
+                }
+            }
+            match rescue {
+                Ok(Ok(rescued)) if !rescued.is_empty() => {
+                    tracing::info!(jobs = rescued.len(), "rescued jobs whose lease expired");
+                }
+                Ok(Err(error)) => tracing::warn!(%error, "rescuing expired leases failed"),
+                _ => {}
+            }
+            verdicts
+        })
+    }
+}
+
+/// The error of a store request, if it failed on the way or in the store.
+fn error_of<T>(answer: Result<store::StoreResult<T>, MailboxError>) -> Option<String> {
+    match answer {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(e.to_string()),
     }
 }

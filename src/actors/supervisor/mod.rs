@@ -248,10 +248,11 @@ impl Supervisor {
             // A dead worker's mailbox refuses this; its claims are voided on restart.
             slot.addr.do_send(Assign(jobs));
         }
-        if got < asked && wakes == self.wakes {
-            self.more_work = false;
-        } else if got == asked {
+        if got == asked || wakes != self.wakes {
+            // A full batch, or a wake-up arrived while claiming: there may be more.
             self.schedule_feed(ctx);
+        } else {
+            self.more_work = false;
         }
     }
 

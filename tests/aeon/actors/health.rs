@@ -36,7 +36,8 @@ const CONFIG: HealthConfig = HealthConfig {
 async fn rig() -> HealthRig {
     let db = TestDb::new(4).await;
     let clock = ManualClock::starting_now();
-    let store = StoreActor::new(Arc::new(db.store(exact_backoff())), shared(&clock), StoreActorConfig::default()).start();
+    let store =
+        StoreActor::new(Arc::new(db.store(exact_backoff())), shared(&clock), StoreActorConfig::default()).start();
     let (supervisor, verdicts) = recorder::<Verdicts>();
     let (probe, events) = Probe::channel();
     let monitor =
@@ -97,7 +98,12 @@ async fn missed_heartbeats_lower_the_score_then_declare_the_worker_dead() {
     let verdicts = rig.monitor.send(Sweep).await.unwrap();
     assert!(verdicts[0].dead);
     assert_eq!((verdicts[0].status, verdicts[0].score), (WorkerStatus::Dead, 0.0));
-    expect_event(&mut rig.events, "the death", |e| matches!(e, Event::WorkerDeclaredDead { worker_id } if *worker_id == rig.worker_id)).await;
+    expect_event(
+        &mut rig.events,
+        "the death",
+        |e| matches!(e, Event::WorkerDeclaredDead { worker_id } if *worker_id == rig.worker_id),
+    )
+    .await;
     let sent = loop {
         let v = expect_message(&mut rig.verdicts, "verdicts").await;
         if v.0[0].dead {
@@ -126,9 +132,10 @@ async fn a_sweep_writes_every_metric_in_one_batch() {
         .await
         .unwrap();
     assert_eq!(metrics, ["error_rate", "health_score", "heartbeat_latency_ms", "load"]);
-    let load: f64 = sqlx::query_scalar("SELECT metric_value::float8 FROM worker_health_logs WHERE metric_type = 'load'")
-        .fetch_one(&rig.db.pool)
-        .await
-        .unwrap();
+    let load: f64 =
+        sqlx::query_scalar("SELECT metric_value::float8 FROM worker_health_logs WHERE metric_type = 'load'")
+            .fetch_one(&rig.db.pool)
+            .await
+            .unwrap();
     assert_eq!(load, 0.3);
 }

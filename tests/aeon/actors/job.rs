@@ -68,14 +68,17 @@ async fn cancelling_a_running_job_stops_it_and_records_the_cancellation() {
 #[actix_rt::test]
 async fn releasing_gives_running_jobs_back_without_spending_an_attempt() {
     let mut rig = worker_rig(3).await;
-    let jobs: Vec<_> = (0..3).map(|i| JobRequest::new("gate", json!(i)).validate(&SubmitLimits::default()).unwrap()).collect();
+    let jobs: Vec<_> =
+        (0..3).map(|i| JobRequest::new("gate", json!(i)).validate(&SubmitLimits::default()).unwrap()).collect();
     rig.store.enqueue(jobs, rig.clock.now()).await.unwrap();
     rig.worker.send(Assign(rig.claim(3).await)).await.unwrap();
     let running = rig.worker.send(ReleaseAll { reason: "draining".into() }).await.unwrap();
     assert_eq!(running, 3);
     for _ in 0..3 {
-        expect_event(&mut rig.events, "a release", |e| matches!(e, Event::JobFinished { result: RunResult::Released, .. }))
-            .await;
+        expect_event(&mut rig.events, "a release", |e| {
+            matches!(e, Event::JobFinished { result: RunResult::Released, .. })
+        })
+        .await;
     }
     assert_eq!(rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'PENDING' AND attempts = 0").await, 3);
     assert_eq!(rig.db.count("SELECT COUNT(*) FROM job_executions WHERE execution_status = 'CANCELLED'").await, 3);

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use aeon::actors::health::{Sweep, Verdicts, WorkerVerdict};
 use aeon::actors::probe::{Event, Probe, RunResult};
-use aeon::actors::supervisor::{
-    CrashWorker, GetSlots, NodeActors, RestartPolicy, Supervisor, SupervisorConfig, Wake,
-};
+use aeon::actors::supervisor::{CrashWorker, GetSlots, NodeActors, RestartPolicy, Supervisor, SupervisorConfig, Wake};
 use aeon::actors::worker::CrashMode;
 use aeon::clock::{Clock, ManualClock};
 use aeon::job::{ExecutionStatus, JobStatus};
@@ -68,8 +66,10 @@ async fn a_panicked_worker_is_restarted_its_job_retried_and_given_up_on_past_the
     rig.node.supervisor.send(Wake).await.unwrap();
     expect_event(&mut rig.events, "the retry start", |e| matches!(e, Event::JobStarted { .. })).await;
     rig.gate.open(1);
-    expect_event(&mut rig.events, "the retry", |e| matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. }))
-        .await;
+    expect_event(&mut rig.events, "the retry", |e| {
+        matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. })
+    })
+    .await;
     let done = store.get_job(job.job_id).await.unwrap().unwrap();
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
 
@@ -94,7 +94,8 @@ async fn old_restarts_fall_out_of_the_window() {
     let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
     for failure_count in 1..=3 {
         rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap();
-        let restarted = expect_event(&mut rig.events, "a restart", |e| matches!(e, Event::WorkerRestarted { .. })).await;
+        let restarted =
+            expect_event(&mut rig.events, "a restart", |e| matches!(e, Event::WorkerRestarted { .. })).await;
         assert_eq!(restarted, Event::WorkerRestarted { worker_id, failure_count });
         rig.clock.advance(Duration::from_secs(61));
     }
@@ -108,12 +109,11 @@ async fn a_hung_worker_is_declared_dead_and_replaced() {
     rig.clock.advance(Duration::from_millis(5_001));
     let verdicts = rig.node.health.send(Sweep).await.unwrap();
     assert!(verdicts[0].dead, "no heartbeat for dead_after_ms");
-    let restarted = expect_event(&mut rig.events, "the replacement", |e| matches!(e, Event::WorkerRestarted { .. })).await;
+    let restarted =
+        expect_event(&mut rig.events, "the replacement", |e| matches!(e, Event::WorkerRestarted { .. })).await;
     assert_eq!(restarted, Event::WorkerRestarted { worker_id, failure_count: 1 });
-    expect_event(&mut rig.events, "the new incarnation", |e| {
-        matches!(e, Event::WorkerStarted { incarnation: 1, .. })
-    })
-    .await;
+    expect_event(&mut rig.events, "the new incarnation", |e| matches!(e, Event::WorkerStarted { incarnation: 1, .. }))
+        .await;
 }
 
 #[actix_rt::test]
@@ -134,8 +134,10 @@ async fn unhealthy_workers_get_no_new_jobs() {
     assert_eq!(claimed, Event::Claimed { worker_id: well, count: 2 }, "only the healthy worker, up to its capacity");
     rig.gate.open(2);
     for _ in 0..2 {
-        expect_event(&mut rig.events, "a run", |e| matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. }))
-            .await;
+        expect_event(&mut rig.events, "a run", |e| {
+            matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. })
+        })
+        .await;
     }
     let next = expect_event(&mut rig.events, "the next claim", |e| matches!(e, Event::Claimed { .. })).await;
     assert_eq!(next, Event::Claimed { worker_id: well, count: 2 });

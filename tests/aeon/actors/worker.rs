@@ -67,8 +67,10 @@ async fn a_handler_panic_is_contained_recorded_crashed_and_retried() {
 
     rig.clock.advance(std::time::Duration::from_secs(1)); // the backoff
     rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
-    expect_event(&mut rig.events, "the retry", |e| matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. }))
-        .await;
+    expect_event(&mut rig.events, "the retry", |e| {
+        matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. })
+    })
+    .await;
     let done = rig.store.get_job(job.job_id).await.unwrap().unwrap();
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
 }
