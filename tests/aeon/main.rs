@@ -12,5 +12,6 @@ mod concurrency;
 mod config;
 mod idempotency;
 mod lifecycle;
+mod node;
 mod retries;
 mod schema;

@@ -98,9 +98,10 @@ impl Handler<RunMetric> for HealthMonitor {
 }
 
 impl Handler<Sweep> for HealthMonitor {
-    type Result = ResponseFuture<Vec<WorkerVerdict>>;
+    type Result = AtomicResponse<Self, Vec<WorkerVerdict>>;
 
-    /// Answers once the sweep's writes are done.
+    /// Answers once the sweep's writes are done. Atomic: the monitor handles nothing
+    /// else meanwhile, so sweeps never pile up behind a slow database.
     fn handle(&mut self, _: Sweep, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
         let mut verdicts = Vec::with_capacity(self.workers.len());
@@ -144,7 +145,7 @@ impl Handler<Sweep> for HealthMonitor {
         self.probe.emit(Event::Swept { scores: verdicts.iter().map(|v| (v.worker_id, v.score)).collect() });
         self.supervisor.do_send(Verdicts(verdicts.clone()));
         let store = self.store.clone();
-        Box::pin(async move {
+        let writes = async move {
             let rows = store.send(store::UpsertWorkers(rows));
             let logs = store.send(store::WriteHealthLogs(logs));
             let rescue = store.send(store::RescueExpired(RESCUE_BATCH));
@@ -161,8 +162,8 @@ impl Handler<Sweep> for HealthMonitor {
                 Ok(Err(error)) => tracing::warn!(%error, "rescuing expired leases failed"),
                 _ => {}
             }
-            verdicts
-        })
+        };
+        AtomicResponse::new(Box::pin(writes.into_actor(self).map(move |(), _, _| verdicts)))
     }
 }
 

@@ -86,6 +86,8 @@ pub struct Supervisor {
     feed_scheduled: bool,
     idle_waiters: Vec<oneshot::Sender<()>>,
     last_poll: std::time::Instant,
+    last_renewal: std::time::Instant,
+    renewing: bool,
 }
 
 impl Supervisor {
@@ -130,6 +132,8 @@ impl Supervisor {
                 feed_scheduled: false,
                 idle_waiters: Vec::new(),
                 last_poll: std::time::Instant::now(),
+                last_renewal: std::time::Instant::now(),
+                renewing: false,
             }
         });
         NodeActors { supervisor, store, health: health.expect("health monitor started") }
@@ -212,10 +216,12 @@ impl Supervisor {
             let worker_id = slot.worker_id;
             let request =
                 ClaimRequest { worker_id, limit: free, lease: self.config.lease, job_types: self.job_types.clone() };
-            let wakes = self.wakes;
+            let (wakes, incarnation) = (self.wakes, slot.incarnation);
             let claim = self.store.send(store::Claim(request));
             ctx.spawn(
-                claim.into_actor(self).map(move |answer, act, ctx| act.claimed(worker_id, free, wakes, answer, ctx)),
+                claim
+                    .into_actor(self)
+                    .map(move |answer, act, ctx| act.claimed(worker_id, incarnation, free, wakes, answer, ctx)),
             );
         }
     }
@@ -223,6 +229,7 @@ impl Supervisor {
     fn claimed(
         &mut self,
         worker_id: Uuid,
+        incarnation: u32,
         asked: u32,
         wakes: u64,
         answer: Result<store::StoreResult<Vec<store::ClaimedJob>>, MailboxError>,
@@ -242,10 +249,21 @@ impl Supervisor {
             }
         };
         let got = jobs.len() as u32;
+        if got > 0 && (slot.out || slot.incarnation != incarnation || !slot.addr.connected()) {
+            // The worker died while we claimed for it, perhaps after its claims were
+            // voided: nobody would run these, and its successor would renew their
+            // leases forever. Give them back.
+            let claims = jobs.iter().map(|j| j.claim_ref()).collect();
+            self.store.do_send(store::Release(claims, None, "released: claimed for a worker that died".into()));
+            if !slot.out && !slot.addr.connected() {
+                let index = self.slots.iter().position(|s| s.worker_id == worker_id).expect("slot exists");
+                self.worker_died(index, "its mailbox closed (the actor stopped or panicked)", ctx);
+            }
+            return;
+        }
         if got > 0 {
             slot.load += got;
             self.probe.emit(Event::Claimed { worker_id, count: jobs.len() });
-            // A dead worker's mailbox refuses this; its claims are voided on restart.
             slot.addr.do_send(Assign(jobs));
         }
         if got == asked || wakes != self.wakes {

@@ -138,9 +138,16 @@ WITH input AS (
 )
 SELECT execution_id FROM released";
 
-/// $1 worker ids, $2 new expiry.
-pub const EXTEND_LEASES: &str =
-    "UPDATE jobs SET lease_expires_at = $2 WHERE status = 'RUNNING' AND worker_id = ANY($1::uuid[])";
+/// $1 worker ids, $2 new expiry. Rows another transaction holds are skipped, not
+/// waited for: they are being settled, and renewal must never queue behind settling
+/// (nor deadlock with a batch that locks the same rows in another order).
+pub const EXTEND_LEASES: &str = "
+UPDATE jobs SET lease_expires_at = $2
+WHERE job_id IN (
+    SELECT job_id FROM jobs
+    WHERE status = 'RUNNING' AND worker_id = ANY($1::uuid[])
+    FOR UPDATE SKIP LOCKED
+)";
 
 pub const SELECT_JOB_FOR_UPDATE: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE job_id = $1 FOR UPDATE");
 

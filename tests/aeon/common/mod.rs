@@ -57,6 +57,43 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Jobs by status, and the unfinished ones' latest executions: for failure messages.
+    pub async fn status_summary(&self) -> String {
+        let mut own = PgConnection::connect(&database_url()).await.expect("connect");
+        let activity: Vec<(String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT state, wait_event_type, wait_event, left(regexp_replace(query, '\\s+', ' ', 'g'), 100)
+             FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind(&self.schema)
+        .fetch_all(&mut own)
+        .await
+        .unwrap();
+        if activity.len() as u32 >= self.pool.options().get_max_connections() {
+            return format!("pool exhausted: {activity:#?}");
+        }
+        let by_status: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap();
+        let stuck: Vec<(String, String, i32, Option<String>)> = sqlx::query_as(
+            "SELECT j.job_type, j.status, j.attempts, (SELECT string_agg(e.execution_status || ':' || coalesce(e.error, ''), ' | ' ORDER BY e.created_at)
+               FROM job_executions e WHERE e.job_id = j.job_id)
+             FROM jobs j WHERE status NOT IN ('COMPLETED', 'DEAD_LETTER') LIMIT 5",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        format!("{by_status:?}; unfinished: {stuck:#?}")
+    }
+
+    /// The ids a query returns, as a set.
+    pub async fn ids(&self, sql: &'static str) -> std::collections::BTreeSet<Uuid> {
+        sqlx::query_scalar::<_, Uuid>(sql).fetch_all(&self.pool).await.expect(sql).into_iter().collect()
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         // Drop is not async and the test's runtime is ending: drop the schema from a

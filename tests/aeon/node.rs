@@ -1,0 +1,250 @@
+//! Whole nodes on real Postgres: thousands of jobs through crashing workers, a node
+//! killed with SIGKILL and another finishing its work, SIGTERM draining.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aeon::actors::probe::{Event, Probe};
+use aeon::actors::supervisor::{CrashWorker, GetSlots};
+use aeon::actors::worker::CrashMode;
+use aeon::clock::{Clock, SystemClock};
+use aeon::config::Config;
+use aeon::handler::Registry;
+use aeon::job::JobRequest;
+use aeon::node::Node;
+use aeon::retry::BackoffPolicy;
+use aeon::store::Store;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::common::{TestDb, database_url, new_job};
+
+/// Waits until `sql` (a count) satisfies `done`, checking every 50 ms. The node runs
+/// in real time (or in another process): this polls the database it writes.
+async fn wait_for_count(
+    db: &TestDb,
+    sql: &'static str,
+    what: &str,
+    limit: Duration,
+    done: impl Fn(i64) -> bool,
+) -> i64 {
+    let start = Instant::now();
+    loop {
+        let n = db.count(sql).await;
+        if done(n) {
+            return n;
+        }
+        assert!(start.elapsed() < limit, "{what}: still {n} after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const UNFINISHED: &str = "SELECT COUNT(*) FROM jobs WHERE status NOT IN ('COMPLETED', 'DEAD_LETTER')";
+
+/// Timings short enough for a test, in the proportions of the defaults.
+fn fast_config() -> Config {
+    let mut config = Config::default();
+    config.workers.count = 4;
+    config.workers.capacity = 10;
+    config.workers.lease_ms = 2_000;
+    config.health.heartbeat_ms = 50;
+    config.health.sweep_ms = 100;
+    config.health.dead_after_ms = 500;
+    config.restarts.max_restarts = 1_000;
+    config.node.poll_ms = 50;
+    config.retry = BackoffPolicy { base_ms: 10, max_ms: 100, jitter: 0.2 };
+    config
+}
+
+fn request(i: usize) -> JobRequest {
+    let (job_type, payload) = match i % 20 {
+        0..=11 => ("noop", json!({})),
+        12..=14 => ("fail", json!({"times": 1})),
+        15 => ("fail", json!({"times": 10, "message": "never works"})),
+        16..=17 => ("panic", json!({"times": 1})),
+        _ => ("sleep", json!({"ms": 1 + i % 5})),
+    };
+    let mut request = JobRequest::new(job_type, payload);
+    request.max_retries = Some(2);
+    request
+}
+
+#[actix_rt::test]
+async fn five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_lettered() {
+    const JOBS: usize = 5_000;
+    let db = TestDb::new(10).await;
+    let config = fast_config();
+    let store = Arc::new(aeon::store::postgres::PgStore::from_pool(db.pool.clone(), config.retry));
+    let (probe, mut events) = Probe::channel();
+    let node = Node::start_with_store(config, store, Registry::with_builtins(), Arc::new(SystemClock), probe);
+
+    for batch in (0..JOBS).collect::<Vec<_>>().chunks(1_000) {
+        node.submit(batch.iter().map(|&i| request(i)).collect()).await.unwrap();
+    }
+
+    // Crash workers while the jobs run: panics, and one hang.
+    let workers: Vec<Uuid> = node.actors.supervisor.send(GetSlots).await.unwrap().iter().map(|s| s.worker_id).collect();
+    let mut crashes = 0;
+    let start = Instant::now();
+    loop {
+        let unfinished = tokio::time::timeout(Duration::from_secs(5), db.count(UNFINISHED)).await;
+        if unfinished == Ok(0) {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(120) || unfinished.is_err() {
+            let slots = node.actors.supervisor.send(GetSlots).await.unwrap();
+            panic!("jobs still unfinished after 120 s: {:?}\nworkers: {slots:?}", db.status_summary().await);
+        }
+        if crashes < 12 {
+            let mode = if crashes == 5 { CrashMode::Hang } else { CrashMode::Panic };
+            let worker_id = workers[crashes % workers.len()];
+            node.actors.supervisor.send(CrashWorker { worker_id, mode }).await.unwrap();
+            crashes += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut restarts = 0;
+    while let Ok(event) = events.try_recv() {
+        restarts += usize::from(matches!(event, Event::WorkerRestarted { .. }));
+    }
+    assert!(restarts >= 5, "workers really were crashed and restarted ({restarts})");
+
+    assert_eq!(db.count("SELECT COUNT(*) FROM jobs").await, JOBS as i64);
+    assert_eq!(db.count(UNFINISHED).await, 0, "every job is COMPLETED or DEAD_LETTER");
+    let twice = "SELECT COUNT(*) FROM (SELECT job_id FROM job_executions WHERE execution_status = 'SUCCEEDED' GROUP BY job_id HAVING COUNT(*) > 1) t";
+    assert_eq!(db.count(twice).await, 0, "no job has two successful executions");
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) FROM jobs j WHERE status = 'COMPLETED' AND 1 <> (SELECT COUNT(*) FROM job_executions e WHERE e.job_id = j.job_id AND e.execution_status = 'SUCCEEDED')"
+        )
+        .await,
+        0,
+        "every completed job has exactly one successful execution"
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE attempts > max_retries + 1").await, 0);
+    let counted = "SELECT COUNT(*) FROM (SELECT job_id FROM job_executions WHERE execution_status <> 'CANCELLED' GROUP BY job_id HAVING COUNT(*) > 3) t";
+    assert_eq!(db.count(counted).await, 0, "attempts never exceed max_retries + 1");
+
+    let dead = db.ids("SELECT job_id FROM jobs WHERE status = 'DEAD_LETTER'").await;
+    let letters = db.ids("SELECT job_id FROM dead_letter_queue WHERE NOT requeued").await;
+    let exhausted = db
+        .ids(
+            "SELECT job_id FROM job_executions WHERE execution_status IN ('FAILED', 'TIMED_OUT', 'CRASHED')
+         GROUP BY job_id HAVING COUNT(*) = 3",
+        )
+        .await;
+    assert_eq!(letters, dead, "the dead-letter queue holds exactly the dead-lettered jobs");
+    assert_eq!(dead, exhausted, "...which are exactly the jobs that exhausted their retries");
+    let hopeless = db.ids("SELECT job_id FROM jobs WHERE payload->>'message' = 'never works'").await;
+    assert_eq!(hopeless.len(), JOBS / 20);
+    assert!(hopeless.is_subset(&dead), "jobs that always fail are dead-lettered");
+    assert!(db.count("SELECT COUNT(*) FROM job_executions WHERE error LIKE 'worker % died%'").await > 0);
+}
+
+/// An `aeon node` process on the test's schema.
+fn spawn_node(db: &TestDb, extra: &[(&str, &str)]) -> Child {
+    let url = format!("{}?options=-c%20search_path%3D{}", database_url(), db.schema);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aeon"));
+    command
+        .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"), "node"])
+        .env("DATABASE_URL", url)
+        .env("AEON__WORKERS__COUNT", "2")
+        .env("AEON__WORKERS__LEASE_MS", "1000")
+        .env("AEON__HEALTH__HEARTBEAT_MS", "100")
+        .env("AEON__HEALTH__SWEEP_MS", "100")
+        .env("AEON__HEALTH__DEAD_AFTER_MS", "500")
+        .env("AEON__NODE__POLL_MS", "50")
+        .env("AEON__RETRY__BASE_MS", "10")
+        .env("RUST_LOG", std::env::var("AEON_TEST_NODE_LOG").unwrap_or("warn".into()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    command.spawn().expect("start aeon node")
+}
+
+async fn wait_for_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < limit, "node did not exit within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap().success();
+    assert!(ok, "kill {sig}");
+}
+
+#[actix_rt::test]
+async fn a_node_killed_with_sigkill_leaves_nothing_behind_once_another_node_runs() {
+    const JOBS: usize = 100;
+    let db = TestDb::new(2).await;
+    let store = db.store(BackoffPolicy::default());
+    let jobs = (0..JOBS).map(|_| new_job("sleep", json!({"ms": 200}))).collect();
+    store.enqueue(jobs, SystemClock.now()).await.unwrap();
+
+    let mut first = spawn_node(&db, &[("AEON__NODE__ID", "first")]);
+    wait_for_count(
+        &db,
+        "SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'",
+        "first completions",
+        Duration::from_secs(60),
+        |n| n >= 10,
+    )
+    .await;
+    first.kill().unwrap(); // SIGKILL: no drain, no goodbye
+    first.wait().unwrap();
+    let stranded = db.count("SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING'").await;
+    assert!(stranded > 0, "the kill left claimed jobs behind");
+
+    let mut second = spawn_node(&db, &[("AEON__NODE__ID", "second")]);
+    wait_for_count(&db, UNFINISHED, "jobs left after the restart", Duration::from_secs(120), |n| n == 0).await;
+    signal(&second, "-TERM");
+    assert!(wait_for_exit(&mut second, Duration::from_secs(30)).await.success(), "SIGTERM exits 0");
+
+    assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await, JOBS as i64);
+    let one_success = "SELECT COUNT(*) FROM jobs j WHERE 1 = (SELECT COUNT(*) FROM job_executions e WHERE e.job_id = j.job_id AND e.execution_status = 'SUCCEEDED')";
+    assert_eq!(db.count(one_success).await, JOBS as i64);
+    // (A claim in flight at the kill may still commit afterwards: at least `stranded`.)
+    let rescued = "SELECT COUNT(*) FROM job_executions e JOIN workers w USING (worker_id)
+                   WHERE w.node_id = 'first' AND e.execution_status = 'CRASHED' AND e.error LIKE 'lease expired%'";
+    assert!(db.count(rescued).await >= stranded, "every stranded claim was rescued after its lease");
+    let first_runs = "SELECT COUNT(*) FROM job_executions e JOIN workers w USING (worker_id)
+                      WHERE w.node_id = 'first' AND e.execution_status NOT IN ('SUCCEEDED', 'CRASHED')";
+    assert_eq!(db.count(first_runs).await, 0, "the killed node's runs either finished or were rescued");
+    let second_crashes = "SELECT COUNT(*) FROM job_executions e JOIN workers w USING (worker_id)
+                          WHERE w.node_id = 'second' AND e.execution_status <> 'SUCCEEDED'";
+    assert_eq!(db.count(second_crashes).await, 0, "the surviving node ran its claims cleanly");
+}
+
+#[actix_rt::test]
+async fn sigterm_drains_releasing_what_outlives_the_grace_period() {
+    const JOBS: i64 = 6;
+    let db = TestDb::new(2).await;
+    let store = db.store(BackoffPolicy::default());
+    let jobs = (0..JOBS).map(|_| new_job("sleep", json!({"ms": 600_000}))).collect();
+    store.enqueue(jobs, SystemClock.now()).await.unwrap();
+
+    let mut node = spawn_node(&db, &[("AEON__NODE__DRAIN_GRACE_MS", "200")]);
+    wait_for_count(
+        &db,
+        "SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING'",
+        "running jobs",
+        Duration::from_secs(60),
+        |n| n == JOBS,
+    )
+    .await;
+    signal(&node, "-TERM");
+    assert!(wait_for_exit(&mut node, Duration::from_secs(30)).await.success(), "a drained node exits 0");
+
+    assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE status = 'PENDING' AND attempts = 0").await, JOBS);
+    let released = "SELECT COUNT(*) FROM job_executions WHERE execution_status = 'CANCELLED' AND error = 'released: node shutting down'";
+    assert_eq!(db.count(released).await, JOBS);
+    assert_eq!(db.count("SELECT COUNT(*) FROM workers WHERE status = 'STOPPED'").await, 2);
+}
