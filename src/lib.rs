@@ -10,6 +10,11 @@
 //! - [`job`]: job and execution states, submissions and their validation.
 //! - [`retry`]: exponential backoff with jitter.
 //! - [`clock`]: the injected clock every timing decision reads.
+//! - [`handler`]: the handler API ([`handler::JobHandler`], [`handler::Registry`]) and
+//!   the built-in handlers.
+//! - [`actors`]: Supervisor, Worker, Job and HealthMonitor, each beside its messages,
+//!   and the [`actors::probe`] tests await.
+//! - [`node`]: a node wired together, run until shutdown, drained.
 //! - [`store`]: the [`store::Store`] contract, its Postgres backend
 //!   ([`store::postgres`]) and the [`store::StoreActor`] that owns it and batches.
 //!
