@@ -22,10 +22,13 @@
 //! machine, delivery guarantees).
 
 pub mod actors;
+pub mod api;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod handler;
 pub mod job;
+pub mod metrics;
 pub mod node;
 pub mod retry;
 pub mod store;

@@ -1,8 +1,10 @@
-//! The `aeon` command line.
+//! The `aeon` command line: run a node, apply migrations, check the configuration,
+//! and drive a node over its HTTP API.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use aeon::cli::{self, CliError, ClientOptions, DlqCommand, JobCommand};
 use aeon::config::Config;
 use aeon::handler::Registry;
 use aeon::store::Store;
@@ -15,18 +17,30 @@ struct Cli {
     /// Configuration file (TOML); `./config.toml` is read when present.
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    client: ClientOptions,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Runs a node until SIGTERM or SIGINT, then drains it and exits 0.
+    /// Runs a node and its HTTP API until SIGTERM or SIGINT, then drains it and exits 0.
     Node,
     /// Applies the database migrations of `store.url`.
     Migrate,
     /// Prints the effective configuration (secrets redacted) after validating it.
     Config,
+    /// Submit, show, list and cancel jobs (talks to a node: --url, --token).
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Lists the cluster's workers.
+    Workers,
+    /// Lists and requeues dead-lettered jobs.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Jobs by status, throughput, workers by status.
+    Stats,
 }
 
 fn main() -> ExitCode {
@@ -35,7 +49,29 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let config_path = cli.config.clone().or_else(|| {
+    let client = cli.client.clone();
+    let answer = match cli.command {
+        Command::Job(command) => cli::job(client, command),
+        Command::Workers => cli::workers(client),
+        Command::Dlq(command) => cli::dlq(client, command),
+        Command::Stats => cli::stats(client),
+        command => return local(cli.config, command),
+    };
+    match answer {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(CliError { code, message }) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// The commands that run here rather than talk to a node.
+fn local(config_path: Option<PathBuf>, command: Command) -> ExitCode {
+    let config_path = config_path.or_else(|| {
         let local = PathBuf::from("config.toml");
         local.exists().then_some(local)
     });
@@ -46,7 +82,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.command {
+    match command {
         Command::Config => {
             print!("{}", config.to_redacted_toml());
             ExitCode::SUCCESS
@@ -55,16 +91,9 @@ fn main() -> ExitCode {
         Command::Node => {
             log_panics();
             let system = actix::System::new();
-            let outcome =
-                system.block_on(aeon::node::run(config, Registry::with_builtins(), aeon::node::shutdown_signal()));
-            match outcome {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            report(system.block_on(aeon::node::run(config, Registry::with_builtins(), aeon::node::shutdown_signal())))
         }
+        _ => unreachable!("client commands are handled by the caller"),
     }
 }
 
@@ -92,7 +121,11 @@ fn log_panics() {
 
 fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    match runtime.block_on(work) {
+    report(runtime.block_on(work))
+}
+
+fn report(outcome: anyhow::Result<()>) -> ExitCode {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::actors::probe::Probe;
@@ -22,11 +23,13 @@ use crate::job::{JobRequest, ValidationError, validate_batch};
 use crate::store::postgres::PgStore;
 use crate::store::{self, Enqueued, Store, StoreError};
 
-/// A running node.
+/// A running node. Cheap to clone: the HTTP API holds one per server thread.
+#[derive(Clone)]
 pub struct Node {
     pub actors: NodeActors,
     pub node_id: String,
-    config: Config,
+    config: Arc<Config>,
+    draining: Arc<AtomicBool>,
 }
 
 /// Why a submission was refused.
@@ -74,33 +77,60 @@ impl Node {
             capacity = config.workers.capacity,
             "node started"
         );
-        Node { actors, node_id, config }
+        Node { actors, node_id, config: Arc::new(config), draining: Arc::new(AtomicBool::new(false)) }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether the node has begun draining (it then refuses readiness).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Tells the workers that jobs may be waiting.
+    pub fn wake(&self) {
+        self.actors.supervisor.do_send(Wake);
     }
 
     /// Validates and writes jobs (all or nothing), then wakes the workers.
     pub async fn submit(&self, requests: Vec<JobRequest>) -> Result<Vec<Enqueued>, SubmitError> {
-        let jobs = validate_batch(requests, &self.config.jobs)?;
+        let jobs = match requests.len() {
+            // A single job's fields are named plainly: `timeout_ms`, not `jobs[0].timeout_ms`.
+            1 => vec![requests.into_iter().next().expect("one request").validate(&self.config.jobs)?],
+            _ => validate_batch(requests, &self.config.jobs)?,
+        };
         let enqueued =
             self.actors.store.send(store::EnqueueMany(jobs)).await.map_err(|_| StoreError::Unavailable)??;
-        self.actors.supervisor.do_send(Wake);
+        self.wake();
         Ok(enqueued)
     }
 
     /// Stops claiming, lets running jobs finish within `node.drain_grace_ms`, releases
     /// the rest. Answers how many were released.
     pub async fn drain(&self) -> usize {
+        self.draining.store(true, Ordering::Relaxed);
         let grace = Duration::from_millis(self.config.node.drain_grace_ms);
         self.actors.supervisor.send(Drain { grace }).await.unwrap_or(0)
     }
 }
 
-/// Runs a node until `shutdown` resolves, then drains it. Must run inside an actix
+/// Runs a node and its HTTP API until `shutdown` resolves, then drains it (the API
+/// answers `/readyz` with 503 meanwhile) and stops the API. Must run inside an actix
 /// System.
 pub async fn run(config: Config, registry: Registry, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let bind = config.api.bind.clone();
     let node = Node::start(config, registry, Arc::new(SystemClock), Probe::none()).await?;
+    let (server, addrs) = crate::api::serve(node.clone(), &bind)
+        .map_err(|e| anyhow::anyhow!("cannot listen on api.bind = {bind}: {e}"))?;
+    tracing::info!(node_id = %node.node_id, ?addrs, "HTTP API listening");
+    let api = server.handle();
+    actix_rt::spawn(server);
     shutdown.await;
     tracing::info!(node_id = %node.node_id, "shutdown requested: draining");
     let released = node.drain().await;
+    api.stop(true).await;
     tracing::info!(node_id = %node.node_id, released, "drained; exiting");
     Ok(())
 }

@@ -131,11 +131,13 @@ pub struct ApiConfig {
     pub bind: String,
     /// When set, every `/v1` call needs `Authorization: Bearer <token>`; never logged.
     pub token: String,
+    /// The largest request body accepted; a larger one is refused with 413.
+    pub max_body_bytes: usize,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), token: String::new() }
+        Self { bind: "127.0.0.1:8080".into(), token: String::new(), max_body_bytes: 4 * 1024 * 1024 }
     }
 }
 

@@ -46,6 +46,13 @@ impl Config {
             "must not start or end with whitespace",
         )?;
 
+        check(
+            (1024..=256 * 1024 * 1024).contains(&self.api.max_body_bytes),
+            "api.max_body_bytes",
+            self.api.max_body_bytes,
+            "must be 1024..=268435456",
+        )?;
+
         let w = &self.workers;
         check((1..=1024).contains(&w.count), "workers.count", w.count, "must be 1..=1024")?;
         check((1..=10_000).contains(&w.capacity), "workers.capacity", w.capacity, "must be 1..=10000")?;

@@ -6,7 +6,9 @@ mod status;
 mod submit;
 
 pub use status::{ExecutionStatus, JobStatus, ParseStatusError};
-pub use submit::{JobRequest, NewJob, SubmitLimits, ValidationError, parse_job_id, validate_batch, validate_job_type};
+pub use submit::{
+    JobRequest, NewJob, SubmitLimits, ValidationError, parse_job_id, parse_json, validate_batch, validate_job_type,
+};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

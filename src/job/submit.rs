@@ -50,12 +50,15 @@ impl Default for SubmitLimits {
 
 /// A job submission as it arrives from outside. Numbers are wide on purpose, so that a
 /// negative or oversized value gets a clear "must be ..." instead of a type error.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobRequest {
+    /// `^[a-z0-9_.-]{1,64}$`: the handler that runs the job.
     #[serde(rename = "type")]
     pub job_type: String,
+    /// Any JSON, at most `jobs.max_payload_bytes`.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub payload: Value,
     #[serde(default)]
     pub priority: Option<i64>,
@@ -93,20 +96,7 @@ impl JobRequest {
 
     /// Parses a JSON submission. Unknown fields and wrong types are refused, naming the field.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ValidationError> {
-        // serde would also read a struct from a JSON array, by position: refuse that.
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ValidationError::new("body", "must be a JSON object"));
-        }
-        let de = &mut serde_json::Deserializer::from_slice(bytes);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let message = inner.to_string();
-            let field = unknown_field_name(&message)
-                .or_else(|| missing_field_name(&message))
-                .unwrap_or_else(|| top_level_field(&path));
-            ValidationError::new(field, strip_position(&message))
-        })
+        parse_json(bytes)
     }
 
     /// Checks every field against `limits` and fills in the defaults.
@@ -187,6 +177,22 @@ pub fn validate_batch(requests: Vec<JobRequest>, limits: &SubmitLimits) -> Resul
         .collect()
 }
 
+/// Parses a JSON object into `T`, naming the field at fault when it does not fit.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ValidationError> {
+    // serde would also read a struct from a JSON array, by position: refuse that.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ValidationError::new("body", "must be a JSON object"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let field =
+            unknown_field_name(&message).or_else(|| missing_field_name(&message)).unwrap_or_else(|| field_path(&path));
+        ValidationError::new(field, strip_position(&message))
+    })
+}
+
 /// Job types are short, lowercase names: `^[a-z0-9_.-]{1,64}$`.
 pub fn validate_job_type(job_type: &str) -> Result<(), ValidationError> {
     let ok = (1..=64).contains(&job_type.len())
@@ -203,11 +209,15 @@ pub fn parse_job_id(text: &str) -> Result<Uuid, ValidationError> {
     Uuid::try_parse(text).map_err(|e| ValidationError::new("job_id", format!("{text:?} is not a UUID: {e}")))
 }
 
-/// The submission's own field an error is in (`payload[0][0]` is in `payload`).
-fn top_level_field(path: &str) -> String {
-    match path.split(['.', '[']).next() {
-        Some(name) if !name.is_empty() && name != "?" => name.to_string(),
-        _ => "body".to_string(),
+/// The field an error is in, as far as it names input fields: `payload[0][0]` is in
+/// `payload` (free-form), `jobs[3].timeout_ms` stays as it is.
+fn field_path(path: &str) -> String {
+    if path.is_empty() || path == "." || path == "?" {
+        return "body".to_string();
+    }
+    match path.find("payload") {
+        Some(i) => path[..i + "payload".len()].to_string(),
+        None => path.to_string(),
     }
 }
 

@@ -254,7 +254,15 @@ direct!(
 );
 direct!(GetJob(job_id: Uuid) -> Option<Job>, |store, now| store.get_job(job_id));
 direct!(GetExecutions(job_id: Uuid) -> Vec<Execution>, |store, now| store.executions(job_id));
-direct!(ListDeadLetters(limit: u32) -> Vec<DeadLetter>, |store, now| store.dead_letters(limit));
+direct!(
+    ListDeadLetters(limit: u32, before: Option<i64>) -> Vec<DeadLetter>, |store, now| store.dead_letters(limit, before)
+);
+direct!(ListJobs(filter: super::JobFilter) -> Vec<Job>, |store, now| store.list_jobs(filter));
+direct!(
+    /// Jobs completed within the last `window` (throughput).
+    CompletedWithin(window: Duration) -> i64,
+    |store, now| store.completed_since(now - chrono::Duration::from_std(window).unwrap_or_default())
+);
 direct!(
     /// Writes workers' rows (heartbeats, load, health) in one statement.
     UpsertWorkers(workers: Vec<WorkerRecord>) -> (), |store, now| store.upsert_workers(workers)

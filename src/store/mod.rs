@@ -13,9 +13,9 @@ pub mod postgres;
 mod types;
 
 pub use actor::{
-    Cancel, Claim, Complete, CountByStatus, Enqueue, EnqueueMany, ExtendLeases, Fail, Flush, GetExecutions, GetJob,
-    ListDeadLetters, ListWorkers, Ping, Release, RequeueDeadLetter, RescueExpired, RescueWorker, StoreActor,
-    StoreActorConfig, UpsertWorkers, WriteHealthLog, WriteHealthLogs,
+    Cancel, Claim, Complete, CompletedWithin, CountByStatus, Enqueue, EnqueueMany, ExtendLeases, Fail, Flush,
+    GetExecutions, GetJob, ListDeadLetters, ListJobs, ListWorkers, Ping, Release, RequeueDeadLetter, RescueExpired,
+    RescueWorker, StoreActor, StoreActorConfig, UpsertWorkers, WriteHealthLog, WriteHealthLogs,
 };
 pub use failure::{FailureDecision, decide_failure};
 pub use types::*;
@@ -118,8 +118,14 @@ pub trait Store: Send + Sync + 'static {
     /// The attempts of a job, oldest first.
     async fn executions(&self, job_id: Uuid) -> StoreResult<Vec<Execution>>;
 
-    /// Open dead-letter entries, newest first.
-    async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>>;
+    /// A page of jobs, newest id first, after `filter.before` when given.
+    async fn list_jobs(&self, filter: JobFilter) -> StoreResult<Vec<Job>>;
+
+    /// Open dead-letter entries, newest first, older than entry `before` when given.
+    async fn dead_letters(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<DeadLetter>>;
+
+    /// How many jobs completed at or after `since`.
+    async fn completed_since(&self, since: DateTime<Utc>) -> StoreResult<i64>;
 
     /// Inserts or updates workers' rows (heartbeats, load, health), in one statement.
     async fn upsert_workers(&self, workers: Vec<WorkerRecord>) -> StoreResult<()>;

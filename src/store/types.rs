@@ -105,9 +105,21 @@ pub struct Rescued {
     pub outcome: FailOutcome,
 }
 
+/// Which jobs a listing wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub job_type: Option<String>,
+    /// Only jobs whose id sorts before this one (the cursor of the previous page).
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
 /// An open entry of the dead-letter queue.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeadLetter {
+    /// The entry's position in the queue (the paging cursor).
+    pub dlq_id: i64,
     pub job_id: Uuid,
     pub job_type: String,
     pub payload: Value,

@@ -5,9 +5,11 @@
 mod common;
 
 mod actors;
+mod api;
 
 mod bad_input;
 mod batching;
+mod cli;
 mod concurrency;
 mod config;
 mod idempotency;

@@ -48,7 +48,7 @@ async fn failed_attempts_back_off_exponentially_then_dead_letter_after_exactly_m
 
     let dead = store.get_job(job.job_id).await.unwrap().unwrap();
     assert_eq!((dead.status, dead.attempts), (JobStatus::DeadLetter, 4));
-    let letters = store.dead_letters(10).await.unwrap();
+    let letters = store.dead_letters(10, None).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!((letters[0].job_id, letters[0].attempts), (job.job_id, 4));
     assert_eq!(letters[0].last_error.as_deref(), Some("boom 4"));
@@ -100,7 +100,7 @@ async fn a_permanent_failure_dead_letters_at_once_and_requeue_gives_fresh_retrie
     clock.advance(Duration::from_millis(1));
     let requeued = store.requeue_dead_letter(job.job_id, clock.now()).await.unwrap();
     assert_eq!((requeued.status, requeued.attempts, requeued.error), (JobStatus::Pending, 0, None));
-    assert!(store.dead_letters(10).await.unwrap().is_empty(), "the entry is closed");
+    assert!(store.dead_letters(10, None).await.unwrap().is_empty(), "the entry is closed");
     assert_eq!(db.count("SELECT COUNT(*) FROM dead_letter_queue WHERE requeued").await, 1);
     assert!(matches!(
         store.requeue_dead_letter(job.job_id, clock.now()).await,
@@ -165,7 +165,7 @@ async fn a_job_whose_node_keeps_dying_is_dead_lettered_by_rescue(#[future] db: T
     let rescued = store.rescue_expired(100, clock.now()).await.unwrap();
     assert_eq!(rescued[0].outcome, FailOutcome::DeadLettered);
     assert_eq!(store.get_job(job.job_id).await.unwrap().unwrap().status, JobStatus::DeadLetter);
-    assert_eq!(store.dead_letters(10).await.unwrap()[0].job_id, job.job_id);
+    assert_eq!(store.dead_letters(10, None).await.unwrap()[0].job_id, job.job_id);
 }
 
 #[rstest]

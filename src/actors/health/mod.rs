@@ -157,6 +157,9 @@ impl Handler<Sweep> for HealthMonitor {
             }
             match rescue {
                 Ok(Ok(rescued)) if !rescued.is_empty() => {
+                    crate::metrics::METRICS
+                        .rescued
+                        .fetch_add(rescued.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(jobs = rescued.len(), "rescued jobs whose lease expired");
                 }
                 Ok(Err(error)) => tracing::warn!(%error, "rescuing expired leases failed"),

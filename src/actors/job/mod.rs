@@ -142,6 +142,8 @@ impl JobActor {
     fn finish(&mut self, result: RunResult, ctx: &mut Context<Self>) {
         let now = self.clock.now();
         let latency_ms = self.state.started_at.map(|s| (now - s).num_milliseconds().max(0) as u64).unwrap_or(0);
+        crate::metrics::METRICS.run_settled(&result);
+        crate::metrics::METRICS.run_latency.observe(Duration::from_millis(latency_ms));
         self.probe.emit(Event::JobSettled { job_id: self.claim.job_id });
         self.worker.do_send(JobFinished {
             job_id: self.claim.job_id,

@@ -11,6 +11,7 @@ pub use messages::{CancelJob, CheckChildren, CrashWorker, Drain, GetSlots, SlotI
 pub use restarts::RestartPolicy;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -23,6 +24,7 @@ use super::probe::{Event, Probe};
 use super::worker::{Assign, Terminate, Worker, WorkerLinks, WorkerSpec};
 use crate::clock::SharedClock;
 use crate::handler::Registry;
+use crate::metrics::METRICS;
 use crate::store::{self, ClaimRequest, Store, StoreActor, StoreActorConfig, WorkerStatus};
 use restarts::Restarts;
 
@@ -217,12 +219,12 @@ impl Supervisor {
             let request =
                 ClaimRequest { worker_id, limit: free, lease: self.config.lease, job_types: self.job_types.clone() };
             let (wakes, incarnation) = (self.wakes, slot.incarnation);
+            let started = std::time::Instant::now();
             let claim = self.store.send(store::Claim(request));
-            ctx.spawn(
-                claim
-                    .into_actor(self)
-                    .map(move |answer, act, ctx| act.claimed(worker_id, incarnation, free, wakes, answer, ctx)),
-            );
+            ctx.spawn(claim.into_actor(self).map(move |answer, act, ctx| {
+                METRICS.claim_latency.observe(started.elapsed());
+                act.claimed(worker_id, incarnation, free, wakes, answer, ctx)
+            }));
         }
     }
 
@@ -291,7 +293,10 @@ impl Supervisor {
         let rescue = self.store.send(store::RescueWorker(worker_id));
         ctx.spawn(rescue.into_actor(self).map(move |rescued, act, ctx| {
             match rescued {
-                Ok(Ok(jobs)) if !jobs.is_empty() => tracing::info!(%worker_id, jobs = jobs.len(), "claims voided"),
+                Ok(Ok(jobs)) if !jobs.is_empty() => {
+                    METRICS.rescued.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                    tracing::info!(%worker_id, jobs = jobs.len(), "claims voided");
+                }
                 Ok(Ok(_)) => {}
                 // Not voided now: the leases run out and any node's sweep rescues them.
                 Ok(Err(e)) => tracing::warn!(%worker_id, error = %e, "voiding claims failed; leases will expire"),
@@ -328,6 +333,7 @@ impl Supervisor {
         slot.out = false;
         slot.status = WorkerStatus::Active;
         slot.score = 1.0;
+        METRICS.restarts.fetch_add(1, Ordering::Relaxed);
         self.probe.emit(Event::WorkerRestarted { worker_id, failure_count: slot.restarts.failure_count() });
         self.track(&self.slots[index]);
         self.free_slots(worker_id, 0);

@@ -24,7 +24,7 @@ use crate::job::{Execution, ExecutionStatus, Job, JobStatus, NewJob};
 use crate::retry::BackoffPolicy;
 use crate::store::{
     Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Enqueued, FailOutcome, Failure,
-    FailureDecision, HealthLog, Rescued, Store, StoreError, StoreResult, WorkerRecord, decide_failure,
+    FailureDecision, HealthLog, JobFilter, Rescued, Store, StoreError, StoreResult, WorkerRecord, decide_failure,
 };
 
 /// The migrations of the Postgres schema, embedded at build time.
@@ -423,10 +423,29 @@ impl Store for PgStore {
         found.iter().map(rows::execution).collect()
     }
 
-    async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>> {
-        let found = sqlx::query(sql::SELECT_DEAD_LETTERS).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+    async fn list_jobs(&self, filter: JobFilter) -> StoreResult<Vec<Job>> {
+        let found = sqlx::query(sql::LIST_JOBS)
+            .bind(filter.status.map(|s| s.as_str()))
+            .bind(filter.job_type)
+            .bind(filter.before)
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        self.sent(1);
+        found.iter().map(rows::job).collect()
+    }
+
+    async fn dead_letters(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<DeadLetter>> {
+        let found =
+            sqlx::query(sql::SELECT_DEAD_LETTERS).bind(i64::from(limit)).bind(before).fetch_all(&self.pool).await?;
         self.sent(1);
         found.iter().map(rows::dead_letter).collect()
+    }
+
+    async fn completed_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
+        let n = sqlx::query_scalar(sql::COMPLETED_SINCE).bind(since).fetch_one(&self.pool).await?;
+        self.sent(1);
+        Ok(n)
     }
 
     async fn upsert_workers(&self, workers: Vec<WorkerRecord>) -> StoreResult<()> {

@@ -50,6 +50,7 @@ pub fn execution(row: &PgRow) -> StoreResult<Execution> {
 
 pub fn dead_letter(row: &PgRow) -> StoreResult<DeadLetter> {
     Ok(DeadLetter {
+        dlq_id: row.try_get("dlq_id")?,
         job_id: row.try_get("job_id")?,
         job_type: row.try_get("job_type")?,
         payload: row.try_get("payload")?,

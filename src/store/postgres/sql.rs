@@ -180,10 +180,22 @@ pub const SELECT_EXECUTIONS: &str = "
 SELECT execution_id, job_id, worker_id, attempt, execution_status, started_at, finished_at, error
 FROM job_executions WHERE job_id = $1 ORDER BY attempt, created_at";
 
-/// $1 limit.
+/// $1 limit, $2 entries before this id (nullable).
 pub const SELECT_DEAD_LETTERS: &str = "
-SELECT job_id, job_type, payload, last_error, attempts, failed_at FROM dead_letter_queue
-WHERE NOT requeued ORDER BY failed_at DESC, dlq_id DESC LIMIT $1";
+SELECT dlq_id, job_id, job_type, payload, last_error, attempts, failed_at FROM dead_letter_queue
+WHERE NOT requeued AND ($2::bigint IS NULL OR dlq_id < $2)
+ORDER BY dlq_id DESC LIMIT $1";
+
+/// $1 status (nullable), $2 type (nullable), $3 before this id (nullable), $4 limit.
+pub const LIST_JOBS: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR job_type = $2)",
+    " AND ($3::uuid IS NULL OR job_id < $3) ORDER BY job_id DESC LIMIT $4"
+);
+
+/// $1 since.
+pub const COMPLETED_SINCE: &str = "SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED' AND completed_at >= $1";
 
 pub const COUNT_BY_STATUS: &str = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
 
@@ -236,6 +248,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("SELECT_EXECUTIONS", SELECT_EXECUTIONS),
     ("SELECT_DEAD_LETTERS", SELECT_DEAD_LETTERS),
     ("COUNT_BY_STATUS", COUNT_BY_STATUS),
+    ("LIST_JOBS", LIST_JOBS),
+    ("COMPLETED_SINCE", COMPLETED_SINCE),
     ("UPSERT_WORKERS", UPSERT_WORKERS),
     ("SELECT_WORKERS", SELECT_WORKERS),
     ("INSERT_HEALTH_LOGS", INSERT_HEALTH_LOGS),

@@ -40,7 +40,7 @@ async fn a_timed_out_job_is_retried_then_dead_lettered() {
     let executions = rig.store.executions(job.job_id).await.unwrap();
     assert_eq!(executions.len(), 2);
     assert!(executions.iter().all(|e| e.execution_status == ExecutionStatus::TimedOut));
-    assert_eq!(rig.store.dead_letters(10).await.unwrap()[0].job_id, job.job_id);
+    assert_eq!(rig.store.dead_letters(10, None).await.unwrap()[0].job_id, job.job_id);
 }
 
 #[actix_rt::test]

@@ -2,6 +2,7 @@
 //! test (so tests run in parallel and may commit), a manual clock, and helpers.
 
 pub mod actors;
+pub mod api;
 
 use std::sync::Arc;
 

@@ -1,0 +1,141 @@
+//! `/v1/jobs`: submit, batch submit, show, list, cancel.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{ApiError, BatchRequest, BatchSubmitted, ErrorBody, JobPage, JobView, Submitted, read_body};
+use crate::actors::supervisor::CancelJob;
+use crate::job::{JobRequest, JobStatus, parse_job_id, validate_job_type};
+use crate::node::Node;
+use crate::store::{GetExecutions, GetJob, JobFilter, ListJobs};
+
+/// The most jobs one batch may hold.
+pub const MAX_BATCH: usize = 10_000;
+
+pub(super) async fn body(req: &HttpRequest, payload: web::Payload, node: &Node) -> Result<web::Bytes, ApiError> {
+    let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    read_body(payload, declared, node.config().api.max_body_bytes).await
+}
+
+/// Submit a job.
+#[utoipa::path(post, path = "/v1/jobs", request_body = JobRequest, responses(
+    (status = 201, description = "Created", body = Submitted),
+    (status = 200, description = "The idempotency key named an existing job", body = Submitted),
+    (status = 400, description = "Malformed JSON", body = ErrorBody),
+    (status = 413, description = "Body over the cap", body = ErrorBody),
+    (status = 422, description = "A field is invalid", body = ErrorBody),
+))]
+pub async fn submit(req: HttpRequest, payload: web::Payload, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
+    let request: JobRequest = super::error::parse_body(&body(&req, payload, &node).await?)?;
+    let answer = node.submit(vec![request]).await?.pop().ok_or_else(|| ApiError::unavailable("no answer"))?;
+    let status = if answer.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(HttpResponse::build(status).json(Submitted { job_id: answer.job_id, status: answer.status.as_str().into() }))
+}
+
+/// Submit many jobs, all or nothing.
+#[utoipa::path(post, path = "/v1/jobs/batch", request_body = BatchRequest, responses(
+    (status = 201, description = "Created (ids in submission order)", body = BatchSubmitted),
+    (status = 400, description = "Malformed JSON", body = ErrorBody),
+    (status = 413, description = "Body over the cap", body = ErrorBody),
+    (status = 422, description = "A job is invalid; nothing was written", body = ErrorBody),
+))]
+pub async fn submit_batch(
+    req: HttpRequest,
+    payload: web::Payload,
+    node: web::Data<Node>,
+) -> Result<HttpResponse, ApiError> {
+    let batch: BatchRequest = super::error::parse_body(&body(&req, payload, &node).await?)?;
+    if batch.jobs.is_empty() || batch.jobs.len() > MAX_BATCH {
+        let message = format!("a batch holds 1 to {MAX_BATCH} jobs, not {}", batch.jobs.len());
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message).with_field("jobs"));
+    }
+    let answers = node.submit(batch.jobs).await?;
+    Ok(HttpResponse::Created().json(BatchSubmitted { job_ids: answers.into_iter().map(|a| a.job_id).collect() }))
+}
+
+/// A path id that must be a UUID: 400 when it is not.
+pub(super) fn path_id(text: &str) -> Result<uuid::Uuid, ApiError> {
+    parse_job_id(text)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()).with_field(e.field))
+}
+
+/// Show a job with its attempts.
+#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id (UUID)")), responses(
+    (status = 200, body = JobView),
+    (status = 400, description = "Malformed id", body = ErrorBody),
+    (status = 404, description = "Unknown job", body = ErrorBody),
+))]
+pub async fn show(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
+    let job_id = path_id(&id)?;
+    Ok(HttpResponse::Ok().json(job_view(&node, job_id).await?))
+}
+
+pub(super) async fn job_view(node: &Node, job_id: uuid::Uuid) -> Result<JobView, ApiError> {
+    let store = &node.actors.store;
+    let job =
+        store.send(GetJob(job_id)).await??.ok_or_else(|| ApiError::not_found(format!("job {job_id} not found")))?;
+    let executions = store.send(GetExecutions(job_id)).await??;
+    Ok(JobView::new(job, Some(executions)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only jobs in this status.
+    pub status: Option<String>,
+    /// Only jobs of this type.
+    #[serde(rename = "type")]
+    pub job_type: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// List jobs, newest first.
+#[utoipa::path(get, path = "/v1/jobs", params(ListQuery), responses(
+    (status = 200, body = JobPage),
+    (status = 400, description = "Bad query", body = ErrorBody),
+))]
+pub async fn list(query: web::Query<ListQuery>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let bad = |field: &str, message: String| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message).with_field(field)
+    };
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(s.parse::<JobStatus>().map_err(|e| bad("status", e.to_string()))?),
+    };
+    if let Some(t) = &q.job_type {
+        validate_job_type(t).map_err(|e| bad("type", e.reason))?;
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(bad("limit", format!("{limit} is outside 1..=1000")));
+    }
+    let before = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(parse_job_id(c).map_err(|e| bad("cursor", e.reason))?),
+    };
+    let filter = JobFilter { status, job_type: q.job_type, before, limit };
+    let jobs = node.actors.store.send(ListJobs(filter)).await??;
+    let next_cursor = (jobs.len() == limit as usize).then(|| jobs.last().map(|j| j.job_id.to_string())).flatten();
+    let jobs = jobs.into_iter().map(|j| JobView::new(j, None)).collect();
+    Ok(HttpResponse::Ok().json(JobPage { jobs, next_cursor }))
+}
+
+/// Cancel a job that has not finished.
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", params(("id" = String, Path, description = "Job id (UUID)")), responses(
+    (status = 200, description = "Cancelled", body = JobView),
+    (status = 400, description = "Malformed id", body = ErrorBody),
+    (status = 404, description = "Unknown job", body = ErrorBody),
+    (status = 409, description = "Already finished", body = ErrorBody),
+))]
+pub async fn cancel(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
+    let job_id = path_id(&id)?;
+    node.actors.supervisor.send(CancelJob { job_id }).await??;
+    Ok(HttpResponse::Ok().json(job_view(&node, job_id).await?))
+}

@@ -1,0 +1,119 @@
+//! The HTTP API (actix-web, JSON): the contract operators, scripts, the CLI and the
+//! crash experiments drive a node through. The OpenAPI document is served at
+//! `/openapi.json`; `docs/openapi.json` is a copy a test keeps in step.
+
+mod error;
+mod jobs;
+pub mod openapi;
+mod ops;
+mod views;
+mod workers;
+
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use views::*;
+
+use std::net::SocketAddr;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::middleware::{Next, from_fn};
+use actix_web::web::{self, Bytes};
+use actix_web::{App, HttpServer};
+use futures::StreamExt;
+use subtle::ConstantTimeEq;
+
+use crate::node::Node;
+
+/// Starts the API for `node` on `bind`. Answers the server (await it, or stop it
+/// through its handle) and the addresses it listens on (useful with port 0).
+pub fn serve(node: Node, bind: &str) -> std::io::Result<(Server, Vec<SocketAddr>)> {
+    let data = web::Data::new(node);
+    let server =
+        HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()).into()
+                }))
+                .configure(routes)
+        })
+        .workers(2)
+        .disable_signals() // the node owns shutdown: it drains first
+        .shutdown_timeout(5)
+        .bind(bind)?;
+    let addrs = server.addrs();
+    Ok((server.run(), addrs))
+}
+
+/// Every route of the API.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/livez", web::get().to(ops::livez))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics))
+        .route("/openapi.json", web::get().to(openapi::serve))
+        .service(
+            web::scope("/v1")
+                .wrap(from_fn(authenticate))
+                .route("/jobs", web::post().to(jobs::submit))
+                .route("/jobs", web::get().to(jobs::list))
+                .route("/jobs/batch", web::post().to(jobs::submit_batch))
+                .route("/jobs/{id}", web::get().to(jobs::show))
+                .route("/jobs/{id}/cancel", web::post().to(jobs::cancel))
+                .route("/workers", web::get().to(workers::list))
+                .route("/workers/{id}/crash", web::post().to(workers::crash))
+                .route("/dead-letters", web::get().to(ops::dead_letters))
+                .route("/dead-letters/{job_id}/requeue", web::post().to(ops::requeue))
+                .route("/stats", web::get().to(ops::stats)),
+        )
+        .default_service(web::to(|| async { Err::<(), _>(ApiError::not_found("no such route")) }));
+}
+
+/// When `api.token` is set, `/v1` needs `Authorization: Bearer <token>`, compared in
+/// constant time.
+async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let expected = req.app_data::<web::Data<Node>>().map(|n| n.config().api.token.clone()).unwrap_or_default();
+    if !expected.is_empty() {
+        let given = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let matches: bool = given.as_bytes().ct_eq(expected.as_bytes()).into();
+        if !matches {
+            return Err(
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required").into()
+            );
+        }
+    }
+    next.call(req).await
+}
+
+/// Reads a request body of at most `limit` bytes; a larger one is refused with 413
+/// before it is read in full.
+pub async fn read_body(mut payload: web::Payload, declared: Option<usize>, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body is over the limit of {limit} bytes"),
+        )
+    };
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::malformed(format!("reading the body failed: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

@@ -1,0 +1,49 @@
+//! `/v1/workers`: list, and crash on purpose (experiments only).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::jobs::body;
+use super::{ApiError, CrashRequest, ErrorBody, WorkerView};
+use crate::actors::supervisor::CrashWorker;
+use crate::actors::worker::CrashMode;
+use crate::node::Node;
+use crate::store::ListWorkers;
+
+/// Every worker of the cluster.
+#[utoipa::path(get, path = "/v1/workers", responses((status = 200, body = Vec<WorkerView>)))]
+pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
+    let workers = node.actors.store.send(ListWorkers).await??;
+    Ok(HttpResponse::Ok().json(workers.into_iter().map(WorkerView::from).collect::<Vec<_>>()))
+}
+
+/// Crash a worker of this node on purpose. Refused unless
+/// `[experiments] allow_crash = true`.
+#[utoipa::path(post, path = "/v1/workers/{id}/crash", request_body = CrashRequest,
+    params(("id" = String, Path, description = "Worker id (UUID)")), responses(
+    (status = 202, description = "The worker was told to crash"),
+    (status = 400, description = "Malformed id or JSON", body = ErrorBody),
+    (status = 403, description = "Crashing is not allowed on this node", body = ErrorBody),
+    (status = 404, description = "No such worker on this node", body = ErrorBody),
+    (status = 422, description = "Unknown mode", body = ErrorBody),
+))]
+pub async fn crash(
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+    node: web::Data<Node>,
+) -> Result<HttpResponse, ApiError> {
+    if !node.config().experiments.allow_crash {
+        let message = "crashing workers is disabled; set [experiments] allow_crash = true to allow it";
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", message));
+    }
+    let worker_id = uuid::Uuid::try_parse(&id).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", format!("{:?} is not a UUID: {e}", id.as_str()))
+            .with_field("worker_id")
+    })?;
+    let mode: CrashMode = super::error::parse_body(&body(&req, payload, &node).await?)?;
+    if !node.actors.supervisor.send(CrashWorker { worker_id, mode }).await? {
+        return Err(ApiError::not_found(format!("no live worker {worker_id} on this node")));
+    }
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "worker_id": worker_id, "crash": mode })))
+}

@@ -1,0 +1,258 @@
+//! `aeon job|workers|dlq|stats`: a client of a node's HTTP API.
+//!
+//! Human-readable tables by default, `--json` for scripts. Exit codes scripts can rely
+//! on: 0 success; 1 the node could not be reached or failed; 2 bad input (400, 413,
+//! 422, or a bad argument); 3 not found (404); 4 conflict (409); 5 refused (401, 403).
+
+mod render;
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+/// Where the node is and how to talk to it.
+#[derive(Debug, Clone, Args)]
+pub struct ClientOptions {
+    /// The node's API.
+    #[arg(long, env = "AEON_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    pub url: String,
+    /// Bearer token, when the node has `api.token` set.
+    #[arg(long, env = "AEON_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Submit a job.
+    Submit {
+        /// The job type (a registered handler).
+        #[arg(long = "type")]
+        job_type: String,
+        /// The payload, as JSON.
+        #[arg(long, default_value = "{}")]
+        payload: String,
+        /// Higher runs first (default 0).
+        #[arg(long, allow_negative_numbers = true)]
+        priority: Option<i64>,
+        /// Retries after the first attempt (node default when absent).
+        #[arg(long, allow_negative_numbers = true)]
+        max_retries: Option<i64>,
+        /// Per-attempt timeout (node default when absent).
+        #[arg(long, allow_negative_numbers = true)]
+        timeout_ms: Option<i64>,
+        /// Not before this time (RFC 3339).
+        #[arg(long)]
+        run_at: Option<String>,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Show a job and its attempts.
+    Show { id: String },
+    /// List jobs, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long = "type")]
+        job_type: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Cancel a job that has not finished.
+    Cancel { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Open dead-letter entries, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Put a dead-lettered job back in the queue.
+    Requeue { id: String },
+}
+
+/// A failed command: what to print and the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    fn new(code: u8, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+/// The HTTP side of the client.
+struct Client {
+    agent: ureq::Agent,
+    options: ClientOptions,
+}
+
+impl Client {
+    fn new(options: ClientOptions) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Self { agent, options }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, CliError> {
+        let url = format!("{}{path}", self.options.url.trim_end_matches('/'));
+        let auth = self.options.token.as_ref().map(|t| format!("Bearer {t}"));
+        let sent = match (method, body) {
+            ("GET", _) => {
+                let mut request = self.agent.get(&url);
+                if let Some(auth) = &auth {
+                    request = request.header("Authorization", auth);
+                }
+                request.call()
+            }
+            (_, body) => {
+                let mut request = self.agent.post(&url).header("Content-Type", "application/json");
+                if let Some(auth) = &auth {
+                    request = request.header("Authorization", auth);
+                }
+                request.send(body.unwrap_or(json!({})).to_string())
+            }
+        };
+        let mut response =
+            sent.map_err(|e| CliError::new(1, format!("cannot reach the node at {}: {e}", self.options.url)))?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status < 400 {
+            return Ok(value);
+        }
+        let detail = &value["error"];
+        let mut message = detail["message"].as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+        if let Some(field) = detail["field"].as_str() {
+            message = format!("{message} (field: {field})");
+        }
+        let code = match status {
+            400 | 413 | 422 => 2,
+            404 => 3,
+            409 => 4,
+            401 | 403 => 5,
+            _ => 1,
+        };
+        Err(CliError::new(code, format!("{status}: {message}")))
+    }
+}
+
+fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .map(|v| format!("{k}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
+        })
+        .collect();
+    if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+}
+
+fn id_path(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
+/// Runs a `job` subcommand; answers the text to print.
+pub fn job(options: ClientOptions, command: JobCommand) -> Result<String, CliError> {
+    let json_out = options.json;
+    let client = Client::new(options);
+    let (value, shown) = match command {
+        JobCommand::Submit { job_type, payload, priority, max_retries, timeout_ms, run_at, idempotency_key } => {
+            let payload: Value = serde_json::from_str(&payload)
+                .map_err(|e| CliError::new(2, format!("--payload is not valid JSON: {e}")))?;
+            let mut body = json!({ "type": job_type, "payload": payload });
+            for (key, value) in [
+                ("priority", priority.map(Value::from)),
+                ("max_retries", max_retries.map(Value::from)),
+                ("timeout_ms", timeout_ms.map(Value::from)),
+                ("run_at", run_at.map(Value::from)),
+                ("idempotency_key", idempotency_key.map(Value::from)),
+            ] {
+                if let Some(value) = value {
+                    body[key] = value;
+                }
+            }
+            let value = client.call("POST", "/v1/jobs", Some(body))?;
+            let shown =
+                format!("{} {}", value["job_id"].as_str().unwrap_or("?"), value["status"].as_str().unwrap_or("?"));
+            (value, shown)
+        }
+        JobCommand::Show { id } => {
+            let value = client.call("GET", &format!("/v1/jobs/{}", id_path(&id)), None)?;
+            let shown = render::job(&value);
+            (value, shown)
+        }
+        JobCommand::List { status, job_type, limit, cursor } => {
+            let q = query(&[
+                ("status", status),
+                ("type", job_type),
+                ("limit", Some(limit.to_string())),
+                ("cursor", cursor),
+            ]);
+            let value = client.call("GET", &format!("/v1/jobs{q}"), None)?;
+            let shown = render::job_list(&value);
+            (value, shown)
+        }
+        JobCommand::Cancel { id } => {
+            let value = client.call("POST", &format!("/v1/jobs/{}/cancel", id_path(&id)), None)?;
+            let shown =
+                format!("{} {}", value["job_id"].as_str().unwrap_or("?"), value["status"].as_str().unwrap_or("?"));
+            (value, shown)
+        }
+    };
+    Ok(if json_out { pretty(&value) } else { shown })
+}
+
+/// `aeon workers`.
+pub fn workers(options: ClientOptions) -> Result<String, CliError> {
+    let json_out = options.json;
+    let value = Client::new(options).call("GET", "/v1/workers", None)?;
+    Ok(if json_out { pretty(&value) } else { render::workers(&value) })
+}
+
+/// `aeon dlq list|requeue`.
+pub fn dlq(options: ClientOptions, command: DlqCommand) -> Result<String, CliError> {
+    let json_out = options.json;
+    let client = Client::new(options);
+    let (value, shown) = match command {
+        DlqCommand::List { limit, cursor } => {
+            let q = query(&[("limit", Some(limit.to_string())), ("cursor", cursor)]);
+            let value = client.call("GET", &format!("/v1/dead-letters{q}"), None)?;
+            let shown = render::dead_letters(&value);
+            (value, shown)
+        }
+        DlqCommand::Requeue { id } => {
+            let value = client.call("POST", &format!("/v1/dead-letters/{}/requeue", id_path(&id)), None)?;
+            let shown =
+                format!("{} {}", value["job_id"].as_str().unwrap_or("?"), value["status"].as_str().unwrap_or("?"));
+            (value, shown)
+        }
+    };
+    Ok(if json_out { pretty(&value) } else { shown })
+}
+
+/// `aeon stats`.
+pub fn stats(options: ClientOptions) -> Result<String, CliError> {
+    let json_out = options.json;
+    let value = Client::new(options).call("GET", "/v1/stats", None)?;
+    Ok(if json_out { pretty(&value) } else { render::stats(&value) })
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}

@@ -1,0 +1,137 @@
+//! Human-readable output: aligned tables from the API's JSON.
+
+use serde_json::Value;
+
+/// Columns padded to their widest cell.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];
+    out.extend(rows.into_iter().map(line));
+    out.join("\n")
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn job(v: &Value) -> String {
+    let fields = [
+        "job_id",
+        "type",
+        "status",
+        "priority",
+        "attempts",
+        "max_retries",
+        "timeout_ms",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "error",
+    ];
+    let mut out: Vec<String> = fields.iter().map(|f| format!("{f:<13} {}", text(&v[*f]))).collect();
+    out.push(format!("{:<13} {}", "payload", v["payload"]));
+    out.push(format!("{:<13} {}", "result", text(&v["result"])));
+    let executions = v["executions"].as_array().cloned().unwrap_or_default();
+    if !executions.is_empty() {
+        out.push(String::new());
+        let rows = executions
+            .iter()
+            .map(|e| {
+                ["attempt", "execution_status", "worker_id", "started_at", "finished_at", "error"]
+                    .iter()
+                    .map(|f| text(&e[*f]))
+                    .collect()
+            })
+            .collect();
+        out.push(table(&["ATTEMPT", "STATUS", "WORKER", "STARTED", "FINISHED", "ERROR"], rows));
+    }
+    out.join("\n")
+}
+
+pub fn job_list(v: &Value) -> String {
+    let rows = v["jobs"]
+        .as_array()
+        .map(|jobs| {
+            jobs.iter()
+                .map(|j| ["job_id", "type", "status", "attempts", "created_at"].iter().map(|f| text(&j[*f])).collect())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = table(&["JOB_ID", "TYPE", "STATUS", "ATTEMPTS", "CREATED"], rows);
+    if let Some(cursor) = v["next_cursor"].as_str() {
+        out.push_str(&format!("\nmore: --cursor {cursor}"));
+    }
+    out
+}
+
+pub fn workers(v: &Value) -> String {
+    let rows = v
+        .as_array()
+        .map(|ws| {
+            ws.iter()
+                .map(|w| {
+                    [
+                        "worker_id",
+                        "node_id",
+                        "status",
+                        "current_load",
+                        "capacity",
+                        "health_score",
+                        "failure_count",
+                        "last_heartbeat",
+                    ]
+                    .iter()
+                    .map(|f| text(&w[*f]))
+                    .collect()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    table(&["WORKER_ID", "NODE", "STATUS", "LOAD", "CAPACITY", "HEALTH", "FAILURES", "LAST_HEARTBEAT"], rows)
+}
+
+pub fn dead_letters(v: &Value) -> String {
+    let rows = v["dead_letters"]
+        .as_array()
+        .map(|ds| {
+            ds.iter()
+                .map(|d| {
+                    ["job_id", "type", "attempts", "failed_at", "last_error"].iter().map(|f| text(&d[*f])).collect()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = table(&["JOB_ID", "TYPE", "ATTEMPTS", "FAILED_AT", "LAST_ERROR"], rows);
+    if let Some(cursor) = v["next_cursor"].as_str() {
+        out.push_str(&format!("\nmore: --cursor {cursor}"));
+    }
+    out
+}
+
+pub fn stats(v: &Value) -> String {
+    let section = |name: &str| {
+        v[name]
+            .as_object()
+            .map(|m| m.iter().map(|(k, n)| format!("  {k:<12} {n}")).collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default()
+    };
+    format!(
+        "jobs\n{}\ncompleted in the last minute: {}\nworkers\n{}",
+        section("jobs"),
+        text(&v["completed_last_minute"]),
+        section("workers")
+    )
+}

@@ -1,0 +1,103 @@
+//! A node with its HTTP API on a free port, on the test's own schema, and a client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aeon::actors::probe::{Event, Probe};
+use aeon::clock::SystemClock;
+use aeon::config::Config;
+use aeon::handler::Registry;
+use aeon::node::Node;
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::TestDb;
+
+pub struct ApiNode {
+    pub db: TestDb,
+    pub node: Node,
+    pub addr: SocketAddr,
+    pub events: UnboundedReceiver<Event>,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl ApiNode {
+    /// A node on a fresh schema, its config adjusted by `tweak`, its API on port 0.
+    pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::new(6).await;
+        let mut config = Config::default();
+        config.workers.count = 2;
+        config.health.heartbeat_ms = 50;
+        config.health.sweep_ms = 100;
+        config.health.dead_after_ms = 1_000;
+        config.node.poll_ms = 50;
+        config.retry.base_ms = 10;
+        tweak(&mut config);
+        let store = Arc::new(aeon::store::postgres::PgStore::from_pool(db.pool.clone(), config.retry));
+        let (probe, events) = Probe::channel();
+        let node = Node::start_with_store(config, store, Registry::with_builtins(), Arc::new(SystemClock), probe);
+        let (server, addrs) = aeon::api::serve(node.clone(), "127.0.0.1:0").expect("bind");
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        Self { db, node, addr: addrs[0], events, server: handle }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Calls the API without blocking the actors' thread. Answers (status, JSON body,
+    /// or the text as a JSON string when it is not JSON).
+    pub async fn call(&self, method: &str, path: &str, body: Option<String>, token: Option<&str>) -> (u16, Value) {
+        let url = format!("{}{path}", self.url());
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let method = method.to_string();
+        tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            let sent = if method == "GET" {
+                let mut r = agent.get(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            } else {
+                let mut r = agent.post(&url).header("Content-Type", "application/json");
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.send(body.unwrap_or_default())
+            };
+            let mut response = sent.expect("the API answers");
+            let status = response.status().as_u16();
+            let text = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string().unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        })
+        .await
+        .expect("client thread")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        self.call("POST", path, Some(body.to_string()), None).await
+    }
+
+    /// Polls a job until it is finished (the node runs in real time).
+    pub async fn until_finished(&self, job_id: &str) -> Value {
+        let start = std::time::Instant::now();
+        loop {
+            let (_, job) = self.get(&format!("/v1/jobs/{job_id}")).await;
+            if ["COMPLETED", "DEAD_LETTER", "CANCELLED"].contains(&job["status"].as_str().unwrap_or("")) {
+                return job;
+            }
+            assert!(start.elapsed() < super::actors::PATIENCE, "job {job_id} unfinished: {job}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn stop(self) {
+        self.server.stop(false).await;
+    }
+}
