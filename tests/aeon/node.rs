@@ -150,6 +150,7 @@ fn spawn_node(db: &TestDb, extra: &[(&str, &str)]) -> Child {
         .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"), "node"])
         .env("DATABASE_URL", url)
         .env("AEON__WORKERS__COUNT", "2")
+        .env("AEON__API__BIND", "127.0.0.1:0")
         .env("AEON__WORKERS__LEASE_MS", "1000")
         .env("AEON__HEALTH__HEARTBEAT_MS", "100")
         .env("AEON__HEALTH__SWEEP_MS", "100")
