@@ -6,11 +6,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{ApiError, BatchRequest, BatchSubmitted, ErrorBody, JobPage, JobView, Submitted, read_body};
+use super::{
+    ApiError, BatchRequest, BatchSubmitted, ErrorBody, JobPage, JobView, Submitted, WorkflowJob, WorkflowView,
+    read_body,
+};
 use crate::actors::supervisor::CancelJob;
 use crate::job::{JobRequest, JobStatus, parse_job_id, validate_job_type};
 use crate::node::Node;
-use crate::store::{GetExecutions, GetJob, JobFilter, ListJobs};
+use crate::store::{GetEdges, GetExecutions, GetJob, GetWorkflow, JobFilter, ListJobs};
 
 /// The most jobs one batch may hold.
 pub const MAX_BATCH: usize = 10_000;
@@ -77,8 +80,41 @@ pub(super) async fn job_view(node: &Node, job_id: uuid::Uuid) -> Result<JobView,
     let store = &node.actors.store;
     let job =
         store.send(GetJob(job_id)).await??.ok_or_else(|| ApiError::not_found(format!("job {job_id} not found")))?;
-    let executions = store.send(GetExecutions(job_id)).await??;
-    Ok(JobView::new(job, Some(executions)))
+    let (executions, edges) = futures::join!(store.send(GetExecutions(job_id)), store.send(GetEdges(job_id)));
+    let edges = edges??;
+    let mut view = JobView::new(job, Some(executions??));
+    view.depends_on = edges.depends_on;
+    view.dependents = Some(edges.dependents);
+    Ok(view)
+}
+
+/// The most jobs a workflow answer holds.
+const MAX_WORKFLOW: u32 = 10_000;
+
+/// Show a workflow: the root and every job that depends on it, transitively.
+#[utoipa::path(get, path = "/v1/workflows/{id}", params(("id" = String, Path, description = "Root job id (UUID)")), responses(
+    (status = 200, body = WorkflowView),
+    (status = 400, description = "Malformed id", body = ErrorBody),
+    (status = 404, description = "Unknown job", body = ErrorBody),
+))]
+pub async fn workflow(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
+    let root = path_id(&id)?;
+    let nodes = node.actors.store.send(GetWorkflow(root, MAX_WORKFLOW + 1)).await??;
+    if nodes.is_empty() {
+        return Err(ApiError::not_found(format!("job {root} not found")));
+    }
+    let truncated = nodes.len() > MAX_WORKFLOW as usize;
+    let jobs = nodes
+        .into_iter()
+        .take(MAX_WORKFLOW as usize)
+        .map(|n| WorkflowJob {
+            job_id: n.job_id,
+            job_type: n.job_type,
+            status: n.status.as_str().into(),
+            depends_on: n.depends_on,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(WorkflowView { root, jobs, truncated }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -61,6 +61,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/jobs/batch", web::post().to(jobs::submit_batch))
                 .route("/jobs/{id}", web::get().to(jobs::show))
                 .route("/jobs/{id}/cancel", web::post().to(jobs::cancel))
+                .route("/workflows/{id}", web::get().to(jobs::workflow))
                 .route("/workers", web::get().to(workers::list))
                 .route("/workers/{id}/crash", web::post().to(workers::crash))
                 .route("/dead-letters", web::get().to(ops::dead_letters))

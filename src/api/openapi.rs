@@ -16,6 +16,7 @@ use super::{jobs, ops, workers};
         jobs::submit_batch,
         jobs::show,
         jobs::list,
+        jobs::workflow,
         jobs::cancel,
         workers::list,
         workers::crash,

@@ -34,6 +34,9 @@ pub struct JobView {
     pub completed_at: Option<DateTime<Utc>>,
     /// The jobs this one waits for.
     pub depends_on: Vec<Uuid>,
+    /// The jobs that wait for this one (only in single-job answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependents: Option<Vec<Uuid>>,
     /// Every attempt, oldest first (only in single-job answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executions: Option<Vec<ExecutionView>>,
@@ -68,6 +71,7 @@ impl JobView {
             started_at: job.started_at,
             completed_at: job.completed_at,
             depends_on: Vec::new(),
+            dependents: None,
             executions: executions.map(|all| {
                 all.into_iter()
                     .map(|e| ExecutionView {
@@ -191,4 +195,23 @@ pub struct Health {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// A workflow: a root job and every job that depends on it, transitively.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkflowView {
+    pub root: Uuid,
+    /// In submission order; each with the jobs it waits for.
+    pub jobs: Vec<WorkflowJob>,
+    /// Whether the workflow had more jobs than the answer holds.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkflowJob {
+    pub job_id: Uuid,
+    #[serde(rename = "type")]
+    pub job_type: String,
+    pub status: String,
+    pub depends_on: Vec<Uuid>,
 }

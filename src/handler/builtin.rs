@@ -8,6 +8,7 @@
 //! | `cpu` | `{"iterations": u64}` | burns CPU, completes with a checksum |
 //! | `fail` | `{"times": i32, "message"?: str}` | fails its first `times` attempts, then completes |
 //! | `panic` | `{"times": i32}` | panics in its first `times` attempts, then completes |
+//! | `collect` | anything | completes with its dependencies' outcomes and results (fan-in) |
 
 use std::time::Duration;
 
@@ -57,7 +58,11 @@ pub fn register_all(registry: &mut Registry) {
         .expect(valid);
     registry
         .register_fn("cpu", |_: JobContext, p: CpuPayload| async move {
-            Outcome::Complete(json!({ "checksum": burn(p.iterations) }))
+            // Off the actors' thread: a long loop must not stall heartbeats and leases.
+            match tokio::task::spawn_blocking(move || burn(p.iterations)).await {
+                Ok(checksum) => Outcome::Complete(json!({ "checksum": checksum })),
+                Err(e) => Outcome::Fail(format!("cpu task failed: {e}")),
+            }
         })
         .expect(valid);
     registry
@@ -67,6 +72,11 @@ pub fn register_all(registry: &mut Registry) {
             } else {
                 Outcome::Complete(json!({ "succeeded_on_attempt": ctx.attempt }))
             }
+        })
+        .expect(valid);
+    registry
+        .register_fn("collect", |ctx: JobContext, _: Value| async move {
+            Outcome::Complete(json!({ "dependencies": ctx.dependencies }))
         })
         .expect(valid);
     registry

@@ -60,6 +60,9 @@ pub struct JobContext {
     pub attempt: i32,
     pub max_retries: i32,
     pub worker_id: Uuid,
+    /// How each job this one depends on ended, with its result (fan-in). Under the
+    /// `continue` policy a dependency may be `DEAD_LETTER` or `CANCELLED`.
+    pub dependencies: Vec<crate::store::DependencyOutcome>,
 }
 
 /// A handler with a typed payload.

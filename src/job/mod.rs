@@ -2,9 +2,11 @@
 //!
 //! The state machine is drawn in `docs/job-states.md`.
 
+mod dependencies;
 mod status;
 mod submit;
 
+pub use dependencies::DependencyPolicy;
 pub use status::{ExecutionStatus, JobStatus, ParseStatusError};
 pub use submit::{
     JobRequest, NewJob, SubmitLimits, ValidationError, parse_job_id, parse_json, validate_batch, validate_job_type,

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::DependencyPolicy;
+
 /// Bad input: which field, and why. Nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {field}: {reason}")]
@@ -72,6 +74,17 @@ pub struct JobRequest {
     /// A second submission with the same key returns the first job instead of a new one.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// Jobs this one waits for: job ids, or (in a batch) the `ref` of another job of
+    /// the same batch.
+    #[serde(default)]
+    pub depends_on: Option<Vec<String>>,
+    /// What a failed (dead-lettered or cancelled) dependency does to this job:
+    /// `cancel` (the default: this job is cancelled too) or `continue` (it runs anyway).
+    #[serde(default)]
+    pub on_dependency_failure: Option<String>,
+    /// A name for this job that later jobs of the same batch use in `depends_on`.
+    #[serde(default, rename = "ref")]
+    pub reference: Option<String>,
 }
 
 /// A validated job, ready to be written.
@@ -86,6 +99,9 @@ pub struct NewJob {
     /// `None`: ready at once (the store's clock decides "now").
     pub run_at: Option<DateTime<Utc>>,
     pub idempotency_key: Option<String>,
+    /// Jobs this one waits for (distinct, never itself).
+    pub depends_on: Vec<Uuid>,
+    pub dependency_policy: DependencyPolicy,
 }
 
 impl JobRequest {
@@ -99,8 +115,16 @@ impl JobRequest {
         parse_json(bytes)
     }
 
-    /// Checks every field against `limits` and fills in the defaults.
+    /// Checks every field against `limits` and fills in the defaults. `depends_on`
+    /// must hold job ids; batch references are resolved by [`validate_batch`].
     pub fn validate(self, limits: &SubmitLimits) -> Result<NewJob, ValidationError> {
+        let mut job = self.clone().validate_own_fields(limits)?;
+        job.depends_on = resolve_dependencies(&self.depends_on, job.job_id, &Default::default())?;
+        Ok(job)
+    }
+
+    /// Every field but `depends_on`, which needs the batch to resolve.
+    fn validate_own_fields(self, limits: &SubmitLimits) -> Result<NewJob, ValidationError> {
         validate_job_type(&self.job_type)?;
         let payload = if self.payload.is_null() { Value::Object(Default::default()) } else { self.payload };
         let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
@@ -152,6 +176,15 @@ impl JobRequest {
                 return Err(ValidationError::new("idempotency_key", "must be 1 to 255 bytes long"));
             }
         }
+        let dependency_policy = match self.on_dependency_failure.as_deref() {
+            None => DependencyPolicy::Cancel,
+            Some(p) => p.parse().map_err(|e: String| ValidationError::new("on_dependency_failure", e))?,
+        };
+        if let Some(reference) = &self.reference {
+            if reference.is_empty() || reference.len() > 64 {
+                return Err(ValidationError::new("ref", "must be 1 to 64 bytes long"));
+            }
+        }
         Ok(NewJob {
             job_id: Uuid::now_v7(),
             job_type: self.job_type,
@@ -161,20 +194,61 @@ impl JobRequest {
             timeout_ms,
             run_at,
             idempotency_key: self.idempotency_key,
+            depends_on: Vec::new(),
+            dependency_policy,
         })
     }
 }
 
 /// Validates a batch, all or nothing: the first bad job's field is named with its
-/// index (`jobs[3].timeout_ms`), and no job of the batch is returned.
+/// index (`jobs[3].timeout_ms`), and no job of the batch is returned. Jobs may depend
+/// on each other by `ref`; a cycle among them is refused, naming it.
 pub fn validate_batch(requests: Vec<JobRequest>, limits: &SubmitLimits) -> Result<Vec<NewJob>, ValidationError> {
-    requests
-        .into_iter()
-        .enumerate()
-        .map(|(i, request)| {
-            request.validate(limits).map_err(|e| ValidationError::new(format!("jobs[{i}].{}", e.field), e.reason))
-        })
-        .collect()
+    let at = |i: usize, e: ValidationError| ValidationError::new(format!("jobs[{i}].{}", e.field), e.reason);
+    let mut jobs = Vec::with_capacity(requests.len());
+    let mut refs = std::collections::HashMap::new();
+    for (i, request) in requests.iter().enumerate() {
+        let job = request.clone().validate_own_fields(limits).map_err(|e| at(i, e))?;
+        if let Some(reference) = &request.reference {
+            if refs.insert(reference.clone(), job.job_id).is_some() {
+                return Err(at(i, ValidationError::new("ref", format!("{reference:?} names two jobs of the batch"))));
+            }
+        }
+        jobs.push(job);
+    }
+    for (i, (job, request)) in jobs.iter_mut().zip(&requests).enumerate() {
+        job.depends_on = resolve_dependencies(&request.depends_on, job.job_id, &refs).map_err(|e| at(i, e))?;
+    }
+    super::dependencies::refuse_cycles(&jobs, &requests)?;
+    Ok(jobs)
+}
+
+/// Turns `depends_on` entries (job ids, or refs of the batch) into distinct job ids.
+fn resolve_dependencies(
+    entries: &Option<Vec<String>>,
+    own_id: Uuid,
+    refs: &std::collections::HashMap<String, Uuid>,
+) -> Result<Vec<Uuid>, ValidationError> {
+    let mut resolved: Vec<Uuid> = Vec::new();
+    for entry in entries.iter().flatten() {
+        let id = match (refs.get(entry), Uuid::try_parse(entry)) {
+            (Some(id), _) => *id,
+            (None, Ok(id)) => id,
+            (None, Err(_)) => {
+                return Err(ValidationError::new(
+                    "depends_on",
+                    format!("{entry:?} is neither a job id nor the ref of a job in this batch"),
+                ));
+            }
+        };
+        if id == own_id {
+            return Err(ValidationError::new("depends_on", "a job cannot depend on itself"));
+        }
+        if !resolved.contains(&id) {
+            resolved.push(id);
+        }
+    }
+    Ok(resolved)
 }
 
 /// Parses a JSON object into `T`, naming the field at fault when it does not fit.

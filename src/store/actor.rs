@@ -44,6 +44,34 @@ pub struct StoreActor {
     completions: Batch<Completion, Applied>,
     failures: Batch<Failure, FailOutcome>,
     health_logs: Batch<HealthLog, ()>,
+    /// Told when settling released dependents, so they run without waiting for a poll.
+    ready: Option<Recipient<JobsReady>>,
+}
+
+/// Jobs became ready because their dependencies finished.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct JobsReady;
+
+/// Who to tell when dependents are released (the node's Supervisor).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct NotifyReady(pub Recipient<JobsReady>);
+
+impl Handler<NotifyReady> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: NotifyReady, _: &mut Self::Context) {
+        self.ready = Some(msg.0);
+    }
+}
+
+fn announce(ready: &Option<Recipient<JobsReady>>, released: u64) {
+    if released > 0 {
+        if let Some(ready) = ready {
+            ready.do_send(JobsReady);
+        }
+    }
 }
 
 impl StoreActor {
@@ -55,6 +83,7 @@ impl StoreActor {
             completions: Batch::default(),
             failures: Batch::default(),
             health_logs: Batch::default(),
+            ready: None,
         }
     }
 
@@ -68,19 +97,23 @@ impl StoreActor {
         let flushes = [
             {
                 let (items, waiters) = self.completions.take();
-                let store = self.store.clone();
+                let (store, ready) = (self.store.clone(), self.ready.clone());
                 Box::pin(async move {
                     if !items.is_empty() {
-                        waiters.answer(store.complete(items, now).await);
+                        let completed = store.complete(items, now).await;
+                        announce(&ready, completed.as_ref().map_or(0, |c| c.released));
+                        waiters.answer(completed.map(|c| c.applied));
                     }
                 }) as BoxFuture<'static, ()>
             },
             {
                 let (items, waiters) = self.failures.take();
-                let store = self.store.clone();
+                let (store, ready) = (self.store.clone(), self.ready.clone());
                 Box::pin(async move {
                     if !items.is_empty() {
-                        waiters.answer(store.fail(items, now).await);
+                        let failed = store.fail(items, now).await;
+                        announce(&ready, failed.as_ref().map_or(0, |f| f.released));
+                        waiters.answer(failed.map(|f| f.outcomes));
                     }
                 })
             },
@@ -253,6 +286,8 @@ direct!(
     RequeueDeadLetter(job_id: Uuid) -> Job, |store, now| store.requeue_dead_letter(job_id, now)
 );
 direct!(GetJob(job_id: Uuid) -> Option<Job>, |store, now| store.get_job(job_id));
+direct!(GetEdges(job_id: Uuid) -> super::Edges, |store, now| store.edges(job_id));
+direct!(GetWorkflow(root: Uuid, limit: u32) -> Vec<super::WorkflowNode>, |store, now| store.workflow(root, limit));
 direct!(GetExecutions(job_id: Uuid) -> Vec<Execution>, |store, now| store.executions(job_id));
 direct!(
     ListDeadLetters(limit: u32, before: Option<i64>) -> Vec<DeadLetter>, |store, now| store.dead_letters(limit, before)

@@ -13,9 +13,10 @@ pub mod postgres;
 mod types;
 
 pub use actor::{
-    Cancel, Claim, Complete, CompletedWithin, CountByStatus, Enqueue, EnqueueMany, ExtendLeases, Fail, Flush,
-    GetExecutions, GetJob, ListDeadLetters, ListJobs, ListWorkers, Ping, Release, RequeueDeadLetter, RescueExpired,
-    RescueWorker, StoreActor, StoreActorConfig, UpsertWorkers, WriteHealthLog, WriteHealthLogs,
+    Cancel, Claim, Complete, CompletedWithin, CountByStatus, Enqueue, EnqueueMany, ExtendLeases, Fail, Flush, GetEdges,
+    GetExecutions, GetJob, GetWorkflow, JobsReady, ListDeadLetters, ListJobs, ListWorkers, NotifyReady, Ping, Release,
+    RequeueDeadLetter, RescueExpired, RescueWorker, StoreActor, StoreActorConfig, UpsertWorkers, WriteHealthLog,
+    WriteHealthLogs,
 };
 pub use failure::{FailureDecision, decide_failure};
 pub use types::*;
@@ -71,7 +72,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     /// Writes new jobs, all or nothing. A job whose idempotency key is already taken is
-    /// not written: its entry in the answer names the existing job instead.
+    /// not written: its entry in the answer names the existing job instead. A job with
+    /// dependencies is `WAITING` until they finish (or `PENDING` / `CANCELLED` at once
+    /// if they already have); a dependency that does not exist refuses the whole submit.
     async fn enqueue(&self, jobs: Vec<NewJob>, now: DateTime<Utc>) -> StoreResult<Vec<Enqueued>>;
 
     /// Claims up to `limit` ready jobs for a worker, highest priority then oldest, and
@@ -80,10 +83,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Completes jobs with their results. A completion whose execution no longer holds
     /// the claim is `Stale` and changes nothing.
-    async fn complete(&self, completions: Vec<Completion>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>>;
+    /// Dependents whose last dependency this completes become `PENDING` in the same
+    /// transaction.
+    async fn complete(&self, completions: Vec<Completion>, now: DateTime<Utc>) -> StoreResult<Completed>;
 
     /// Records failed attempts: each job is retried with backoff or dead-lettered.
-    async fn fail(&self, failures: Vec<Failure>, now: DateTime<Utc>) -> StoreResult<Vec<FailOutcome>>;
+    /// A dead-lettered job's dependents are cancelled (policy `cancel`, transitively)
+    /// or released (policy `continue`) in the same transaction.
+    async fn fail(&self, failures: Vec<Failure>, now: DateTime<Utc>) -> StoreResult<Failed>;
 
     /// Gives claims back (a draining node, a snoozing handler): the job is `PENDING`
     /// again from `run_at`, the attempt does not count, and its execution is recorded
@@ -114,6 +121,12 @@ pub trait Store: Send + Sync + 'static {
     async fn requeue_dead_letter(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job>;
 
     async fn get_job(&self, job_id: Uuid) -> StoreResult<Option<Job>>;
+
+    /// What a job waits for, and what waits for it.
+    async fn edges(&self, job_id: Uuid) -> StoreResult<Edges>;
+
+    /// A root job and everything that depends on it, transitively (at most `limit`).
+    async fn workflow(&self, root: Uuid, limit: u32) -> StoreResult<Vec<WorkflowNode>>;
 
     /// The attempts of a job, oldest first.
     async fn executions(&self, job_id: Uuid) -> StoreResult<Vec<Execution>>;

@@ -43,6 +43,50 @@ pub struct ClaimedJob {
     pub max_retries: i32,
     pub timeout_ms: i32,
     pub lease_expires_at: DateTime<Utc>,
+    /// How the jobs this one depended on ended (fan-in): empty without dependencies.
+    pub dependencies: Vec<DependencyOutcome>,
+}
+
+/// A dependency as its dependent sees it when it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct DependencyOutcome {
+    pub job_id: Uuid,
+    /// `COMPLETED`, or `DEAD_LETTER` / `CANCELLED` under the `continue` policy.
+    pub status: String,
+    pub result: Option<Value>,
+}
+
+/// A job's place in the dependency graph.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Edges {
+    pub depends_on: Vec<Uuid>,
+    pub dependents: Vec<Uuid>,
+}
+
+/// One job of a workflow (a root and everything that depends on it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkflowNode {
+    pub job_id: Uuid,
+    pub job_type: String,
+    pub status: JobStatus,
+    pub depends_on: Vec<Uuid>,
+}
+
+/// What a batch of completions did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Completed {
+    /// One per completion, in order.
+    pub applied: Vec<Applied>,
+    /// Dependents that became ready.
+    pub released: u64,
+}
+
+/// What a batch of failures did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failed {
+    pub outcomes: Vec<FailOutcome>,
+    /// Dependents that became ready (`continue` policy).
+    pub released: u64,
 }
 
 impl ClaimedJob {

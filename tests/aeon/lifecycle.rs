@@ -47,7 +47,8 @@ async fn a_job_goes_from_pending_to_completed_with_its_result(#[future] db: Test
     let applied = store
         .complete(vec![Completion { claim: run.claim_ref(), result: json!({"echo": 1}) }], clock.now())
         .await
-        .unwrap();
+        .unwrap()
+        .applied;
     assert_eq!(applied, vec![Applied::Applied]);
 
     let done = store.get_job(job.job_id).await.unwrap().unwrap();
@@ -99,7 +100,11 @@ async fn cancelling_stops_a_job_and_fences_its_running_attempt(#[future] db: Tes
     let claimed = claim(&store, 2, &clock).await;
     let (run, fin) =
         if claimed[0].job_id == running.job_id { (&claimed[0], &claimed[1]) } else { (&claimed[1], &claimed[0]) };
-    store.complete(vec![Completion { claim: fin.claim_ref(), result: json!(null) }], clock.now()).await.unwrap();
+    store
+        .complete(vec![Completion { claim: fin.claim_ref(), result: json!(null) }], clock.now())
+        .await
+        .unwrap()
+        .applied;
     store.enqueue(vec![waiting.clone()], clock.now()).await.unwrap();
 
     assert_eq!(store.cancel(waiting.job_id, clock.now()).await.unwrap().status, JobStatus::Cancelled);
@@ -109,8 +114,11 @@ async fn cancelling_stops_a_job_and_fences_its_running_attempt(#[future] db: Tes
     assert_eq!(executions[0].execution_status, ExecutionStatus::Cancelled);
 
     // The worker that was running it finishes late: nothing changes.
-    let late =
-        store.complete(vec![Completion { claim: run.claim_ref(), result: json!(1) }], clock.now()).await.unwrap();
+    let late = store
+        .complete(vec![Completion { claim: run.claim_ref(), result: json!(1) }], clock.now())
+        .await
+        .unwrap()
+        .applied;
     assert_eq!(late, vec![Applied::Stale]);
     let after = store.get_job(running.job_id).await.unwrap().unwrap();
     assert_eq!((after.status, after.result), (JobStatus::Cancelled, None));

@@ -12,6 +12,7 @@ mod batching;
 mod cli;
 mod concurrency;
 mod config;
+mod dependencies;
 mod idempotency;
 mod lifecycle;
 mod node;

@@ -30,7 +30,7 @@ async fn failed_attempts_back_off_exponentially_then_dead_letter_after_exactly_m
     for (attempt, delay_s) in [(1, 1), (2, 2), (3, 4)] {
         let run = claim(&store, 1, &clock).await.pop().expect("the job is ready");
         assert_eq!(run.attempt, attempt);
-        let outcome = store.fail(vec![failure(&run, &format!("boom {attempt}"))], clock.now()).await.unwrap();
+        let outcome = store.fail(vec![failure(&run, &format!("boom {attempt}"))], clock.now()).await.unwrap().outcomes;
         let retry_at = clock.now() + chrono::Duration::seconds(delay_s);
         assert_eq!(outcome, vec![FailOutcome::Retrying { at: retry_at }]);
         let waiting = store.get_job(job.job_id).await.unwrap().unwrap();
@@ -43,7 +43,7 @@ async fn failed_attempts_back_off_exponentially_then_dead_letter_after_exactly_m
     }
     let last = claim(&store, 1, &clock).await.pop().expect("fourth and last attempt");
     assert_eq!(last.attempt, 4);
-    let outcome = store.fail(vec![failure(&last, "boom 4")], clock.now()).await.unwrap();
+    let outcome = store.fail(vec![failure(&last, "boom 4")], clock.now()).await.unwrap().outcomes;
     assert_eq!(outcome, vec![FailOutcome::DeadLettered]);
 
     let dead = store.get_job(job.job_id).await.unwrap().unwrap();
@@ -67,7 +67,7 @@ async fn jitter_spreads_retries_within_its_bound(#[future] db: TestDb, clock: Ma
     let jobs: Vec<_> = (0..50).map(|_| job_with(|j| j.max_retries = Some(5))).collect();
     store.enqueue(jobs, clock.now()).await.unwrap();
     let runs = claim(&store, 50, &clock).await;
-    let outcomes = store.fail(runs.iter().map(|r| failure(r, "x")).collect(), clock.now()).await.unwrap();
+    let outcomes = store.fail(runs.iter().map(|r| failure(r, "x")).collect(), clock.now()).await.unwrap().outcomes;
     let delays: Vec<i64> = outcomes
         .iter()
         .map(|o| match o {
@@ -91,7 +91,7 @@ async fn a_permanent_failure_dead_letters_at_once_and_requeue_gives_fresh_retrie
     store.enqueue(vec![job.clone()], clock.now()).await.unwrap();
     let run = claim(&store, 1, &clock).await.pop().unwrap();
     let permanent = Failure { permanent: true, ..failure(&run, "bad payload") };
-    assert_eq!(store.fail(vec![permanent], clock.now()).await.unwrap(), vec![FailOutcome::DeadLettered]);
+    assert_eq!(store.fail(vec![permanent], clock.now()).await.unwrap().outcomes, vec![FailOutcome::DeadLettered]);
 
     match store.requeue_dead_letter(Uuid::new_v4(), clock.now()).await {
         Err(StoreError::NotFound(_)) => {}
@@ -138,8 +138,11 @@ async fn an_expired_lease_is_rescued_and_the_late_completion_changes_nothing(#[f
 
     // The worker that lost its claim comes back and reports: fenced off.
     let late = Completion { claim: first.claim_ref(), result: json!("late") };
-    assert_eq!(store.complete(vec![late], clock.now()).await.unwrap(), vec![Applied::Stale]);
-    assert_eq!(store.fail(vec![failure(&first, "late")], clock.now()).await.unwrap(), vec![FailOutcome::Stale]);
+    assert_eq!(store.complete(vec![late], clock.now()).await.unwrap().applied, vec![Applied::Stale]);
+    assert_eq!(
+        store.fail(vec![failure(&first, "late")], clock.now()).await.unwrap().outcomes,
+        vec![FailOutcome::Stale]
+    );
     let job_now = store.get_job(job.job_id).await.unwrap().unwrap();
     assert_eq!((job_now.status, job_now.result), (JobStatus::Pending, None));
 
@@ -147,7 +150,7 @@ async fn an_expired_lease_is_rescued_and_the_late_completion_changes_nothing(#[f
     let second = claim(&store, 1, &clock).await.pop().expect("rescued job runs again");
     assert_eq!(second.attempt, 2);
     let done = Completion { claim: second.claim_ref(), result: json!("ok") };
-    assert_eq!(store.complete(vec![done], clock.now()).await.unwrap(), vec![Applied::Applied]);
+    assert_eq!(store.complete(vec![done], clock.now()).await.unwrap().applied, vec![Applied::Applied]);
     assert_eq!(store.get_job(job.job_id).await.unwrap().unwrap().result, Some(json!("ok")));
     let successes = db.count("SELECT COUNT(*) FROM job_executions WHERE execution_status = 'SUCCEEDED'").await;
     assert_eq!(successes, 1);
@@ -176,7 +179,7 @@ async fn a_completion_counts_once_even_when_sent_twice(#[future] db: TestDb, clo
     store.enqueue(vec![job_with(|_| {})], clock.now()).await.unwrap();
     let run = claim(&store, 1, &clock).await.pop().unwrap();
     let done = Completion { claim: run.claim_ref(), result: json!(1) };
-    let outcomes = store.complete(vec![done.clone(), done.clone()], clock.now()).await.unwrap();
+    let outcomes = store.complete(vec![done.clone(), done.clone()], clock.now()).await.unwrap().applied;
     assert_eq!(outcomes, vec![Applied::Applied, Applied::Stale]);
-    assert_eq!(store.complete(vec![done], clock.now()).await.unwrap(), vec![Applied::Stale]);
+    assert_eq!(store.complete(vec![done], clock.now()).await.unwrap().applied, vec![Applied::Stale]);
 }

@@ -181,6 +181,7 @@ impl Actor for JobActor {
             attempt: self.claim.attempt,
             max_retries: self.claim.max_retries,
             worker_id: self.worker_id,
+            dependencies: self.claim.dependencies.clone(),
         };
         let payload = self.claim.payload.clone();
         let delay = self.delay;

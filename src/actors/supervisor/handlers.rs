@@ -31,6 +31,15 @@ impl Handler<Wake> for Supervisor {
     }
 }
 
+impl Handler<store::JobsReady> for Supervisor {
+    type Result = ();
+
+    /// Dependents were released: claim them now rather than at the next poll.
+    fn handle(&mut self, _: store::JobsReady, ctx: &mut Self::Context) {
+        self.handle(Wake, ctx);
+    }
+}
+
 impl Handler<CheckChildren> for Supervisor {
     type Result = ();
 

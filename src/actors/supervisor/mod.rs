@@ -138,6 +138,7 @@ impl Supervisor {
                 renewing: false,
             }
         });
+        store.do_send(store::NotifyReady(supervisor.clone().recipient()));
         NodeActors { supervisor, store, health: health.expect("health monitor started") }
     }
 

@@ -4,11 +4,12 @@
 //! the statements live in [`sql`]. The store counts the statements it sends, which is
 //! how tests prove that batching really batches.
 
+mod dependencies;
 mod rows;
 pub mod schema;
 pub mod sql;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,8 +24,9 @@ use crate::clock::after;
 use crate::job::{Execution, ExecutionStatus, Job, JobStatus, NewJob};
 use crate::retry::BackoffPolicy;
 use crate::store::{
-    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Enqueued, FailOutcome, Failure,
-    FailureDecision, HealthLog, JobFilter, Rescued, Store, StoreError, StoreResult, WorkerRecord, decide_failure,
+    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, DeadLetter, Edges, Enqueued, FailOutcome,
+    Failed, Failure, FailureDecision, HealthLog, JobFilter, Rescued, Store, StoreError, StoreResult, WorkerRecord,
+    WorkflowNode, decide_failure,
 };
 
 /// The migrations of the Postgres schema, embedded at build time.
@@ -69,13 +71,15 @@ impl PgStore {
     }
 
     /// Decides each failure (retry or dead-letter) and settles them all in one
-    /// statement, inside the caller's transaction, which holds the jobs' row locks.
+    /// statement, inside the caller's transaction, which holds the jobs' row locks;
+    /// then settles the dead-lettered jobs' dependents. Answers the outcomes by
+    /// execution, and how many dependents became ready.
     async fn settle(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         failures: &[(Failure, i32, i32)],
         now: DateTime<Utc>,
-    ) -> StoreResult<Vec<(Uuid, FailOutcome)>> {
+    ) -> StoreResult<(Vec<(Uuid, FailOutcome)>, u64)> {
         let (mut job_ids, mut exec_ids, mut statuses, mut errors, mut retry_at) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut outcomes = Vec::with_capacity(failures.len());
@@ -97,9 +101,9 @@ impl PgStore {
             }
         }
         if outcomes.is_empty() {
-            return Ok(outcomes);
+            return Ok((outcomes, 0));
         }
-        sqlx::query(sql::SETTLE_FAILURES)
+        let settled: Vec<(Uuid, Uuid, bool)> = sqlx::query_as(sql::SETTLE_FAILURES)
             .bind(&job_ids)
             .bind(&exec_ids)
             .bind(&statuses)
@@ -109,7 +113,9 @@ impl PgStore {
             .fetch_all(&mut **tx)
             .await?;
         self.sent(1);
-        Ok(outcomes)
+        let dead: Vec<Uuid> = settled.iter().filter(|(_, _, dead)| *dead).map(|(_, job_id, _)| *job_id).collect();
+        let released = self.settle_dependents(tx, &dead, now).await?.released.len() as u64;
+        Ok((outcomes, released))
     }
 
     /// Locks the claims `lock` selects and settles each as a crashed attempt.
@@ -138,7 +144,7 @@ impl PgStore {
             };
             failures.push((failure, attempts, max_retries));
         }
-        let settled = self.settle(&mut tx, &failures, now).await?;
+        let (settled, _) = self.settle(&mut tx, &failures, now).await?;
         self.commit(tx).await?;
         Ok(failures
             .iter()
@@ -150,6 +156,56 @@ impl PgStore {
                 outcome,
             })
             .collect())
+    }
+
+    /// Inserts the jobs (those with dependencies as `WAITING`) and looks up the jobs
+    /// that won their idempotency keys.
+    async fn insert_jobs(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> StoreResult<(HashSet<Uuid>, HashMap<String, (Uuid, JobStatus)>)> {
+        let ids: Vec<Uuid> = jobs.iter().map(|j| j.job_id).collect();
+        let types: Vec<&str> = jobs.iter().map(|j| j.job_type.as_str()).collect();
+        let payloads: Vec<String> = jobs.iter().map(|j| j.payload.to_string()).collect();
+        let priorities: Vec<i32> = jobs.iter().map(|j| j.priority).collect();
+        let retries: Vec<i32> = jobs.iter().map(|j| j.max_retries).collect();
+        let timeouts: Vec<i32> = jobs.iter().map(|j| j.timeout_ms).collect();
+        let at: Vec<DateTime<Utc>> = jobs.iter().map(|j| j.run_at.unwrap_or(now)).collect();
+        let keys: Vec<Option<&str>> = jobs.iter().map(|j| j.idempotency_key.as_deref()).collect();
+        let waits: Vec<bool> = jobs.iter().map(|j| !j.depends_on.is_empty()).collect();
+        let inserted: HashSet<Uuid> = sqlx::query_scalar(sql::ENQUEUE)
+            .bind(&ids)
+            .bind(&types)
+            .bind(&payloads)
+            .bind(&priorities)
+            .bind(&retries)
+            .bind(&timeouts)
+            .bind(&at)
+            .bind(&keys)
+            .bind(now)
+            .bind(&waits)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+        self.sent(1);
+        // Jobs not inserted lost to an existing idempotency key: answer with that job.
+        let taken: Vec<&str> = jobs
+            .iter()
+            .filter(|j| !inserted.contains(&j.job_id))
+            .filter_map(|j| j.idempotency_key.as_deref())
+            .collect();
+        let mut existing = HashMap::new();
+        if !taken.is_empty() {
+            for row in sqlx::query(sql::JOBS_BY_IDEMPOTENCY_KEY).bind(&taken).fetch_all(&mut *conn).await? {
+                let status: String = row.try_get(2)?;
+                existing.insert(row.try_get(0)?, (row.try_get(1)?, status.parse()?));
+            }
+            self.sent(1);
+        }
+        Ok((inserted, existing))
     }
 
     async fn job_for_update(&self, tx: &mut Transaction<'_, Postgres>, job_id: Uuid) -> StoreResult<Job> {
@@ -188,70 +244,33 @@ impl Store for PgStore {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        let n = jobs.len();
-        let (mut ids, mut types, mut payloads, mut priorities, mut retries, mut timeouts, mut at, mut keys) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for job in &jobs {
-            ids.push(job.job_id);
-            types.push(job.job_type.as_str());
-            payloads.push(job.payload.to_string());
-            priorities.push(job.priority);
-            retries.push(job.max_retries);
-            timeouts.push(job.timeout_ms);
-            at.push(job.run_at.unwrap_or(now));
-            keys.push(job.idempotency_key.as_deref());
+        if jobs.iter().all(|j| j.depends_on.is_empty()) {
+            let mut conn = self.pool.acquire().await?;
+            let (inserted, existing) = self.insert_jobs(&mut conn, &jobs, now).await?;
+            return answer_enqueue(&jobs, &inserted, &existing, &Default::default());
         }
-        let inserted: std::collections::HashSet<Uuid> = sqlx::query_scalar(sql::ENQUEUE)
-            .bind(&ids)
-            .bind(&types)
-            .bind(&payloads)
-            .bind(&priorities)
-            .bind(&retries)
-            .bind(&timeouts)
-            .bind(&at)
-            .bind(&keys)
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .collect();
-        self.sent(1);
-
-        // Jobs not inserted lost to an existing idempotency key: answer with that job.
-        let taken: Vec<&str> = jobs
+        // With dependencies: lock them, insert, write edges, decide starting states, in
+        // one transaction.
+        let mut tx = self.begin().await?;
+        self.lock_dependencies(&mut tx, &jobs).await?;
+        let (inserted, existing) = self.insert_jobs(&mut tx, &jobs, now).await?;
+        // A batch job that lost to an idempotency key is the existing job, edges too.
+        let actual: HashMap<Uuid, Uuid> = jobs
             .iter()
             .filter(|j| !inserted.contains(&j.job_id))
-            .filter_map(|j| j.idempotency_key.as_deref())
+            .filter_map(|j| Some((j.job_id, existing.get(j.idempotency_key.as_deref()?)?.0)))
             .collect();
-        let mut existing: HashMap<String, (Uuid, JobStatus)> = HashMap::new();
-        if !taken.is_empty() {
-            for row in sqlx::query(sql::JOBS_BY_IDEMPOTENCY_KEY).bind(&taken).fetch_all(&self.pool).await? {
-                let status: String = row.try_get(2)?;
-                let status = status.parse()?;
-                existing.insert(row.try_get(0)?, (row.try_get(1)?, status));
-            }
-            self.sent(1);
-        }
-        jobs.iter()
-            .map(|job| {
-                if inserted.contains(&job.job_id) {
-                    return Ok(Enqueued { job_id: job.job_id, status: JobStatus::Pending, created: true });
-                }
-                let key = job.idempotency_key.as_deref().unwrap_or_default();
-                let (job_id, status) = existing.get(key).copied().ok_or_else(|| {
-                    StoreError::Corrupt(format!("job {} was neither inserted nor found by its key", job.job_id))
-                })?;
-                Ok(Enqueued { job_id, status, created: false })
+        let new_jobs: Vec<NewJob> = jobs
+            .iter()
+            .filter(|j| inserted.contains(&j.job_id))
+            .map(|j| NewJob {
+                depends_on: j.depends_on.iter().map(|d| *actual.get(d).unwrap_or(d)).collect(),
+                ..j.clone()
             })
-            .collect()
+            .collect();
+        let settled = self.insert_edges(&mut tx, &new_jobs.iter().collect::<Vec<_>>(), now).await?;
+        self.commit(tx).await?;
+        answer_enqueue(&jobs, &inserted, &existing, &settled)
     }
 
     async fn claim(&self, request: ClaimRequest, now: DateTime<Utc>) -> StoreResult<Vec<ClaimedJob>> {
@@ -278,32 +297,43 @@ impl Store for PgStore {
                     max_retries: row.try_get(5)?,
                     timeout_ms: row.try_get(6)?,
                     lease_expires_at: row.try_get(7)?,
+                    dependencies: match row.try_get::<Option<serde_json::Value>, _>(8)? {
+                        None => Vec::new(),
+                        Some(list) => serde_json::from_value(list).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    },
                 })
             })
             .collect()
     }
 
-    async fn complete(&self, completions: Vec<Completion>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>> {
+    async fn complete(&self, completions: Vec<Completion>, now: DateTime<Utc>) -> StoreResult<Completed> {
         if completions.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Completed::default());
         }
         let job_ids: Vec<Uuid> = completions.iter().map(|c| c.claim.job_id).collect();
         let exec_ids: Vec<Uuid> = completions.iter().map(|c| c.claim.execution_id).collect();
         let results: Vec<String> = completions.iter().map(|c| c.result.to_string()).collect();
-        let done: Vec<Uuid> = sqlx::query_scalar(sql::COMPLETE)
+        // One transaction: a dependent is released with its last dependency's
+        // completion, so no crash can come between the two.
+        let mut tx = self.begin().await?;
+        let done: Vec<(Uuid, Uuid)> = sqlx::query_as(sql::COMPLETE)
             .bind(&job_ids)
             .bind(&exec_ids)
             .bind(&results)
             .bind(now)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
         self.sent(1);
-        Ok(applied_in_order(&exec_ids, done))
+        let finished: Vec<Uuid> = done.iter().map(|(_, job_id)| *job_id).collect();
+        let released = self.settle_dependents(&mut tx, &finished, now).await?.released.len() as u64;
+        self.commit(tx).await?;
+        let applied = applied_in_order(&exec_ids, done.into_iter().map(|(execution_id, _)| execution_id).collect());
+        Ok(Completed { applied, released })
     }
 
-    async fn fail(&self, failures: Vec<Failure>, now: DateTime<Utc>) -> StoreResult<Vec<FailOutcome>> {
+    async fn fail(&self, failures: Vec<Failure>, now: DateTime<Utc>) -> StoreResult<Failed> {
         if failures.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Failed::default());
         }
         let mut tx = self.begin().await?;
         let job_ids: Vec<Uuid> = failures.iter().map(|f| f.claim.job_id).collect();
@@ -312,22 +342,24 @@ impl Store for PgStore {
         let by_execution: HashMap<Uuid, (i32, i32)> =
             locked.iter().filter_map(|(_, exec, _, a, m)| exec.map(|e| (e, (*a, *m)))).collect();
         // Settle each claim once, even if the same failure arrived twice in the batch.
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let live: Vec<(Failure, i32, i32)> = failures
             .iter()
             .filter(|f| seen.insert(f.claim.execution_id))
             .filter_map(|f| by_execution.get(&f.claim.execution_id).map(|(a, m)| (f.clone(), *a, *m)))
             .collect();
-        let settled: HashMap<Uuid, FailOutcome> = self.settle(&mut tx, &live, now).await?.into_iter().collect();
+        let (settled, released) = self.settle(&mut tx, &live, now).await?;
+        let settled: HashMap<Uuid, FailOutcome> = settled.into_iter().collect();
         self.commit(tx).await?;
-        let mut reported = std::collections::HashSet::new();
-        Ok(failures
+        let mut reported = HashSet::new();
+        let outcomes = failures
             .iter()
             .map(|f| match settled.get(&f.claim.execution_id) {
                 Some(outcome) if reported.insert(f.claim.execution_id) => *outcome,
                 _ => FailOutcome::Stale,
             })
-            .collect())
+            .collect();
+        Ok(Failed { outcomes, released })
     }
 
     async fn release(
@@ -388,6 +420,7 @@ impl Store for PgStore {
         let row = sqlx::query(sql::CANCEL_JOB).bind(job_id).bind(now).fetch_one(&mut *tx).await?;
         self.sent(1);
         let cancelled = rows::job(&row)?;
+        self.settle_dependents(&mut tx, &[job_id], now).await?;
         self.commit(tx).await?;
         Ok(cancelled)
     }
@@ -415,6 +448,14 @@ impl Store for PgStore {
         let row = sqlx::query(sql::SELECT_JOB).bind(job_id).fetch_optional(&self.pool).await?;
         self.sent(1);
         row.as_ref().map(rows::job).transpose()
+    }
+
+    async fn edges(&self, job_id: Uuid) -> StoreResult<Edges> {
+        self.select_edges(job_id).await
+    }
+
+    async fn workflow(&self, root: Uuid, limit: u32) -> StoreResult<Vec<WorkflowNode>> {
+        self.select_workflow(root, limit).await
     }
 
     async fn executions(&self, job_id: Uuid) -> StoreResult<Vec<Execution>> {
@@ -509,6 +550,34 @@ impl Store for PgStore {
         self.sent(1);
         found.into_iter().map(|(s, n)| Ok((s.parse()?, n))).collect()
     }
+}
+
+/// The answer for each submitted job, in order.
+fn answer_enqueue(
+    jobs: &[NewJob],
+    inserted: &HashSet<Uuid>,
+    existing: &HashMap<String, (Uuid, JobStatus)>,
+    settled: &dependencies::Settled,
+) -> StoreResult<Vec<Enqueued>> {
+    jobs.iter()
+        .map(|job| {
+            if inserted.contains(&job.job_id) {
+                let status = if job.depends_on.is_empty() || settled.released.contains(&job.job_id) {
+                    JobStatus::Pending
+                } else if settled.cancelled.contains(&job.job_id) {
+                    JobStatus::Cancelled
+                } else {
+                    JobStatus::Waiting
+                };
+                return Ok(Enqueued { job_id: job.job_id, status, created: true });
+            }
+            let key = job.idempotency_key.as_deref().unwrap_or_default();
+            let (job_id, status) = existing.get(key).copied().ok_or_else(|| {
+                StoreError::Corrupt(format!("job {} was neither inserted nor found by its key", job.job_id))
+            })?;
+            Ok(Enqueued { job_id, status, created: false })
+        })
+        .collect()
 }
 
 /// For each execution id asked about, in order: applied if it is among `done` (each

@@ -14,15 +14,16 @@ macro_rules! job_columns {
 }
 
 /// $1 ids, $2 types, $3 payloads (JSON text), $4 priorities, $5 max_retries, $6 timeouts,
-/// $7 scheduled_at, $8 idempotency keys (nullable), $9 now.
+/// $7 scheduled_at, $8 idempotency keys (nullable), $9 now, $10 whether each waits for
+/// dependencies (`WAITING`) or is ready (`PENDING`).
 pub const ENQUEUE: &str = "
 INSERT INTO jobs (job_id, job_type, payload, status, priority, max_retries, timeout_ms,
                   scheduled_at, idempotency_key, created_at, updated_at)
-SELECT t.job_id, t.job_type, t.payload::jsonb, 'PENDING', t.priority, t.max_retries, t.timeout_ms,
-       t.scheduled_at, t.idempotency_key, $9, $9
+SELECT t.job_id, t.job_type, t.payload::jsonb, CASE WHEN t.waits THEN 'WAITING' ELSE 'PENDING' END,
+       t.priority, t.max_retries, t.timeout_ms, t.scheduled_at, t.idempotency_key, $9, $9
 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::int4[], $6::int4[],
-            $7::timestamptz[], $8::text[])
-     AS t(job_id, job_type, payload, priority, max_retries, timeout_ms, scheduled_at, idempotency_key)
+            $7::timestamptz[], $8::text[], $10::bool[])
+     AS t(job_id, job_type, payload, priority, max_retries, timeout_ms, scheduled_at, idempotency_key, waits)
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING job_id";
 
@@ -31,8 +32,8 @@ pub const JOBS_BY_IDEMPOTENCY_KEY: &str =
     "SELECT idempotency_key, job_id, status FROM jobs WHERE idempotency_key = ANY($1::text[])";
 
 /// $1 worker, $2 now, $3 limit, $4 lease expiry, $5 job types the worker can run.
-/// Picks ready jobs on the partial claim index, skipping rows other claimers hold, and
-/// records an execution for each.
+/// Picks ready jobs on the partial claim index, skipping rows other claimers hold,
+/// records an execution for each, and answers each job's dependencies' outcomes.
 pub const CLAIM: &str = "
 WITH picked AS (
     SELECT job_id FROM jobs
@@ -53,9 +54,14 @@ WITH picked AS (
     INSERT INTO job_executions (execution_id, job_id, worker_id, attempt, execution_status, started_at, created_at)
     SELECT current_execution_id, job_id, $1, attempts, 'RUNNING', $2, $2 FROM claimed
 )
-SELECT job_id, current_execution_id, attempts, job_type, payload, max_retries, timeout_ms, lease_expires_at
-FROM claimed
-ORDER BY priority DESC, created_at, job_id";
+SELECT c.job_id, c.current_execution_id, c.attempts, c.job_type, c.payload, c.max_retries, c.timeout_ms,
+       c.lease_expires_at,
+       (SELECT jsonb_agg(jsonb_build_object('job_id', p.job_id, 'status', p.status, 'result', p.result)
+                         ORDER BY p.job_id)
+        FROM job_dependencies d JOIN jobs p ON p.job_id = d.depends_on_job_id
+        WHERE d.job_id = c.job_id) AS dependencies
+FROM claimed c
+ORDER BY c.priority DESC, c.created_at, c.job_id";
 
 /// $1 job ids, $2 execution ids, $3 results (JSON text), $4 now. Only a completion
 /// presenting the current execution id (the fencing token) changes anything.
@@ -68,12 +74,12 @@ WITH input AS (
         updated_at = $4, current_execution_id = NULL, lease_expires_at = NULL
     FROM input i
     WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id AND j.status = 'RUNNING'
-    RETURNING i.execution_id
+    RETURNING i.execution_id, j.job_id
 ), recorded AS (
     UPDATE job_executions e SET execution_status = 'SUCCEEDED', finished_at = $4
     FROM done d WHERE e.execution_id = d.execution_id
 )
-SELECT execution_id FROM done";
+SELECT execution_id, job_id FROM done";
 
 /// $1 job ids. Locks the claims that failures (or a rescue) are about to settle.
 pub const LOCK_RUNNING: &str = "
@@ -117,7 +123,7 @@ WITH input AS (
     INSERT INTO dead_letter_queue (job_id, job_type, payload, last_error, attempts, failed_at)
     SELECT job_id, job_type, payload, error, attempts, $6 FROM settled WHERE retry_at IS NULL
 )
-SELECT execution_id FROM settled";
+SELECT execution_id, job_id, retry_at IS NULL AS dead FROM settled";
 
 /// $1 job ids, $2 execution ids, $3 now, $4 when the job may run again, $5 why.
 /// Gives claims back (a draining node, a snooze); the attempt does not count.
@@ -253,4 +259,90 @@ pub const ALL: &[(&str, &str)] = &[
     ("UPSERT_WORKERS", UPSERT_WORKERS),
     ("SELECT_WORKERS", SELECT_WORKERS),
     ("INSERT_HEALTH_LOGS", INSERT_HEALTH_LOGS),
+];
+
+// --- Dependencies -------------------------------------------------------------------
+
+/// $1 dependency ids. Locks the existing ones against change until the submit commits,
+/// so a dependency cannot finish unseen between this check and the new edges.
+pub const LOCK_DEPENDENCIES: &str = "SELECT job_id FROM jobs WHERE job_id = ANY($1::uuid[]) ORDER BY job_id FOR SHARE";
+
+/// $1 dependents, $2 dependencies, $3 policies, $4 now.
+pub const INSERT_EDGES: &str = "
+INSERT INTO job_dependencies (job_id, depends_on_job_id, failure_policy, created_at)
+SELECT t.job_id, t.depends_on_job_id, t.failure_policy, $4
+FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS t(job_id, depends_on_job_id, failure_policy)";
+
+/// $1 jobs that just finished. Locks their waiting dependents, in id order, so two
+/// dependencies finishing at once on two connections settle a dependent one after
+/// the other: the second then sees the first's commit.
+pub const LOCK_WAITING_DEPENDENTS: &str = "
+SELECT j.job_id FROM jobs j
+WHERE j.status = 'WAITING'
+  AND j.job_id IN (SELECT d.job_id FROM job_dependencies d WHERE d.depends_on_job_id = ANY($1::uuid[]))
+ORDER BY j.job_id
+FOR UPDATE";
+
+/// $1 waiting jobs, $2 now. Cancels those with a failed `cancel` dependency, and
+/// their waiting `cancel` dependents, transitively, naming the failed job.
+pub const CANCEL_DOOMED: &str = "
+WITH RECURSIVE doomed(job_id, cause) AS (
+    SELECT d.job_id, d.depends_on_job_id
+    FROM job_dependencies d JOIN jobs p ON p.job_id = d.depends_on_job_id
+    WHERE d.job_id = ANY($1::uuid[]) AND d.failure_policy = 'cancel'
+      AND p.status IN ('DEAD_LETTER', 'CANCELLED')
+  UNION
+    SELECT d.job_id, doomed.cause
+    FROM job_dependencies d JOIN doomed ON d.depends_on_job_id = doomed.job_id
+    WHERE d.failure_policy = 'cancel'
+)
+UPDATE jobs j
+SET status = 'CANCELLED', error = 'dependency ' || c.cause || ' failed', updated_at = $2
+FROM (SELECT DISTINCT ON (job_id) job_id, cause FROM doomed ORDER BY job_id, cause) c
+WHERE j.job_id = c.job_id AND j.status = 'WAITING'
+RETURNING j.job_id";
+
+/// $1 waiting jobs, $2 now. Releases those whose every dependency has completed (or
+/// failed, where the edge says `continue`).
+pub const RELEASE_READY: &str = "
+UPDATE jobs j SET status = 'PENDING', updated_at = $2
+WHERE j.job_id = ANY($1::uuid[]) AND j.status = 'WAITING'
+  AND NOT EXISTS (
+    SELECT 1 FROM job_dependencies d JOIN jobs p ON p.job_id = d.depends_on_job_id
+    WHERE d.job_id = j.job_id
+      AND p.status <> 'COMPLETED'
+      AND NOT (d.failure_policy = 'continue' AND p.status IN ('DEAD_LETTER', 'CANCELLED')))
+RETURNING j.job_id";
+
+/// $1 job: what it waits for, and what waits for it.
+pub const SELECT_EDGES: &str = "
+SELECT 'depends_on' AS side, depends_on_job_id AS other FROM job_dependencies WHERE job_id = $1
+UNION ALL
+SELECT 'dependent', job_id FROM job_dependencies WHERE depends_on_job_id = $1
+ORDER BY 1, 2";
+
+/// $1 root, $2 limit. The root and every job that depends on it, transitively, with
+/// each one's dependencies.
+pub const SELECT_WORKFLOW: &str = "
+WITH RECURSIVE dag(job_id) AS (
+    SELECT $1::uuid
+  UNION
+    SELECT d.job_id FROM job_dependencies d JOIN dag ON d.depends_on_job_id = dag.job_id
+)
+SELECT j.job_id, j.job_type, j.status,
+       COALESCE((SELECT array_agg(d.depends_on_job_id ORDER BY d.depends_on_job_id)
+                 FROM job_dependencies d WHERE d.job_id = j.job_id), '{}') AS depends_on
+FROM jobs j JOIN dag USING (job_id)
+ORDER BY j.created_at, j.job_id
+LIMIT $2";
+
+/// Statements of the dependency work, for the schema test.
+pub const DEPENDENCY_STATEMENTS: &[(&str, &str)] = &[
+    ("LOCK_DEPENDENCIES", LOCK_DEPENDENCIES),
+    ("INSERT_EDGES", INSERT_EDGES),
+    ("LOCK_WAITING_DEPENDENTS", LOCK_WAITING_DEPENDENTS),
+    ("CANCEL_DOOMED", CANCEL_DOOMED),
+    ("RELEASE_READY", RELEASE_READY),
+    ("SELECT_EDGES", SELECT_EDGES),
+    ("SELECT_WORKFLOW", SELECT_WORKFLOW),
 ];
