@@ -4,7 +4,7 @@ use std::path::Path;
 
 use toml::{Table, Value};
 
-use super::redact::shown;
+use super::redact::{SECRET_KEYS, URL_KEYS, shown};
 use super::{Config, ConfigError};
 
 /// The conventional variables, and the key each one sets.
@@ -31,7 +31,21 @@ impl Config {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| ConfigError::new("--config", format!("{:?}", path.display()), e.to_string()))?;
             let file: Table = text.parse().map_err(|e: toml::de::Error| {
-                ConfigError::new("--config", format!("{:?}", path.display()), format!("not valid TOML: {e}"))
+                // Only the position and the parser's message: the offending line may
+                // hold a secret.
+                let at = e.span().map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    format!(
+                        " at line {}, column {}",
+                        before.lines().count().max(1),
+                        before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1
+                    )
+                });
+                ConfigError::new(
+                    "--config",
+                    format!("{:?}", path.display()),
+                    format!("not valid TOML{}: {}", at.unwrap_or_default(), e.message()),
+                )
             })?;
             merge_file(&mut merged, file, "")?;
         }
@@ -73,10 +87,8 @@ fn merge_file(base: &mut Table, file: Table, prefix: &str) -> Result<(), ConfigE
                 return Err(ConfigError::new(&key, other.to_string(), "must be a section ([...] table)"));
             }
             (Some(slot), value) => *slot = value,
-            (None, value) => {
-                let shown_value = shown(&key, value.as_str().unwrap_or(&value.to_string()));
-                return Err(ConfigError::new(&key, shown_value, "unknown key"));
-            }
+            // An unknown key may be a misspelt secret: its value is never shown.
+            (None, _) => return Err(ConfigError::new(&key, HIDDEN, "unknown key")),
         }
     }
     Ok(())
@@ -84,7 +96,7 @@ fn merge_file(base: &mut Table, file: Table, prefix: &str) -> Result<(), ConfigE
 
 /// Sets the dotted `key` from text, parsed as the type its default has.
 fn set_from_text(base: &mut Table, key: &str, text: &str) -> Result<(), ConfigError> {
-    let unknown = || ConfigError::new(key, shown(key, text), "unknown key");
+    let unknown = || ConfigError::new(key, HIDDEN, "unknown key");
     let (section, field) = key.split_once('.').ok_or_else(unknown)?;
     let slot =
         base.get_mut(section).and_then(Value::as_table_mut).and_then(|t| t.get_mut(field)).ok_or_else(unknown)?;
@@ -102,7 +114,15 @@ fn set_from_text(base: &mut Table, key: &str, text: &str) -> Result<(), ConfigEr
 fn from_table(table: Table) -> Result<Config, ConfigError> {
     serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
         let key = e.path().to_string();
-        let reason = e.into_inner().to_string();
+        // serde's message may quote the value: not for a secret.
+        let reason = if SECRET_KEYS.contains(&key.as_str()) || URL_KEYS.contains(&key.as_str()) {
+            "has the wrong type".to_string()
+        } else {
+            e.into_inner().to_string()
+        };
         ConfigError::new(&key, "(as given)", reason)
     })
 }
+
+/// What an error shows instead of a value that may be secret.
+const HIDDEN: &str = "<hidden>";

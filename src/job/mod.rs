@@ -9,7 +9,8 @@ mod submit;
 pub use dependencies::DependencyPolicy;
 pub use status::{ExecutionStatus, JobStatus, ParseStatusError};
 pub use submit::{
-    JobRequest, NewJob, SubmitLimits, ValidationError, parse_job_id, parse_json, validate_batch, validate_job_type,
+    JobRequest, NewJob, SubmitLimits, ValidationError, holds_nul, parse_job_id, parse_json, validate_batch,
+    validate_job_type,
 };
 
 use chrono::{DateTime, Utc};

@@ -127,6 +127,9 @@ impl JobRequest {
     fn validate_own_fields(self, limits: &SubmitLimits) -> Result<NewJob, ValidationError> {
         validate_job_type(&self.job_type)?;
         let payload = if self.payload.is_null() { Value::Object(Default::default()) } else { self.payload };
+        if holds_nul(&payload) {
+            return Err(ValidationError::new("payload", "must not contain NUL characters (\\u0000)"));
+        }
         let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > limits.max_payload_bytes {
             return Err(ValidationError::new(
@@ -172,8 +175,8 @@ impl JobRequest {
             ),
         };
         if let Some(key) = &self.idempotency_key {
-            if key.is_empty() || key.len() > 255 {
-                return Err(ValidationError::new("idempotency_key", "must be 1 to 255 bytes long"));
+            if key.is_empty() || key.len() > 255 || key.contains('\0') {
+                return Err(ValidationError::new("idempotency_key", "must be 1 to 255 bytes long, without NUL"));
             }
         }
         let dependency_policy = match self.on_dependency_failure.as_deref() {
@@ -265,6 +268,17 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Val
             unknown_field_name(&message).or_else(|| missing_field_name(&message)).unwrap_or_else(|| field_path(&path));
         ValidationError::new(field, strip_position(&message))
     })
+}
+
+/// Whether a JSON value holds a NUL character in any string or key: Postgres refuses
+/// them in JSONB, so they are refused at the door.
+pub fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
 }
 
 /// Job types are short, lowercase names: `^[a-z0-9_.-]{1,64}$`.

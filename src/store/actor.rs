@@ -265,9 +265,9 @@ direct!(
     |store, now| store.release(claims, run_at.unwrap_or(now), reason, now)
 );
 direct!(
-    /// Renews the leases of every job the workers hold, until now + `lease`.
-    ExtendLeases(worker_ids: Vec<Uuid>, lease: Duration) -> u64,
-    |store, now| store.extend_leases(worker_ids, crate::clock::after(now, lease))
+    /// Renews the leases of the claims these executions hold, until now + `lease`.
+    ExtendLeases(execution_ids: Vec<Uuid>, lease: Duration) -> u64,
+    |store, now| store.extend_leases(execution_ids, crate::clock::after(now, lease))
 );
 direct!(
     /// Takes back up to `limit` jobs whose lease expired.

@@ -103,8 +103,8 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Applied>>;
 
-    /// Pushes the leases of every job a worker holds to `until`.
-    async fn extend_leases(&self, worker_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64>;
+    /// Pushes the leases of the claims these executions hold to `until`.
+    async fn extend_leases(&self, execution_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Takes back up to `limit` jobs whose lease expired: the attempt is recorded
     /// `CRASHED` and the job is retried or dead-lettered like any failure.

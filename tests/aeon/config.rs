@@ -125,3 +125,20 @@ fn secrets_never_reach_messages_or_debug_output() {
     let err = Config::load_with_env(None, env(&[("AEON__STORE__URL", "mysql://u:pg-s3cret@h/db")])).unwrap_err();
     assert!(!err.to_string().contains("pg-s3cret"), "{err}");
 }
+
+#[test]
+fn misspelt_keys_and_broken_files_do_not_echo_secrets() {
+    let err = Config::load_with_env(None, env(&[("AEON__API__TOKN", "tok-s3cret-value")])).unwrap_err();
+    assert_eq!((err.key.as_str(), err.reason.as_str()), ("api.tokn", "unknown key (from AEON__API__TOKN)"));
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    let typo = file("[api]\ntokn = \"tok-s3cret-value\"\n");
+    assert!(!Config::load_with_env(Some(&typo.0), env(&[])).unwrap_err().to_string().contains("s3cret"));
+    let broken = file("[api]\ntoken = \"tok-s3cret-value\n");
+    let err = Config::load_with_env(Some(&broken.0), env(&[])).unwrap_err();
+    assert!(err.reason.contains("line 2"), "{err}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    let wrong_type = file("[api]\ntoken = 12345678\n");
+    let err = Config::load_with_env(Some(&wrong_type.0), env(&[])).unwrap_err();
+    assert_eq!(err.key, "api.token");
+    assert!(!err.to_string().contains("12345678"), "{err}");
+}

@@ -124,7 +124,10 @@ async fn an_expired_lease_is_rescued_and_the_late_completion_changes_nothing(#[f
 
     clock.advance(Duration::from_secs(9));
     assert!(store.rescue_expired(100, clock.now()).await.unwrap().is_empty(), "the lease still holds");
-    assert_eq!(store.extend_leases(vec![lost_worker], clock.now() + chrono::Duration::seconds(10)).await.unwrap(), 1);
+    assert_eq!(
+        store.extend_leases(vec![first.execution_id], clock.now() + chrono::Duration::seconds(10)).await.unwrap(),
+        1
+    );
     clock.advance(Duration::from_secs(9));
     assert!(store.rescue_expired(100, clock.now()).await.unwrap().is_empty(), "the renewed lease holds");
 

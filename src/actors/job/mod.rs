@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::probe::{Event, Probe, RunResult};
 use crate::clock::{SharedClock, after};
 use crate::handler::{ErasedHandler, JobContext, Outcome};
-use crate::job::ExecutionStatus;
+use crate::job::{ExecutionStatus, holds_nul};
 use crate::store::{self, Applied, ClaimedJob, Completion, FailOutcome, Failure, StoreActor, StoreResult};
 
 /// Delay between attempts to write a settlement the store refused (database down).
@@ -92,11 +92,20 @@ impl JobActor {
     }
 
     fn failure(&self, status: ExecutionStatus, error: String, permanent: bool) -> Failure {
+        // The database refuses NUL in text: one such message would fail its whole batch.
+        let error = if error.contains('\0') { error.replace('\0', "\\0") } else { error };
         Failure { claim: self.claim.claim_ref(), status, error, permanent }
     }
 
     fn outcome_settlement(&self, outcome: Outcome) -> Settlement {
         match outcome {
+            Outcome::Complete(result) if holds_nul(&result) => {
+                let error = "the result holds a NUL character (\\u0000), which the store cannot keep".to_string();
+                Settlement::Fail(
+                    self.failure(ExecutionStatus::Failed, error, true),
+                    RunResult::Failed { permanent: true },
+                )
+            }
             Outcome::Complete(result) => Settlement::Complete(Completion { claim: self.claim.claim_ref(), result }),
             Outcome::Fail(error) => Settlement::Fail(
                 self.failure(ExecutionStatus::Failed, error, false),
@@ -134,7 +143,9 @@ impl JobActor {
             Ok(()) => act.finish(settlement_result(&settlement), ctx),
             Err(e) => {
                 tracing::warn!(job_id = %act.claim.job_id, error = %e, "recording the run failed; retrying");
-                ctx.run_later(WRITE_RETRY, move |act, ctx| act.write(settlement, ctx));
+                // Jittered, so the runs of a failed batch do not all retry together.
+                let delay = WRITE_RETRY.mul_f64(0.5 + rand::random::<f64>());
+                ctx.run_later(delay, move |act, ctx| act.write(settlement, ctx));
             }
         }));
     }

@@ -16,6 +16,10 @@ impl Handler<SlotsFreed> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: SlotsFreed, ctx: &mut Self::Context) {
+        let current = self.slots.iter().any(|s| s.worker_id == msg.worker_id && s.incarnation == msg.incarnation);
+        if !current {
+            return; // the load of a dead incarnation was reset when it was replaced
+        }
         self.free_slots(msg.worker_id, msg.count);
         self.schedule_feed(ctx);
     }
@@ -51,7 +55,6 @@ impl Handler<CheckChildren> for Supervisor {
         for index in dead {
             self.worker_died(index, "its mailbox closed (the actor stopped or panicked)", ctx);
         }
-        self.renew_leases(ctx);
         if self.last_poll.elapsed() >= self.config.poll_every {
             self.last_poll = std::time::Instant::now();
             self.wakes += 1;
@@ -175,27 +178,6 @@ impl Handler<Drain> for Supervisor {
 }
 
 impl Supervisor {
-    /// Renews the leases of the live workers' claims, every third of a lease, one
-    /// renewal at a time: renewals must never pile up behind a slow database.
-    fn renew_leases(&mut self, ctx: &mut Context<Self>) {
-        if self.renewing || self.last_renewal.elapsed() < self.config.lease / 3 {
-            return;
-        }
-        let live: Vec<_> = self.slots.iter().filter(|s| !s.out).map(|s| s.worker_id).collect();
-        if live.is_empty() {
-            return;
-        }
-        self.renewing = true;
-        self.last_renewal = std::time::Instant::now();
-        let renew = self.store.send(store::ExtendLeases(live, self.config.lease));
-        ctx.spawn(renew.into_actor(self).map(|answer, act, _| {
-            act.renewing = false;
-            if let Ok(Err(e)) = answer {
-                tracing::warn!(error = %e, "renewing leases failed; retrying at the next check");
-            }
-        }));
-    }
-
     /// Resolves once no claimed job is left on this node.
     fn idle_waiter(&mut self) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();

@@ -15,6 +15,8 @@ use crate::store::{StoreResult, WorkerStatus};
 #[rtype(result = "()")]
 pub struct SlotsFreed {
     pub worker_id: Uuid,
+    /// The incarnation that freed them: a late message from a dead one is ignored.
+    pub incarnation: u32,
     pub count: u32,
 }
 

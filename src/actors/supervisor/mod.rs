@@ -34,7 +34,7 @@ pub struct SupervisorConfig {
     pub node_id: String,
     pub workers: u32,
     pub capacity: u32,
-    /// How long a claim holds unrenewed; renewed on every [`CheckChildren`].
+    /// How long a claim holds unrenewed; each worker renews its running claims.
     pub lease: Duration,
     pub health: HealthConfig,
     pub restarts: RestartPolicy,
@@ -88,8 +88,6 @@ pub struct Supervisor {
     feed_scheduled: bool,
     idle_waiters: Vec<oneshot::Sender<()>>,
     last_poll: std::time::Instant,
-    last_renewal: std::time::Instant,
-    renewing: bool,
 }
 
 impl Supervisor {
@@ -134,8 +132,6 @@ impl Supervisor {
                 feed_scheduled: false,
                 idle_waiters: Vec::new(),
                 last_poll: std::time::Instant::now(),
-                last_renewal: std::time::Instant::now(),
-                renewing: false,
             }
         });
         store.do_send(store::NotifyReady(supervisor.clone().recipient()));
@@ -155,6 +151,7 @@ impl Supervisor {
             capacity: self.config.capacity,
             heartbeat_every: self.config.timers.then(|| Duration::from_millis(self.config.health.heartbeat_ms)),
             token: token.clone(),
+            lease: self.config.lease,
         };
         let links = WorkerLinks {
             store: self.store.clone(),
@@ -252,12 +249,15 @@ impl Supervisor {
             }
         };
         let got = jobs.len() as u32;
-        if got > 0 && (slot.out || slot.incarnation != incarnation || !slot.addr.connected()) {
-            // The worker died while we claimed for it, perhaps after its claims were
-            // voided: nobody would run these, and its successor would renew their
-            // leases forever. Give them back.
+        if got > 0 && (self.draining || slot.out || slot.incarnation != incarnation || !slot.addr.connected()) {
+            // The node began draining, or the worker died while we claimed for it
+            // (perhaps after its claims were voided): nobody will run these. Give
+            // them back now rather than let their leases run out, which would count
+            // an attempt.
             let claims = jobs.iter().map(|j| j.claim_ref()).collect();
-            self.store.do_send(store::Release(claims, None, "released: claimed for a worker that died".into()));
+            let reason =
+                if self.draining { "released: node shutting down" } else { "released: claimed for a worker that died" };
+            self.store.do_send(store::Release(claims, None, reason.into()));
             if !slot.out && !slot.addr.connected() {
                 let index = self.slots.iter().position(|s| s.worker_id == worker_id).expect("slot exists");
                 self.worker_died(index, "its mailbox closed (the actor stopped or panicked)", ctx);

@@ -46,6 +46,8 @@ pub struct WorkerSpec {
     pub heartbeat_every: Option<Duration>,
     /// Cancelled by the Supervisor when this incarnation dies: its jobs stop.
     pub token: CancellationToken,
+    /// How long a claim holds; the worker renews its running claims every third.
+    pub lease: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +65,27 @@ pub struct Worker {
     /// Running jobs by execution id.
     running: HashMap<Uuid, (Uuid, Addr<JobActor>)>,
     mode: Mode,
+    /// When this worker last renewed its claims (injected clock).
+    renewed_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Worker {
     pub fn new(spec: WorkerSpec, links: WorkerLinks) -> Self {
-        Self { spec, links, running: HashMap::new(), mode: Mode::Normal }
+        let renewed_at = links.clock.now();
+        Self { spec, links, running: HashMap::new(), mode: Mode::Normal, renewed_at }
+    }
+
+    /// Renews the leases of the claims this worker's Job actors hold, every third of
+    /// a lease. Only live runs are renewed: a claim nobody runs runs out and is rescued.
+    fn renew_leases(&mut self) {
+        let now = self.links.clock.now();
+        let due = chrono::Duration::from_std(self.spec.lease / 3).unwrap_or(chrono::Duration::MAX);
+        if self.running.is_empty() || now - self.renewed_at < due {
+            return;
+        }
+        self.renewed_at = now;
+        let executions = self.running.keys().copied().collect();
+        self.links.store.do_send(store::ExtendLeases(executions, self.spec.lease));
     }
 
     pub fn load(&self) -> u32 {
@@ -81,7 +99,11 @@ impl Worker {
             let error = format!("no handler registered for job type {:?}", claim.job_type);
             let failure = Failure { claim: claim.claim_ref(), status: ExecutionStatus::Failed, error, permanent: true };
             self.links.store.do_send(store::Fail(failure));
-            self.links.supervisor.do_send(SlotsFreed { worker_id: self.spec.worker_id, count: 1 });
+            self.links.supervisor.do_send(SlotsFreed {
+                worker_id: self.spec.worker_id,
+                incarnation: self.spec.incarnation,
+                count: 1,
+            });
             return;
         };
         let delay = match self.mode {
@@ -139,7 +161,11 @@ impl Handler<Assign> for Worker {
             tracing::warn!(worker_id = %self.spec.worker_id, excess = over.len(), "assigned over capacity; releasing");
             let count = over.len() as u32;
             self.links.store.do_send(store::Release(over, None, "worker at capacity".into()));
-            self.links.supervisor.do_send(SlotsFreed { worker_id: self.spec.worker_id, count });
+            self.links.supervisor.do_send(SlotsFreed {
+                worker_id: self.spec.worker_id,
+                incarnation: self.spec.incarnation,
+                count,
+            });
         }
     }
 }
@@ -157,7 +183,7 @@ impl Handler<JobFinished> for Worker {
         if counts {
             self.links.metrics.do_send(RunMetric { worker_id, ok, latency_ms: msg.latency_ms });
         }
-        self.links.supervisor.do_send(SlotsFreed { worker_id, count: 1 });
+        self.links.supervisor.do_send(SlotsFreed { worker_id, incarnation: self.spec.incarnation, count: 1 });
         self.links.probe.emit(Event::JobFinished { job_id: msg.job_id, worker_id, result: msg.result });
     }
 }
@@ -178,6 +204,7 @@ impl Handler<Tick> for Worker {
         for (_, job) in self.running.values() {
             job.do_send(CheckTimeout);
         }
+        self.renew_leases();
     }
 }
 
@@ -224,7 +251,8 @@ impl Handler<CancelJob> for Worker {
         let job = self.running.values().find(|(job_id, _)| *job_id == msg.job_id).map(|(_, addr)| addr.clone());
         Box::pin(async move {
             let job = job?;
-            Some(job.send(super::job::CancelRun).await.unwrap_or(Err(store::StoreError::Unavailable)))
+            // A run that just ended answers nothing: let the store decide instead.
+            job.send(super::job::CancelRun).await.ok()
         })
     }
 }

@@ -337,7 +337,9 @@ impl Store for PgStore {
         }
         let mut tx = self.begin().await?;
         let job_ids: Vec<Uuid> = failures.iter().map(|f| f.claim.job_id).collect();
-        let locked: Vec<LockedClaim> = sqlx::query_as(sql::LOCK_RUNNING).bind(&job_ids).fetch_all(&mut *tx).await?;
+        let exec_ids: Vec<Uuid> = failures.iter().map(|f| f.claim.execution_id).collect();
+        let locked: Vec<LockedClaim> =
+            sqlx::query_as(sql::LOCK_RUNNING).bind(&job_ids).bind(&exec_ids).fetch_all(&mut *tx).await?;
         self.sent(1);
         let by_execution: HashMap<Uuid, (i32, i32)> =
             locked.iter().filter_map(|(_, exec, _, a, m)| exec.map(|e| (e, (*a, *m)))).collect();
@@ -386,8 +388,11 @@ impl Store for PgStore {
         Ok(applied_in_order(&exec_ids, released))
     }
 
-    async fn extend_leases(&self, worker_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query(sql::EXTEND_LEASES).bind(&worker_ids).bind(until).execute(&self.pool).await?;
+    async fn extend_leases(&self, execution_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64> {
+        if execution_ids.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(sql::EXTEND_LEASES).bind(&execution_ids).bind(until).execute(&self.pool).await?;
         self.sent(1);
         Ok(done.rows_affected())
     }

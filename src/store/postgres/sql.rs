@@ -68,11 +68,16 @@ ORDER BY c.priority DESC, c.created_at, c.job_id";
 pub const COMPLETE: &str = "
 WITH input AS (
     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS t(job_id, execution_id, result)
+), locked AS (
+    SELECT j.job_id FROM jobs j
+    WHERE j.job_id IN (SELECT job_id FROM input)
+    ORDER BY j.job_id
+    FOR UPDATE
 ), done AS (
     UPDATE jobs j
     SET status = 'COMPLETED', result = i.result::jsonb, error = NULL, completed_at = $4,
         updated_at = $4, current_execution_id = NULL, lease_expires_at = NULL
-    FROM input i
+    FROM input i JOIN locked l ON l.job_id = i.job_id
     WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id AND j.status = 'RUNNING'
     RETURNING i.execution_id, j.job_id
 ), recorded AS (
@@ -81,10 +86,13 @@ WITH input AS (
 )
 SELECT execution_id, job_id FROM done";
 
-/// $1 job ids. Locks the claims that failures (or a rescue) are about to settle.
+/// $1 job ids, $2 their execution ids. Locks the claims that failures are about to
+/// settle, in id order (every statement locking several jobs does), and only those
+/// the failing executions still hold.
 pub const LOCK_RUNNING: &str = "
 SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
-WHERE job_id = ANY($1::uuid[]) AND status = 'RUNNING'
+WHERE job_id = ANY($1::uuid[]) AND status = 'RUNNING' AND current_execution_id = ANY($2::uuid[])
+ORDER BY job_id
 FOR UPDATE";
 
 /// $1 limit, $2 now. Locks running jobs whose lease has expired.
@@ -99,6 +107,7 @@ FOR UPDATE SKIP LOCKED";
 pub const LOCK_WORKER_CLAIMS: &str = "
 SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
 WHERE status = 'RUNNING' AND worker_id = $1
+ORDER BY job_id
 FOR UPDATE";
 
 /// $1 job ids, $2 execution ids, $3 execution statuses, $4 errors, $5 retry times
@@ -144,14 +153,15 @@ WITH input AS (
 )
 SELECT execution_id FROM released";
 
-/// $1 worker ids, $2 new expiry. Rows another transaction holds are skipped, not
-/// waited for: they are being settled, and renewal must never queue behind settling
-/// (nor deadlock with a batch that locks the same rows in another order).
+/// $1 execution ids, $2 new expiry. Only claims a live Job actor holds are renewed;
+/// a claim nobody runs any more runs out and is rescued. Rows another transaction
+/// holds are skipped, not waited for: they are being settled, and renewal must never
+/// queue behind settling (nor deadlock with a batch locking the same rows).
 pub const EXTEND_LEASES: &str = "
 UPDATE jobs SET lease_expires_at = $2
 WHERE job_id IN (
     SELECT job_id FROM jobs
-    WHERE status = 'RUNNING' AND worker_id = ANY($1::uuid[])
+    WHERE status = 'RUNNING' AND current_execution_id = ANY($1::uuid[])
     FOR UPDATE SKIP LOCKED
 )";
 

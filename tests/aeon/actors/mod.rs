@@ -53,7 +53,14 @@ pub async fn worker_rig(capacity: u32) -> WorkerRig {
     let (metrics_to, metrics) = recorder::<RunMetric>();
     let worker_id = Uuid::new_v4();
     let token = CancellationToken::new();
-    let spec = WorkerSpec { worker_id, incarnation: 0, capacity, heartbeat_every: None, token: token.clone() };
+    let spec = WorkerSpec {
+        worker_id,
+        incarnation: 0,
+        capacity,
+        heartbeat_every: None,
+        token: token.clone(),
+        lease: Duration::from_secs(60),
+    };
     let links = WorkerLinks {
         store: store_addr.clone(),
         supervisor,

@@ -102,3 +102,40 @@ async fn the_panic_crash_mode_kills_the_worker_actor() {
     // The store actor and the rest of the system live on.
     assert!(rig.store_addr.send(aeon::store::Ping).await.unwrap().is_ok());
 }
+
+#[actix_rt::test]
+async fn a_worker_renews_only_the_claims_it_runs() {
+    let mut rig = worker_rig(2).await;
+    rig.store
+        .enqueue(vec![new_job("gate", json!("run")), new_job("gate", json!("orphan"))], rig.clock.now())
+        .await
+        .unwrap();
+    let mut claimed = rig.claim(2).await;
+    let orphan = claimed.pop().unwrap(); // claimed in the worker's name, never handed to it
+    let lease_of = |job_id| {
+        let pool = rig.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+                "SELECT lease_expires_at FROM jobs WHERE job_id = $1",
+            )
+            .bind(job_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let (run_before, orphan_before) = (lease_of(claimed[0].job_id).await, lease_of(orphan.job_id).await);
+    rig.worker.send(Assign(claimed.clone())).await.unwrap();
+    expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
+
+    rig.clock.advance(std::time::Duration::from_secs(20)); // a third of the 60 s lease
+    rig.worker.send(Tick).await.unwrap();
+    rig.store_addr.send(aeon::store::Ping).await.unwrap().unwrap(); // the renewal was sent before this
+    let deadline = std::time::Instant::now() + crate::common::actors::PATIENCE;
+    while lease_of(claimed[0].job_id).await == run_before {
+        assert!(std::time::Instant::now() < deadline, "the running claim was not renewed");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(lease_of(claimed[0].job_id).await, rig.clock.now() + chrono::Duration::seconds(60));
+    assert_eq!(lease_of(orphan.job_id).await, orphan_before, "a claim nobody runs is left to run out");
+}
