@@ -60,8 +60,9 @@ pub async fn dead_letters(query: web::Query<PageQuery>, node: web::Data<Node>) -
 pub async fn requeue(job_id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let job_id = path_id(&job_id)?;
     node.actors.store.send(RequeueDeadLetter(job_id)).await??;
+    let view = job_view(&node, job_id).await?; // as requeued, before a worker takes it
     node.wake();
-    Ok(HttpResponse::Ok().json(job_view(&node, job_id).await?))
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Jobs by status, throughput over the last minute, workers by status.

@@ -185,6 +185,7 @@ async fn workers_dead_letters_stats_metrics_and_readiness() {
     assert_eq!(api.post(&format!("/v1/dead-letters/{done}/requeue"), "").await.0, 409);
     assert_eq!(api.post(&format!("/v1/dead-letters/{}/requeue", uuid::Uuid::new_v4()), "").await.0, 404);
 
+    api.node.actors.health.send(aeon::actors::health::Sweep).await.unwrap(); // rows written
     let (status, workers) = api.get("/v1/workers").await;
     assert_eq!(status, 200);
     let workers = workers.as_array().unwrap();

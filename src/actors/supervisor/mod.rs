@@ -368,6 +368,8 @@ impl Actor for Supervisor {
         if self.config.timers {
             let every = Duration::from_millis(self.config.health.heartbeat_ms);
             ctx.run_interval(every, |_, ctx| ctx.notify(CheckChildren));
+            // Write the new workers' rows now rather than at the first timed sweep.
+            self.health.do_send(super::health::Sweep);
         }
         self.schedule_feed(ctx);
     }
