@@ -49,6 +49,12 @@ pub enum JobCommand {
         run_at: Option<String>,
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// A job this one waits for (repeat for several).
+        #[arg(long = "depends-on", value_name = "JOB_ID")]
+        depends_on: Vec<String>,
+        /// What a failed dependency does to this job: cancel (default) or continue.
+        #[arg(long, value_name = "POLICY")]
+        on_dependency_failure: Option<String>,
     },
     /// Show a job and its attempts.
     Show { id: String },
@@ -65,6 +71,8 @@ pub enum JobCommand {
     },
     /// Cancel a job that has not finished.
     Cancel { id: String },
+    /// Print a workflow: the job and everything that depends on it, as a tree.
+    Tree { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,7 +180,17 @@ pub fn job(options: ClientOptions, command: JobCommand) -> Result<String, CliErr
     let json_out = options.json;
     let client = Client::new(options);
     let (value, shown) = match command {
-        JobCommand::Submit { job_type, payload, priority, max_retries, timeout_ms, run_at, idempotency_key } => {
+        JobCommand::Submit {
+            job_type,
+            payload,
+            priority,
+            max_retries,
+            timeout_ms,
+            run_at,
+            idempotency_key,
+            depends_on,
+            on_dependency_failure,
+        } => {
             let payload: Value = serde_json::from_str(&payload)
                 .map_err(|e| CliError::new(2, format!("--payload is not valid JSON: {e}")))?;
             let mut body = json!({ "type": job_type, "payload": payload });
@@ -182,6 +200,8 @@ pub fn job(options: ClientOptions, command: JobCommand) -> Result<String, CliErr
                 ("timeout_ms", timeout_ms.map(Value::from)),
                 ("run_at", run_at.map(Value::from)),
                 ("idempotency_key", idempotency_key.map(Value::from)),
+                ("depends_on", (!depends_on.is_empty()).then(|| Value::from(depends_on))),
+                ("on_dependency_failure", on_dependency_failure.map(Value::from)),
             ] {
                 if let Some(value) = value {
                     body[key] = value;
@@ -206,6 +226,11 @@ pub fn job(options: ClientOptions, command: JobCommand) -> Result<String, CliErr
             ]);
             let value = client.call("GET", &format!("/v1/jobs{q}"), None)?;
             let shown = render::job_list(&value);
+            (value, shown)
+        }
+        JobCommand::Tree { id } => {
+            let value = client.call("GET", &format!("/v1/workflows/{}", id_path(&id)), None)?;
+            let shown = render::tree(&value);
             (value, shown)
         }
         JobCommand::Cancel { id } => {

@@ -135,3 +135,38 @@ pub fn stats(v: &Value) -> String {
         section("workers")
     )
 }
+
+/// A workflow as an indented tree of dependents. A job with several dependencies
+/// appears under each; its subtree is printed the first time only.
+pub fn tree(v: &Value) -> String {
+    use std::collections::{HashMap, HashSet};
+    let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
+    let by_id: HashMap<&str, &Value> = jobs.iter().filter_map(|j| Some((j["job_id"].as_str()?, j))).collect();
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    for job in &jobs {
+        for dep in job["depends_on"].as_array().into_iter().flatten() {
+            if let (Some(dep), Some(id)) = (dep.as_str(), job["job_id"].as_str()) {
+                children.entry(dep).or_default().push(id);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut shown = HashSet::new();
+    let mut stack = vec![(v["root"].as_str().unwrap_or_default(), 0usize)];
+    while let Some((id, depth)) = stack.pop() {
+        let Some(job) = by_id.get(id) else { continue };
+        let line = format!("{}{id} {} {}", "  ".repeat(depth), text(&job["type"]), text(&job["status"]));
+        if !shown.insert(id) {
+            out.push(format!("{line} (see above)"));
+            continue;
+        }
+        out.push(line);
+        for child in children.get(id).into_iter().flatten().rev() {
+            stack.push((child, depth + 1));
+        }
+    }
+    if v["truncated"].as_bool() == Some(true) {
+        out.push("(truncated)".into());
+    }
+    out.join("\n")
+}

@@ -261,3 +261,70 @@ async fn the_openapi_document_is_served_committed_and_covers_every_route() {
     }
     api.stop().await;
 }
+
+#[actix_rt::test]
+async fn workflows_run_as_dags_with_fan_in_over_the_api_and_the_cli() {
+    let api = ApiNode::start(|_| {}).await;
+    let body = json!({"jobs": [
+        {"ref": "root", "type": "echo", "payload": "r"},
+        {"ref": "left", "type": "echo", "payload": "L", "depends_on": ["root"]},
+        {"ref": "right", "type": "echo", "payload": "R", "depends_on": ["root"]},
+        {"type": "collect", "depends_on": ["left", "right"]},
+    ]});
+    let (status, batch) = api.post("/v1/jobs/batch", &body.to_string()).await;
+    assert_eq!(status, 201, "{batch}");
+    let ids: Vec<String> =
+        batch["job_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let sink = api.until_finished(&ids[3]).await;
+    assert_eq!(sink["status"], "COMPLETED");
+    let mut seen: Vec<Value> =
+        sink["result"]["dependencies"].as_array().unwrap().iter().map(|d| d["result"].clone()).collect();
+    seen.sort_by_key(|v| v.to_string());
+    assert_eq!(seen, [json!("L"), json!("R")], "the sink saw both results");
+    let mut depends_on: Vec<&str> =
+        sink["depends_on"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    depends_on.sort();
+    let mut mids = vec![ids[1].as_str(), ids[2].as_str()];
+    mids.sort();
+    assert_eq!(depends_on, mids);
+    let (_, root) = api.get(&format!("/v1/jobs/{}", ids[0])).await;
+    assert_eq!(root["dependents"].as_array().unwrap().len(), 2);
+
+    let (status, workflow) = api.get(&format!("/v1/workflows/{}", ids[0])).await;
+    assert_eq!(status, 200);
+    assert_eq!(workflow["jobs"].as_array().unwrap().len(), 4);
+    assert!(workflow["jobs"].as_array().unwrap().iter().all(|j| j["status"] == "COMPLETED"));
+    assert_eq!(api.get(&format!("/v1/workflows/{}", uuid::Uuid::new_v4())).await.0, 404);
+
+    let unknown = json!({"type": "noop", "depends_on": [uuid::Uuid::new_v4()]});
+    let (status, answer) = api.post("/v1/jobs", &unknown.to_string()).await;
+    assert_eq!((status, answer["error"]["field"].as_str()), (422, Some("depends_on")), "{answer}");
+    let cycle = json!({"jobs": [{"ref": "a", "type": "noop", "depends_on": ["b"]}, {"ref": "b", "type": "noop", "depends_on": ["a"]}]});
+    let (status, answer) = api.post("/v1/jobs/batch", &cycle.to_string()).await;
+    assert_eq!(status, 422);
+    assert!(answer["error"]["message"].as_str().unwrap().contains("cycle"), "{answer}");
+
+    // The CLI: submit with --depends-on, print the tree.
+    let run = |args: Vec<String>| {
+        let url = api.url();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_aeon"))
+                .args(&args)
+                .env("AEON_URL", url)
+                .env_remove("AEON_TOKEN")
+                .output()
+                .unwrap()
+        })
+    };
+    let args = ["job", "submit", "--type", "noop", "--depends-on", &ids[3]].map(String::from).to_vec();
+    let out = run(args).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PENDING"), "its dependency is done");
+    let out = run(["job", "tree", ids[0].as_str()].map(String::from).to_vec()).await.unwrap();
+    let tree = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(tree.starts_with(&format!("{} echo COMPLETED", ids[0])), "{tree}");
+    assert!(tree.contains(&format!("\n  {} echo", ids[1])), "{tree}");
+    assert!(tree.contains(&format!("\n    {} collect", ids[3])), "{tree}");
+    assert!(tree.contains("(see above)"), "the sink under its second parent: {tree}");
+    api.stop().await;
+}
