@@ -15,6 +15,10 @@
 //! - [`actors`]: Supervisor, Worker, Job and HealthMonitor, each beside its messages,
 //!   and the [`actors::probe`] tests await.
 //! - [`node`]: a node wired together, run until shutdown, drained.
+//! - [`api`]: the HTTP API (actix-web) and its OpenAPI document.
+//! - [`cli`]: `aeon job|workers|dlq|stats`, a client of that API.
+//! - [`metrics`]: process-wide counters and histograms for `GET /metrics`.
+//! - [`bench`]: `aeon bench`, the scenarios behind `BENCHMARKS.md`.
 //! - [`store`]: the [`store::Store`] contract, its Postgres backend
 //!   ([`store::postgres`]) and the [`store::StoreActor`] that owns it and batches.
 //!
@@ -23,6 +27,7 @@
 
 pub mod actors;
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

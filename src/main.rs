@@ -41,6 +41,26 @@ enum Command {
     Dlq(DlqCommand),
     /// Jobs by status, throughput, workers by status.
     Stats,
+    /// Measures throughput, the plain-SQL ceiling, latency, recovery, actor overhead
+    /// and memory on `store.url` (in scratch schemas), and writes BENCHMARKS.md.
+    Bench {
+        /// Scenarios to run (repeatable): memory, throughput, limit, latency, recovery,
+        /// actors. Default: all.
+        #[arg(long = "scenario")]
+        scenarios: Vec<String>,
+        /// Jobs per throughput and limit run.
+        #[arg(long, default_value_t = 20_000)]
+        jobs: usize,
+        /// Runs per scenario; the report gives the median and the spread.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Single jobs per latency run.
+        #[arg(long, default_value_t = 1_000)]
+        latency_jobs: usize,
+        /// Where to write the Markdown report; `-` for nowhere.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        report: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,7 +75,7 @@ fn main() -> ExitCode {
         Command::Workers => cli::workers(client),
         Command::Dlq(command) => cli::dlq(client, command),
         Command::Stats => cli::stats(client),
-        command => return local(cli.config, command),
+        command => return local(cli.config, command, cli.client.json),
     };
     match answer {
         Ok(text) => {
@@ -70,7 +90,7 @@ fn main() -> ExitCode {
 }
 
 /// The commands that run here rather than talk to a node.
-fn local(config_path: Option<PathBuf>, command: Command) -> ExitCode {
+fn local(config_path: Option<PathBuf>, command: Command, json: bool) -> ExitCode {
     let config_path = config_path.or_else(|| {
         let local = PathBuf::from("config.toml");
         local.exists().then_some(local)
@@ -88,6 +108,24 @@ fn local(config_path: Option<PathBuf>, command: Command) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Migrate => run(migrate(config)),
+        Command::Bench { scenarios, jobs, runs, latency_jobs, report } => {
+            let scenarios =
+                if scenarios.is_empty() { aeon::bench::ALL.iter().map(|s| s.to_string()).collect() } else { scenarios };
+            let options =
+                aeon::bench::BenchOptions { scenarios, jobs, runs: runs.max(1), latency_jobs: latency_jobs.max(1) };
+            run(async move {
+                let results = aeon::bench::run(&config, &options).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&results)?);
+                }
+                if report != "-" {
+                    let command = std::env::args().collect::<Vec<_>>().join(" ");
+                    std::fs::write(&report, results.markdown(&command))?;
+                    eprintln!("bench: wrote {report}");
+                }
+                Ok(())
+            })
+        }
         Command::Node => {
             log_panics();
             let system = actix::System::new();

@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::{
     ApiError, BatchRequest, BatchSubmitted, ErrorBody, JobPage, JobView, Submitted, WorkflowJob, WorkflowView,
-    read_body,
+    bad_query, next_cursor, page_limit, read_body,
 };
 use crate::actors::supervisor::CancelJob;
 use crate::job::{JobRequest, JobStatus, parse_job_id, validate_job_type};
@@ -138,27 +138,21 @@ pub struct ListQuery {
 ))]
 pub async fn list(query: web::Query<ListQuery>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let bad = |field: &str, message: String| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message).with_field(field)
-    };
     let status = match q.status.as_deref() {
         None => None,
-        Some(s) => Some(s.parse::<JobStatus>().map_err(|e| bad("status", e.to_string()))?),
+        Some(s) => Some(s.parse::<JobStatus>().map_err(|e| bad_query("status", e.to_string()))?),
     };
     if let Some(t) = &q.job_type {
-        validate_job_type(t).map_err(|e| bad("type", e.reason))?;
+        validate_job_type(t).map_err(|e| bad_query("type", e.reason))?;
     }
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(bad("limit", format!("{limit} is outside 1..=1000")));
-    }
+    let limit = page_limit(q.limit)?;
     let before = match q.cursor.as_deref() {
         None => None,
-        Some(c) => Some(parse_job_id(c).map_err(|e| bad("cursor", e.reason))?),
+        Some(c) => Some(parse_job_id(c).map_err(|e| bad_query("cursor", e.reason))?),
     };
     let filter = JobFilter { status, job_type: q.job_type, before, limit };
     let jobs = node.actors.store.send(ListJobs(filter)).await??;
-    let next_cursor = (jobs.len() == limit as usize).then(|| jobs.last().map(|j| j.job_id.to_string())).flatten();
+    let next_cursor = next_cursor(&jobs, limit, |j| j.job_id.to_string());
     let jobs = jobs.into_iter().map(|j| JobView::new(j, None)).collect();
     Ok(HttpResponse::Ok().json(JobPage { jobs, next_cursor }))
 }

@@ -95,6 +95,26 @@ async fn authenticate(
     next.call(req).await
 }
 
+/// A 400 naming the query parameter at fault.
+pub(crate) fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message).with_field(field)
+}
+
+/// The `limit` of a paged listing: 1 to 1000, 100 when absent.
+pub(crate) fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=1000).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(bad_query("limit", format!("{limit} is outside 1..=1000")))
+    }
+}
+
+/// The cursor for the page after `page`: the last item's key, when the page was full.
+pub(crate) fn next_cursor<T>(page: &[T], limit: u32, key: impl Fn(&T) -> String) -> Option<String> {
+    (page.len() == limit as usize).then(|| page.last().map(key)).flatten()
+}
+
 /// Reads a request body of at most `limit` bytes; a larger one is refused with 413
 /// before it is read in full.
 pub async fn read_body(mut payload: web::Payload, declared: Option<usize>, limit: usize) -> Result<Bytes, ApiError> {

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::jobs::{job_view, path_id};
-use super::{ApiError, DeadLetterPage, DeadLetterView, ErrorBody, Health, JobView, Stats};
+use super::{
+    ApiError, DeadLetterPage, DeadLetterView, ErrorBody, Health, JobView, Stats, bad_query, next_cursor, page_limit,
+};
 use crate::actors::supervisor::GetSlots;
 use crate::job::JobStatus;
 use crate::metrics::METRICS;
@@ -33,19 +34,13 @@ pub struct PageQuery {
     (status = 400, description = "Bad query", body = ErrorBody),
 ))]
 pub async fn dead_letters(query: web::Query<PageQuery>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
-    let bad = |field: &str, message: String| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message).with_field(field)
-    };
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(bad("limit", format!("{limit} is outside 1..=1000")));
-    }
+    let limit = page_limit(query.limit)?;
     let before = match query.cursor.as_deref() {
         None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| bad("cursor", format!("{c:?} is not a cursor")))?),
+        Some(c) => Some(c.parse::<i64>().map_err(|_| bad_query("cursor", format!("{c:?} is not a cursor")))?),
     };
     let entries = node.actors.store.send(ListDeadLetters(limit, before)).await??;
-    let next_cursor = (entries.len() == limit as usize).then(|| entries.last().map(|d| d.dlq_id.to_string())).flatten();
+    let next_cursor = next_cursor(&entries, limit, |d| d.dlq_id.to_string());
     let dead_letters = entries.into_iter().map(DeadLetterView::from).collect();
     Ok(HttpResponse::Ok().json(DeadLetterPage { dead_letters, next_cursor }))
 }

@@ -9,6 +9,7 @@ mod api;
 
 mod bad_input;
 mod batching;
+mod bench;
 mod cli;
 mod concurrency;
 mod config;

@@ -1,0 +1,114 @@
+//! Bench results: medians with their spread, as JSON and as `BENCHMARKS.md`.
+
+use serde::Serialize;
+
+/// One scenario's repeated measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measurement {
+    pub scenario: String,
+    pub unit: String,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub runs: usize,
+    /// What was measured, in a sentence.
+    pub note: String,
+}
+
+impl Measurement {
+    pub fn new(scenario: &str, unit: &str, mut samples: Vec<f64>, note: &str) -> Self {
+        samples.sort_by(f64::total_cmp);
+        let n = samples.len();
+        let median = if n == 0 {
+            0.0
+        } else if n % 2 == 1 {
+            samples[n / 2]
+        } else {
+            (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+        };
+        Self {
+            scenario: scenario.into(),
+            unit: unit.into(),
+            median,
+            min: samples.first().copied().unwrap_or(0.0),
+            max: samples.last().copied().unwrap_or(0.0),
+            runs: n,
+            note: note.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub machine: String,
+    pub date: String,
+    pub measurements: Vec<Measurement>,
+}
+
+impl Report {
+    pub fn new() -> Self {
+        Self { machine: machine(), date: chrono::Utc::now().format("%Y-%m-%d").to_string(), measurements: Vec::new() }
+    }
+
+    pub fn push(&mut self, m: Measurement) {
+        eprintln!(
+            "bench:   {:<32} median {:>12.1} {} (min {:.1}, max {:.1})",
+            m.scenario, m.median, m.unit, m.min, m.max
+        );
+        self.measurements.push(m);
+    }
+
+    /// Aeon's end-to-end throughput over the plain-SQL ceiling measured in the same run.
+    pub fn add_ratio(&mut self) {
+        let find = |name: &str| self.measurements.iter().find(|m| m.scenario == name).map(|m| m.median);
+        if let (Some(aeon), Some(ceiling)) = (find("throughput: end-to-end jobs/s"), find("limit: plain SQL jobs/s")) {
+            if ceiling > 0.0 {
+                self.measurements.push(Measurement::new(
+                    "throughput / limit ratio",
+                    "x",
+                    vec![aeon / ceiling],
+                    "median end-to-end throughput over the median plain-SQL ceiling of the same run (target: 0.6)",
+                ));
+            }
+        }
+    }
+
+    /// The report as the Markdown table of `BENCHMARKS.md`.
+    pub fn markdown(&self, command: &str) -> String {
+        let mut out = format!(
+            "# Benchmarks\n\nWritten by `{command}` on {}. Machine: {}.\n\n\
+             Medians over repeated runs, with the spread; the machine is shared, so read the\n\
+             spread and the ratio to the plain-SQL ceiling measured in the same run rather than\n\
+             absolute numbers. What limits them, and what would lift them: docs/performance.md.\n\n\
+             | scenario | median | min | max | unit | runs | what |\n|---|---:|---:|---:|---|---:|---|\n",
+            self.date, self.machine
+        );
+        for m in &self.measurements {
+            out.push_str(&format!(
+                "| {} | {:.2} | {:.2} | {:.2} | {} | {} | {} |\n",
+                m.scenario, m.median, m.min, m.max, m.unit, m.runs, m.note
+            ));
+        }
+        out
+    }
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// CPU model and count, from /proc.
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cpus} cores, {model}")
+}

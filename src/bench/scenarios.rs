@@ -1,0 +1,320 @@
+//! The bench scenarios. Each run gets a fresh schema and, where a node runs, an actix
+//! System of its own on its own thread, so runs cannot disturb each other.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use super::{BenchOptions, Measurement, Report, Scratch};
+use crate::actors::probe::{Event, Probe};
+use crate::actors::supervisor::{CrashWorker, GetSlots};
+use crate::actors::worker::CrashMode;
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::handler::{JobContext, Outcome, Registry};
+use crate::job::JobRequest;
+use crate::node::Node;
+use crate::store::Store;
+use crate::store::postgres::PgStore;
+
+/// Runs `work` in an actix System on a thread of its own; every actor it started is
+/// gone when it returns.
+async fn isolated<T, F>(work: impl FnOnce() -> F + Send + 'static) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let handle = std::thread::spawn(move || actix::System::new().block_on(work()));
+    tokio::task::spawn_blocking(move || handle.join().map_err(|_| anyhow::anyhow!("bench run panicked"))?).await?
+}
+
+fn start_node(config: &Config, scratch: &Scratch, registry: Registry, probe: Probe) -> Node {
+    let store = Arc::new(PgStore::from_pool(scratch.pool.clone(), config.retry));
+    Node::start_with_store(config.clone(), store, registry, Arc::new(SystemClock), probe)
+}
+
+async fn completed(watcher: &mut PgConnection) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").fetch_one(watcher).await?)
+}
+
+/// N no-op jobs, submitted through the node in batches of 1,000 while its workers run;
+/// timed until a separate connection sees all N `COMPLETED`.
+pub async fn throughput(config: &Config, options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
+    let (mut e2e, mut enqueue) = (Vec::new(), Vec::new());
+    for _ in 0..options.runs {
+        let (config, n) = (config.clone(), options.jobs);
+        let (total, enqueued) = isolated(move || async move {
+            let scratch = Scratch::new(&config, config.store.max_connections + 2).await?;
+            let node = start_node(&config, &scratch, Registry::with_builtins(), Probe::none());
+            let mut watcher = PgConnection::connect(&scratch.url).await?;
+            let start = Instant::now();
+            for first in (0..n).step_by(1_000) {
+                let batch = (first..(first + 1_000).min(n)).map(|_| JobRequest::new("noop", json!({}))).collect();
+                node.submit(batch).await?;
+            }
+            let enqueued = start.elapsed();
+            while completed(&mut watcher).await? < n as i64 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let total = start.elapsed();
+            node.drain().await;
+            scratch.drop_schema().await?;
+            Ok((total, enqueued))
+        })
+        .await?;
+        e2e.push(n as f64 / total.as_secs_f64());
+        enqueue.push(n as f64 / enqueued.as_secs_f64());
+    }
+    let what = format!(
+        "{} no-op jobs, batches of 1,000, {} workers x {}",
+        options.jobs, config.workers.count, config.workers.capacity
+    );
+    report.push(Measurement::new("throughput: enqueue jobs/s", "jobs/s", enqueue, &what));
+    report.push(Measurement::new("throughput: end-to-end jobs/s", "jobs/s", e2e, &what));
+    Ok(())
+}
+
+/// The ceiling: claim 100 with `FOR UPDATE SKIP LOCKED`, complete them, on 8
+/// connections, in plain SQL on the same schema.
+pub async fn limit(config: &Config, options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
+    const CLIENTS: usize = 8;
+    let mut rates = Vec::new();
+    for _ in 0..options.runs {
+        let scratch = Scratch::new(config, CLIENTS as u32 + 1).await?;
+        let store = PgStore::from_pool(scratch.pool.clone(), config.retry);
+        for first in (0..options.jobs).step_by(1_000) {
+            let batch: Vec<_> = (first..(first + 1_000).min(options.jobs))
+                .map(|_| JobRequest::new("noop", json!({})).validate(&config.jobs).expect("valid"))
+                .collect();
+            store.enqueue(batch, chrono::Utc::now()).await?;
+        }
+        let start = Instant::now();
+        let clients = (0..CLIENTS).map(|_| {
+            let pool = scratch.pool.clone();
+            async move {
+                loop {
+                    let ids: Vec<Uuid> = sqlx::query_scalar(
+                        "UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, current_execution_id = gen_random_uuid()
+                         WHERE job_id IN (SELECT job_id FROM jobs WHERE status = 'PENDING'
+                                          ORDER BY priority DESC, created_at, job_id LIMIT 100 FOR UPDATE SKIP LOCKED)
+                         RETURNING job_id",
+                    )
+                    .fetch_all(&pool)
+                    .await?;
+                    if ids.is_empty() {
+                        return Ok::<_, sqlx::Error>(());
+                    }
+                    sqlx::query(
+                        "UPDATE jobs SET status = 'COMPLETED', current_execution_id = NULL, completed_at = NOW()
+                         WHERE job_id = ANY($1)",
+                    )
+                    .bind(&ids)
+                    .execute(&pool)
+                    .await?;
+                }
+            }
+        });
+        for client in futures::future::join_all(clients).await {
+            client?;
+        }
+        rates.push(options.jobs as f64 / start.elapsed().as_secs_f64());
+        scratch.drop_schema().await?;
+    }
+    let what = format!("{} jobs, claim 100 + complete per round trip pair, {CLIENTS} connections", options.jobs);
+    report.push(Measurement::new("limit: plain SQL jobs/s", "jobs/s", rates, &what));
+    Ok(())
+}
+
+/// From a single job's enqueue commit to its handler's start, on an idle node.
+pub async fn latency(config: &Config, options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
+    let (mut p50, mut p95, mut p99) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..options.runs {
+        let (config, n) = (config.clone(), options.latency_jobs);
+        let mut samples = isolated(move || async move {
+            let scratch = Scratch::new(&config, config.store.max_connections).await?;
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Uuid, Instant)>();
+            let mut registry = Registry::new();
+            registry.register_fn("stamp", move |ctx: JobContext, _: serde_json::Value| {
+                let _ = tx.send((ctx.job_id, Instant::now()));
+                async { Outcome::Complete(serde_json::Value::Null) }
+            })?;
+            let node = start_node(&config, &scratch, registry, Probe::none());
+            tokio::time::sleep(Duration::from_millis(200)).await; // idle: workers up, first claims done
+            let mut samples = Vec::with_capacity(n);
+            for _ in 0..n {
+                let submitted = node.submit(vec![JobRequest::new("stamp", json!({}))]).await?;
+                let committed = Instant::now();
+                let (job_id, started) = rx.recv().await.ok_or_else(|| anyhow::anyhow!("handler gone"))?;
+                anyhow::ensure!(job_id == submitted[0].job_id, "jobs overtook each other");
+                samples.push(started.saturating_duration_since(committed).as_secs_f64() * 1e3);
+            }
+            node.drain().await;
+            scratch.drop_schema().await?;
+            Ok(samples)
+        })
+        .await?;
+        samples.sort_by(f64::total_cmp);
+        let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+        p50.push(at(0.50));
+        p95.push(at(0.95));
+        p99.push(at(0.99));
+    }
+    let what = format!("{} single jobs, enqueue commit to handler start, idle node", options.latency_jobs);
+    report.push(Measurement::new("latency: p50", "ms", p50, &what));
+    report.push(Measurement::new("latency: p95", "ms", p95, &what));
+    report.push(Measurement::new("latency: p99", "ms", p99, &what));
+    Ok(())
+}
+
+/// From a worker's panic to its job running again on another worker.
+pub async fn recovery(config: &Config, options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
+    let mut samples = Vec::new();
+    for _ in 0..options.runs {
+        let config =
+            Config { workers: crate::config::WorkersConfig { count: 2, ..config.workers.clone() }, ..config.clone() };
+        let elapsed = isolated(move || async move {
+            let scratch = Scratch::new(&config, config.store.max_connections).await?;
+            let (probe, mut events) = Probe::channel();
+            let node = start_node(&config, &scratch, Registry::with_builtins(), probe);
+            let job = node.submit(vec![JobRequest::new("sleep", json!({"ms": 600_000}))]).await?[0].job_id;
+            let holder = loop {
+                match events.recv().await {
+                    Some(Event::JobStarted { job_id, worker_id, .. }) if job_id == job => break worker_id,
+                    Some(_) => {}
+                    None => anyhow::bail!("probe closed"),
+                }
+            };
+            let crashed = Instant::now();
+            node.actors.supervisor.send(CrashWorker { worker_id: holder, mode: CrashMode::Panic }).await?;
+            loop {
+                match events.recv().await {
+                    Some(Event::JobStarted { job_id, .. }) if job_id == job => break,
+                    Some(_) => {}
+                    None => anyhow::bail!("probe closed"),
+                }
+            }
+            let elapsed = crashed.elapsed();
+            let _ = node.actors.supervisor.send(GetSlots).await;
+            scratch.drop_schema().await?;
+            Ok(elapsed)
+        })
+        .await?;
+        samples.push(elapsed.as_secs_f64() * 1e3);
+    }
+    let what = "worker panic to the job running again (claims voided, worker restarted, job retried after its backoff)";
+    report.push(Measurement::new(
+        "recovery: worker panic",
+        "ms",
+        samples,
+        &format!("{what}; retry.base_ms = {}", config.retry.base_ms),
+    ));
+    Ok(())
+}
+
+struct Echo;
+impl Actor for Echo {
+    type Context = Context<Self>;
+}
+
+#[derive(Message)]
+#[rtype(result = "u64")]
+struct Ping(u64);
+
+impl Handler<Ping> for Echo {
+    type Result = u64;
+    fn handle(&mut self, msg: Ping, _: &mut Self::Context) -> u64 {
+        msg.0
+    }
+}
+
+/// Request-reply round trips, and fire-and-forget sends, between two local actors.
+pub async fn actors(options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
+    const ROUND_TRIPS: u64 = 200_000;
+    let (mut awaited, mut fire) = (Vec::new(), Vec::new());
+    for _ in 0..options.runs {
+        let (a, f) = isolated(|| async {
+            let echo = Echo.start();
+            let start = Instant::now();
+            for i in 0..ROUND_TRIPS {
+                echo.send(Ping(i)).await?;
+            }
+            let awaited = ROUND_TRIPS as f64 / start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            for i in 0..ROUND_TRIPS * 5 {
+                echo.do_send(Ping(i));
+            }
+            echo.send(Ping(0)).await?; // behind every one of them
+            Ok((awaited, (ROUND_TRIPS * 5) as f64 / start.elapsed().as_secs_f64()))
+        })
+        .await?;
+        awaited.push(a);
+        fire.push(f);
+    }
+    report.push(Measurement::new(
+        "actors: awaited round trips/s",
+        "msgs/s",
+        awaited,
+        "send().await between two actors on one arbiter",
+    ));
+    report.push(Measurement::new(
+        "actors: fire-and-forget sends/s",
+        "msgs/s",
+        fire,
+        "do_send, then one awaited send behind them",
+    ));
+    Ok(())
+}
+
+/// Resident memory of an idle node, and the peak while it runs the throughput load.
+pub async fn memory(config: &Config, options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
+    let (config, n) = (config.clone(), options.jobs);
+    let (idle, peak) = isolated(move || async move {
+        let scratch = Scratch::new(&config, config.store.max_connections + 2).await?;
+        let node = start_node(&config, &scratch, Registry::with_builtins(), Probe::none());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let idle = rss_kib("VmRSS");
+        let mut watcher = PgConnection::connect(&scratch.url).await?;
+        for first in (0..n).step_by(1_000) {
+            let batch = (first..(first + 1_000).min(n)).map(|_| JobRequest::new("noop", json!({}))).collect();
+            node.submit(batch).await?;
+        }
+        while completed(&mut watcher).await? < n as i64 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let peak = rss_kib("VmHWM");
+        node.drain().await;
+        scratch.drop_schema().await?;
+        Ok((idle, peak))
+    })
+    .await?;
+    report.push(Measurement::new(
+        "memory: idle node RSS",
+        "MiB",
+        vec![idle / 1024.0],
+        "after start, no jobs (the bench process)",
+    ));
+    report.push(Measurement::new(
+        "memory: peak RSS",
+        "MiB",
+        vec![peak / 1024.0],
+        &format!("process peak through {n} jobs"),
+    ));
+    Ok(())
+}
+
+/// A `/proc/self/status` field, in KiB.
+fn rss_kib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0.0)
+}
