@@ -184,17 +184,19 @@ fn signal(child: &Child, sig: &str) {
 
 #[actix_rt::test]
 async fn a_node_killed_with_sigkill_leaves_nothing_behind_once_another_node_runs() {
-    const JOBS: usize = 100;
+    const JOBS: usize = 60;
     let db = TestDb::new(2).await;
     let store = db.store(BackoffPolicy::default());
-    let jobs = (0..JOBS).map(|_| new_job("sleep", json!({"ms": 500}))).collect();
+    let jobs = (0..JOBS).map(|_| new_job("sleep", json!({"ms": 2_000}))).collect();
     store.enqueue(jobs, SystemClock.now()).await.unwrap();
 
     let mut first = spawn_node(&db, &[("AEON__NODE__ID", "first")]);
-    // Kill it mid-run: some jobs done, a full set of others running.
-    let running_after_some_completed = "SELECT CASE WHEN (SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED') >= 10
-        THEN (SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING') ELSE 0 END";
-    wait_for_count(&db, running_after_some_completed, "jobs running", Duration::from_secs(60), |n| n >= 10).await;
+    // Kill it mid-run: one wave done, the next just started (so it cannot finish
+    // between the look and the kill).
+    let fresh_wave = "SELECT CASE WHEN (SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED') >= 10
+        THEN (SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING' AND started_at > now() - interval '500 milliseconds')
+        ELSE 0 END";
+    wait_for_count(&db, fresh_wave, "a fresh wave running", Duration::from_secs(60), |n| n >= 10).await;
     first.kill().unwrap(); // SIGKILL: no drain, no goodbye
     first.wait().unwrap();
     let stranded = db.count("SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING'").await;
