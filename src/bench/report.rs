@@ -61,15 +61,15 @@ impl Report {
     /// Aeon's end-to-end throughput over the plain-SQL ceiling measured in the same run.
     pub fn add_ratio(&mut self) {
         let find = |name: &str| self.measurements.iter().find(|m| m.scenario == name).map(|m| m.median);
-        if let (Some(aeon), Some(ceiling)) = (find("throughput: end-to-end jobs/s"), find("limit: plain SQL jobs/s")) {
-            if ceiling > 0.0 {
-                self.measurements.push(Measurement::new(
-                    "throughput / limit ratio",
-                    "x",
-                    vec![aeon / ceiling],
-                    "median end-to-end throughput over the median plain-SQL ceiling of the same run (target: 0.6)",
-                ));
-            }
+        if let (Some(aeon), Some(ceiling)) = (find("throughput: end-to-end jobs/s"), find("limit: plain SQL jobs/s"))
+            && ceiling > 0.0
+        {
+            self.measurements.push(Measurement::new(
+                "throughput / limit ratio",
+                "x",
+                vec![aeon / ceiling],
+                "median end-to-end throughput over the median plain-SQL ceiling of the same run (target: 0.6)",
+            ));
         }
     }
 

@@ -174,19 +174,19 @@ impl JobRequest {
                     .with_timezone(&Utc),
             ),
         };
-        if let Some(key) = &self.idempotency_key {
-            if key.is_empty() || key.len() > 255 || key.contains('\0') {
-                return Err(ValidationError::new("idempotency_key", "must be 1 to 255 bytes long, without NUL"));
-            }
+        if let Some(key) = &self.idempotency_key
+            && (key.is_empty() || key.len() > 255 || key.contains('\0'))
+        {
+            return Err(ValidationError::new("idempotency_key", "must be 1 to 255 bytes long, without NUL"));
         }
         let dependency_policy = match self.on_dependency_failure.as_deref() {
             None => DependencyPolicy::Cancel,
             Some(p) => p.parse().map_err(|e: String| ValidationError::new("on_dependency_failure", e))?,
         };
-        if let Some(reference) = &self.reference {
-            if reference.is_empty() || reference.len() > 64 {
-                return Err(ValidationError::new("ref", "must be 1 to 64 bytes long"));
-            }
+        if let Some(reference) = &self.reference
+            && (reference.is_empty() || reference.len() > 64)
+        {
+            return Err(ValidationError::new("ref", "must be 1 to 64 bytes long"));
         }
         Ok(NewJob {
             job_id: Uuid::now_v7(),
@@ -212,10 +212,10 @@ pub fn validate_batch(requests: Vec<JobRequest>, limits: &SubmitLimits) -> Resul
     let mut refs = std::collections::HashMap::new();
     for (i, request) in requests.iter().enumerate() {
         let job = request.clone().validate_own_fields(limits).map_err(|e| at(i, e))?;
-        if let Some(reference) = &request.reference {
-            if refs.insert(reference.clone(), job.job_id).is_some() {
-                return Err(at(i, ValidationError::new("ref", format!("{reference:?} names two jobs of the batch"))));
-            }
+        if let Some(reference) = &request.reference
+            && refs.insert(reference.clone(), job.job_id).is_some()
+        {
+            return Err(at(i, ValidationError::new("ref", format!("{reference:?} names two jobs of the batch"))));
         }
         jobs.push(job);
     }

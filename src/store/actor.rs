@@ -67,10 +67,10 @@ impl Handler<NotifyReady> for StoreActor {
 }
 
 fn announce(ready: &Option<Recipient<JobsReady>>, released: u64) {
-    if released > 0 {
-        if let Some(ready) = ready {
-            ready.do_send(JobsReady);
-        }
+    if released > 0
+        && let Some(ready) = ready
+    {
+        ready.do_send(JobsReady);
     }
 }
 
@@ -211,10 +211,11 @@ impl Handler<Flush> for StoreActor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: Flush, ctx: &mut Self::Context) -> Self::Result {
-        for timer in [self.completions.timer.take(), self.failures.timer.take(), self.health_logs.timer.take()] {
-            if let Some(timer) = timer {
-                ctx.cancel_future(timer);
-            }
+        for timer in [self.completions.timer.take(), self.failures.timer.take(), self.health_logs.timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            ctx.cancel_future(timer);
         }
         self.flush_all()
     }

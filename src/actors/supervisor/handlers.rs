@@ -95,10 +95,10 @@ impl Handler<CrashWorker> for Supervisor {
         Box::pin(crash.into_actor(self).map(move |answer, act, ctx| {
             // A worker that panicked never answers: its mailbox closes. Handle the
             // death now rather than at the next child check.
-            if answer.is_err() {
-                if let Some(index) = act.slots.iter().position(|s| s.worker_id == msg.worker_id) {
-                    act.worker_died(index, "it crashed on purpose", ctx);
-                }
+            if answer.is_err()
+                && let Some(index) = act.slots.iter().position(|s| s.worker_id == msg.worker_id)
+            {
+                act.worker_died(index, "it crashed on purpose", ctx);
             }
             true
         }))

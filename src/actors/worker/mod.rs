@@ -217,7 +217,7 @@ impl Handler<Crash> for Worker {
         match msg.0 {
             CrashMode::Panic => panic!("worker {worker_id} crashed on purpose"),
             CrashMode::Hang => self.mode = Mode::Hung,
-            CrashMode::Slow { ms } if ms == 0 => self.mode = Mode::Normal,
+            CrashMode::Slow { ms: 0 } => self.mode = Mode::Normal,
             CrashMode::Slow { ms } => self.mode = Mode::Slow(Duration::from_millis(ms)),
             CrashMode::Exit => std::process::abort(),
         }
