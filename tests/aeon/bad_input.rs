@@ -31,6 +31,8 @@ fn parse_and_validate(body: &str, limits: &SubmitLimits) -> Result<(), Validatio
 #[case::bad_run_at(r#"{"type":"noop","run_at":"tomorrow"}"#, "run_at", "RFC 3339")]
 #[case::empty_key(r#"{"type":"noop","idempotency_key":""}"#, "idempotency_key", "1 to 255")]
 #[case::priority_overflow(r#"{"type":"noop","priority":3000000000}"#, "priority", "outside")]
+#[case::nul_in_payload(r#"{"type":"noop","payload":{"a":"x\u0000y"}}"#, "payload", "NUL")]
+#[case::nul_in_key(r#"{"type":"noop","idempotency_key":"k\u0000"}"#, "idempotency_key", "NUL")]
 fn bad_submissions_name_the_field(#[case] body: &str, #[case] field: &str, #[case] reason: &str) {
     let err = parse_and_validate(body, &SubmitLimits::default()).expect_err("must be refused");
     assert_eq!(err.field, field, "{err}");
