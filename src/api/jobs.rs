@@ -77,9 +77,14 @@ pub async fn show(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpRe
 }
 
 pub(super) async fn job_view(node: &Node, job_id: uuid::Uuid) -> Result<JobView, ApiError> {
+    let job = node.actors.store.send(GetJob(job_id)).await??;
+    view_of(node, job.ok_or_else(|| ApiError::not_found(format!("job {job_id} not found")))?).await
+}
+
+/// `job` as answered, with its attempts and edges.
+pub(super) async fn view_of(node: &Node, job: crate::job::Job) -> Result<JobView, ApiError> {
     let store = &node.actors.store;
-    let job =
-        store.send(GetJob(job_id)).await??.ok_or_else(|| ApiError::not_found(format!("job {job_id} not found")))?;
+    let job_id = job.job_id;
     let (executions, edges) = futures::join!(store.send(GetExecutions(job_id)), store.send(GetEdges(job_id)));
     let edges = edges??;
     let mut view = JobView::new(job, Some(executions??));

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::jobs::{job_view, path_id};
+use super::jobs::{path_id, view_of};
 use super::{
     ApiError, DeadLetterPage, DeadLetterView, ErrorBody, Health, JobView, Stats, bad_query, next_cursor, page_limit,
 };
@@ -54,10 +54,10 @@ pub async fn dead_letters(query: web::Query<PageQuery>, node: web::Data<Node>) -
 ))]
 pub async fn requeue(job_id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let job_id = path_id(&job_id)?;
-    node.actors.store.send(RequeueDeadLetter(job_id)).await??;
-    let view = job_view(&node, job_id).await?; // as requeued, before a worker takes it
+    // The job as the requeue left it: a worker may take it at once.
+    let requeued = node.actors.store.send(RequeueDeadLetter(job_id)).await??;
     node.wake();
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(view_of(&node, requeued).await?))
 }
 
 /// Jobs by status, throughput over the last minute, workers by status.
