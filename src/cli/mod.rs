@@ -208,8 +208,7 @@ pub fn job(options: ClientOptions, command: JobCommand) -> Result<String, CliErr
                 }
             }
             let value = client.call("POST", "/v1/jobs", Some(body))?;
-            let shown =
-                format!("{} {}", value["job_id"].as_str().unwrap_or("?"), value["status"].as_str().unwrap_or("?"));
+            let shown = render::id_and_status(&value);
             (value, shown)
         }
         JobCommand::Show { id } => {
@@ -235,8 +234,7 @@ pub fn job(options: ClientOptions, command: JobCommand) -> Result<String, CliErr
         }
         JobCommand::Cancel { id } => {
             let value = client.call("POST", &format!("/v1/jobs/{}/cancel", id_path(&id)), None)?;
-            let shown =
-                format!("{} {}", value["job_id"].as_str().unwrap_or("?"), value["status"].as_str().unwrap_or("?"));
+            let shown = render::id_and_status(&value);
             (value, shown)
         }
     };
@@ -263,8 +261,7 @@ pub fn dlq(options: ClientOptions, command: DlqCommand) -> Result<String, CliErr
         }
         DlqCommand::Requeue { id } => {
             let value = client.call("POST", &format!("/v1/dead-letters/{}/requeue", id_path(&id)), None)?;
-            let shown =
-                format!("{} {}", value["job_id"].as_str().unwrap_or("?"), value["status"].as_str().unwrap_or("?"));
+            let shown = render::id_and_status(&value);
             (value, shown)
         }
     };

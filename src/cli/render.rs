@@ -27,6 +27,11 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// `<job_id> <status>`: the answer to submit, cancel and requeue.
+pub fn id_and_status(v: &Value) -> String {
+    format!("{} {}", v["job_id"].as_str().unwrap_or("?"), v["status"].as_str().unwrap_or("?"))
+}
+
 pub fn job(v: &Value) -> String {
     let fields = [
         "job_id",

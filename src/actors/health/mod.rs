@@ -65,14 +65,13 @@ impl Handler<Track> for HealthMonitor {
     fn handle(&mut self, msg: Track, _: &mut Self::Context) {
         let now = self.clock.now();
         let tracked = self.workers.entry(msg.worker_id).or_insert_with(|| Tracked::new(msg.capacity, now));
-        tracked.status = msg.status;
-        tracked.capacity = msg.capacity;
-        tracked.failure_count = msg.failure_count;
         if msg.status == WorkerStatus::Active {
             // A (re)started worker gets a fresh record and a full heartbeat grace.
             *tracked = Tracked::new(msg.capacity, now);
-            tracked.failure_count = msg.failure_count;
         }
+        tracked.status = msg.status;
+        tracked.capacity = msg.capacity;
+        tracked.failure_count = msg.failure_count;
     }
 }
 

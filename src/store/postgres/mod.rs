@@ -57,10 +57,6 @@ impl PgStore {
         Self { pool, backoff, statements: Arc::new(AtomicU64::new(0)) }
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// How many statements this store has sent to the database since it was created.
     pub fn statements_sent(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
