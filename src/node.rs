@@ -62,6 +62,7 @@ impl Node {
             node_id: node_id.clone(),
             workers: config.workers.count,
             capacity: config.workers.capacity,
+            backlog: config.workers.backlog,
             lease: Duration::from_millis(config.workers.lease_ms),
             health: config.health,
             restarts: config.restarts,

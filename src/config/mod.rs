@@ -100,11 +100,16 @@ pub struct WorkersConfig {
     pub capacity: u32,
     /// How long a claim holds without renewal, in milliseconds.
     pub lease_ms: u64,
+    /// Finished runs per worker whose results may still be on their way to the
+    /// database (batched) while the worker takes new jobs. A slot is free as soon as
+    /// its handler returns; past this many unwritten results the worker gets no new
+    /// jobs until some are written. Bounds memory, and the work a crash repeats.
+    pub backlog: u32,
 }
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        Self { count: 4, capacity: 10, lease_ms: 30_000 }
+        Self { count: 4, capacity: 10, lease_ms: 30_000, backlog: 100 }
     }
 }
 

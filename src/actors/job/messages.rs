@@ -1,21 +1,36 @@
 //! Messages the Job actor sends and answers.
 
-use actix::Message;
+use actix::{Message, Recipient};
 use uuid::Uuid;
 
 use crate::actors::probe::RunResult;
 use crate::job::Job;
 use crate::store::StoreResult;
 
-/// Sent to the Worker when a run is settled (durably recorded) and the slot is free.
+/// Sent to the Worker when the handler has stopped running (returned, panicked, timed
+/// out or was released): its slot is free, though the result may not be written yet.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct HandlerEnded {
+    pub execution_id: Uuid,
+}
+
+/// Sent to the Worker when a run is settled: its result is durably recorded.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct JobFinished {
     pub job_id: Uuid,
     pub execution_id: Uuid,
     pub result: RunResult,
-    /// From handler start to settlement, by the injected clock.
+    /// From handler start to its end, by the injected clock.
     pub latency_ms: u64,
+}
+
+/// Where a Job actor reports to (its Worker; stand-ins in tests).
+#[derive(Clone)]
+pub struct JobReports {
+    pub ended: Recipient<HandlerEnded>,
+    pub finished: Recipient<JobFinished>,
 }
 
 /// Times the run out if its deadline (by the injected clock) has passed. Sent by the

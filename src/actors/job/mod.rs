@@ -5,7 +5,7 @@
 
 mod messages;
 
-pub use messages::{CancelRun, CheckTimeout, JobFinished, ReleaseRun};
+pub use messages::{CancelRun, CheckTimeout, HandlerEnded, JobFinished, JobReports, ReleaseRun};
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -33,7 +33,7 @@ pub struct JobActor {
     pub handler: ErasedHandler,
     pub store: Addr<StoreActor>,
     pub clock: SharedClock,
-    pub worker: Recipient<JobFinished>,
+    pub worker: JobReports,
     /// Cancelled when the worker incarnation that started this job dies.
     pub incarnation: CancellationToken,
     /// Extra delay before the handler starts (a worker in `slow` crash mode).
@@ -45,6 +45,8 @@ pub struct JobActor {
 #[derive(Default)]
 struct State {
     started_at: Option<DateTime<Utc>>,
+    /// When the handler stopped running (by the injected clock).
+    ended_at: Option<DateTime<Utc>>,
     deadline: Option<DateTime<Utc>>,
     run: Option<SpawnHandle>,
     /// Set once the run's fate is decided; later signals are ignored.
@@ -67,7 +69,7 @@ impl JobActor {
         handler: ErasedHandler,
         store: Addr<StoreActor>,
         clock: SharedClock,
-        worker: Recipient<JobFinished>,
+        worker: JobReports,
         incarnation: CancellationToken,
         delay: Duration,
         probe: Probe,
@@ -79,7 +81,9 @@ impl JobActor {
         Duration::from_millis(self.claim.timeout_ms.max(1) as u64)
     }
 
-    /// Decides the run's fate once; abandons the handler if it is still running.
+    /// Decides the run's fate once; abandons the handler if it is still running. The
+    /// slot is free from here: the Worker may start another job while this one's
+    /// result waits for its (batched) write.
     fn settle(&mut self, settlement: Settlement, ctx: &mut Context<Self>) {
         if self.state.settling {
             return;
@@ -88,7 +92,13 @@ impl JobActor {
         if let Some(run) = self.state.run.take() {
             ctx.cancel_future(run);
         }
+        self.handler_ended();
         self.write(settlement, ctx);
+    }
+
+    fn handler_ended(&mut self) {
+        self.state.ended_at = Some(self.clock.now());
+        self.worker.ended.do_send(HandlerEnded { execution_id: self.claim.execution_id });
     }
 
     fn failure(&self, status: ExecutionStatus, error: String, permanent: bool) -> Failure {
@@ -151,12 +161,12 @@ impl JobActor {
     }
 
     fn finish(&mut self, result: RunResult, ctx: &mut Context<Self>) {
-        let now = self.clock.now();
-        let latency_ms = self.state.started_at.map(|s| (now - s).num_milliseconds().max(0) as u64).unwrap_or(0);
+        let ended = self.state.ended_at.unwrap_or_else(|| self.clock.now());
+        let latency_ms = self.state.started_at.map(|s| (ended - s).num_milliseconds().max(0) as u64).unwrap_or(0);
         crate::metrics::METRICS.run_settled(&result);
         crate::metrics::METRICS.run_latency.observe(Duration::from_millis(latency_ms));
         self.probe.emit(Event::JobSettled { job_id: self.claim.job_id });
-        self.worker.do_send(JobFinished {
+        self.worker.finished.do_send(JobFinished {
             job_id: self.claim.job_id,
             execution_id: self.claim.execution_id,
             result,

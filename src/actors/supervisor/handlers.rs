@@ -20,7 +20,7 @@ impl Handler<SlotsFreed> for Supervisor {
         if !current {
             return; // the load of a dead incarnation was reset when it was replaced
         }
-        self.free_slots(msg.worker_id, msg.count);
+        self.free_slots(msg.worker_id, msg.freed, msg.settled);
         self.schedule_feed(ctx);
     }
 }
@@ -201,6 +201,7 @@ impl Handler<GetSlots> for Supervisor {
                 status: s.status,
                 incarnation: s.incarnation,
                 load: s.load,
+                unsettled: s.unsettled,
                 capacity: self.config.capacity,
                 score: s.score,
                 failure_count: s.restarts.failure_count(),

@@ -10,14 +10,18 @@ use crate::actors::worker::CrashMode;
 use crate::job::Job;
 use crate::store::{StoreResult, WorkerStatus};
 
-/// A worker finished (or gave back) `count` jobs: its slots are free again.
+/// A worker's slots came free, or its finished runs were recorded.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct SlotsFreed {
     pub worker_id: Uuid,
     /// The incarnation that freed them: a late message from a dead one is ignored.
     pub incarnation: u32,
-    pub count: u32,
+    /// Slots free again: their handler ended, or the claim was given back unrun.
+    pub freed: u32,
+    /// Runs now off the worker's hands: their result is written, or the claim was
+    /// given back. A freed run not yet settled counts against `workers.backlog`.
+    pub settled: u32,
 }
 
 /// Jobs may be waiting: claim for every free slot. Sent on enqueue through this node.
@@ -59,12 +63,15 @@ pub struct Drain {
 #[rtype(result = "Vec<SlotInfo>")]
 pub struct GetSlots;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SlotInfo {
     pub worker_id: Uuid,
     pub status: WorkerStatus,
     pub incarnation: u32,
+    /// Handlers running.
     pub load: u32,
+    /// Finished runs whose results are not written yet.
+    pub unsettled: u32,
     pub capacity: u32,
     pub score: f64,
     pub failure_count: i32,

@@ -34,6 +34,8 @@ pub struct SupervisorConfig {
     pub node_id: String,
     pub workers: u32,
     pub capacity: u32,
+    /// Finished runs per worker that may await their write while it gets new jobs.
+    pub backlog: u32,
     /// How long a claim holds unrenewed; each worker renews its running claims.
     pub lease: Duration,
     pub health: HealthConfig,
@@ -60,8 +62,10 @@ struct Slot {
     addr: Addr<Worker>,
     token: CancellationToken,
     incarnation: u32,
-    /// Jobs claimed for the worker and not yet freed.
+    /// Jobs claimed for the worker whose handler has not ended.
     load: u32,
+    /// Runs whose handler ended and whose result is not written yet.
+    unsettled: u32,
     claiming: bool,
     /// Dead and being rescued, or given up on: gets nothing.
     out: bool,
@@ -174,13 +178,15 @@ impl Supervisor {
         });
     }
 
+    /// Claims this node holds: running, or with a result still to be written.
     fn total_load(&self) -> u32 {
-        self.slots.iter().filter(|s| !s.out).map(|s| s.load).sum()
+        self.slots.iter().filter(|s| !s.out).map(|s| s.load + s.unsettled).sum()
     }
 
-    fn free_slots(&mut self, worker_id: Uuid, count: u32) {
+    fn free_slots(&mut self, worker_id: Uuid, freed: u32, settled: u32) {
         if let Some(slot) = self.slots.iter_mut().find(|s| s.worker_id == worker_id) {
-            slot.load = slot.load.saturating_sub(count);
+            slot.load = slot.load.saturating_sub(freed);
+            slot.unsettled = (slot.unsettled + freed).saturating_sub(settled);
         }
         if self.total_load() == 0 {
             for waiter in self.idle_waiters.drain(..) {
@@ -200,7 +206,8 @@ impl Supervisor {
         }
     }
 
-    /// Claims for every healthy worker with free slots, one statement per worker.
+    /// Claims for every healthy worker with free slots and room in its backlog, one
+    /// statement per worker.
     fn feed(&mut self, ctx: &mut Context<Self>) {
         if self.draining || !self.more_work {
             return;
@@ -209,7 +216,8 @@ impl Supervisor {
         for i in 0..self.slots.len() {
             let slot = &mut self.slots[i];
             let free = self.config.capacity.saturating_sub(slot.load);
-            if slot.out || slot.claiming || free == 0 || slot.score < threshold {
+            let backlogged = slot.unsettled >= self.config.backlog;
+            if slot.out || slot.claiming || free == 0 || backlogged || slot.score < threshold {
                 continue;
             }
             slot.claiming = true;
@@ -314,12 +322,13 @@ impl Supervisor {
             let slot = &mut self.slots[index];
             slot.status = if self.draining { WorkerStatus::Stopped } else { WorkerStatus::Failed };
             slot.load = 0;
+            slot.unsettled = 0;
             if slot.status == WorkerStatus::Failed {
                 tracing::error!(%worker_id, "worker restarted too often: giving up on it");
                 self.probe.emit(Event::WorkerFailed { worker_id });
             }
             self.track(&self.slots[index]);
-            self.free_slots(worker_id, 0);
+            self.free_slots(worker_id, 0, 0);
             return;
         }
         let incarnation = self.slots[index].incarnation + 1;
@@ -330,6 +339,7 @@ impl Supervisor {
         slot.token = token;
         slot.incarnation = incarnation;
         slot.load = 0;
+        slot.unsettled = 0;
         slot.claiming = false;
         slot.out = false;
         slot.status = WorkerStatus::Active;
@@ -337,7 +347,7 @@ impl Supervisor {
         METRICS.restarts.fetch_add(1, Ordering::Relaxed);
         self.probe.emit(Event::WorkerRestarted { worker_id, failure_count: slot.restarts.failure_count() });
         self.track(&self.slots[index]);
-        self.free_slots(worker_id, 0);
+        self.free_slots(worker_id, 0, 0);
         self.more_work = true;
         self.schedule_feed(ctx);
     }
@@ -356,6 +366,7 @@ impl Actor for Supervisor {
                 token,
                 incarnation: 0,
                 load: 0,
+                unsettled: 0,
                 claiming: false,
                 out: false,
                 status: WorkerStatus::Active,

@@ -1,6 +1,7 @@
 //! The Worker actor: `capacity` slots, each running one Job actor. It heartbeats to
-//! the HealthMonitor, reports each run's metrics, frees slots back to the Supervisor,
-//! and can be told to crash on purpose (see [`CrashMode`]).
+//! the HealthMonitor, reports each run's metrics, frees slots back to the Supervisor
+//! (a slot is free when its handler returns; the run counts as settled once its result
+//! is written), and can be told to crash on purpose (see [`CrashMode`]).
 
 mod messages;
 
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::health::{Heartbeat, RunMetric};
-use super::job::{CheckTimeout, JobActor, JobFinished, ReleaseRun};
+use super::job::{CheckTimeout, HandlerEnded, JobActor, JobFinished, JobReports, ReleaseRun};
 use super::probe::{Event, Probe, RunResult};
 use super::supervisor::SlotsFreed;
 use crate::clock::SharedClock;
@@ -59,11 +60,21 @@ enum Mode {
     Slow(Duration),
 }
 
+/// A Job actor of this worker, from its start until its result is written.
+struct Run {
+    job_id: Uuid,
+    addr: Addr<JobActor>,
+    /// The handler has stopped; the result is on its way to the database.
+    ended: bool,
+}
+
 pub struct Worker {
     spec: WorkerSpec,
     links: WorkerLinks,
-    /// Running jobs by execution id.
-    running: HashMap<Uuid, (Uuid, Addr<JobActor>)>,
+    /// Live Job actors by execution id: running, or writing their result.
+    runs: HashMap<Uuid, Run>,
+    /// Runs whose handler is still running: the slots in use.
+    busy: u32,
     mode: Mode,
     /// When this worker last renewed its claims (injected clock).
     renewed_at: chrono::DateTime<chrono::Utc>,
@@ -72,24 +83,31 @@ pub struct Worker {
 impl Worker {
     pub fn new(spec: WorkerSpec, links: WorkerLinks) -> Self {
         let renewed_at = links.clock.now();
-        Self { spec, links, running: HashMap::new(), mode: Mode::Normal, renewed_at }
+        Self { spec, links, runs: HashMap::new(), busy: 0, mode: Mode::Normal, renewed_at }
     }
 
     /// Renews the leases of the claims this worker's Job actors hold, every third of
-    /// a lease. Only live runs are renewed: a claim nobody runs runs out and is rescued.
+    /// a lease. Only live runs are renewed (a result still being written included): a
+    /// claim nobody runs runs out and is rescued.
     fn renew_leases(&mut self) {
         let now = self.links.clock.now();
         let due = chrono::Duration::from_std(self.spec.lease / 3).unwrap_or(chrono::Duration::MAX);
-        if self.running.is_empty() || now - self.renewed_at < due {
+        if self.runs.is_empty() || now - self.renewed_at < due {
             return;
         }
         self.renewed_at = now;
-        let executions = self.running.keys().copied().collect();
+        let executions = self.runs.keys().copied().collect();
         self.links.store.do_send(store::ExtendLeases(executions, self.spec.lease));
     }
 
+    /// Handlers running now.
     pub fn load(&self) -> u32 {
-        self.running.len() as u32
+        self.busy
+    }
+
+    fn report(&self, freed: u32, settled: u32) {
+        let (worker_id, incarnation) = (self.spec.worker_id, self.spec.incarnation);
+        self.links.supervisor.do_send(SlotsFreed { worker_id, incarnation, freed, settled });
     }
 
     fn start_job(&mut self, claim: ClaimedJob, ctx: &mut Context<Self>) {
@@ -99,11 +117,7 @@ impl Worker {
             let error = format!("no handler registered for job type {:?}", claim.job_type);
             let failure = Failure { claim: claim.claim_ref(), status: ExecutionStatus::Failed, error, permanent: true };
             self.links.store.do_send(store::Fail(failure));
-            self.links.supervisor.do_send(SlotsFreed {
-                worker_id: self.spec.worker_id,
-                incarnation: self.spec.incarnation,
-                count: 1,
-            });
+            self.report(1, 1);
             return;
         };
         let delay = match self.mode {
@@ -117,13 +131,14 @@ impl Worker {
             handler,
             self.links.store.clone(),
             self.links.clock.clone(),
-            ctx.address().recipient(),
+            JobReports { ended: ctx.address().recipient(), finished: ctx.address().recipient() },
             self.spec.token.clone(),
             delay,
             self.links.probe.clone(),
         )
         .start();
-        self.running.insert(execution_id, (job_id, job));
+        self.runs.insert(execution_id, Run { job_id, addr: job, ended: false });
+        self.busy += 1;
         self.links.probe.emit(Event::JobStarted { job_id, worker_id: self.spec.worker_id, load: self.load() });
     }
 }
@@ -161,11 +176,21 @@ impl Handler<Assign> for Worker {
             tracing::warn!(worker_id = %self.spec.worker_id, excess = over.len(), "assigned over capacity; releasing");
             let count = over.len() as u32;
             self.links.store.do_send(store::Release(over, None, "worker at capacity".into()));
-            self.links.supervisor.do_send(SlotsFreed {
-                worker_id: self.spec.worker_id,
-                incarnation: self.spec.incarnation,
-                count,
-            });
+            self.report(count, count);
+        }
+    }
+}
+
+impl Handler<HandlerEnded> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, msg: HandlerEnded, _: &mut Self::Context) {
+        if let Some(run) = self.runs.get_mut(&msg.execution_id)
+            && !run.ended
+        {
+            run.ended = true;
+            self.busy -= 1;
+            self.report(1, 0);
         }
     }
 }
@@ -174,16 +199,17 @@ impl Handler<JobFinished> for Worker {
     type Result = ();
 
     fn handle(&mut self, msg: JobFinished, _: &mut Self::Context) {
-        if self.running.remove(&msg.execution_id).is_none() {
-            return;
-        }
+        let Some(run) = self.runs.remove(&msg.execution_id) else { return };
+        // A cancelled run finishes without its handler ending first.
+        let freed = u32::from(!run.ended);
+        self.busy -= freed;
+        self.report(freed, 1);
         let worker_id = self.spec.worker_id;
         let ok = !matches!(msg.result, RunResult::Failed { .. } | RunResult::TimedOut | RunResult::Panicked);
         let counts = !matches!(msg.result, RunResult::Released | RunResult::Cancelled | RunResult::Snoozed);
         if counts {
             self.links.metrics.do_send(RunMetric { worker_id, ok, latency_ms: msg.latency_ms });
         }
-        self.links.supervisor.do_send(SlotsFreed { worker_id, incarnation: self.spec.incarnation, count: 1 });
         self.links.probe.emit(Event::JobFinished { job_id: msg.job_id, worker_id, result: msg.result });
     }
 }
@@ -201,8 +227,8 @@ impl Handler<Tick> for Worker {
             capacity: self.spec.capacity,
             sent_at: self.links.clock.now(),
         });
-        for (_, job) in self.running.values() {
-            job.do_send(CheckTimeout);
+        for run in self.runs.values().filter(|r| !r.ended) {
+            run.addr.do_send(CheckTimeout);
         }
         self.renew_leases();
     }
@@ -237,10 +263,11 @@ impl Handler<ReleaseAll> for Worker {
     type Result = usize;
 
     fn handle(&mut self, msg: ReleaseAll, _: &mut Self::Context) -> usize {
-        for (_, job) in self.running.values() {
-            job.do_send(ReleaseRun { reason: msg.reason.clone() });
+        let running: Vec<_> = self.runs.values().filter(|r| !r.ended).collect();
+        for run in &running {
+            run.addr.do_send(ReleaseRun { reason: msg.reason.clone() });
         }
-        self.running.len()
+        running.len()
     }
 }
 
@@ -248,7 +275,8 @@ impl Handler<CancelJob> for Worker {
     type Result = ResponseFuture<Option<store::StoreResult<crate::job::Job>>>;
 
     fn handle(&mut self, msg: CancelJob, _: &mut Self::Context) -> Self::Result {
-        let job = self.running.values().find(|(job_id, _)| *job_id == msg.job_id).map(|(_, addr)| addr.clone());
+        // A run whose handler has ended is being recorded: the store decides that race.
+        let job = self.runs.values().find(|r| r.job_id == msg.job_id && !r.ended).map(|r| r.addr.clone());
         Box::pin(async move {
             let job = job?;
             // A run that just ended answers nothing: let the store decide instead.

@@ -273,15 +273,17 @@ impl Store for PgStore {
         if request.limit == 0 {
             return Ok(Vec::new());
         }
+        let mut tx = self.pool.begin_with(sql::BEGIN_CLAIM).await?;
         let rows = sqlx::query(sql::CLAIM)
             .bind(request.worker_id)
             .bind(now)
             .bind(i64::from(request.limit))
             .bind(after(now, request.lease))
             .bind(&request.job_types[..])
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
-        self.sent(1);
+        self.sent(2);
+        self.commit(tx).await?;
         rows.iter()
             .map(|row| {
                 Ok(ClaimedJob {

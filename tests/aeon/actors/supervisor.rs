@@ -26,6 +26,10 @@ struct Rig {
 }
 
 async fn rig(workers: u32, max_restarts: u32) -> Rig {
+    rig_with(workers, max_restarts, 100, StoreActorConfig { window_ms: 1, max_size: 100 }).await
+}
+
+async fn rig_with(workers: u32, max_restarts: u32, backlog: u32, batch: StoreActorConfig) -> Rig {
     let db = TestDb::new(6).await;
     let clock = ManualClock::starting_now();
     let (registry, gate) = registry_with_gate();
@@ -34,10 +38,11 @@ async fn rig(workers: u32, max_restarts: u32) -> Rig {
         node_id: "node-s".into(),
         workers,
         capacity: 2,
+        backlog,
         lease: Duration::from_secs(60),
         health: Default::default(),
         restarts: RestartPolicy { max_restarts, window_ms: 60_000 },
-        batch: StoreActorConfig { window_ms: 1, max_size: 100 },
+        batch,
         timers: false,
         poll_every: Duration::from_secs(3600),
     };
@@ -133,14 +138,66 @@ async fn unhealthy_workers_get_no_new_jobs() {
     let claimed = expect_event(&mut rig.events, "a claim", |e| matches!(e, Event::Claimed { .. })).await;
     assert_eq!(claimed, Event::Claimed { worker_id: well, count: 2 }, "only the healthy worker, up to its capacity");
     rig.gate.open(2);
-    for _ in 0..2 {
-        expect_event(&mut rig.events, "a run", |e| {
-            matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. })
+    // Slots are free when the handlers return, so the next claim may come before the
+    // runs' results are written: wait for all three, in whatever order.
+    let (mut finished, mut next) = (0, None);
+    while finished < 2 || next.is_none() {
+        match expect_event(&mut rig.events, "runs and the next claim", |e| {
+            matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. } | Event::Claimed { .. })
         })
-        .await;
+        .await
+        {
+            Event::Claimed { worker_id, count } => next = Some((worker_id, count)),
+            _ => finished += 1,
+        }
     }
-    let next = expect_event(&mut rig.events, "the next claim", |e| matches!(e, Event::Claimed { .. })).await;
-    assert_eq!(next, Event::Claimed { worker_id: well, count: 2 });
+    assert_eq!(next, Some((well, 2)));
     let slots = rig.node.supervisor.send(GetSlots).await.unwrap();
     assert_eq!(slots.iter().find(|s| s.worker_id == sick).unwrap().load, 0);
+}
+
+#[actix_rt::test]
+async fn a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded_by_the_backlog() {
+    // Completions wait in the StoreActor's batch until the test flushes it.
+    let mut rig = rig_with(1, 5, 2, StoreActorConfig { window_ms: 3_600_000, max_size: 100 }).await;
+    let store = rig.db.store(exact_backoff());
+    store.enqueue((0..4).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
+    rig.gate.open(4);
+    rig.node.supervisor.send(Wake).await.unwrap();
+    let first = expect_event(&mut rig.events, "a claim", |e| matches!(e, Event::Claimed { .. })).await;
+    assert!(matches!(first, Event::Claimed { count: 2, .. }), "{first:?}");
+
+    let deadline = std::time::Instant::now() + crate::common::actors::PATIENCE;
+    let slot = loop {
+        let slot = rig.node.supervisor.send(GetSlots).await.unwrap()[0];
+        if slot.unsettled == 2 {
+            break slot;
+        }
+        assert!(std::time::Instant::now() < deadline, "the handlers did not end: {slot:?}");
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(slot.load, 0, "both slots are free while their results wait to be written");
+    assert_eq!(rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING'").await, 2);
+
+    // The backlog (2) is full: the next claim waits for a result to be written.
+    rig.node.store.send(Flush).await.unwrap();
+    let mut finished_before_claim = 0;
+    loop {
+        match expect_event(&mut rig.events, "the next claim", |e| {
+            matches!(e, Event::JobFinished { .. } | Event::Claimed { .. })
+        })
+        .await
+        {
+            Event::Claimed { .. } => break,
+            _ => finished_before_claim += 1,
+        }
+    }
+    assert!(finished_before_claim >= 1, "a claim came while the backlog was full");
+
+    let deadline = std::time::Instant::now() + crate::common::actors::PATIENCE;
+    while rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await < 4 {
+        assert!(std::time::Instant::now() < deadline, "not every job completed");
+        rig.node.supervisor.send(Wake).await.unwrap();
+        rig.node.store.send(Flush).await.unwrap();
+    }
 }
