@@ -19,16 +19,41 @@ pub struct Enqueued {
     pub created: bool,
 }
 
-/// A worker asking for work.
+/// Workers asking for work: one statement claims for all of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimRequest {
-    pub worker_id: Uuid,
-    /// At most this many jobs (the worker's free capacity).
-    pub limit: u32,
+    /// Each worker asking, with at most how many jobs it takes (its free capacity).
+    pub workers: Vec<(Uuid, u32)>,
     /// How long the claim holds without being extended.
     pub lease: Duration,
     /// Only jobs of these types (the ones this node has handlers for).
     pub job_types: Arc<[String]>,
+}
+
+impl ClaimRequest {
+    /// One worker asking for up to `limit` jobs.
+    pub fn one(worker_id: Uuid, limit: u32, lease: Duration, job_types: Arc<[String]>) -> Self {
+        Self { workers: vec![(worker_id, limit)], lease, job_types }
+    }
+
+    /// How many jobs the request may claim in all.
+    pub fn limit(&self) -> u32 {
+        self.workers.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The worker for each claimed job, in turn: round robin over the workers while
+    /// they have room, so a short claim spreads over the workers.
+    pub fn slots(&self) -> Vec<Uuid> {
+        let mut left: Vec<(Uuid, u32)> = self.workers.clone();
+        let mut slots = Vec::with_capacity(self.limit() as usize);
+        while left.iter().any(|(_, n)| *n > 0) {
+            for (worker_id, n) in left.iter_mut().filter(|(_, n)| *n > 0) {
+                slots.push(*worker_id);
+                *n -= 1;
+            }
+        }
+        slots
+    }
 }
 
 /// A job claimed for one execution. `execution_id` is the fencing token: only it can
@@ -37,6 +62,8 @@ pub struct ClaimRequest {
 pub struct ClaimedJob {
     pub job_id: Uuid,
     pub execution_id: Uuid,
+    /// The worker it was claimed for.
+    pub worker_id: Uuid,
     pub attempt: i32,
     pub job_type: String,
     pub payload: Value,

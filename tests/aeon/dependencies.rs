@@ -35,12 +35,7 @@ async fn submit(store: &PgStore, requests: Vec<JobRequest>, clock: &ManualClock)
 
 async fn claim_all(store: &PgStore, clock: &ManualClock) -> Vec<ClaimedJob> {
     let job_types = ["collect", "echo", "fail", "noop"].map(String::from).into();
-    let request = aeon::store::ClaimRequest {
-        worker_id: Uuid::new_v4(),
-        limit: 2_000,
-        lease: Duration::from_secs(60),
-        job_types,
-    };
+    let request = aeon::store::ClaimRequest::one(Uuid::new_v4(), 2_000, Duration::from_secs(60), job_types);
     store.claim(request, clock.now()).await.unwrap()
 }
 

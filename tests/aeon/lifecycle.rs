@@ -91,6 +91,31 @@ async fn claims_take_priority_then_age_and_wait_for_run_at(#[future] db: TestDb,
 
 #[rstest]
 #[actix_rt::test]
+async fn one_claim_serves_several_workers_spreading_a_short_batch(#[future] db: TestDb, clock: ManualClock) {
+    let db = db.await;
+    let store = db.store(exact_backoff());
+    store.enqueue((0..5).map(|i| new_job("noop", json!(i))).collect(), clock.now()).await.unwrap();
+    let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let mut request = claim_request(a, 4, Duration::from_secs(60));
+    request.workers.extend([(b, 2), (c, 0)]);
+    assert_eq!(request.slots(), vec![a, b, a, b, a, a], "round robin while each has room");
+
+    let claimed = store.claim(request, clock.now()).await.unwrap();
+    let count = |w| claimed.iter().filter(|j| j.worker_id == w).count();
+    assert_eq!((count(a), count(b), count(c)), (3, 2, 0), "five jobs: the first five slots");
+    for job in &claimed {
+        let holder: (Uuid, Uuid) =
+            sqlx::query_as("SELECT j.worker_id, e.worker_id FROM jobs j JOIN job_executions e ON e.job_id = j.job_id WHERE j.job_id = $1")
+                .bind(job.job_id)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(holder, (job.worker_id, job.worker_id), "the job and its execution name the worker it went to");
+    }
+}
+
+#[rstest]
+#[actix_rt::test]
 async fn cancelling_stops_a_job_and_fences_its_running_attempt(#[future] db: TestDb, clock: ManualClock) {
     let db = db.await;
     let store = db.store(exact_backoff());

@@ -10,6 +10,7 @@ mod restarts;
 pub use messages::{CancelJob, CheckChildren, CrashWorker, Drain, GetSlots, SlotInfo, SlotsFreed, Wake};
 pub use restarts::RestartPolicy;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -57,6 +58,13 @@ pub struct NodeActors {
     pub health: Addr<HealthMonitor>,
 }
 
+/// A worker a claim is for, as it was when the claim was sent.
+struct Asking {
+    worker_id: Uuid,
+    incarnation: u32,
+    free: u32,
+}
+
 struct Slot {
     worker_id: Uuid,
     addr: Addr<Worker>,
@@ -66,7 +74,6 @@ struct Slot {
     load: u32,
     /// Runs whose handler ended and whose result is not written yet.
     unsettled: u32,
-    claiming: bool,
     /// Dead and being rescued, or given up on: gets nothing.
     out: bool,
     status: WorkerStatus,
@@ -86,6 +93,8 @@ pub struct Supervisor {
     draining: bool,
     /// Whether a claim may find work; cleared when a claim comes back short.
     more_work: bool,
+    /// A claim is on its way: one at a time, for every worker with room.
+    claiming: bool,
     /// Bumped by every wake-up, so a short claim that raced a wake-up does not
     /// clear `more_work`.
     wakes: u64,
@@ -132,6 +141,7 @@ impl Supervisor {
                 probe,
                 draining: false,
                 more_work: true,
+                claiming: false,
                 wakes: 0,
                 feed_scheduled: false,
                 idle_waiters: Vec::new(),
@@ -206,58 +216,85 @@ impl Supervisor {
         }
     }
 
-    /// Claims for every healthy worker with free slots and room in its backlog, one
-    /// statement per worker.
+    /// Claims for every healthy worker with free slots and room in its backlog, all in
+    /// one statement; one claim at a time.
     fn feed(&mut self, ctx: &mut Context<Self>) {
-        if self.draining || !self.more_work {
+        if self.draining || !self.more_work || self.claiming {
             return;
         }
         let threshold = self.config.health.unhealthy_below;
-        for i in 0..self.slots.len() {
-            let slot = &mut self.slots[i];
-            let free = self.config.capacity.saturating_sub(slot.load);
-            let backlogged = slot.unsettled >= self.config.backlog;
-            if slot.out || slot.claiming || free == 0 || backlogged || slot.score < threshold {
-                continue;
-            }
-            slot.claiming = true;
-            let worker_id = slot.worker_id;
-            let request =
-                ClaimRequest { worker_id, limit: free, lease: self.config.lease, job_types: self.job_types.clone() };
-            let (wakes, incarnation) = (self.wakes, slot.incarnation);
-            let started = std::time::Instant::now();
-            let claim = self.store.send(store::Claim(request));
-            ctx.spawn(claim.into_actor(self).map(move |answer, act, ctx| {
-                METRICS.claim_latency.observe(started.elapsed());
-                act.claimed(worker_id, incarnation, free, wakes, answer, ctx)
-            }));
+        let asking: Vec<Asking> = self
+            .slots
+            .iter()
+            .filter(|s| !s.out && s.unsettled < self.config.backlog && s.score >= threshold)
+            .map(|s| Asking {
+                worker_id: s.worker_id,
+                incarnation: s.incarnation,
+                free: self.config.capacity.saturating_sub(s.load),
+            })
+            .filter(|a| a.free > 0)
+            .collect();
+        if asking.is_empty() {
+            return;
         }
+        self.claiming = true;
+        let request = ClaimRequest {
+            workers: asking.iter().map(|a| (a.worker_id, a.free)).collect(),
+            lease: self.config.lease,
+            job_types: self.job_types.clone(),
+        };
+        let wakes = self.wakes;
+        let started = std::time::Instant::now();
+        let claim = self.store.send(store::Claim(request));
+        ctx.spawn(claim.into_actor(self).map(move |answer, act, ctx| {
+            METRICS.claim_latency.observe(started.elapsed());
+            act.claiming = false;
+            act.claimed(asking, wakes, answer, ctx)
+        }));
     }
 
     fn claimed(
         &mut self,
-        worker_id: Uuid,
-        incarnation: u32,
-        asked: u32,
+        asking: Vec<Asking>,
         wakes: u64,
         answer: Result<store::StoreResult<Vec<store::ClaimedJob>>, MailboxError>,
         ctx: &mut Context<Self>,
     ) {
-        let Some(slot) = self.slots.iter_mut().find(|s| s.worker_id == worker_id) else { return };
-        slot.claiming = false;
         let jobs = match answer {
             Ok(Ok(jobs)) => jobs,
             Ok(Err(e)) => {
-                tracing::warn!(%worker_id, error = %e, "claim failed; the fallback poll will try again");
+                tracing::warn!(error = %e, "claim failed; the fallback poll will try again");
                 return;
             }
             Err(e) => {
-                tracing::error!(%worker_id, error = %e, "store actor unreachable");
+                tracing::error!(error = %e, "store actor unreachable");
                 return;
             }
         };
+        let asked: u32 = asking.iter().map(|a| a.free).sum();
         let got = jobs.len() as u32;
-        if got > 0 && (self.draining || slot.out || slot.incarnation != incarnation || !slot.addr.connected()) {
+        let mut by_worker: HashMap<Uuid, Vec<store::ClaimedJob>> = HashMap::new();
+        for job in jobs {
+            by_worker.entry(job.worker_id).or_default().push(job);
+        }
+        for a in asking {
+            if let Some(jobs) = by_worker.remove(&a.worker_id) {
+                self.hand_over(a, jobs, ctx);
+            }
+        }
+        if got == asked || wakes != self.wakes {
+            // A full batch, or a wake-up arrived while claiming: there may be more.
+            self.schedule_feed(ctx);
+        } else {
+            self.more_work = false;
+        }
+    }
+
+    /// Gives a worker the jobs claimed for it, or gives them back if it cannot run them.
+    fn hand_over(&mut self, asked: Asking, jobs: Vec<store::ClaimedJob>, ctx: &mut Context<Self>) {
+        let Some(index) = self.slots.iter().position(|s| s.worker_id == asked.worker_id) else { return };
+        let slot = &mut self.slots[index];
+        if self.draining || slot.out || slot.incarnation != asked.incarnation || !slot.addr.connected() {
             // The node began draining, or the worker died while we claimed for it
             // (perhaps after its claims were voided): nobody will run these. Give
             // them back now rather than let their leases run out, which would count
@@ -267,22 +304,13 @@ impl Supervisor {
                 if self.draining { "released: node shutting down" } else { "released: claimed for a worker that died" };
             self.store.do_send(store::Release(claims, None, reason.into()));
             if !slot.out && !slot.addr.connected() {
-                let index = self.slots.iter().position(|s| s.worker_id == worker_id).expect("slot exists");
                 self.worker_died(index, "its mailbox closed (the actor stopped or panicked)", ctx);
             }
             return;
         }
-        if got > 0 {
-            slot.load += got;
-            self.probe.emit(Event::Claimed { worker_id, count: jobs.len() });
-            slot.addr.do_send(Assign(jobs));
-        }
-        if got == asked || wakes != self.wakes {
-            // A full batch, or a wake-up arrived while claiming: there may be more.
-            self.schedule_feed(ctx);
-        } else {
-            self.more_work = false;
-        }
+        slot.load += jobs.len() as u32;
+        self.probe.emit(Event::Claimed { worker_id: asked.worker_id, count: jobs.len() });
+        slot.addr.do_send(Assign(jobs));
     }
 
     /// A worker died (panic, or declared dead): void its claims, then restart it or,
@@ -340,7 +368,6 @@ impl Supervisor {
         slot.incarnation = incarnation;
         slot.load = 0;
         slot.unsettled = 0;
-        slot.claiming = false;
         slot.out = false;
         slot.status = WorkerStatus::Active;
         slot.score = 1.0;
@@ -367,7 +394,6 @@ impl Actor for Supervisor {
                 incarnation: 0,
                 load: 0,
                 unsettled: 0,
-                claiming: false,
                 out: false,
                 status: WorkerStatus::Active,
                 score: 1.0,

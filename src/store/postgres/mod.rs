@@ -270,14 +270,14 @@ impl Store for PgStore {
     }
 
     async fn claim(&self, request: ClaimRequest, now: DateTime<Utc>) -> StoreResult<Vec<ClaimedJob>> {
-        if request.limit == 0 {
+        let slots = request.slots();
+        if slots.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.pool.begin_with(sql::BEGIN_CLAIM).await?;
         let rows = sqlx::query(sql::CLAIM)
-            .bind(request.worker_id)
+            .bind(&slots)
             .bind(now)
-            .bind(i64::from(request.limit))
             .bind(after(now, request.lease))
             .bind(&request.job_types[..])
             .fetch_all(&mut *tx)
@@ -295,7 +295,8 @@ impl Store for PgStore {
                     max_retries: row.try_get(5)?,
                     timeout_ms: row.try_get(6)?,
                     lease_expires_at: row.try_get(7)?,
-                    dependencies: match row.try_get::<Option<serde_json::Value>, _>(8)? {
+                    worker_id: row.try_get(8)?,
+                    dependencies: match row.try_get::<Option<serde_json::Value>, _>(9)? {
                         None => Vec::new(),
                         Some(list) => serde_json::from_value(list).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     },
@@ -313,7 +314,8 @@ impl Store for PgStore {
         let results: Vec<String> = completions.iter().map(|c| c.result.to_string()).collect();
         // One transaction: a dependent is released with its last dependency's
         // completion, so no crash can come between the two.
-        let mut tx = self.begin().await?;
+        self.sent(1);
+        let mut tx = self.pool.begin_with(sql::BEGIN_COMPLETE).await?;
         let done: Vec<(Uuid, Uuid)> = sqlx::query_as(sql::COMPLETE)
             .bind(&job_ids)
             .bind(&exec_ids)

@@ -40,34 +40,40 @@ pub const JOBS_BY_IDEMPOTENCY_KEY: &str =
 /// the job runs again, and fencing refuses the lost claim's completion. Enqueues and
 /// completions stay durable. `jit = off`: the disabled plans' huge costs would
 /// otherwise make Postgres compile the claim with LLVM, every time.
+/// Generic plans spare a planning per claim.
 pub const BEGIN_CLAIM: &str = "BEGIN; SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; \
-                               SET LOCAL jit = off; SET LOCAL synchronous_commit = off";
+                               SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan; \
+                               SET LOCAL synchronous_commit = off";
 
-/// $1 worker, $2 now, $3 limit, $4 lease expiry, $5 job types the worker can run.
-/// Picks ready jobs on the partial claim index, skipping rows other claimers hold,
-/// records an execution for each, and answers each job's dependencies' outcomes.
+/// $1 the worker of each slot (one entry per job wanted), $2 now, $3 lease expiry,
+/// $4 job types the workers can run. Picks ready jobs on the partial claim index,
+/// skipping rows other claimers hold, gives the n-th picked job to the n-th slot's
+/// worker, records an execution for each, and answers each job's dependencies'
+/// outcomes. One statement serves every worker of a node.
 pub const CLAIM: &str = "
 WITH picked AS (
     SELECT job_id FROM jobs
-    WHERE status = 'PENDING' AND scheduled_at <= $2 AND job_type = ANY($5::text[])
+    WHERE status = 'PENDING' AND scheduled_at <= $2 AND job_type = ANY($4::text[])
     ORDER BY priority DESC, created_at, job_id
-    LIMIT $3
+    LIMIT cardinality($1::uuid[])
     FOR UPDATE SKIP LOCKED
+), assigned AS (
+    SELECT job_id, ($1::uuid[])[row_number() OVER ()] AS worker_id FROM picked
 ), claimed AS (
     UPDATE jobs j
-    SET status = 'RUNNING', attempts = j.attempts + 1, worker_id = $1,
-        current_execution_id = gen_random_uuid(), lease_expires_at = $4,
+    SET status = 'RUNNING', attempts = j.attempts + 1, worker_id = a.worker_id,
+        current_execution_id = gen_random_uuid(), lease_expires_at = $3,
         started_at = $2, updated_at = $2
-    FROM picked p
-    WHERE j.job_id = p.job_id
+    FROM assigned a
+    WHERE j.job_id = a.job_id
     RETURNING j.job_id, j.current_execution_id, j.attempts, j.job_type, j.payload,
-              j.max_retries, j.timeout_ms, j.lease_expires_at, j.priority, j.created_at
+              j.max_retries, j.timeout_ms, j.lease_expires_at, j.priority, j.created_at, j.worker_id
 ), recorded AS (
     INSERT INTO job_executions (execution_id, job_id, worker_id, attempt, execution_status, started_at, created_at)
-    SELECT current_execution_id, job_id, $1, attempts, 'RUNNING', $2, $2 FROM claimed
+    SELECT current_execution_id, job_id, worker_id, attempts, 'RUNNING', $2, $2 FROM claimed
 )
 SELECT c.job_id, c.current_execution_id, c.attempts, c.job_type, c.payload, c.max_retries, c.timeout_ms,
-       c.lease_expires_at,
+       c.lease_expires_at, c.worker_id,
        (SELECT jsonb_agg(jsonb_build_object('job_id', p.job_id, 'status', p.status, 'result', p.result)
                          ORDER BY p.job_id)
         FROM job_dependencies d JOIN jobs p ON p.job_id = d.depends_on_job_id
@@ -75,23 +81,30 @@ SELECT c.job_id, c.current_execution_id, c.attempts, c.job_type, c.payload, c.ma
 FROM claimed c
 ORDER BY c.priority DESC, c.created_at, c.job_id";
 
+/// Opens a completion's transaction. Its statements run with generic plans: planned
+/// once per connection rather than on every batch (over a millisecond each time).
+pub const BEGIN_COMPLETE: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
+
 /// $1 job ids, $2 execution ids, $3 results (JSON text), $4 now. Only a completion
-/// presenting the current execution id (the fencing token) changes anything.
+/// presenting the current execution id (the fencing token) changes anything; only a
+/// claim holds one, so no status test is needed. Every row is found through the
+/// primary key: a test on `status` would invite the planner, on stale statistics, to
+/// scan every running job for each batch.
 pub const COMPLETE: &str = "
 WITH input AS (
     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS t(job_id, execution_id, result)
 ), locked AS (
-    SELECT j.job_id FROM jobs j
-    WHERE j.job_id IN (SELECT job_id FROM input)
+    SELECT j.job_id, i.execution_id, i.result FROM jobs j
+    JOIN input i ON i.job_id = j.job_id AND j.current_execution_id = i.execution_id
     ORDER BY j.job_id
-    FOR UPDATE
+    FOR UPDATE OF j
 ), done AS (
     UPDATE jobs j
-    SET status = 'COMPLETED', result = i.result::jsonb, error = NULL, completed_at = $4,
+    SET status = 'COMPLETED', result = l.result::jsonb, error = NULL, completed_at = $4,
         updated_at = $4, current_execution_id = NULL, lease_expires_at = NULL
-    FROM input i JOIN locked l ON l.job_id = i.job_id
-    WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id AND j.status = 'RUNNING'
-    RETURNING i.execution_id, j.job_id
+    FROM locked l
+    WHERE j.job_id = l.job_id AND j.current_execution_id = l.execution_id
+    RETURNING l.execution_id, j.job_id
 ), recorded AS (
     UPDATE job_executions e SET execution_status = 'SUCCEEDED', finished_at = $4
     FROM done d WHERE e.execution_id = d.execution_id
@@ -100,10 +113,10 @@ SELECT execution_id, job_id FROM done";
 
 /// $1 job ids, $2 their execution ids. Locks the claims that failures are about to
 /// settle, in id order (every statement locking several jobs does), and only those
-/// the failing executions still hold.
+/// the failing executions still hold (only a running claim holds an execution id).
 pub const LOCK_RUNNING: &str = "
 SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
-WHERE job_id = ANY($1::uuid[]) AND status = 'RUNNING' AND current_execution_id = ANY($2::uuid[])
+WHERE job_id = ANY($1::uuid[]) AND current_execution_id = ANY($2::uuid[])
 ORDER BY job_id
 FOR UPDATE";
 
@@ -156,7 +169,7 @@ WITH input AS (
     SET status = 'PENDING', attempts = GREATEST(j.attempts - 1, 0), current_execution_id = NULL,
         lease_expires_at = NULL, scheduled_at = $4, updated_at = $3
     FROM input i
-    WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id AND j.status = 'RUNNING'
+    WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id
     RETURNING i.execution_id
 ), recorded AS (
     UPDATE job_executions e

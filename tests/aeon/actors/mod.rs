@@ -78,7 +78,7 @@ impl WorkerRig {
     /// Claims up to `limit` ready jobs of any type for this rig's worker.
     pub async fn claim(&self, limit: u32) -> Vec<ClaimedJob> {
         let job_types = ["cpu", "echo", "fail", "gate", "noop", "panic", "sleep"].map(String::from).into();
-        let request = ClaimRequest { worker_id: self.worker_id, limit, lease: Duration::from_secs(60), job_types };
+        let request = ClaimRequest::one(self.worker_id, limit, Duration::from_secs(60), job_types);
         self.store.claim(request, self.clock.now()).await.unwrap()
     }
 }

@@ -154,7 +154,7 @@ pub fn job_with(f: impl FnOnce(&mut JobRequest)) -> NewJob {
 
 /// A claim for the job types the tests submit.
 pub fn claim_request(worker_id: Uuid, limit: u32, lease: std::time::Duration) -> ClaimRequest {
-    ClaimRequest { worker_id, limit, lease, job_types: ["echo", "noop"].map(String::from).into() }
+    ClaimRequest::one(worker_id, limit, lease, ["echo", "noop"].map(String::from).into())
 }
 
 pub const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
