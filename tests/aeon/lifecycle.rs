@@ -41,7 +41,9 @@ async fn a_job_goes_from_pending_to_completed_with_its_result(#[future] db: Test
     assert_eq!(running.started_at, Some(clock.now()));
     let executions = store.executions(job.job_id).await.unwrap();
     assert_eq!(executions.len(), 1);
-    assert_eq!(executions[0].execution_status, ExecutionStatus::Running);
+    assert_eq!(executions[0].execution_status, ExecutionStatus::Running, "the running attempt, from the job's row");
+    assert_eq!((executions[0].execution_id, executions[0].attempt), (run.execution_id, 1));
+    let started = clock.now();
 
     clock.advance(Duration::from_millis(5));
     let applied = store
@@ -57,8 +59,10 @@ async fn a_job_goes_from_pending_to_completed_with_its_result(#[future] db: Test
     assert_eq!(done.completed_at, Some(clock.now()));
     assert_eq!(done.current_execution_id, None);
     let executions = store.executions(job.job_id).await.unwrap();
+    assert_eq!(executions.len(), 1, "the attempt's row, written as it ended");
     assert_eq!(executions[0].execution_status, ExecutionStatus::Succeeded);
-    assert_eq!(executions[0].finished_at, Some(clock.now()));
+    assert_eq!((executions[0].started_at, executions[0].finished_at), (Some(started), Some(clock.now())));
+    assert_eq!((executions[0].worker_id, executions[0].attempt), (worker, 1));
     assert!(claim(&store, 10, &clock).await.is_empty(), "a completed job is never claimed again");
 }
 
@@ -104,13 +108,10 @@ async fn one_claim_serves_several_workers_spreading_a_short_batch(#[future] db: 
     let count = |w| claimed.iter().filter(|j| j.worker_id == w).count();
     assert_eq!((count(a), count(b), count(c)), (3, 2, 0), "five jobs: the first five slots");
     for job in &claimed {
-        let holder: (Uuid, Uuid) =
-            sqlx::query_as("SELECT j.worker_id, e.worker_id FROM jobs j JOIN job_executions e ON e.job_id = j.job_id WHERE j.job_id = $1")
-                .bind(job.job_id)
-                .fetch_one(&db.pool)
-                .await
-                .unwrap();
-        assert_eq!(holder, (job.worker_id, job.worker_id), "the job and its execution name the worker it went to");
+        let running = store.executions(job.job_id).await.unwrap();
+        assert_eq!(running.len(), 1);
+        assert_eq!((running[0].worker_id, running[0].execution_id), (job.worker_id, job.execution_id));
+        assert_eq!(store.get_job(job.job_id).await.unwrap().unwrap().worker_id, Some(job.worker_id));
     }
 }
 

@@ -274,12 +274,14 @@ impl Store for PgStore {
         if slots.is_empty() {
             return Ok(Vec::new());
         }
+        let execution_ids: Vec<Uuid> = slots.iter().map(|_| Uuid::now_v7()).collect();
         let mut tx = self.pool.begin_with(sql::BEGIN_CLAIM).await?;
         let rows = sqlx::query(sql::CLAIM)
             .bind(&slots)
             .bind(now)
             .bind(after(now, request.lease))
             .bind(&request.job_types[..])
+            .bind(&execution_ids)
             .fetch_all(&mut *tx)
             .await?;
         self.sent(2);
@@ -419,7 +421,17 @@ impl Store for PgStore {
             });
         }
         if let Some(execution_id) = job.current_execution_id {
-            sqlx::query(sql::CANCEL_EXECUTION).bind(execution_id).bind(now).execute(&mut *tx).await?;
+            let worker_id =
+                job.worker_id.ok_or_else(|| StoreError::Corrupt(format!("running job {job_id} has no worker")))?;
+            sqlx::query(sql::CANCEL_EXECUTION)
+                .bind(execution_id)
+                .bind(now)
+                .bind(job_id)
+                .bind(worker_id)
+                .bind(job.attempts)
+                .bind(job.started_at)
+                .execute(&mut *tx)
+                .await?;
             self.sent(1);
         }
         let row = sqlx::query(sql::CANCEL_JOB).bind(job_id).bind(now).fetch_one(&mut *tx).await?;
