@@ -311,9 +311,14 @@ impl Store for PgStore {
         if completions.is_empty() {
             return Ok(Completed::default());
         }
-        let job_ids: Vec<Uuid> = completions.iter().map(|c| c.claim.job_id).collect();
-        let exec_ids: Vec<Uuid> = completions.iter().map(|c| c.claim.execution_id).collect();
-        let results: Vec<String> = completions.iter().map(|c| c.result.to_string()).collect();
+        // In id order, so that batches lock rows in the same order as every other
+        // statement that locks several jobs.
+        let mut order: Vec<usize> = (0..completions.len()).collect();
+        order.sort_by_key(|&i| completions[i].claim.job_id);
+        let job_ids: Vec<Uuid> = order.iter().map(|&i| completions[i].claim.job_id).collect();
+        let exec_ids: Vec<Uuid> = order.iter().map(|&i| completions[i].claim.execution_id).collect();
+        let results: Vec<String> = order.iter().map(|&i| completions[i].result.to_string()).collect();
+        let asked: Vec<Uuid> = completions.iter().map(|c| c.claim.execution_id).collect();
         // One transaction: a dependent is released with its last dependency's
         // completion, so no crash can come between the two.
         self.sent(1);
@@ -329,7 +334,7 @@ impl Store for PgStore {
         let finished: Vec<Uuid> = done.iter().map(|(_, job_id)| *job_id).collect();
         let released = self.settle_dependents(&mut tx, &finished, now).await?.released.len() as u64;
         self.commit(tx).await?;
-        let applied = applied_in_order(&exec_ids, done.into_iter().map(|(execution_id, _)| execution_id).collect());
+        let applied = applied_in_order(&asked, done.into_iter().map(|(execution_id, _)| execution_id).collect());
         Ok(Completed { applied, released })
     }
 

@@ -93,26 +93,21 @@ ORDER BY c.priority DESC, c.created_at, c.job_id";
 /// once per connection rather than on every batch (over a millisecond each time).
 pub const BEGIN_COMPLETE: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
 
-/// $1 job ids, $2 execution ids, $3 results (JSON text), $4 now. Only a completion
-/// presenting the current execution id (the fencing token) changes anything; only a
-/// claim holds one, so no status test is needed. Every row is found through the
-/// primary key: a test on `status` would invite the planner, on stale statistics, to
-/// scan every running job for each batch.
+/// $1 job ids (ascending), $2 execution ids, $3 results (JSON text), $4 now. Only a
+/// completion presenting the current execution id (the fencing token) changes
+/// anything; only a claim holds one, so no status test is needed. Every row is found
+/// through the primary key, in the order given (the store sorts by id, so batches
+/// lock in id order): a test on `status` would invite the planner, on stale
+/// statistics, to scan every running job for each batch. There is no separate
+/// locking step (a row lock costs a WAL record): the update is the lock.
 pub const COMPLETE: &str = "
-WITH input AS (
-    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS t(job_id, execution_id, result)
-), locked AS (
-    SELECT j.job_id, i.execution_id, i.result FROM jobs j
-    JOIN input i ON i.job_id = j.job_id AND j.current_execution_id = i.execution_id
-    ORDER BY j.job_id
-    FOR UPDATE OF j
-), done AS (
+WITH done AS (
     UPDATE jobs j
-    SET status = 'COMPLETED', result = l.result::jsonb, error = NULL, completed_at = $4,
+    SET status = 'COMPLETED', result = i.result::jsonb, error = NULL, completed_at = $4,
         updated_at = $4, current_execution_id = NULL, lease_expires_at = NULL
-    FROM locked l
-    WHERE j.job_id = l.job_id AND j.current_execution_id = l.execution_id
-    RETURNING l.execution_id, j.job_id, j.worker_id, j.attempts, j.started_at
+    FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS i(job_id, execution_id, result)
+    WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id
+    RETURNING i.execution_id, j.job_id, j.worker_id, j.attempts, j.started_at
 ), recorded AS (
     INSERT INTO job_executions (execution_id, job_id, worker_id, attempt, execution_status, started_at,
                                 finished_at, created_at)
