@@ -39,19 +39,31 @@ RETURNING job_id";
 pub const JOBS_BY_IDEMPOTENCY_KEY: &str =
     "SELECT idempotency_key, job_id, status FROM jobs WHERE idempotency_key = ANY($1::text[])";
 
-/// Opens a claim's transaction. `enable_sort = off` keeps the claim on the partial
-/// claim index even when the table's statistics are stale (a burst of enqueues
-/// before autovacuum analyzes it): the planner then believes few jobs are pending
-/// and would otherwise sort every pending row on each claim, tens of milliseconds
-/// per claim at 20,000 pending. `synchronous_commit = off` lets the claim commit
-/// without waiting for the WAL flush: a claim lost to a database crash only means
-/// the job runs again, and fencing refuses the lost claim's completion. Enqueues and
-/// completions stay durable. `jit = off`: the disabled plans' huge costs would
-/// otherwise make Postgres compile the claim with LLVM, every time.
-/// Generic plans spare a planning per claim.
-pub const BEGIN_CLAIM: &str = "BEGIN; SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; \
-                               SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan; \
-                               SET LOCAL synchronous_commit = off";
+/// Planner settings for the hot statements, which find every row by key. These run
+/// on cached generic plans, planned once per connection: a plan made while the
+/// table was small (a seq scan and a hash join look cheap on a few hundred rows)
+/// would be kept as it grows to millions, and statistics may lag a burst of
+/// enqueues (the planner then believes few jobs are pending and would sort them all
+/// on every claim). So the plan is pinned to index paths, whatever the statistics.
+/// `jit = off`: the disabled paths' huge costs would otherwise make Postgres compile
+/// each statement with LLVM.
+macro_rules! key_lookups_only {
+    () => {
+        "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_hashjoin = off; \
+         SET LOCAL enable_mergejoin = off; SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan"
+    };
+}
+
+/// Opens a claim's transaction: index paths only (see [`key_lookups_only`]), no sort
+/// (the claim walks the partial claim index in order), and `synchronous_commit = off`
+/// so the claim commits without waiting for the WAL flush: a claim lost to a
+/// database crash only means the job runs again, and fencing refuses the lost
+/// claim's completion. Enqueues and completions stay durable.
+pub const BEGIN_CLAIM: &str =
+    concat!("BEGIN; ", key_lookups_only!(), "; SET LOCAL enable_sort = off; SET LOCAL synchronous_commit = off");
+
+/// Opens a completion's transaction: index paths only, generic plans.
+pub const BEGIN_COMPLETE: &str = concat!("BEGIN; ", key_lookups_only!());
 
 /// $1 the worker of each slot (one entry per job wanted), $2 now, $3 lease expiry,
 /// $4 job types the workers can run, $5 an execution id for each slot. Picks ready
@@ -88,10 +100,6 @@ SELECT c.job_id, c.current_execution_id, c.attempts, c.job_type, c.payload, c.ma
         WHERE d.job_id = c.job_id) AS dependencies
 FROM claimed c
 ORDER BY c.priority DESC, c.created_at, c.job_id";
-
-/// Opens a completion's transaction. Its statements run with generic plans: planned
-/// once per connection rather than on every batch (over a millisecond each time).
-pub const BEGIN_COMPLETE: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
 
 /// $1 job ids (ascending), $2 execution ids, $3 results (JSON text), $4 now. Only a
 /// completion presenting the current execution id (the fencing token) changes
