@@ -81,3 +81,45 @@ async fn check_constraints_allow_exactly_the_status_values_of_the_code(#[future]
         assert_eq!(allowed, expected, "{table}.{column}");
     }
 }
+
+/// The plan `statement` gets as a cached generic plan after `begin`, on this schema.
+async fn generic_plan(db: &TestDb, begin: &'static str, params: &str, statement: &str, args: &str) -> String {
+    let mut conn = db.pool.acquire().await.unwrap();
+    sqlx::raw_sql(begin).execute(&mut *conn).await.unwrap();
+    let prepare = format!("PREPARE hot({params}) AS {statement}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(prepare)).execute(&mut *conn).await.unwrap();
+    let explain = format!("EXPLAIN EXECUTE hot({args})");
+    let lines: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(explain)).fetch_all(&mut *conn).await.unwrap();
+    sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.unwrap();
+    lines.join("\n")
+}
+
+#[rstest]
+#[actix_rt::test]
+async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(#[future] db: TestDb) {
+    // A fresh, never analyzed schema: the statistics that mislead the planner most.
+    let db = db.await;
+    let claim = generic_plan(
+        &db,
+        sql::BEGIN_CLAIM,
+        "uuid[], timestamptz, timestamptz, text[], uuid[]",
+        sql::CLAIM,
+        "'{}', now(), now(), '{noop}', '{}'",
+    )
+    .await;
+    assert!(claim.contains("Index Scan using jobs_claim_idx on jobs"), "the claim walks the claim index:\n{claim}");
+    let complete = generic_plan(
+        &db,
+        sql::BEGIN_COMPLETE,
+        "uuid[], uuid[], text[], timestamptz",
+        sql::COMPLETE,
+        "'{}', '{}', '{}', now()",
+    )
+    .await;
+    assert!(complete.contains("Index Scan using jobs_pkey on jobs"), "the completion finds jobs by key:\n{complete}");
+    for (name, plan) in [("claim", &claim), ("completion", &complete)] {
+        for scan in ["Seq Scan", "Bitmap", "Hash Join", "Merge Join"] {
+            assert!(!plan.contains(scan), "the {name} plan holds a {scan}, which grows with the table:\n{plan}");
+        }
+    }
+}
