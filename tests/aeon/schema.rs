@@ -83,9 +83,9 @@ async fn check_constraints_allow_exactly_the_status_values_of_the_code(#[future]
 }
 
 /// The plan `statement` gets as a cached generic plan after `begin`, on this schema.
-async fn generic_plan(db: &TestDb, begin: &'static str, params: &str, statement: &str, args: &str) -> String {
+async fn generic_plan(db: &TestDb, begin: &str, params: &str, statement: &str, args: &str) -> String {
     let mut conn = db.pool.acquire().await.unwrap();
-    sqlx::raw_sql(begin).execute(&mut *conn).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(begin.to_string())).execute(&mut *conn).await.unwrap();
     let prepare = format!("PREPARE hot({params}) AS {statement}");
     sqlx::raw_sql(sqlx::AssertSqlSafe(prepare)).execute(&mut *conn).await.unwrap();
     let explain = format!("EXPLAIN EXECUTE hot({args})");
@@ -99,9 +99,11 @@ async fn generic_plan(db: &TestDb, begin: &'static str, params: &str, statement:
 async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(#[future] db: TestDb) {
     // A fresh, never analyzed schema: the statistics that mislead the planner most.
     let db = db.await;
+    let claim_session: String =
+        sql::CLAIM_SESSION.iter().map(|(setting, value)| format!("; SET LOCAL {setting} = {value}")).collect();
     let claim = generic_plan(
         &db,
-        sql::BEGIN_CLAIM,
+        &format!("BEGIN{claim_session}"),
         "uuid[], timestamptz, timestamptz, text[], uuid[]",
         sql::CLAIM,
         "'{}', now(), now(), '{noop}', '{}'",

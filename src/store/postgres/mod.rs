@@ -36,6 +36,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/post
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Connections that run only claims, with [`sql::CLAIM_SESSION`] set.
+    claims: PgPool,
     backoff: BackoffPolicy,
     statements: Arc<AtomicU64>,
 }
@@ -53,8 +55,13 @@ impl PgStore {
     }
 
     /// Wraps an existing pool (tests hand in one bound to their own schema).
+    /// Claims run on two connections of their own, opened on first use with the
+    /// pool's options and [`sql::CLAIM_SESSION`] (a node sends one claim at a time).
     pub fn from_pool(pool: PgPool, backoff: BackoffPolicy) -> Self {
-        Self { pool, backoff, statements: Arc::new(AtomicU64::new(0)) }
+        let options = (*pool.connect_options()).clone().options(sql::CLAIM_SESSION.iter().copied());
+        let claims =
+            PgPoolOptions::new().max_connections(2).acquire_timeout(Duration::from_secs(10)).connect_lazy_with(options);
+        Self { pool, claims, backoff, statements: Arc::new(AtomicU64::new(0)) }
     }
 
     /// How many statements this store has sent to the database since it was created.
@@ -275,17 +282,15 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let execution_ids: Vec<Uuid> = slots.iter().map(|_| Uuid::now_v7()).collect();
-        let mut tx = self.pool.begin_with(sql::BEGIN_CLAIM).await?;
         let rows = sqlx::query(sql::CLAIM)
             .bind(&slots)
             .bind(now)
             .bind(after(now, request.lease))
             .bind(&request.job_types[..])
             .bind(&execution_ids)
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.claims)
             .await?;
-        self.sent(2);
-        self.commit(tx).await?;
+        self.sent(1);
         rows.iter()
             .map(|row| {
                 Ok(ClaimedJob {

@@ -54,13 +54,22 @@ macro_rules! key_lookups_only {
     };
 }
 
-/// Opens a claim's transaction: index paths only (see [`key_lookups_only`]), no sort
-/// (the claim walks the partial claim index in order), and `synchronous_commit = off`
-/// so the claim commits without waiting for the WAL flush: a claim lost to a
-/// database crash only means the job runs again, and fencing refuses the lost
-/// claim's completion. Enqueues and completions stay durable.
-pub const BEGIN_CLAIM: &str =
-    concat!("BEGIN; ", key_lookups_only!(), "; SET LOCAL enable_sort = off; SET LOCAL synchronous_commit = off");
+/// The session settings of the connections that run only [`CLAIM`], so that a claim is
+/// one autocommit statement (one round trip): index paths only (as in
+/// `key_lookups_only!`), no sort (the claim walks the partial claim index in order),
+/// and `synchronous_commit = off`, so the claim commits without waiting for the WAL
+/// flush: a claim lost to a database crash only means the job runs again, and
+/// fencing refuses the lost claim's completion. Enqueues and completions stay durable.
+pub const CLAIM_SESSION: &[(&str, &str)] = &[
+    ("enable_seqscan", "off"),
+    ("enable_bitmapscan", "off"),
+    ("enable_hashjoin", "off"),
+    ("enable_mergejoin", "off"),
+    ("enable_sort", "off"),
+    ("jit", "off"),
+    ("plan_cache_mode", "force_generic_plan"),
+    ("synchronous_commit", "off"),
+];
 
 /// Opens a completion's transaction: index paths only, generic plans.
 pub const BEGIN_COMPLETE: &str = concat!("BEGIN; ", key_lookups_only!());
