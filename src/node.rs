@@ -62,6 +62,8 @@ impl Node {
             node_id: node_id.clone(),
             workers: config.workers.count,
             capacity: config.workers.capacity,
+            prefetch: config.workers.prefetch,
+            prefetch_wait: Duration::from_millis(config.workers.prefetch_wait_ms),
             backlog: config.workers.backlog,
             lease: Duration::from_millis(config.workers.lease_ms),
             health: config.health,

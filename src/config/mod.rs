@@ -98,6 +98,13 @@ pub struct WorkersConfig {
     pub count: u32,
     /// Jobs one worker runs at the same time.
     pub capacity: u32,
+    /// Jobs a worker holds claimed beyond `capacity`, queued to start the moment a
+    /// slot frees: claims come in bigger batches and a slot never waits for a claim's
+    /// round trip. Queued claims' leases are renewed; a drain gives them back.
+    pub prefetch: u32,
+    /// How long a queued job may wait for a slot before it goes back for any worker
+    /// to take, in milliseconds.
+    pub prefetch_wait_ms: u64,
     /// How long a claim holds without renewal, in milliseconds.
     pub lease_ms: u64,
     /// Finished runs per worker whose results may still be on their way to the
@@ -109,7 +116,7 @@ pub struct WorkersConfig {
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        Self { count: 4, capacity: 10, lease_ms: 30_000, backlog: 100 }
+        Self { count: 4, capacity: 10, prefetch: 40, prefetch_wait_ms: 2_000, lease_ms: 30_000, backlog: 100 }
     }
 }
 

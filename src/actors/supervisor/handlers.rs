@@ -9,7 +9,7 @@ use super::Supervisor;
 use super::messages::*;
 use crate::actors::health::Verdicts;
 use crate::actors::probe::Event;
-use crate::actors::worker::{self, Crash, ReleaseAll};
+use crate::actors::worker::{self, Crash, ReleaseAll, ReleaseQueued};
 use crate::store::{self, StoreError, StoreResult, WorkerStatus};
 
 impl Handler<SlotsFreed> for Supervisor {
@@ -129,6 +129,10 @@ impl Handler<Drain> for Supervisor {
     fn handle(&mut self, msg: Drain, _: &mut Self::Context) -> Self::Result {
         self.draining = true;
         tracing::info!(running = self.total_load(), grace_ms = msg.grace.as_millis() as u64, "draining");
+        // Jobs queued behind running ones go back at once: the grace is for running jobs.
+        for slot in self.slots.iter().filter(|s| !s.out) {
+            slot.addr.do_send(ReleaseQueued { reason: "released: node shutting down".into() });
+        }
         let idle = self.idle_waiter();
         Box::pin(
             async move {

@@ -68,7 +68,7 @@ pub struct SlotInfo {
     pub worker_id: Uuid,
     pub status: WorkerStatus,
     pub incarnation: u32,
-    /// Handlers running.
+    /// Jobs claimed for the worker and not ended: running, or queued to start.
     pub load: u32,
     /// Finished runs whose results are not written yet.
     pub unsettled: u32,

@@ -35,6 +35,10 @@ pub struct SupervisorConfig {
     pub node_id: String,
     pub workers: u32,
     pub capacity: u32,
+    /// Jobs a worker may hold queued beyond its capacity.
+    pub prefetch: u32,
+    /// How long a queued job may wait for a slot before it goes back.
+    pub prefetch_wait: Duration,
     /// Finished runs per worker that may await their write while it gets new jobs.
     pub backlog: u32,
     /// How long a claim holds unrenewed; each worker renews its running claims.
@@ -70,7 +74,7 @@ struct Slot {
     addr: Addr<Worker>,
     token: CancellationToken,
     incarnation: u32,
-    /// Jobs claimed for the worker whose handler has not ended.
+    /// Jobs claimed for the worker whose handler has not ended (running or queued).
     load: u32,
     /// Runs whose handler ended and whose result is not written yet.
     unsettled: u32,
@@ -163,6 +167,8 @@ impl Supervisor {
             worker_id,
             incarnation,
             capacity: self.config.capacity,
+            prefetch: self.config.prefetch,
+            prefetch_wait: self.config.prefetch_wait,
             heartbeat_every: self.config.timers.then(|| Duration::from_millis(self.config.health.heartbeat_ms)),
             token: token.clone(),
             lease: self.config.lease,
@@ -223,15 +229,12 @@ impl Supervisor {
             return;
         }
         let threshold = self.config.health.unhealthy_below;
+        let room = self.config.capacity + self.config.prefetch;
         let asking: Vec<Asking> = self
             .slots
             .iter()
             .filter(|s| !s.out && s.unsettled < self.config.backlog && s.score >= threshold)
-            .map(|s| Asking {
-                worker_id: s.worker_id,
-                incarnation: s.incarnation,
-                free: self.config.capacity.saturating_sub(s.load),
-            })
+            .map(|s| Asking { worker_id: s.worker_id, incarnation: s.incarnation, free: room.saturating_sub(s.load) })
             .filter(|a| a.free > 0)
             .collect();
         if asking.is_empty() {

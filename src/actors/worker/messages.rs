@@ -7,7 +7,8 @@ use uuid::Uuid;
 use crate::job::Job;
 use crate::store::{ClaimedJob, StoreResult};
 
-/// Jobs the Supervisor claimed for this worker. Any beyond free capacity are released.
+/// Jobs the Supervisor claimed for this worker. Those beyond free capacity are queued, up
+/// to `prefetch`; any beyond that are released.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Assign(pub Vec<ClaimedJob>);
@@ -40,10 +41,18 @@ pub struct Crash(pub CrashMode);
 #[rtype(result = "()")]
 pub struct Terminate;
 
-/// Give every running claim back (drain). Answers how many were running.
+/// Give every running and queued claim back (drain). Answers how many there were.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "usize")]
 pub struct ReleaseAll {
+    pub reason: String,
+}
+
+/// Give queued claims back unrun, keeping the running ones (a drain's first step).
+/// Answers how many went back.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "usize")]
+pub struct ReleaseQueued {
     pub reason: String,
 }
 

@@ -1,17 +1,19 @@
-//! The Worker actor: `capacity` slots, each running one Job actor. It heartbeats to
+//! The Worker actor: `capacity` slots, each running one Job actor, and a queue of up
+//! to `prefetch` claimed jobs that start as slots free. It heartbeats to
 //! the HealthMonitor, reports each run's metrics, frees slots back to the Supervisor
 //! (a slot is free when its handler returns; the run counts as settled once its result
 //! is written), and can be told to crash on purpose (see [`CrashMode`]).
 
 mod messages;
 
-pub use messages::{Assign, CancelJob, Crash, CrashMode, GetLoad, ReleaseAll, Terminate, Tick};
+pub use messages::{Assign, CancelJob, Crash, CrashMode, GetLoad, ReleaseAll, ReleaseQueued, Terminate, Tick};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -43,6 +45,11 @@ pub struct WorkerSpec {
     /// Counts restarts: 0 for the first start.
     pub incarnation: u32,
     pub capacity: u32,
+    /// Claimed jobs it may hold queued beyond `capacity`.
+    pub prefetch: u32,
+    /// How long a queued job may wait for a slot before it goes back (checked on
+    /// each [`Tick`]), so slow jobs do not hold others hostage on a busy worker.
+    pub prefetch_wait: Duration,
     /// Heartbeat period; `None` leaves ticking to whoever sends [`Tick`] (tests).
     pub heartbeat_every: Option<Duration>,
     /// Cancelled by the Supervisor when this incarnation dies: its jobs stop.
@@ -75,6 +82,8 @@ pub struct Worker {
     runs: HashMap<Uuid, Run>,
     /// Runs whose handler is still running: the slots in use.
     busy: u32,
+    /// Claimed jobs waiting for a slot (at most `prefetch`), with when they arrived.
+    queue: VecDeque<(ClaimedJob, DateTime<Utc>)>,
     mode: Mode,
     /// When this worker last renewed its claims (injected clock).
     renewed_at: chrono::DateTime<chrono::Utc>,
@@ -83,20 +92,20 @@ pub struct Worker {
 impl Worker {
     pub fn new(spec: WorkerSpec, links: WorkerLinks) -> Self {
         let renewed_at = links.clock.now();
-        Self { spec, links, runs: HashMap::new(), busy: 0, mode: Mode::Normal, renewed_at }
+        Self { spec, links, runs: HashMap::new(), busy: 0, queue: VecDeque::new(), mode: Mode::Normal, renewed_at }
     }
 
-    /// Renews the leases of the claims this worker's Job actors hold, every third of
-    /// a lease. Only live runs are renewed (a result still being written included): a
-    /// claim nobody runs runs out and is rescued.
+    /// Renews the leases of the claims this worker holds, every third of a lease: its
+    /// Job actors' (a result still being written included) and its queued jobs'. A
+    /// claim nobody holds runs out and is rescued.
     fn renew_leases(&mut self) {
         let now = self.links.clock.now();
         let due = chrono::Duration::from_std(self.spec.lease / 3).unwrap_or(chrono::Duration::MAX);
-        if self.runs.is_empty() || now - self.renewed_at < due {
+        if (self.runs.is_empty() && self.queue.is_empty()) || now - self.renewed_at < due {
             return;
         }
         self.renewed_at = now;
-        let executions = self.runs.keys().copied().collect();
+        let executions = self.runs.keys().copied().chain(self.queue.iter().map(|(j, _)| j.execution_id)).collect();
         self.links.store.do_send(store::ExtendLeases(executions, self.spec.lease));
     }
 
@@ -108,6 +117,33 @@ impl Worker {
     fn report(&self, freed: u32, settled: u32) {
         let (worker_id, incarnation) = (self.spec.worker_id, self.spec.incarnation);
         self.links.supervisor.do_send(SlotsFreed { worker_id, incarnation, freed, settled });
+    }
+
+    /// Starts queued jobs while slots are free.
+    fn start_queued(&mut self, ctx: &mut Context<Self>) {
+        while self.busy < self.spec.capacity
+            && let Some((claim, _)) = self.queue.pop_front()
+        {
+            self.start_job(claim, ctx);
+        }
+    }
+
+    /// Gives back unrun the queued claims that arrived at or before `cutoff` (all of
+    /// them when `None`); the attempt does not count.
+    fn release_queued(&mut self, cutoff: Option<DateTime<Utc>>, reason: &str) -> usize {
+        let mut claims = Vec::new();
+        while let Some((claim, queued_at)) = self.queue.front()
+            && cutoff.is_none_or(|cutoff| *queued_at <= cutoff)
+        {
+            claims.push(claim.claim_ref());
+            self.queue.pop_front();
+        }
+        let count = claims.len();
+        if count > 0 {
+            self.links.store.do_send(store::Release(claims, None, reason.to_string()));
+            self.report(count as u32, count as u32);
+        }
+        count
     }
 
     fn start_job(&mut self, claim: ClaimedJob, ctx: &mut Context<Self>) {
@@ -168,6 +204,8 @@ impl Handler<Assign> for Worker {
         for claim in msg.0 {
             if self.load() < self.spec.capacity {
                 self.start_job(claim, ctx);
+            } else if self.queue.len() < self.spec.prefetch as usize {
+                self.queue.push_back((claim, self.links.clock.now()));
             } else {
                 over.push(claim.claim_ref());
             }
@@ -184,13 +222,14 @@ impl Handler<Assign> for Worker {
 impl Handler<HandlerEnded> for Worker {
     type Result = ();
 
-    fn handle(&mut self, msg: HandlerEnded, _: &mut Self::Context) {
+    fn handle(&mut self, msg: HandlerEnded, ctx: &mut Self::Context) {
         if let Some(run) = self.runs.get_mut(&msg.execution_id)
             && !run.ended
         {
             run.ended = true;
             self.busy -= 1;
             self.report(1, 0);
+            self.start_queued(ctx);
         }
     }
 }
@@ -198,12 +237,13 @@ impl Handler<HandlerEnded> for Worker {
 impl Handler<JobFinished> for Worker {
     type Result = ();
 
-    fn handle(&mut self, msg: JobFinished, _: &mut Self::Context) {
+    fn handle(&mut self, msg: JobFinished, ctx: &mut Self::Context) {
         let Some(run) = self.runs.remove(&msg.execution_id) else { return };
         // A cancelled run finishes without its handler ending first.
         let freed = u32::from(!run.ended);
         self.busy -= freed;
         self.report(freed, 1);
+        self.start_queued(ctx);
         let worker_id = self.spec.worker_id;
         let ok = !matches!(msg.result, RunResult::Failed { .. } | RunResult::TimedOut | RunResult::Panicked);
         let counts = !matches!(msg.result, RunResult::Released | RunResult::Cancelled | RunResult::Snoozed);
@@ -230,6 +270,9 @@ impl Handler<Tick> for Worker {
         for run in self.runs.values().filter(|r| !r.ended) {
             run.addr.do_send(CheckTimeout);
         }
+        let waited_too_long =
+            self.links.clock.now() - chrono::Duration::from_std(self.spec.prefetch_wait).unwrap_or_default();
+        self.release_queued(Some(waited_too_long), "released: waited too long in a worker's queue");
         self.renew_leases();
     }
 }
@@ -263,11 +306,20 @@ impl Handler<ReleaseAll> for Worker {
     type Result = usize;
 
     fn handle(&mut self, msg: ReleaseAll, _: &mut Self::Context) -> usize {
+        let queued = self.release_queued(None, &msg.reason);
         let running: Vec<_> = self.runs.values().filter(|r| !r.ended).collect();
         for run in &running {
             run.addr.do_send(ReleaseRun { reason: msg.reason.clone() });
         }
-        running.len()
+        running.len() + queued
+    }
+}
+
+impl Handler<ReleaseQueued> for Worker {
+    type Result = usize;
+
+    fn handle(&mut self, msg: ReleaseQueued, _: &mut Self::Context) -> usize {
+        self.release_queued(None, &msg.reason)
     }
 }
 
@@ -275,6 +327,12 @@ impl Handler<CancelJob> for Worker {
     type Result = ResponseFuture<Option<store::StoreResult<crate::job::Job>>>;
 
     fn handle(&mut self, msg: CancelJob, _: &mut Self::Context) -> Self::Result {
+        // A queued job leaves the queue; the store cancels it (and fences the claim).
+        if let Some(at) = self.queue.iter().position(|(j, _)| j.job_id == msg.job_id) {
+            self.queue.remove(at);
+            self.report(1, 1);
+            return Box::pin(async { None });
+        }
         // A run whose handler has ended is being recorded: the store decides that race.
         let job = self.runs.values().find(|r| r.job_id == msg.job_id && !r.ended).map(|r| r.addr.clone());
         Box::pin(async move {

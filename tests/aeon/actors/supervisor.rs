@@ -38,6 +38,8 @@ async fn rig_with(workers: u32, max_restarts: u32, backlog: u32, batch: StoreAct
         node_id: "node-s".into(),
         workers,
         capacity: 2,
+        prefetch: 0,
+        prefetch_wait: Duration::from_secs(2),
         backlog,
         lease: Duration::from_secs(60),
         health: Default::default(),

@@ -1,7 +1,7 @@
 //! The Worker alone: capacity, contained panics, heartbeats, crash modes.
 
 use aeon::actors::probe::{Event, RunResult};
-use aeon::actors::worker::{Assign, Crash, CrashMode, GetLoad, Tick};
+use aeon::actors::worker::{Assign, Crash, CrashMode, GetLoad, ReleaseAll, Tick};
 use aeon::clock::Clock;
 use aeon::job::{ExecutionStatus, JobStatus};
 use aeon::store::Store;
@@ -138,4 +138,68 @@ async fn a_worker_renews_only_the_claims_it_runs() {
     }
     assert_eq!(lease_of(claimed[0].job_id).await, rig.clock.now() + chrono::Duration::seconds(60));
     assert_eq!(lease_of(orphan.job_id).await, orphan_before, "a claim nobody runs is left to run out");
+}
+
+#[actix_rt::test]
+async fn claims_beyond_capacity_queue_up_to_prefetch_start_as_slots_free_and_drain_back() {
+    let mut rig = super::worker_rig_with(2, 2).await;
+    rig.store.enqueue((0..5).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
+    rig.worker.send(Assign(rig.claim(5).await)).await.unwrap();
+    for _ in 0..2 {
+        expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
+    }
+    let freed = expect_message(&mut rig.freed, "slots freed").await;
+    assert_eq!((freed.freed, freed.settled), (1, 1), "two run, two wait, the fifth goes back");
+    assert_eq!(rig.worker.send(GetLoad).await.unwrap(), (2, 2));
+    until_given_back(&rig, 1).await;
+
+    rig.gate.open(1);
+    expect_event(&mut rig.events, "a queued job starting as a slot frees", |e| {
+        matches!(e, Event::JobStarted { load: 2, .. })
+    })
+    .await;
+
+    let given_back = rig.worker.send(ReleaseAll { reason: "released: node shutting down".into() }).await.unwrap();
+    assert_eq!(given_back, 3, "the queued job and the two running");
+    for _ in 0..2 {
+        expect_event(&mut rig.events, "a released run", |e| {
+            matches!(e, Event::JobFinished { result: RunResult::Released, .. })
+        })
+        .await;
+    }
+    until_given_back(&rig, 4).await;
+    assert_eq!(rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await, 1);
+    assert_eq!(rig.worker.send(GetLoad).await.unwrap(), (0, 2));
+}
+
+/// Waits until `n` jobs are back in the queue unrun (releases are written asynchronously).
+async fn until_given_back(rig: &super::WorkerRig, n: i64) {
+    let deadline = std::time::Instant::now() + crate::common::actors::PATIENCE;
+    while rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'PENDING' AND attempts = 0").await < n {
+        assert!(std::time::Instant::now() < deadline, "{}", rig.db.status_summary().await);
+        tokio::task::yield_now().await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_queued_job_that_waits_past_prefetch_wait_goes_back() {
+    let mut rig = super::worker_rig_with(1, 2).await; // prefetch_wait: 2 s
+    rig.store.enqueue((0..3).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
+    rig.worker.send(Assign(rig.claim(2).await)).await.unwrap(); // one runs, one queues at t0
+    expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
+    rig.clock.advance(std::time::Duration::from_secs(1));
+    rig.worker.send(Assign(rig.claim(1).await)).await.unwrap(); // queues at t0 + 1 s
+
+    rig.clock.advance(std::time::Duration::from_secs(1));
+    rig.worker.send(Tick).await.unwrap();
+    let first = expect_message(&mut rig.freed, "the first queued job going back").await;
+    assert_eq!((first.freed, first.settled), (1, 1), "only the job queued 2 s ago");
+    until_given_back(&rig, 1).await;
+
+    rig.clock.advance(std::time::Duration::from_secs(1));
+    rig.worker.send(Tick).await.unwrap();
+    let second = expect_message(&mut rig.freed, "the second queued job going back").await;
+    assert_eq!((second.freed, second.settled), (1, 1));
+    until_given_back(&rig, 2).await;
+    assert_eq!(rig.worker.send(GetLoad).await.unwrap(), (1, 1), "the running job runs on");
 }
