@@ -116,7 +116,7 @@ pub struct WorkersConfig {
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        Self { count: 4, capacity: 10, prefetch: 40, prefetch_wait_ms: 2_000, lease_ms: 30_000, backlog: 100 }
+        Self { count: 4, capacity: 10, prefetch: 40, prefetch_wait_ms: 5_000, lease_ms: 30_000, backlog: 100 }
     }
 }
 
