@@ -87,8 +87,8 @@ pub async fn throughput(config: &Config, options: &BenchOptions, report: &mut Re
         enqueue.push(n as f64 / enqueued.as_secs_f64());
     }
     let what = format!(
-        "{} no-op jobs, batches of 1,000, {} workers x {}",
-        options.jobs, config.workers.count, config.workers.capacity
+        "{} no-op jobs, batches of 1,000, {} workers x {} (+{} queued)",
+        options.jobs, config.workers.count, config.workers.capacity, config.workers.prefetch
     );
     report.push(Measurement::new("throughput: enqueue jobs/s", "jobs/s", enqueue, &what));
     report.push(Measurement::new("throughput: end-to-end jobs/s", "jobs/s", e2e, &what));

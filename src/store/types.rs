@@ -275,7 +275,7 @@ impl HealthLog {
     /// The column is NUMERIC(10,4): values are clamped into its range, and a value
     /// that is not a number is stored as 0 rather than refusing the whole batch.
     pub fn storable_value(&self) -> f64 {
-        const LIMIT: f64 = 999_999.9999;
+        const LIMIT: f64 = 999_999.999_9;
         if self.metric_value.is_finite() { self.metric_value.clamp(-LIMIT, LIMIT) } else { 0.0 }
     }
 }

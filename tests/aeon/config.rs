@@ -65,9 +65,14 @@ fn environment_overrides_the_file_and_aeon_vars_beat_conventional_ones() {
 
 #[test]
 fn bad_values_fail_with_the_key_the_value_and_the_reason() {
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    // (variables, the key the error names, words the reason holds)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (&[("AEON__WORKERS__COUNT", "0")], "workers.count", "1..=1024"),
         (&[("AEON__WORKERS__COUNT", "four")], "workers.count", "integer"),
+        (&[("AEON__WORKERS__BACKLOG", "0")], "workers.backlog", "1..=100000"),
+        (&[("AEON__WORKERS__PREFETCH", "20000")], "workers.prefetch", "0..=10000"),
+        (&[("AEON__WORKERS__PREFETCH_WAIT_MS", "10")], "workers.prefetch_wait_ms", "at least 100"),
         (&[("AEON__API__BIND", "localhost")], "api.bind", "address"),
         (&[("AEON__STORE__URL", "mysql://x")], "store.url", "scheme"),
         (&[("AEON__RETRY__JITTER", "2.5")], "retry.jitter", "0..=1"),

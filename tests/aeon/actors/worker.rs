@@ -158,6 +158,11 @@ async fn claims_beyond_capacity_queue_up_to_prefetch_start_as_slots_free_and_dra
         matches!(e, Event::JobStarted { load: 2, .. })
     })
     .await;
+    // (It starts before the finished job's result is written: wait for that too.)
+    expect_event(&mut rig.events, "the first job's result written", |e| {
+        matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. })
+    })
+    .await;
 
     let given_back = rig.worker.send(ReleaseAll { reason: "released: node shutting down".into() }).await.unwrap();
     assert_eq!(given_back, 3, "the queued job and the two running");

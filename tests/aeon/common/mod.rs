@@ -62,7 +62,8 @@ impl TestDb {
     /// Jobs by status, and the unfinished ones' latest executions: for failure messages.
     pub async fn status_summary(&self) -> String {
         let mut own = PgConnection::connect(&database_url()).await.expect("connect");
-        let activity: Vec<(String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        type Activity = (String, Option<String>, Option<String>, Option<String>);
+        let activity: Vec<Activity> = sqlx::query_as(
             "SELECT state, wait_event_type, wait_event, left(regexp_replace(query, '\\s+', ' ', 'g'), 100)
              FROM pg_stat_activity WHERE application_name = $1",
         )
