@@ -257,13 +257,17 @@ direct!(
     EnqueueMany(jobs: Vec<NewJob>) -> Vec<Enqueued>, |store, now| store.enqueue(jobs, now)
 );
 direct!(
-    /// Claims up to `limit` ready jobs for a worker.
+    /// Claims ready jobs for the workers asking, up to each one's room.
     Claim(request: ClaimRequest) -> Vec<ClaimedJob>, |store, now| store.claim(request, now)
 );
 direct!(
     /// Gives claims back, runnable again from `run_at` (`None`: at once).
     Release(claims: Vec<ClaimRef>, run_at: Option<chrono::DateTime<chrono::Utc>>, reason: String) -> Vec<Applied>,
     |store, now| store.release(claims, run_at.unwrap_or(now), reason, now)
+);
+direct!(
+    /// Gives back claims whose handler never started (no execution row).
+    GiveBack(claims: Vec<ClaimRef>) -> Vec<Applied>, |store, now| store.give_back(claims, now)
 );
 direct!(
     /// Renews the leases of the claims these executions hold, until now + `lease`.

@@ -14,9 +14,9 @@ mod types;
 
 pub use actor::{
     Cancel, Claim, Complete, CompletedWithin, CountByStatus, Enqueue, EnqueueMany, ExtendLeases, Fail, Flush, GetEdges,
-    GetExecutions, GetJob, GetWorkflow, JobsReady, ListDeadLetters, ListJobs, ListWorkers, NotifyReady, Ping, Release,
-    RequeueDeadLetter, RescueExpired, RescueWorker, StoreActor, StoreActorConfig, UpsertWorkers, WriteHealthLog,
-    WriteHealthLogs,
+    GetExecutions, GetJob, GetWorkflow, GiveBack, JobsReady, ListDeadLetters, ListJobs, ListWorkers, NotifyReady, Ping,
+    Release, RequeueDeadLetter, RescueExpired, RescueWorker, StoreActor, StoreActorConfig, UpsertWorkers,
+    WriteHealthLog, WriteHealthLogs,
 };
 pub use failure::{FailureDecision, decide_failure};
 pub use types::*;
@@ -77,8 +77,9 @@ pub trait Store: Send + Sync + 'static {
     /// if they already have); a dependency that does not exist refuses the whole submit.
     async fn enqueue(&self, jobs: Vec<NewJob>, now: DateTime<Utc>) -> StoreResult<Vec<Enqueued>>;
 
-    /// Claims up to `limit` ready jobs for a worker, highest priority then oldest, and
-    /// records an execution for each, in one statement.
+    /// Claims ready jobs for the workers asking, up to each one's room, highest priority
+    /// then oldest, in one statement; each claim gets a new execution id (its fencing
+    /// token). The attempt's execution row is written when the attempt ends.
     async fn claim(&self, request: ClaimRequest, now: DateTime<Utc>) -> StoreResult<Vec<ClaimedJob>>;
 
     /// Completes jobs with their results. A completion whose execution no longer holds
@@ -102,6 +103,11 @@ pub trait Store: Send + Sync + 'static {
         reason: String,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Applied>>;
+
+    /// Gives back claims whose handler never started (queued in a worker, claimed for
+    /// a worker that died, or while the node drains): the job is `PENDING` again, the
+    /// attempt does not count, and no execution row is written, since nothing ran.
+    async fn give_back(&self, claims: Vec<ClaimRef>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>>;
 
     /// Pushes the leases of the claims these executions hold to `until`.
     async fn extend_leases(&self, execution_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64>;

@@ -19,11 +19,21 @@ pub struct Enqueued {
     pub created: bool,
 }
 
+/// One worker's room for new jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    pub worker_id: Uuid,
+    /// Free slots: jobs that would start at once.
+    pub slots: u32,
+    /// Room in its queue (prefetch): jobs that would wait for a slot.
+    pub queue: u32,
+}
+
 /// Workers asking for work: one statement claims for all of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimRequest {
-    /// Each worker asking, with at most how many jobs it takes (its free capacity).
-    pub workers: Vec<(Uuid, u32)>,
+    /// Each worker asking, with its room.
+    pub workers: Vec<Room>,
     /// How long the claim holds without being extended.
     pub lease: Duration,
     /// Only jobs of these types (the ones this node has handlers for).
@@ -31,25 +41,28 @@ pub struct ClaimRequest {
 }
 
 impl ClaimRequest {
-    /// One worker asking for up to `limit` jobs.
+    /// One worker asking for up to `limit` jobs to start at once.
     pub fn one(worker_id: Uuid, limit: u32, lease: Duration, job_types: Arc<[String]>) -> Self {
-        Self { workers: vec![(worker_id, limit)], lease, job_types }
+        Self { workers: vec![Room { worker_id, slots: limit, queue: 0 }], lease, job_types }
     }
 
     /// How many jobs the request may claim in all.
     pub fn limit(&self) -> u32 {
-        self.workers.iter().map(|(_, n)| n).sum()
+        self.workers.iter().map(|r| r.slots + r.queue).sum()
     }
 
-    /// The worker for each claimed job, in turn: round robin over the workers while
-    /// they have room, so a short claim spreads over the workers.
+    /// The worker for each claimed job, in turn (the best jobs come first): free slots
+    /// before queue room, so no job waits in a queue while a slot is free somewhere;
+    /// round robin over the workers within each, so a short claim spreads out.
     pub fn slots(&self) -> Vec<Uuid> {
-        let mut left: Vec<(Uuid, u32)> = self.workers.clone();
         let mut slots = Vec::with_capacity(self.limit() as usize);
-        while left.iter().any(|(_, n)| *n > 0) {
-            for (worker_id, n) in left.iter_mut().filter(|(_, n)| *n > 0) {
-                slots.push(*worker_id);
-                *n -= 1;
+        for room in [|r: &Room| r.slots, |r: &Room| r.queue] {
+            let mut left: Vec<(Uuid, u32)> = self.workers.iter().map(|r| (r.worker_id, room(r))).collect();
+            while left.iter().any(|(_, n)| *n > 0) {
+                for (worker_id, n) in left.iter_mut().filter(|(_, n)| *n > 0) {
+                    slots.push(*worker_id);
+                    *n -= 1;
+                }
             }
         }
         slots

@@ -87,7 +87,7 @@ async fn failures_and_health_logs_batch_and_flush_on_demand(#[future] db: TestDb
     });
     let logs = (0..50)
         .map(|i| HealthLog {
-            worker_id: request.workers[0].0,
+            worker_id: request.workers[0].worker_id,
             metric_type: "load".into(),
             metric_value: f64::from(i) / 50.0,
             metadata: json!({}),

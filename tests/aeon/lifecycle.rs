@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aeon::clock::{Clock, ManualClock};
 use aeon::job::{ExecutionStatus, JobStatus};
-use aeon::store::{Applied, Completion, HealthLog, Store, StoreError, WorkerRecord, WorkerStatus};
+use aeon::store::{Applied, Completion, HealthLog, Room, Store, StoreError, WorkerRecord, WorkerStatus};
 use rstest::rstest;
 use serde_json::json;
 use uuid::Uuid;
@@ -100,13 +100,18 @@ async fn one_claim_serves_several_workers_spreading_a_short_batch(#[future] db: 
     let store = db.store(exact_backoff());
     store.enqueue((0..5).map(|i| new_job("noop", json!(i))).collect(), clock.now()).await.unwrap();
     let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-    let mut request = claim_request(a, 4, Duration::from_secs(60));
-    request.workers.extend([(b, 2), (c, 0)]);
-    assert_eq!(request.slots(), vec![a, b, a, b, a, a], "round robin while each has room");
+    let mut request = claim_request(a, 3, Duration::from_secs(60));
+    request.workers.extend([Room { worker_id: b, slots: 1, queue: 0 }, Room { worker_id: c, slots: 0, queue: 2 }]);
+    request.workers[0].queue = 2;
+    assert_eq!(
+        request.slots(),
+        vec![a, b, a, a, a, c, a, c],
+        "free slots first, round robin; then queue room, round robin"
+    );
 
     let claimed = store.claim(request, clock.now()).await.unwrap();
     let count = |w| claimed.iter().filter(|j| j.worker_id == w).count();
-    assert_eq!((count(a), count(b), count(c)), (3, 2, 0), "five jobs: the first five slots");
+    assert_eq!((count(a), count(b), count(c)), (4, 1, 0), "five jobs: every free slot, then a's queue first");
     for job in &claimed {
         let running = store.executions(job.job_id).await.unwrap();
         assert_eq!(running.len(), 1);

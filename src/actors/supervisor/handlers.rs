@@ -149,10 +149,9 @@ impl Handler<Drain> for Supervisor {
                     for worker in workers {
                         released += worker.send(ReleaseAll { reason: reason.clone() }).await.unwrap_or(0);
                     }
-                    if released > 0 {
-                        // Releases are store writes: wait until they are recorded.
-                        let _ = tokio::time::timeout(Duration::from_secs(30), idle).await;
-                    }
+                    // Releases and results still in their batches are store writes:
+                    // wait until they are recorded.
+                    let _ = tokio::time::timeout(Duration::from_secs(30), idle).await;
                     released
                 }
                 .into_actor(act)

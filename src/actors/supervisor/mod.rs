@@ -26,7 +26,7 @@ use super::worker::{Assign, Terminate, Worker, WorkerLinks, WorkerSpec};
 use crate::clock::SharedClock;
 use crate::handler::Registry;
 use crate::metrics::METRICS;
-use crate::store::{self, ClaimRequest, Store, StoreActor, StoreActorConfig, WorkerStatus};
+use crate::store::{self, ClaimRequest, Room, Store, StoreActor, StoreActorConfig, WorkerStatus};
 use restarts::Restarts;
 
 /// How a Supervisor runs its node.
@@ -66,7 +66,7 @@ pub struct NodeActors {
 struct Asking {
     worker_id: Uuid,
     incarnation: u32,
-    free: u32,
+    room: Room,
 }
 
 struct Slot {
@@ -229,20 +229,29 @@ impl Supervisor {
             return;
         }
         let threshold = self.config.health.unhealthy_below;
-        let room = self.config.capacity + self.config.prefetch;
+        let (capacity, prefetch) = (self.config.capacity, self.config.prefetch);
         let asking: Vec<Asking> = self
             .slots
             .iter()
             .filter(|s| !s.out && s.unsettled < self.config.backlog && s.score >= threshold)
-            .map(|s| Asking { worker_id: s.worker_id, incarnation: s.incarnation, free: room.saturating_sub(s.load) })
-            .filter(|a| a.free > 0)
+            .map(|s| {
+                // `load` counts queued jobs too; they only queue once the slots are full.
+                let slots = capacity.saturating_sub(s.load);
+                let queue = (capacity + prefetch).saturating_sub(s.load) - slots;
+                Asking {
+                    worker_id: s.worker_id,
+                    incarnation: s.incarnation,
+                    room: Room { worker_id: s.worker_id, slots, queue },
+                }
+            })
+            .filter(|a| a.room.slots + a.room.queue > 0)
             .collect();
         if asking.is_empty() {
             return;
         }
         self.claiming = true;
         let request = ClaimRequest {
-            workers: asking.iter().map(|a| (a.worker_id, a.free)).collect(),
+            workers: asking.iter().map(|a| a.room).collect(),
             lease: self.config.lease,
             job_types: self.job_types.clone(),
         };
@@ -274,7 +283,7 @@ impl Supervisor {
                 return;
             }
         };
-        let asked: u32 = asking.iter().map(|a| a.free).sum();
+        let asked: u32 = asking.iter().map(|a| a.room.slots + a.room.queue).sum();
         let got = jobs.len() as u32;
         let mut by_worker: HashMap<Uuid, Vec<store::ClaimedJob>> = HashMap::new();
         for job in jobs {
@@ -305,7 +314,8 @@ impl Supervisor {
             let claims = jobs.iter().map(|j| j.claim_ref()).collect();
             let reason =
                 if self.draining { "released: node shutting down" } else { "released: claimed for a worker that died" };
-            self.store.do_send(store::Release(claims, None, reason.into()));
+            tracing::debug!(reason, count = jobs.len(), "giving claims back unrun");
+            self.store.do_send(store::GiveBack(claims));
             if !slot.out && !slot.addr.connected() {
                 self.worker_died(index, "its mailbox closed (the actor stopped or panicked)", ctx);
             }

@@ -140,7 +140,8 @@ impl Worker {
         }
         let count = claims.len();
         if count > 0 {
-            self.links.store.do_send(store::Release(claims, None, reason.to_string()));
+            tracing::debug!(worker_id = %self.spec.worker_id, count, reason, "giving queued claims back unrun");
+            self.links.store.do_send(store::GiveBack(claims));
             self.report(count as u32, count as u32);
         }
         count
@@ -213,7 +214,7 @@ impl Handler<Assign> for Worker {
         if !over.is_empty() {
             tracing::warn!(worker_id = %self.spec.worker_id, excess = over.len(), "assigned over capacity; releasing");
             let count = over.len() as u32;
-            self.links.store.do_send(store::Release(over, None, "worker at capacity".into()));
+            self.links.store.do_send(store::GiveBack(over));
             self.report(count, count);
         }
     }

@@ -376,6 +376,20 @@ impl Store for PgStore {
         Ok(Failed { outcomes, released })
     }
 
+    async fn give_back(&self, claims: Vec<ClaimRef>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut claims = claims;
+        claims.sort_by_key(|c| c.job_id); // lock in id order
+        let job_ids: Vec<Uuid> = claims.iter().map(|c| c.job_id).collect();
+        let exec_ids: Vec<Uuid> = claims.iter().map(|c| c.execution_id).collect();
+        let given: Vec<Uuid> =
+            sqlx::query_scalar(sql::GIVE_BACK).bind(&job_ids).bind(&exec_ids).bind(now).fetch_all(&self.pool).await?;
+        self.sent(1);
+        Ok(applied_in_order(&exec_ids, given))
+    }
+
     async fn release(
         &self,
         claims: Vec<ClaimRef>,

@@ -206,6 +206,16 @@ WITH input AS (
 )
 SELECT execution_id FROM released";
 
+/// $1 job ids, $2 execution ids, $3 now. Gives back claims that never ran: like
+/// [`RELEASE`], without an execution row.
+pub const GIVE_BACK: &str = "
+UPDATE jobs j
+SET status = 'PENDING', attempts = GREATEST(j.attempts - 1, 0), current_execution_id = NULL,
+    lease_expires_at = NULL, updated_at = $3
+FROM UNNEST($1::uuid[], $2::uuid[]) AS i(job_id, execution_id)
+WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id
+RETURNING i.execution_id";
+
 /// $1 execution ids, $2 new expiry. Only claims a live Job actor holds are renewed;
 /// a claim nobody runs any more runs out and is rescued. Rows another transaction
 /// holds are skipped, not waited for: they are being settled, and renewal must never
@@ -314,6 +324,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("LOCK_WORKER_CLAIMS", LOCK_WORKER_CLAIMS),
     ("SETTLE_FAILURES", SETTLE_FAILURES),
     ("RELEASE", RELEASE),
+    ("GIVE_BACK", GIVE_BACK),
     ("EXTEND_LEASES", EXTEND_LEASES),
     ("SELECT_JOB_FOR_UPDATE", SELECT_JOB_FOR_UPDATE),
     ("SELECT_JOB", SELECT_JOB),

@@ -175,6 +175,9 @@ async fn claims_beyond_capacity_queue_up_to_prefetch_start_as_slots_free_and_dra
     until_given_back(&rig, 4).await;
     assert_eq!(rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await, 1);
     assert_eq!(rig.worker.send(GetLoad).await.unwrap(), (0, 2));
+    let released = "SELECT COUNT(*) FROM job_executions WHERE execution_status = 'CANCELLED'";
+    assert_eq!(rig.db.count(released).await, 2, "the two started runs are recorded; jobs that never started are not");
+    assert_eq!(rig.db.count("SELECT COUNT(*) FROM job_executions").await, 3);
 }
 
 /// Waits until `n` jobs are back in the queue unrun (releases are written asynchronously).
