@@ -232,7 +232,8 @@ async fn sigterm_drains_releasing_what_outlives_the_grace_period() {
     let jobs = (0..JOBS).map(|_| new_job("sleep", json!({"ms": 600_000}))).collect();
     store.enqueue(jobs, SystemClock.now()).await.unwrap();
 
-    let mut node = spawn_node(&db, &[("AEON__NODE__DRAIN_GRACE_MS", "200")]);
+    // Two workers of two slots: four jobs run, two wait in the workers' queues.
+    let mut node = spawn_node(&db, &[("AEON__NODE__DRAIN_GRACE_MS", "200"), ("AEON__WORKERS__CAPACITY", "2")]);
     wait_for_count(
         &db,
         "SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING'",
@@ -246,6 +247,7 @@ async fn sigterm_drains_releasing_what_outlives_the_grace_period() {
 
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE status = 'PENDING' AND attempts = 0").await, JOBS);
     let released = "SELECT COUNT(*) FROM job_executions WHERE execution_status = 'CANCELLED' AND error = 'released: node shutting down'";
-    assert_eq!(db.count(released).await, JOBS);
+    assert_eq!(db.count(released).await, 4, "the four running attempts are recorded as released");
+    assert_eq!(db.count("SELECT COUNT(*) FROM job_executions").await, 4, "the two queued jobs never ran: no rows");
     assert_eq!(db.count("SELECT COUNT(*) FROM workers WHERE status = 'STOPPED'").await, 2);
 }

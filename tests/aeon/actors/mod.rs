@@ -40,10 +40,10 @@ pub struct WorkerRig {
 }
 
 pub async fn worker_rig(capacity: u32) -> WorkerRig {
-    worker_rig_with(capacity, 0).await
+    worker_rig_with(capacity, 0, Duration::from_secs(2)).await
 }
 
-pub async fn worker_rig_with(capacity: u32, prefetch: u32) -> WorkerRig {
+pub async fn worker_rig_with(capacity: u32, prefetch: u32, prefetch_wait: Duration) -> WorkerRig {
     let db = TestDb::new(4).await;
     let store = db.store(exact_backoff());
     let clock = ManualClock::starting_now();
@@ -62,7 +62,7 @@ pub async fn worker_rig_with(capacity: u32, prefetch: u32) -> WorkerRig {
         incarnation: 0,
         capacity,
         prefetch,
-        prefetch_wait: Duration::from_secs(2),
+        prefetch_wait,
         heartbeat_every: None,
         token: token.clone(),
         lease: Duration::from_secs(60),

@@ -142,7 +142,7 @@ async fn a_worker_renews_only_the_claims_it_runs() {
 
 #[actix_rt::test]
 async fn claims_beyond_capacity_queue_up_to_prefetch_start_as_slots_free_and_drain_back() {
-    let mut rig = super::worker_rig_with(2, 2).await;
+    let mut rig = super::worker_rig_with(2, 2, std::time::Duration::from_secs(2)).await;
     rig.store.enqueue((0..5).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
     rig.worker.send(Assign(rig.claim(5).await)).await.unwrap();
     for _ in 0..2 {
@@ -191,7 +191,7 @@ async fn until_given_back(rig: &super::WorkerRig, n: i64) {
 
 #[actix_rt::test]
 async fn a_queued_job_that_waits_past_prefetch_wait_goes_back() {
-    let mut rig = super::worker_rig_with(1, 2).await; // prefetch_wait: 2 s
+    let mut rig = super::worker_rig_with(1, 2, std::time::Duration::from_secs(2)).await;
     rig.store.enqueue((0..3).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
     rig.worker.send(Assign(rig.claim(2).await)).await.unwrap(); // one runs, one queues at t0
     expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
@@ -210,4 +210,35 @@ async fn a_queued_job_that_waits_past_prefetch_wait_goes_back() {
     assert_eq!((second.freed, second.settled), (1, 1));
     until_given_back(&rig, 2).await;
     assert_eq!(rig.worker.send(GetLoad).await.unwrap(), (1, 1), "the running job runs on");
+}
+
+#[actix_rt::test]
+async fn queued_claims_are_renewed_and_a_cancelled_queued_job_never_starts() {
+    let mut rig = super::worker_rig_with(1, 2, std::time::Duration::from_secs(3_600)).await;
+    rig.store.enqueue((0..3).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
+    let claimed = rig.claim(3).await;
+    rig.worker.send(Assign(claimed.clone())).await.unwrap(); // the first runs, two queue
+    expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
+
+    let (cancelled, waiting) = (claimed[1].job_id, claimed[2].job_id);
+    let here = rig.worker.send(aeon::actors::worker::CancelJob { job_id: cancelled }).await.unwrap();
+    assert!(here.is_none(), "a queued job is not running here: the store cancels it");
+    let freed = expect_message(&mut rig.freed, "the cancelled job leaving the queue").await;
+    assert_eq!((freed.freed, freed.settled), (1, 1));
+    rig.store.cancel(cancelled, rig.clock.now()).await.unwrap();
+
+    rig.clock.advance(std::time::Duration::from_secs(20)); // a third of the 60 s lease
+    rig.worker.send(Tick).await.unwrap();
+    let renewed = rig.clock.now() + chrono::Duration::seconds(60);
+    let deadline = std::time::Instant::now() + crate::common::actors::PATIENCE;
+    while rig.store.get_job(waiting).await.unwrap().unwrap().lease_expires_at != Some(renewed) {
+        assert!(std::time::Instant::now() < deadline, "the queued claim's lease was not renewed");
+        tokio::task::yield_now().await;
+    }
+
+    rig.gate.open(2);
+    match expect_event(&mut rig.events, "the queued job starting", |e| matches!(e, Event::JobStarted { .. })).await {
+        Event::JobStarted { job_id, .. } => assert_eq!(job_id, waiting, "the cancelled job never starts"),
+        _ => unreachable!(),
+    }
 }
