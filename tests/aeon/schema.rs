@@ -99,11 +99,9 @@ async fn generic_plan(db: &TestDb, begin: &str, params: &str, statement: &str, a
 async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(#[future] db: TestDb) {
     // A fresh, never analyzed schema: the statistics that mislead the planner most.
     let db = db.await;
-    let claim_session: String =
-        sql::CLAIM_SESSION.iter().map(|(setting, value)| format!("; SET LOCAL {setting} = {value}")).collect();
     let claim = generic_plan(
         &db,
-        &format!("BEGIN{claim_session}"),
+        &sql::begin_with_settings(sql::claim_session()),
         "uuid[], timestamptz, timestamptz, text[], uuid[]",
         sql::CLAIM,
         "'{}', now(), now(), '{noop}', '{}'",
@@ -112,7 +110,7 @@ async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(#[futur
     assert!(claim.contains("Index Scan using jobs_claim_idx on jobs"), "the claim walks the claim index:\n{claim}");
     let complete = generic_plan(
         &db,
-        sql::BEGIN_COMPLETE,
+        &sql::BEGIN_COMPLETE,
         "uuid[], uuid[], text[], timestamptz",
         sql::COMPLETE,
         "'{}', '{}', '{}', now()",

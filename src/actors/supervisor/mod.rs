@@ -64,7 +64,6 @@ pub struct NodeActors {
 
 /// A worker a claim is for, as it was when the claim was sent.
 struct Asking {
-    worker_id: Uuid,
     incarnation: u32,
     room: Room,
 }
@@ -238,11 +237,7 @@ impl Supervisor {
                 // `load` counts queued jobs too; they only queue once the slots are full.
                 let slots = capacity.saturating_sub(s.load);
                 let queue = (capacity + prefetch).saturating_sub(s.load) - slots;
-                Asking {
-                    worker_id: s.worker_id,
-                    incarnation: s.incarnation,
-                    room: Room { worker_id: s.worker_id, slots, queue },
-                }
+                Asking { incarnation: s.incarnation, room: Room { worker_id: s.worker_id, slots, queue } }
             })
             .filter(|a| a.room.slots + a.room.queue > 0)
             .collect();
@@ -290,7 +285,7 @@ impl Supervisor {
             by_worker.entry(job.worker_id).or_default().push(job);
         }
         for a in asking {
-            if let Some(jobs) = by_worker.remove(&a.worker_id) {
+            if let Some(jobs) = by_worker.remove(&a.room.worker_id) {
                 self.hand_over(a, jobs, ctx);
             }
         }
@@ -304,7 +299,7 @@ impl Supervisor {
 
     /// Gives a worker the jobs claimed for it, or gives them back if it cannot run them.
     fn hand_over(&mut self, asked: Asking, jobs: Vec<store::ClaimedJob>, ctx: &mut Context<Self>) {
-        let Some(index) = self.slots.iter().position(|s| s.worker_id == asked.worker_id) else { return };
+        let Some(index) = self.slots.iter().position(|s| s.worker_id == asked.room.worker_id) else { return };
         let slot = &mut self.slots[index];
         if self.draining || slot.out || slot.incarnation != asked.incarnation || !slot.addr.connected() {
             // The node began draining, or the worker died while we claimed for it
@@ -322,7 +317,7 @@ impl Supervisor {
             return;
         }
         slot.load += jobs.len() as u32;
-        self.probe.emit(Event::Claimed { worker_id: asked.worker_id, count: jobs.len() });
+        self.probe.emit(Event::Claimed { worker_id: asked.room.worker_id, count: jobs.len() });
         slot.addr.do_send(Assign(jobs));
     }
 

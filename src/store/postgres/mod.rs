@@ -36,7 +36,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/post
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// Connections that run only claims, with [`sql::CLAIM_SESSION`] set.
+    /// Connections that run only claims, with [`sql::claim_session`] set.
     claims: PgPool,
     backoff: BackoffPolicy,
     statements: Arc<AtomicU64>,
@@ -56,9 +56,9 @@ impl PgStore {
 
     /// Wraps an existing pool (tests hand in one bound to their own schema).
     /// Claims run on two connections of their own, opened on first use with the
-    /// pool's options and [`sql::CLAIM_SESSION`] (a node sends one claim at a time).
+    /// pool's options and [`sql::claim_session`] (a node sends one claim at a time).
     pub fn from_pool(pool: PgPool, backoff: BackoffPolicy) -> Self {
-        let options = (*pool.connect_options()).clone().options(sql::CLAIM_SESSION.iter().copied());
+        let options = (*pool.connect_options()).clone().options(sql::claim_session());
         let claims =
             PgPoolOptions::new().max_connections(2).acquire_timeout(Duration::from_secs(10)).connect_lazy_with(options);
         Self { pool, claims, backoff, statements: Arc::new(AtomicU64::new(0)) }
@@ -318,16 +318,16 @@ impl Store for PgStore {
         }
         // In id order, so that batches lock rows in the same order as every other
         // statement that locks several jobs.
-        let mut order: Vec<usize> = (0..completions.len()).collect();
-        order.sort_by_key(|&i| completions[i].claim.job_id);
-        let job_ids: Vec<Uuid> = order.iter().map(|&i| completions[i].claim.job_id).collect();
-        let exec_ids: Vec<Uuid> = order.iter().map(|&i| completions[i].claim.execution_id).collect();
-        let results: Vec<String> = order.iter().map(|&i| completions[i].result.to_string()).collect();
+        let mut sorted: Vec<&Completion> = completions.iter().collect();
+        sorted.sort_by_key(|c| c.claim.job_id);
+        let job_ids: Vec<Uuid> = sorted.iter().map(|c| c.claim.job_id).collect();
+        let exec_ids: Vec<Uuid> = sorted.iter().map(|c| c.claim.execution_id).collect();
+        let results: Vec<String> = sorted.iter().map(|c| c.result.to_string()).collect();
         let asked: Vec<Uuid> = completions.iter().map(|c| c.claim.execution_id).collect();
         // One transaction: a dependent is released with its last dependency's
         // completion, so no crash can come between the two.
         self.sent(1);
-        let mut tx = self.pool.begin_with(sql::BEGIN_COMPLETE).await?;
+        let mut tx = self.pool.begin_with(sqlx::AssertSqlSafe(sql::BEGIN_COMPLETE.as_str())).await?;
         let done: Vec<(Uuid, Uuid)> = sqlx::query_as(sql::COMPLETE)
             .bind(&job_ids)
             .bind(&exec_ids)
@@ -376,11 +376,10 @@ impl Store for PgStore {
         Ok(Failed { outcomes, released })
     }
 
-    async fn give_back(&self, claims: Vec<ClaimRef>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>> {
+    async fn give_back(&self, mut claims: Vec<ClaimRef>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>> {
         if claims.is_empty() {
             return Ok(Vec::new());
         }
-        let mut claims = claims;
         claims.sort_by_key(|c| c.job_id); // lock in id order
         let job_ids: Vec<Uuid> = claims.iter().map(|c| c.job_id).collect();
         let exec_ids: Vec<Uuid> = claims.iter().map(|c| c.execution_id).collect();

@@ -47,32 +47,36 @@ pub const JOBS_BY_IDEMPOTENCY_KEY: &str =
 /// on every claim). So the plan is pinned to index paths, whatever the statistics.
 /// `jit = off`: the disabled paths' huge costs would otherwise make Postgres compile
 /// each statement with LLVM.
-macro_rules! key_lookups_only {
-    () => {
-        "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_hashjoin = off; \
-         SET LOCAL enable_mergejoin = off; SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan"
-    };
-}
-
-/// The session settings of the connections that run only [`CLAIM`], so that a claim is
-/// one autocommit statement (one round trip): index paths only (as in
-/// `key_lookups_only!`), no sort (the claim walks the partial claim index in order),
-/// and `synchronous_commit = off`, so the claim commits without waiting for the WAL
-/// flush: a claim lost to a database crash only means the job runs again, and
-/// fencing refuses the lost claim's completion. Enqueues and completions stay durable.
-pub const CLAIM_SESSION: &[(&str, &str)] = &[
+pub const KEY_LOOKUPS_ONLY: &[(&str, &str)] = &[
     ("enable_seqscan", "off"),
     ("enable_bitmapscan", "off"),
     ("enable_hashjoin", "off"),
     ("enable_mergejoin", "off"),
-    ("enable_sort", "off"),
     ("jit", "off"),
     ("plan_cache_mode", "force_generic_plan"),
-    ("synchronous_commit", "off"),
 ];
 
+/// What the connections that run only [`CLAIM`] add to [`KEY_LOOKUPS_ONLY`] for their
+/// whole session, so that a claim is one autocommit statement (one round trip): no
+/// sort (the claim walks the partial claim index in order), and
+/// `synchronous_commit = off`, so the claim commits without waiting for the WAL
+/// flush: a claim lost to a database crash only means the job runs again, and
+/// fencing refuses the lost claim's completion. Enqueues and completions stay durable.
+pub const CLAIM_ONLY: &[(&str, &str)] = &[("enable_sort", "off"), ("synchronous_commit", "off")];
+
+/// Every setting of the claim connections' sessions.
+pub fn claim_session() -> impl Iterator<Item = (&'static str, &'static str)> {
+    KEY_LOOKUPS_ONLY.iter().chain(CLAIM_ONLY).copied()
+}
+
+/// `BEGIN`, then each of `settings` for that transaction only.
+pub fn begin_with_settings<'a>(settings: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    settings.into_iter().fold("BEGIN".to_string(), |sql, (name, value)| sql + &format!("; SET LOCAL {name} = {value}"))
+}
+
 /// Opens a completion's transaction: index paths only, generic plans.
-pub const BEGIN_COMPLETE: &str = concat!("BEGIN; ", key_lookups_only!());
+pub static BEGIN_COMPLETE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| begin_with_settings(KEY_LOOKUPS_ONLY.iter().copied()));
 
 /// $1 the worker of each slot (one entry per job wanted), $2 now, $3 lease expiry,
 /// $4 job types the workers can run, $5 an execution id for each slot. Picks ready
