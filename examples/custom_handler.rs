@@ -1,7 +1,9 @@
-//! Registers a handler of your own beside the built-ins, runs a node on Postgres,
+//! Registers a handler of your own beside the built-ins, runs a node (on the embedded
+//! SQLite store unless `DATABASE_URL` or `store.url` names another),
 //! submits a few jobs and waits for their results, then drains the node.
 //!
 //! ```sh
+//! cargo run --example custom_handler
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo run --example custom_handler
 //! ```
 
@@ -14,7 +16,6 @@ use aeon::config::Config;
 use aeon::handler::{JobContext, JobHandler, Outcome, Registry};
 use aeon::job::JobRequest;
 use aeon::node::Node;
-use aeon::store::GetJob;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -70,7 +71,7 @@ fn main() -> anyhow::Result<()> {
 
         for job in &submitted {
             loop {
-                let stored = node.actors.store.send(GetJob(job.job_id)).await??.expect("submitted job exists");
+                let stored = node.store().get_job(job.job_id).await?.expect("submitted job exists");
                 if stored.status.is_terminal() {
                     println!(
                         "{} {:<6} {:<11} result={:?} error={:?}",

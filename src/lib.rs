@@ -12,17 +12,21 @@
 //! - [`clock`]: the injected clock every timing decision reads.
 //! - [`handler`]: the handler API ([`handler::JobHandler`], [`handler::Registry`]) and
 //!   the built-in handlers.
-//! - [`actors`]: Supervisor, Worker, Job and HealthMonitor, each beside its messages,
-//!   and the [`actors::probe`] tests await.
-//! - [`node`]: a node wired together, run until shutdown, drained.
+//! - [`actors`]: Supervisor, Worker, Job, HealthMonitor and the StoreActor, each
+//!   beside its messages, and the [`actors::probe`] tests await.
+//! - [`node`]: a node wired together: submit, read, cancel, drain.
+//! - [`process`]: a node and its HTTP API run until shutdown (`aeon node`).
 //! - [`api`]: the HTTP API (actix-web) and its OpenAPI document.
 //! - [`cli`]: `aeon job|workers|dlq|stats`, a client of that API.
 //! - [`metrics`]: process-wide counters and histograms for `GET /metrics`.
 //! - [`bench`]: `aeon bench`, the scenarios behind `BENCHMARKS.md`.
-//! - [`store`]: the [`store::Store`] contract, its Postgres backend
-//!   ([`store::postgres`]) and the [`store::StoreActor`] that owns it and batches.
+//! - [`store`]: the [`store::Store`] contract alone, and its backends, each in its own
+//!   folder: [`store::sqlite`] (the embedded default) and [`store::postgres`]
+//!   (production, several nodes). The [`actors::store::StoreActor`] owns one and
+//!   batches.
 //!
-//! `migrations/postgres/` holds the schema; `docs/` states the semantics (job state
+//! `migrations/sqlite/` and `migrations/postgres/` hold the two schemas (the same
+//! tables, columns and CHECK values); `docs/` states the semantics (job state
 //! machine, delivery guarantees).
 
 pub mod actors;
@@ -35,5 +39,6 @@ pub mod handler;
 pub mod job;
 pub mod metrics;
 pub mod node;
+pub mod process;
 pub mod retry;
 pub mod store;

@@ -5,10 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aeon::cli::{self, CliError, ClientOptions, DlqCommand, JobCommand};
-use aeon::config::Config;
+use aeon::config::{Config, LogFormat};
 use aeon::handler::Registry;
-use aeon::store::Store;
-use aeon::store::postgres::PgStore;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -27,9 +25,10 @@ struct Cli {
 enum Command {
     /// Runs a node and its HTTP API until SIGTERM or SIGINT, then drains it and exits 0.
     Node,
-    /// Applies the database migrations of `store.url`.
+    /// Applies the database migrations of `store.url` (SQLite or Postgres).
     Migrate,
-    /// Prints the effective configuration (secrets redacted) after validating it.
+    /// Prints the effective configuration (secrets redacted) after validating it: TOML,
+    /// or JSON with --json.
     Config,
     /// Submit, show, list and cancel jobs (talks to a node: --url, --token).
     #[command(subcommand)]
@@ -64,10 +63,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let client = cli.client.clone();
     let answer = match cli.command {
@@ -77,6 +72,7 @@ fn main() -> ExitCode {
         Command::Stats => cli::stats(client),
         command => return local(cli.config, command, cli.client.json),
     };
+    init_logging(LogFormat::Text);
     match answer {
         Ok(text) => {
             println!("{text}");
@@ -98,13 +94,20 @@ fn local(config_path: Option<PathBuf>, command: Command, json: bool) -> ExitCode
     let config = match Config::load(config_path.as_deref()) {
         Ok(config) => config,
         Err(e) => {
+            init_logging(LogFormat::Text);
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
+    init_logging(config.log.format);
     match command {
         Command::Config => {
-            print!("{}", config.to_redacted_toml());
+            if json {
+                let shown = serde_json::to_string_pretty(&config.redacted()).expect("a config serializes");
+                println!("{shown}");
+            } else {
+                print!("{}", config.to_redacted_toml());
+            }
             ExitCode::SUCCESS
         }
         Command::Migrate => run(migrate(config)),
@@ -129,17 +132,33 @@ fn local(config_path: Option<PathBuf>, command: Command, json: bool) -> ExitCode
         Command::Node => {
             log_panics();
             let system = actix::System::new();
-            report(system.block_on(aeon::node::run(config, Registry::with_builtins(), aeon::node::shutdown_signal())))
+            report(system.block_on(aeon::process::run(
+                config,
+                Registry::with_builtins(),
+                aeon::process::shutdown_signal(),
+            )))
         }
         _ => unreachable!("client commands are handled by the caller"),
     }
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let store = PgStore::connect(&config.store.url, 2, config.retry).await?;
-    store.migrate().await?;
+    aeon::store::open(&config.store.url, 2, config.retry).await?;
     tracing::info!(store = %aeon::config::redact_url(&config.store.url), "migrations applied");
     Ok(())
+}
+
+/// Logs go to stderr, at the level of `RUST_LOG` (default `info`): text, coloured
+/// only when stderr is a terminal (a file or a pipe gets no escape codes), or one JSON
+/// object per line.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 /// Panics in handlers are contained and recorded as crashed attempts; log them as one

@@ -1,33 +1,37 @@
-//! A node: the actors of [`crate::actors`] wired to a store, run until a shutdown
-//! future resolves, then drained.
+//! A node: the actors of [`crate::actors`] wired to a store, and what the outside
+//! (the HTTP API, tests, embedding programs) may ask of it. [`crate::process::run`]
+//! runs one with its API until shutdown.
 //!
-//! ```no_run
-//! # async fn example() -> anyhow::Result<()> {
-//! use aeon::{config::Config, handler::Registry, node};
-//! let config = Config::load(None)?;
-//! node::run(config, Registry::with_builtins(), node::shutdown_signal()).await
-//! # }
-//! ```
+//! Writes go through the actors (submissions wake the workers, a cancel reaches the
+//! running handler); reads that gain nothing from a mailbox go to the store directly.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 use crate::actors::probe::Probe;
-use crate::actors::supervisor::{Drain, NodeActors, Supervisor, SupervisorConfig, Wake};
-use crate::clock::{SharedClock, SystemClock};
+use crate::actors::store::{EnqueueMany, RequeueDeadLetter};
+use crate::actors::supervisor::{
+    CancelJob, CrashWorker, Drain, GetSlots, NodeActors, SlotInfo, Supervisor, SupervisorConfig, Wake,
+};
+use crate::actors::worker::CrashMode;
+use crate::clock::SharedClock;
 use crate::config::{Config, redact_url};
 use crate::handler::Registry;
-use crate::job::{JobRequest, ValidationError, validate_batch};
-use crate::store::postgres::PgStore;
-use crate::store::{self, Enqueued, Store, StoreError};
+use crate::job::{Job, JobRequest, ValidationError, validate_batch};
+use crate::store::{Enqueued, Store, StoreError, StoreResult};
 
 /// A running node. Cheap to clone: the HTTP API holds one per server thread.
 #[derive(Clone)]
 pub struct Node {
     pub actors: NodeActors,
     pub node_id: String,
+    /// The store the actors own, for reads.
+    store: Arc<dyn Store>,
+    clock: SharedClock,
     config: Arc<Config>,
     draining: Arc<AtomicBool>,
 }
@@ -42,11 +46,11 @@ pub enum SubmitError {
 }
 
 impl Node {
-    /// Connects to `store.url`, applies migrations and starts the actors, timers on.
+    /// Opens `store.url` (SQLite or Postgres), applies migrations and starts the
+    /// actors, timers on.
     pub async fn start(config: Config, registry: Registry, clock: SharedClock, probe: Probe) -> anyhow::Result<Node> {
-        let store = PgStore::connect(&config.store.url, config.store.max_connections, config.retry).await?;
-        store.migrate().await?;
-        Ok(Self::start_with_store(config, Arc::new(store), registry, clock, probe))
+        let store = crate::store::open(&config.store.url, config.store.max_connections, config.retry).await?;
+        Ok(Self::start_with_store(config, store, registry, clock, probe))
     }
 
     /// Starts the actors over an existing store.
@@ -72,7 +76,7 @@ impl Node {
             timers: true,
             poll_every: Duration::from_millis(config.node.poll_ms),
         };
-        let actors = Supervisor::start_node(supervisor_config, store, registry, clock, probe);
+        let actors = Supervisor::start_node(supervisor_config, store.clone(), registry, clock.clone(), probe);
         tracing::info!(
             %node_id,
             store = %redact_url(&config.store.url),
@@ -80,7 +84,7 @@ impl Node {
             capacity = config.workers.capacity,
             "node started"
         );
-        Node { actors, node_id, config: Arc::new(config), draining: Arc::new(AtomicBool::new(false)) }
+        Node { actors, node_id, store, clock, config: Arc::new(config), draining: Arc::new(AtomicBool::new(false)) }
     }
 
     pub fn config(&self) -> &Config {
@@ -104,10 +108,43 @@ impl Node {
             1 => vec![requests.into_iter().next().expect("one request").validate(&self.config.jobs)?],
             _ => validate_batch(requests, &self.config.jobs)?,
         };
-        let enqueued =
-            self.actors.store.send(store::EnqueueMany(jobs)).await.map_err(|_| StoreError::Unavailable)??;
+        let enqueued = self.actors.store.send(EnqueueMany(jobs)).await.map_err(|_| StoreError::Unavailable)??;
         self.wake();
         Ok(enqueued)
+    }
+
+    /// The store, for reads (jobs, executions, workers, counts).
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// The time by the node's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Cancels an unfinished job; a running handler on this node is stopped. Answers
+    /// the job as the cancel left it.
+    pub async fn cancel(&self, job_id: Uuid) -> StoreResult<Job> {
+        self.actors.supervisor.send(CancelJob { job_id }).await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// Puts a dead-lettered job back to `PENDING` with fresh retries, and wakes the
+    /// workers. Answers the job as the requeue left it.
+    pub async fn requeue(&self, job_id: Uuid) -> StoreResult<Job> {
+        let job = self.actors.store.send(RequeueDeadLetter(job_id)).await.map_err(|_| StoreError::Unavailable)??;
+        self.wake();
+        Ok(job)
+    }
+
+    /// This node's worker slots, as its Supervisor sees them.
+    pub async fn slots(&self) -> Vec<SlotInfo> {
+        self.actors.supervisor.send(GetSlots).await.unwrap_or_default()
+    }
+
+    /// Crashes a worker of this node on purpose; `false` if it has no such live worker.
+    pub async fn crash(&self, worker_id: Uuid, mode: CrashMode) -> bool {
+        self.actors.supervisor.send(CrashWorker { worker_id, mode }).await.unwrap_or(false)
     }
 
     /// Stops claiming, lets running jobs finish within `node.drain_grace_ms`, releases
@@ -116,48 +153,6 @@ impl Node {
         self.draining.store(true, Ordering::Relaxed);
         let grace = Duration::from_millis(self.config.node.drain_grace_ms);
         self.actors.supervisor.send(Drain { grace }).await.unwrap_or(0)
-    }
-}
-
-/// Runs a node and its HTTP API until `shutdown` resolves, then drains it (the API
-/// answers `/readyz` with 503 meanwhile) and stops the API. Must run inside an actix
-/// System.
-pub async fn run(config: Config, registry: Registry, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let bind = config.api.bind.clone();
-    let node = Node::start(config, registry, Arc::new(SystemClock), Probe::none()).await?;
-    let (server, addrs) = crate::api::serve(node.clone(), &bind)
-        .map_err(|e| anyhow::anyhow!("cannot listen on api.bind = {bind}: {e}"))?;
-    tracing::info!(node_id = %node.node_id, ?addrs, "HTTP API listening");
-    let api = server.handle();
-    actix_rt::spawn(server);
-    shutdown.await;
-    tracing::info!(node_id = %node.node_id, "shutdown requested: draining");
-    let released = node.drain().await;
-    api.stop(true).await;
-    tracing::info!(node_id = %node.node_id, released, "drained; exiting");
-    Ok(())
-}
-
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

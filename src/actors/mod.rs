@@ -13,5 +13,6 @@
 pub mod health;
 pub mod job;
 pub mod probe;
+pub mod store;
 pub mod supervisor;
 pub mod worker;

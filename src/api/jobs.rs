@@ -10,10 +10,9 @@ use super::{
     ApiError, BatchRequest, BatchSubmitted, ErrorBody, JobPage, JobView, Submitted, WorkflowJob, WorkflowView,
     bad_query, next_cursor, page_limit, read_body,
 };
-use crate::actors::supervisor::CancelJob;
 use crate::job::{JobRequest, JobStatus, parse_job_id, validate_job_type};
 use crate::node::Node;
-use crate::store::{GetEdges, GetExecutions, GetJob, GetWorkflow, JobFilter, ListJobs};
+use crate::store::JobFilter;
 
 /// The most jobs one batch may hold.
 pub const MAX_BATCH: usize = 10_000;
@@ -77,17 +76,17 @@ pub async fn show(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpRe
 }
 
 pub(super) async fn job_view(node: &Node, job_id: uuid::Uuid) -> Result<JobView, ApiError> {
-    let job = node.actors.store.send(GetJob(job_id)).await??;
+    let job = node.store().get_job(job_id).await?;
     view_of(node, job.ok_or_else(|| ApiError::not_found(format!("job {job_id} not found")))?).await
 }
 
 /// `job` as answered, with its attempts and edges.
 pub(super) async fn view_of(node: &Node, job: crate::job::Job) -> Result<JobView, ApiError> {
-    let store = &node.actors.store;
+    let store = node.store();
     let job_id = job.job_id;
-    let (executions, edges) = futures::join!(store.send(GetExecutions(job_id)), store.send(GetEdges(job_id)));
-    let edges = edges??;
-    let mut view = JobView::new(job, Some(executions??));
+    let (executions, edges) = futures::join!(store.executions(job_id), store.edges(job_id));
+    let edges = edges?;
+    let mut view = JobView::new(job, Some(executions?));
     view.depends_on = edges.depends_on;
     view.dependents = Some(edges.dependents);
     Ok(view)
@@ -104,7 +103,7 @@ const MAX_WORKFLOW: u32 = 10_000;
 ))]
 pub async fn workflow(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let root = path_id(&id)?;
-    let nodes = node.actors.store.send(GetWorkflow(root, MAX_WORKFLOW + 1)).await??;
+    let nodes = node.store().workflow(root, MAX_WORKFLOW + 1).await?;
     if nodes.is_empty() {
         return Err(ApiError::not_found(format!("job {root} not found")));
     }
@@ -156,7 +155,7 @@ pub async fn list(query: web::Query<ListQuery>, node: web::Data<Node>) -> Result
         Some(c) => Some(parse_job_id(c).map_err(|e| bad_query("cursor", e.reason))?),
     };
     let filter = JobFilter { status, job_type: q.job_type, before, limit };
-    let jobs = node.actors.store.send(ListJobs(filter)).await??;
+    let jobs = node.store().list_jobs(filter).await?;
     let next_cursor = next_cursor(&jobs, limit, |j| j.job_id.to_string());
     let jobs = jobs.into_iter().map(|j| JobView::new(j, None)).collect();
     Ok(HttpResponse::Ok().json(JobPage { jobs, next_cursor }))
@@ -171,6 +170,6 @@ pub async fn list(query: web::Query<ListQuery>, node: web::Data<Node>) -> Result
 ))]
 pub async fn cancel(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let job_id = path_id(&id)?;
-    node.actors.supervisor.send(CancelJob { job_id }).await??;
+    node.cancel(job_id).await?;
     Ok(HttpResponse::Ok().json(job_view(&node, job_id).await?))
 }

@@ -1,7 +1,6 @@
 //! Dead letters, stats, health endpoints and metrics.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -11,13 +10,10 @@ use super::jobs::{path_id, view_of};
 use super::{
     ApiError, DeadLetterPage, DeadLetterView, ErrorBody, Health, JobView, Stats, bad_query, next_cursor, page_limit,
 };
-use crate::actors::supervisor::GetSlots;
 use crate::job::JobStatus;
 use crate::metrics::METRICS;
 use crate::node::Node;
-use crate::store::{
-    CompletedWithin, CountByStatus, ListDeadLetters, ListWorkers, Ping, RequeueDeadLetter, WorkerStatus,
-};
+use crate::store::WorkerStatus;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -39,7 +35,7 @@ pub async fn dead_letters(query: web::Query<PageQuery>, node: web::Data<Node>) -
         None => None,
         Some(c) => Some(c.parse::<i64>().map_err(|_| bad_query("cursor", format!("{c:?} is not a cursor")))?),
     };
-    let entries = node.actors.store.send(ListDeadLetters(limit, before)).await??;
+    let entries = node.store().dead_letters(limit, before).await?;
     let next_cursor = next_cursor(&entries, limit, |d| d.dlq_id.to_string());
     let dead_letters = entries.into_iter().map(DeadLetterView::from).collect();
     Ok(HttpResponse::Ok().json(DeadLetterPage { dead_letters, next_cursor }))
@@ -55,22 +51,21 @@ pub async fn dead_letters(query: web::Query<PageQuery>, node: web::Data<Node>) -
 pub async fn requeue(job_id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let job_id = path_id(&job_id)?;
     // The job as the requeue left it: a worker may take it at once.
-    let requeued = node.actors.store.send(RequeueDeadLetter(job_id)).await??;
-    node.wake();
+    let requeued = node.requeue(job_id).await?;
     Ok(HttpResponse::Ok().json(view_of(&node, requeued).await?))
 }
 
 /// Jobs by status, throughput over the last minute, workers by status.
 #[utoipa::path(get, path = "/v1/stats", responses((status = 200, body = Stats)))]
 pub async fn stats(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
-    let store = &node.actors.store;
+    let store = node.store();
     let mut jobs: BTreeMap<String, i64> = JobStatus::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
-    for (status, n) in store.send(CountByStatus).await?? {
+    for (status, n) in store.count_by_status().await? {
         jobs.insert(status.as_str().to_string(), n);
     }
-    let completed_last_minute = store.send(CompletedWithin(Duration::from_secs(60))).await??;
+    let completed_last_minute = store.completed_since(node.now() - chrono::TimeDelta::seconds(60)).await?;
     let mut workers: BTreeMap<String, i64> = WorkerStatus::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
-    for w in store.send(ListWorkers).await?? {
+    for w in store.list_workers().await? {
         *workers.entry(w.status.as_str().to_string()).or_default() += 1;
     }
     Ok(HttpResponse::Ok().json(Stats { jobs, completed_last_minute, workers }))
@@ -91,13 +86,12 @@ pub async fn readyz(node: web::Data<Node>) -> HttpResponse {
     if node.is_draining() {
         return unready("draining: the node is shutting down".into());
     }
-    match node.actors.store.send(Ping).await {
-        Ok(Ok(())) => HttpResponse::Ok().json(Health { status: "ready".into(), reason: None }),
-        Ok(Err(e)) => {
+    match node.store().ping().await {
+        Ok(()) => HttpResponse::Ok().json(Health { status: "ready".into(), reason: None }),
+        Err(e) => {
             tracing::warn!(error = %e, "readiness: store unreachable");
             unready("the store does not answer".into())
         }
-        Err(_) => unready("the store actor has stopped".into()),
     }
 }
 
@@ -108,7 +102,7 @@ pub async fn metrics(node: web::Data<Node>) -> HttpResponse {
     use std::fmt::Write;
     let mut out = String::new();
     METRICS.render(&mut out);
-    if let Ok(Ok(counts)) = node.actors.store.send(CountByStatus).await {
+    if let Ok(counts) = node.store().count_by_status().await {
         let _ = writeln!(out, "# HELP aeon_queue_depth Jobs by status, cluster-wide.\n# TYPE aeon_queue_depth gauge");
         let counts: BTreeMap<&str, i64> = counts.iter().map(|(s, n)| (s.as_str(), *n)).collect();
         for status in JobStatus::ALL {
@@ -116,7 +110,8 @@ pub async fn metrics(node: web::Data<Node>) -> HttpResponse {
                 writeln!(out, "aeon_queue_depth{{status=\"{status}\"}} {}", counts.get(status.as_str()).unwrap_or(&0));
         }
     }
-    if let Ok(slots) = node.actors.supervisor.send(GetSlots).await {
+    {
+        let slots = node.slots().await;
         let _ = writeln!(
             out,
             "# HELP aeon_worker_health Health score of this node's workers.\n# TYPE aeon_worker_health gauge"

@@ -5,15 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::jobs::body;
 use super::{ApiError, CrashRequest, ErrorBody, WorkerView};
-use crate::actors::supervisor::CrashWorker;
 use crate::actors::worker::CrashMode;
 use crate::node::Node;
-use crate::store::ListWorkers;
 
 /// Every worker of the cluster.
 #[utoipa::path(get, path = "/v1/workers", responses((status = 200, body = Vec<WorkerView>)))]
 pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
-    let workers = node.actors.store.send(ListWorkers).await??;
+    let workers = node.store().list_workers().await?;
     Ok(HttpResponse::Ok().json(workers.into_iter().map(WorkerView::from).collect::<Vec<_>>()))
 }
 
@@ -42,7 +40,7 @@ pub async fn crash(
             .with_field("worker_id")
     })?;
     let mode: CrashMode = super::error::parse_body(&body(&req, payload, &node).await?)?;
-    if !node.actors.supervisor.send(CrashWorker { worker_id, mode }).await? {
+    if !node.crash(worker_id, mode).await {
         return Err(ApiError::not_found(format!("no live worker {worker_id} on this node")));
     }
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "worker_id": worker_id, "crash": mode })))

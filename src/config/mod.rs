@@ -14,10 +14,10 @@ pub use redact::redact_url;
 use serde::{Deserialize, Serialize};
 
 use crate::actors::health::HealthConfig;
+use crate::actors::store::StoreActorConfig;
 use crate::actors::supervisor::RestartPolicy;
 use crate::job::SubmitLimits;
 use crate::retry::BackoffPolicy;
-use crate::store::StoreActorConfig;
 
 /// A configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +51,7 @@ pub struct Config {
     pub qdrant: QdrantConfig,
     pub api: ApiConfig,
     pub experiments: ExperimentsConfig,
+    pub log: LogConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -79,15 +80,26 @@ impl Default for NodeConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// `postgres://user:password@host:port/database`.
+    /// `sqlite://path/to/file.db` (the embedded default: one node, no server) or
+    /// `postgres://user:password@host:port/database` (production, several nodes).
     pub url: String,
-    /// Size of the connection pool.
+    /// Size of the connection pool (Postgres; SQLite has one writer).
     pub max_connections: u32,
+}
+
+impl StoreConfig {
+    /// The store a node uses when nothing names one: a SQLite file beside it.
+    pub const EMBEDDED_URL: &'static str = "sqlite://aeon-data/aeon.db";
+
+    /// Whether this is the embedded default rather than a store someone chose.
+    pub fn is_embedded_default(&self) -> bool {
+        self.url == Self::EMBEDDED_URL
+    }
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: "postgres://postgres@127.0.0.1:5432/postgres".into(), max_connections: 10 }
+        Self { url: Self::EMBEDDED_URL.into(), max_connections: 10 }
     }
 }
 
@@ -145,12 +157,38 @@ pub struct ApiConfig {
     pub token: String,
     /// The largest request body accepted; a larger one is refused with 413.
     pub max_body_bytes: usize,
+    /// Listen beyond this machine (a non-loopback `bind`) without a token. Refused
+    /// unless set: anyone who can reach such a node may submit, cancel and requeue.
+    pub allow_unauthenticated: bool,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), token: String::new(), max_body_bytes: 4 * 1024 * 1024 }
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            token: String::new(),
+            max_body_bytes: 4 * 1024 * 1024,
+            allow_unauthenticated: false,
+        }
     }
+}
+
+/// How the node writes its log (to stderr). The level comes from `RUST_LOG`
+/// (default `info`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+/// `text` for people (coloured only on a terminal), `json` for log shippers: one JSON
+/// object per line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -8,13 +8,30 @@ pub(super) const SECRET_KEYS: &[&str] = &["api.token", "qdrant.api_key"];
 /// Keys holding URLs that may carry a password.
 pub(super) const URL_KEYS: &[&str] = &["store.url", "redis.url", "qdrant.url"];
 
-/// `url` with any password replaced by `***`. Text that does not parse as a URL is
-/// hidden whole, since it may still hold a secret.
+/// Query parameters that carry a credential in some client's URL form
+/// (`postgres://host/db?password=…`, `…?sslpassword=…`, an API key or token).
+const SECRET_PARAMS: &[&str] =
+    &["password", "pass", "passwd", "pwd", "sslpassword", "secret", "token", "api_key", "apikey", "api-key", "key"];
+
+/// `url` with every credential replaced by `***`: the userinfo password and any
+/// query parameter named like one. Text that does not parse as a URL is hidden
+/// whole, since it may still hold a secret.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
                 let _ = parsed.set_password(Some("***"));
+            }
+            let secret = |name: &str| SECRET_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p));
+            if parsed.query_pairs().any(|(name, _)| secret(&name)) {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(name, value)| {
+                        let value = if secret(&name) { "***".to_string() } else { value.into_owned() };
+                        (name.into_owned(), value)
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
             }
             parsed.to_string()
         }
@@ -37,6 +54,11 @@ pub(super) fn shown(key: &str, value: &str) -> String {
 impl Config {
     /// The configuration as TOML, with secrets redacted: safe to print or log.
     pub fn to_redacted_toml(&self) -> String {
+        toml::to_string(&self.redacted()).unwrap_or_else(|e| format!("<config not printable: {e}>"))
+    }
+
+    /// A copy with every secret redacted: safe to print or log in any format.
+    pub fn redacted(&self) -> Config {
         let mut copy = self.clone();
         for s in [&mut copy.store.url, &mut copy.redis.url, &mut copy.qdrant.url] {
             *s = redact_url(s);
@@ -46,6 +68,6 @@ impl Config {
                 *s = "<redacted>".into();
             }
         }
-        toml::to_string(&copy).unwrap_or_else(|e| format!("<config not printable: {e}>"))
+        copy
     }
 }

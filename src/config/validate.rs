@@ -28,7 +28,15 @@ impl Config {
             id,
             "must be at most 128 characters of letters, digits, '_', '.', '-'",
         )?;
-        url_with_scheme("store.url", &self.store.url, &["postgres", "postgresql"], false)?;
+        url_with_scheme("store.url", &self.store.url, &["postgres", "postgresql", "sqlite"], false)?;
+        if let Some(path) = self.store.url.strip_prefix("sqlite://") {
+            check(
+                !path.is_empty() && !path.contains('?'),
+                "store.url",
+                &self.store.url,
+                "must name a file: sqlite://path/to/aeon.db",
+            )?;
+        }
         let s = &self.store;
         check((1..=1000).contains(&s.max_connections), "store.max_connections", s.max_connections, "must be 1..=1000")?;
         url_with_scheme("redis.url", &self.redis.url, &["redis", "rediss"], true)?;
@@ -38,6 +46,14 @@ impl Config {
             "api.bind",
             &self.api.bind,
             "must be an address like 127.0.0.1:8080",
+        )?;
+        let open_to_the_network = self.api.bind.parse::<SocketAddr>().is_ok_and(|a| !a.ip().is_loopback());
+        check(
+            !open_to_the_network || !self.api.token.is_empty() || self.api.allow_unauthenticated,
+            "api.bind",
+            &self.api.bind,
+            "listens beyond this machine with no api.token, so anyone who can reach it could submit, cancel and \
+             requeue jobs: set api.token (AEON__API__TOKEN), or api.allow_unauthenticated = true to run open on purpose",
         )?;
         check(
             self.api.token.trim() == self.api.token,

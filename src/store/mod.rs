@@ -1,24 +1,24 @@
-//! The store: the contract every database backend fulfils, and the [`StoreActor`] that
-//! is the only code of a node that talks to one.
+//! The store: the contract every database backend fulfils.
 //!
-//! The [`Store`] trait speaks in the runtime's own types (no Postgres or SQLite types),
-//! so the Postgres implementation ([`postgres::PgStore`]) and the embedded one share one
-//! contract and one conformance suite. Every method takes `now` from the caller's
-//! injected clock: scheduling, leases and backoff follow simulated time in tests.
+//! This module is the contract alone: the [`Store`] trait and the values that cross it
+//! ([`types`]), in the runtime's own types, with no driver and no actor in sight. Each
+//! backend lives in its own folder: [`postgres`] (production, several nodes) and
+//! [`sqlite`] (the embedded default, one node); [`open`] picks one from a URL. Both
+//! pass one conformance suite (`tests/aeon/`). Inside a node only the
+//! [`StoreActor`](crate::actors::store::StoreActor) calls a store.
+//!
+//! Every method takes `now` from the caller's injected clock: scheduling, leases and
+//! backoff follow simulated time in tests.
 
-mod actor;
-mod batch;
+mod driver_error;
 mod failure;
+mod open;
 pub mod postgres;
+pub mod sqlite;
 mod types;
 
-pub use actor::{
-    Cancel, Claim, Complete, CompletedWithin, CountByStatus, Enqueue, EnqueueMany, ExtendLeases, Fail, Flush, GetEdges,
-    GetExecutions, GetJob, GetWorkflow, GiveBack, JobsReady, ListDeadLetters, ListJobs, ListWorkers, NotifyReady, Ping,
-    Release, RequeueDeadLetter, RescueExpired, RescueWorker, StoreActor, StoreActorConfig, UpsertWorkers,
-    WriteHealthLog, WriteHealthLogs,
-};
 pub use failure::{FailureDecision, decide_failure};
+pub use open::{Backend, open};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -40,8 +40,10 @@ pub enum StoreError {
     #[error("corrupt row: {0}")]
     Corrupt(String),
     /// The database refused or could not be reached.
+    /// (Its text carries the driver's message; it is not also reported as a source, so
+    /// an error chain prints it once.)
     #[error("database error: {0}")]
-    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Database(Box<dyn std::error::Error + Send + Sync>),
     /// The StoreActor has stopped; the request was not delivered.
     #[error("store actor unavailable")]
     Unavailable,
@@ -52,12 +54,6 @@ pub type StoreResult<T> = Result<T, StoreError>;
 impl From<crate::job::ParseStatusError> for StoreError {
     fn from(e: crate::job::ParseStatusError) -> Self {
         StoreError::Corrupt(e.to_string())
-    }
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(Box::new(e))
     }
 }
 

@@ -1,12 +1,12 @@
 //! Bad input gets an error naming the field and the reason, and nothing is written.
 
-use aeon::clock::{Clock, ManualClock};
+use aeon::clock::Clock;
 use aeon::job::{JobRequest, SubmitLimits, ValidationError, parse_job_id, validate_batch};
-use aeon::store::{Store, StoreError};
+use aeon::store::StoreError;
 use rstest::rstest;
 use serde_json::json;
 
-use crate::common::{TestDb, clock, db, exact_backoff, new_job};
+use crate::common::{TestDb, clock, exact_backoff, new_job, on_every_backend};
 
 fn parse_and_validate(body: &str, limits: &SubmitLimits) -> Result<(), ValidationError> {
     JobRequest::from_json(body.as_bytes())?.validate(limits).map(|_| ())
@@ -73,10 +73,8 @@ fn malformed_job_ids_are_refused_by_name() {
     assert!(parse_job_id("0193b0e4-7a5c-7d1e-8f00-000000000001").is_ok());
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn one_bad_job_refuses_the_whole_batch_and_nothing_is_written(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn one_bad_job_refuses_the_whole_batch_and_nothing_is_written(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let mut requests: Vec<JobRequest> = (0..5).map(|i| JobRequest::new("noop", json!(i))).collect();
     requests[3].timeout_ms = Some(-1);
@@ -89,3 +87,5 @@ async fn one_bad_job_refuses_the_whole_batch_and_nothing_is_written(#[future] db
     assert!(matches!(store.enqueue(jobs, clock.now()).await, Err(StoreError::Database(_))));
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs").await, 0);
 }
+
+on_every_backend!(one_bad_job_refuses_the_whole_batch_and_nothing_is_written,);

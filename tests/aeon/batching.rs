@@ -1,33 +1,28 @@
 //! The StoreActor batches: completions, failures and health logs that arrive together
 //! go to the database as one statement, and each sender gets its own answer.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
+use aeon::actors::store::{
+    Claim, Complete, Enqueue, Fail, Flush, StoreActor, StoreActorConfig, StoreHandle, WriteHealthLogs,
+};
 use aeon::clock::{Clock, ManualClock};
 use aeon::job::ExecutionStatus;
-use aeon::store::postgres::PgStore;
-use aeon::store::{
-    Applied, Claim, Complete, Completion, Enqueue, Fail, FailOutcome, Failure, Flush, HealthLog, Store, StoreActor,
-    StoreActorConfig, WriteHealthLogs,
-};
+use aeon::store::{Applied, Completion, FailOutcome, Failure, HealthLog};
 use futures::future::join_all;
-use rstest::rstest;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::{TestDb, claim_request, clock, db, exact_backoff, new_job, shared};
+use crate::common::{AnyStore, TestDb, claim_request, clock, exact_backoff, new_job, on_every_backend, shared};
 
-fn actor(store: &PgStore, clock: &ManualClock, config: StoreActorConfig) -> actix::Addr<StoreActor> {
-    StoreActor::new(Arc::new(store.clone()), shared(clock), config).start()
+fn actor(store: &AnyStore, clock: &ManualClock, config: StoreActorConfig) -> StoreHandle {
+    StoreActor::new(store.shared(), shared(clock), config).start()
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn n_completions_arriving_together_cost_what_one_does(#[future] db: TestDb, clock: ManualClock) {
+async fn n_completions_arriving_together_cost_what_one_does(db: TestDb) {
     const N: usize = 200;
-    let db = db.await;
+    let clock = clock();
     let store = db.store(exact_backoff());
     // The window is long: only reaching max_size can send this batch.
     let addr = actor(&store, &clock, StoreActorConfig { window_ms: 1_000, max_size: N });
@@ -55,10 +50,8 @@ async fn n_completions_arriving_together_cost_what_one_does(#[future] db: TestDb
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await, N as i64 + 1);
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn a_lone_completion_goes_out_when_its_window_ends(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn a_lone_completion_goes_out_when_its_window_ends(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let addr = actor(&store, &clock, StoreActorConfig { window_ms: 2, max_size: 500 });
     let enqueued = addr.send(Enqueue(new_job("noop", json!({})))).await.unwrap().unwrap();
@@ -70,10 +63,8 @@ async fn a_lone_completion_goes_out_when_its_window_ends(#[future] db: TestDb, c
     assert_eq!(store.get_job(run.job_id).await.unwrap().unwrap().result, Some(json!(7)));
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn failures_and_health_logs_batch_and_flush_on_demand(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn failures_and_health_logs_batch_and_flush_on_demand(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let addr = actor(&store, &clock, StoreActorConfig { window_ms: 1_000, max_size: 10_000 });
     store.enqueue((0..20).map(|i| new_job("noop", json!(i))).collect(), clock.now()).await.unwrap();
@@ -108,3 +99,9 @@ async fn failures_and_health_logs_batch_and_flush_on_demand(#[future] db: TestDb
     assert_eq!(db.count("SELECT COUNT(*) FROM job_executions WHERE execution_status = 'TIMED_OUT'").await, 20);
     assert_eq!(db.count("SELECT COUNT(*) FROM worker_health_logs").await, 50);
 }
+
+on_every_backend!(
+    n_completions_arriving_together_cost_what_one_does,
+    a_lone_completion_goes_out_when_its_window_ends,
+    failures_and_health_logs_batch_and_flush_on_demand,
+);

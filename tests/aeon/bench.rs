@@ -3,8 +3,9 @@
 
 use serde_json::Value;
 
-#[actix_rt::test]
-async fn the_bench_runs_every_scenario_and_writes_its_report() {
+use crate::common::{TestDb, postgres_only};
+
+async fn the_bench_runs_every_scenario_and_writes_its_report(db: TestDb) {
     let report = std::env::temp_dir().join(format!("aeon-bench-{}.md", uuid::Uuid::new_v4()));
     let report_arg = report.display().to_string();
     let out = tokio::task::spawn_blocking(move || {
@@ -37,10 +38,11 @@ async fn the_bench_runs_every_scenario_and_writes_its_report() {
     let markdown = std::fs::read_to_string(&report).unwrap();
     assert!(markdown.starts_with("# Benchmarks") && markdown.contains("| throughput / limit ratio |"));
     let _ = std::fs::remove_file(&report);
-    let leftovers = crate::common::TestDb::new(1).await;
     let schemas: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_namespace WHERE nspname LIKE 'aeon_bench_%'")
-        .fetch_one(&leftovers.pool)
+        .fetch_one(&db.postgres().pool)
         .await
         .unwrap();
     assert_eq!(schemas, 0, "the bench drops its scratch schemas");
 }
+
+postgres_only!(the_bench_runs_every_scenario_and_writes_its_report);

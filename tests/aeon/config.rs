@@ -74,6 +74,8 @@ fn bad_values_fail_with_the_key_the_value_and_the_reason() {
         (&[("AEON__WORKERS__PREFETCH", "20000")], "workers.prefetch", "0..=10000"),
         (&[("AEON__WORKERS__PREFETCH_WAIT_MS", "10")], "workers.prefetch_wait_ms", "at least 100"),
         (&[("AEON__API__BIND", "localhost")], "api.bind", "address"),
+        (&[("AEON__API__BIND", "0.0.0.0:8080")], "api.bind", "no api.token"),
+        (&[("AEON__API__BIND", "192.168.1.5:8080")], "api.bind", "allow_unauthenticated = true"),
         (&[("AEON__STORE__URL", "mysql://x")], "store.url", "scheme"),
         (&[("AEON__RETRY__JITTER", "2.5")], "retry.jitter", "0..=1"),
         (&[("AEON__EXPERIMENTS__ALLOW_CRASH", "yes")], "experiments.allow_crash", "true or false"),
@@ -132,6 +134,39 @@ fn secrets_never_reach_messages_or_debug_output() {
 }
 
 #[test]
+fn credentials_in_every_url_form_are_redacted() {
+    use aeon::config::redact_url;
+    let cases = [
+        ("postgres://aeon:pg-s3cret@db:5432/aeon", "postgres://aeon:***@db:5432/aeon"),
+        (
+            "postgres://aeon@db:5432/aeon?password=pg-s3cret&sslmode=require",
+            "postgres://aeon@db:5432/aeon?password=***&sslmode=require",
+        ),
+        ("postgres://db/aeon?sslpassword=pg-s3cret", "postgres://db/aeon?sslpassword=***"),
+        ("redis://:redis-s3cret@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("redis://cache:6379?password=redis-s3cret", "redis://cache:6379?password=***"),
+        ("https://vectors:6334/?api_key=qd-s3cret", "https://vectors:6334/?api_key=***"),
+        ("host=db password=pg-s3cret", "<unparseable, hidden>"),
+        ("sqlite://aeon-data/aeon.db", "sqlite://aeon-data/aeon.db"),
+    ];
+    for (url, shown) in cases {
+        assert_eq!(redact_url(url), shown, "{url}");
+    }
+    let config = Config::load_with_env(
+        None,
+        env(&[
+            ("DATABASE_URL", "postgres://aeon@db:5432/aeon?password=pg-s3cret"),
+            ("REDIS_URL", "redis://cache:6379?password=redis-s3cret"),
+            ("QDRANT_URL", "http://vectors:6334/?api_key=qd-s3cret"),
+        ]),
+    )
+    .unwrap();
+    for shown in [format!("{config:?}"), config.to_redacted_toml()] {
+        assert!(!shown.contains("s3cret"), "a credential leaked: {shown}");
+    }
+}
+
+#[test]
 fn misspelt_keys_and_broken_files_do_not_echo_secrets() {
     let err = Config::load_with_env(None, env(&[("AEON__API__TOKN", "tok-s3cret-value")])).unwrap_err();
     assert_eq!((err.key.as_str(), err.reason.as_str()), ("api.tokn", "unknown key (from AEON__API__TOKN)"));
@@ -146,4 +181,36 @@ fn misspelt_keys_and_broken_files_do_not_echo_secrets() {
     let err = Config::load_with_env(Some(&wrong_type.0), env(&[])).unwrap_err();
     assert_eq!(err.key, "api.token");
     assert!(!err.to_string().contains("12345678"), "{err}");
+}
+
+#[test]
+fn aeon_config_prints_toml_or_with_json_json_and_never_a_password() {
+    let run = |json: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aeon"));
+        command.arg("config").current_dir(std::env::temp_dir());
+        if json {
+            command.arg("--json");
+        }
+        let out = command.env("DATABASE_URL", "postgres://aeon@db:5432/aeon?password=pg-s3cret").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&run(true)).expect("--json prints JSON");
+    assert_eq!(json["store"]["url"], "postgres://aeon@db:5432/aeon?password=***");
+    let toml = run(false);
+    assert!(toml.contains("[store]") && toml.contains("password=***"), "{toml}");
+    assert!(!toml.contains("s3cret"));
+}
+
+#[test]
+fn a_node_open_to_the_network_needs_a_token_or_an_explicit_choice() {
+    let open = env(&[("AEON__API__BIND", "0.0.0.0:8080")]);
+    assert!(Config::load_with_env(None, open.clone()).is_err(), "no token, no choice: refused");
+    let mut with_token = open.clone();
+    with_token.push(("AEON__API__TOKEN".into(), "tok-s3cret-value".into()));
+    assert!(Config::load_with_env(None, with_token).is_ok());
+    let mut on_purpose = open;
+    on_purpose.push(("AEON__API__ALLOW_UNAUTHENTICATED".into(), "true".into()));
+    assert!(Config::load_with_env(None, on_purpose).is_ok());
+    assert!(Config::load_with_env(None, env(&[("AEON__API__BIND", "[::1]:8080")])).is_ok(), "loopback is fine");
 }

@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use aeon::clock::{Clock, ManualClock};
 use aeon::job::{ExecutionStatus, JobRequest, JobStatus, SubmitLimits, validate_batch};
-use aeon::store::postgres::PgStore;
-use aeon::store::{ClaimedJob, Completion, Failure, Store, StoreError};
+use aeon::store::{ClaimedJob, Completion, Failure, StoreError};
 use rstest::rstest;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::common::{TestDb, clock, db, exact_backoff};
+use crate::common::{AnyStore, TestDb, clock, exact_backoff, on_every_backend};
 
 /// A batch request: `(ref, type, depends_on refs or ids, policy)`.
 fn batch(specs: &[(&str, &str, &[&str], &str)]) -> Vec<JobRequest> {
@@ -28,30 +27,28 @@ fn batch(specs: &[(&str, &str, &[&str], &str)]) -> Vec<JobRequest> {
         .collect()
 }
 
-async fn submit(store: &PgStore, requests: Vec<JobRequest>, clock: &ManualClock) -> Vec<(Uuid, JobStatus)> {
+async fn submit(store: &AnyStore, requests: Vec<JobRequest>, clock: &ManualClock) -> Vec<(Uuid, JobStatus)> {
     let jobs = validate_batch(requests, &SubmitLimits::default()).expect("valid batch");
     store.enqueue(jobs, clock.now()).await.unwrap().into_iter().map(|e| (e.job_id, e.status)).collect()
 }
 
-async fn claim_all(store: &PgStore, clock: &ManualClock) -> Vec<ClaimedJob> {
+async fn claim_all(store: &AnyStore, clock: &ManualClock) -> Vec<ClaimedJob> {
     let job_types = ["collect", "echo", "fail", "noop"].map(String::from).into();
     let request = aeon::store::ClaimRequest::one(Uuid::new_v4(), 2_000, Duration::from_secs(60), job_types);
     store.claim(request, clock.now()).await.unwrap()
 }
 
-async fn complete(store: &PgStore, runs: &[ClaimedJob], clock: &ManualClock) -> u64 {
+async fn complete(store: &AnyStore, runs: &[ClaimedJob], clock: &ManualClock) -> u64 {
     let done = runs.iter().map(|r| Completion { claim: r.claim_ref(), result: json!({ "done": r.payload["name"] }) });
     store.complete(done.collect(), clock.now()).await.unwrap().released
 }
 
-async fn status(store: &PgStore, id: Uuid) -> JobStatus {
+async fn status(store: &AnyStore, id: Uuid) -> JobStatus {
     store.get_job(id).await.unwrap().unwrap().status
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn a_diamond_runs_in_order_and_the_sink_sees_both_results(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn a_diamond_runs_in_order_and_the_sink_sees_both_results(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let ids = submit(
         &store,
@@ -85,11 +82,9 @@ async fn a_diamond_runs_in_order_and_the_sink_sees_both_results(#[future] db: Te
     assert_eq!(seen, expected, "fan-in: the sink sees its dependencies' results");
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn a_chain_five_hundred_deep_releases_one_link_per_completion(#[future] db: TestDb, clock: ManualClock) {
+async fn a_chain_five_hundred_deep_releases_one_link_per_completion(db: TestDb) {
     const DEPTH: usize = 500;
-    let db = db.await;
+    let clock = clock();
     let store = db.store(exact_backoff());
     let refs: Vec<String> = (0..DEPTH).map(|i| format!("link-{i}")).collect();
     let requests = (0..DEPTH)
@@ -110,11 +105,9 @@ async fn a_chain_five_hundred_deep_releases_one_link_per_completion(#[future] db
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await, DEPTH as i64);
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn fan_out_to_a_thousand_and_back_in_to_one(#[future] db: TestDb, clock: ManualClock) {
+async fn fan_out_to_a_thousand_and_back_in_to_one(db: TestDb) {
     const WIDTH: usize = 1_000;
-    let db = db.await;
+    let clock = clock();
     let store = db.store(exact_backoff());
     let mut requests = vec![{
         let mut r = JobRequest::new("noop", json!({}));
@@ -165,10 +158,8 @@ fn bad_graphs_are_refused_naming_the_problem(
     assert!(err.reason.contains(reason), "{err} should say {reason:?}");
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn a_dependency_on_an_unknown_job_refuses_the_whole_submit(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn a_dependency_on_an_unknown_job_refuses_the_whole_submit(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let ghost = Uuid::new_v4();
     let requests = batch(&[("a", "noop", &[], ""), ("b", "noop", &["a"], "")]);
@@ -185,13 +176,8 @@ async fn a_dependency_on_an_unknown_job_refuses_the_whole_submit(#[future] db: T
     assert_eq!(db.count("SELECT COUNT(*) FROM job_dependencies").await, 0);
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn a_failed_dependency_cancels_dependents_transitively_unless_they_continue(
-    #[future] db: TestDb,
-    clock: ManualClock,
-) {
-    let db = db.await;
+async fn a_failed_dependency_cancels_dependents_transitively_unless_they_continue(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let ids = submit(
         &store,
@@ -227,20 +213,16 @@ async fn a_failed_dependency_cancels_dependents_transitively_unless_they_continu
     assert_eq!((answers[0].status, answers[1].status), (JobStatus::Cancelled, JobStatus::Pending));
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn cancelling_a_job_cancels_its_waiting_dependents(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn cancelling_a_job_cancels_its_waiting_dependents(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let ids = submit(&store, batch(&[("a", "noop", &[], ""), ("b", "noop", &["a"], "")]), &clock).await;
     store.cancel(ids[0].0, clock.now()).await.unwrap();
     assert_eq!(status(&store, ids[1].0).await, JobStatus::Cancelled);
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn two_dependencies_completing_at_once_release_their_dependent_exactly_once(clock: ManualClock) {
-    let db = TestDb::new(8).await;
+async fn two_dependencies_completing_at_once_release_their_dependent_exactly_once(db: TestDb) {
+    let clock = clock();
     for round in 0..20 {
         let store = db.store(exact_backoff());
         let ids = submit(
@@ -262,23 +244,26 @@ async fn two_dependencies_completing_at_once_release_their_dependent_exactly_onc
     }
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn a_crash_after_a_dependency_completes_loses_nothing(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn a_crash_after_a_dependency_completes_loses_nothing(db: TestDb) {
+    let clock = clock();
     let first_node = db.store(exact_backoff());
     let ids = submit(&first_node, batch(&[("a", "noop", &[], ""), ("b", "noop", &["a"], "")]), &clock).await;
     let a = claim_all(&first_node, &clock).await;
     complete(&first_node, &a, &clock).await;
     drop(first_node); // the node dies before it can claim b
 
-    let survivor = PgStore::connect(
-        &format!("{}?options=-c%20search_path%3D{}", crate::common::database_url(), db.schema),
-        2,
-        exact_backoff(),
-    )
-    .await
-    .unwrap();
+    let survivor = db.store(exact_backoff()); // another node on the same database
     let b = claim_all(&survivor, &clock).await;
     assert_eq!(b.iter().map(|r| r.job_id).collect::<Vec<_>>(), [ids[1].0], "the release was part of the completion");
 }
+
+on_every_backend!(
+    a_chain_five_hundred_deep_releases_one_link_per_completion,
+    fan_out_to_a_thousand_and_back_in_to_one,
+    two_dependencies_completing_at_once_release_their_dependent_exactly_once,
+    a_diamond_runs_in_order_and_the_sink_sees_both_results,
+    a_dependency_on_an_unknown_job_refuses_the_whole_submit,
+    a_failed_dependency_cancels_dependents_transitively_unless_they_continue,
+    cancelling_a_job_cancels_its_waiting_dependents,
+    a_crash_after_a_dependency_completes_loses_nothing,
+);

@@ -1,16 +1,12 @@
 //! An idempotency key returns the existing job instead of creating a second one.
 
-use aeon::clock::{Clock, ManualClock};
+use aeon::clock::Clock;
 use aeon::job::JobStatus;
-use aeon::store::Store;
-use rstest::rstest;
 
-use crate::common::{TestDb, claim, clock, db, exact_backoff, job_with};
+use crate::common::{TestDb, claim, clock, exact_backoff, job_with, on_every_backend};
 
-#[rstest]
-#[actix_rt::test]
-async fn the_same_key_returns_the_first_job(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn the_same_key_returns_the_first_job(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let keyed = |key: &str| job_with(|j| j.idempotency_key = Some(key.into()));
 
@@ -34,3 +30,5 @@ async fn the_same_key_returns_the_first_job(#[future] db: TestDb, clock: ManualC
     assert!(answers[3].created);
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs").await, 3);
 }
+
+on_every_backend!(the_same_key_returns_the_first_job,);

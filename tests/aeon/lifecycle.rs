@@ -2,19 +2,16 @@
 
 use std::time::Duration;
 
-use aeon::clock::{Clock, ManualClock};
+use aeon::clock::Clock;
 use aeon::job::{ExecutionStatus, JobStatus};
-use aeon::store::{Applied, Completion, HealthLog, Room, Store, StoreError, WorkerRecord, WorkerStatus};
-use rstest::rstest;
+use aeon::store::{Applied, Completion, HealthLog, Room, StoreError, WorkerRecord, WorkerStatus};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::{TestDb, claim, claim_request, clock, db, exact_backoff, job_with, new_job};
+use crate::common::{TestDb, claim, claim_request, clock, exact_backoff, job_with, new_job, on_every_backend};
 
-#[rstest]
-#[actix_rt::test]
-async fn a_job_goes_from_pending_to_completed_with_its_result(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn a_job_goes_from_pending_to_completed_with_its_result(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let job = new_job("echo", json!({"hello": "world"}));
     let enqueued = store.enqueue(vec![job.clone()], clock.now()).await.unwrap();
@@ -66,10 +63,8 @@ async fn a_job_goes_from_pending_to_completed_with_its_result(#[future] db: Test
     assert!(claim(&store, 10, &clock).await.is_empty(), "a completed job is never claimed again");
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn claims_take_priority_then_age_and_wait_for_run_at(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn claims_take_priority_then_age_and_wait_for_run_at(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let old_low = job_with(|j| j.priority = Some(0));
     clock.advance(Duration::from_millis(1));
@@ -93,10 +88,8 @@ async fn claims_take_priority_then_age_and_wait_for_run_at(#[future] db: TestDb,
     assert_eq!(third.iter().map(|c| c.job_id).collect::<Vec<_>>(), vec![scheduled.job_id]);
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn one_claim_serves_several_workers_spreading_a_short_batch(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn one_claim_serves_several_workers_spreading_a_short_batch(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     store.enqueue((0..5).map(|i| new_job("noop", json!(i))).collect(), clock.now()).await.unwrap();
     let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
@@ -120,10 +113,8 @@ async fn one_claim_serves_several_workers_spreading_a_short_batch(#[future] db: 
     }
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn cancelling_stops_a_job_and_fences_its_running_attempt(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn cancelling_stops_a_job_and_fences_its_running_attempt(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let (waiting, running, finished) =
         (new_job("noop", json!({})), new_job("noop", json!({})), new_job("noop", json!({})));
@@ -160,10 +151,8 @@ async fn cancelling_stops_a_job_and_fences_its_running_attempt(#[future] db: Tes
     assert!(claim(&store, 10, &clock).await.is_empty(), "cancelled jobs are never claimed");
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn a_released_claim_goes_back_unrun_without_spending_an_attempt(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn a_released_claim_goes_back_unrun_without_spending_an_attempt(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let job = new_job("noop", json!({}));
     store.enqueue(vec![job.clone()], clock.now()).await.unwrap();
@@ -185,10 +174,8 @@ async fn a_released_claim_goes_back_unrun_without_spending_an_attempt(#[future] 
     assert_eq!(executions[1].execution_status, ExecutionStatus::Running);
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn workers_and_health_logs_are_written_in_bulk(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn workers_and_health_logs_are_written_in_bulk(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let mut workers: Vec<WorkerRecord> = (0..3)
         .map(|i| WorkerRecord {
@@ -234,3 +221,12 @@ async fn workers_and_health_logs_are_written_in_bulk(#[future] db: TestDb, clock
     assert_eq!(store.statements_sent() - before, 1);
     assert_eq!(db.count("SELECT COUNT(*) FROM worker_health_logs").await, 12);
 }
+
+on_every_backend!(
+    a_job_goes_from_pending_to_completed_with_its_result,
+    claims_take_priority_then_age_and_wait_for_run_at,
+    one_claim_serves_several_workers_spreading_a_short_batch,
+    cancelling_stops_a_job_and_fences_its_running_attempt,
+    a_released_claim_goes_back_unrun_without_spending_an_attempt,
+    workers_and_health_logs_are_written_in_bulk,
+);

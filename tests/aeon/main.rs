@@ -1,6 +1,10 @@
 //! Aeon's integration tests: one binary (it links once), one module per concern.
-//! They run against the real Postgres at `AEON_TEST_DATABASE_URL` (default: the local
-//! `test` database), each test in a schema of its own.
+//!
+//! The store and actor tests form one conformance suite: each is written once and
+//! runs on SQLite (`name::sqlite`, always) and on Postgres (`name::postgres`, when
+//! `AEON_TEST_DATABASE_URL` names a database: each test then works in a schema of its
+//! own there). Without it the Postgres cases are listed as ignored, with the command
+//! that runs them. See `common::backend`.
 
 mod common;
 
@@ -14,8 +18,10 @@ mod cli;
 mod concurrency;
 mod config;
 mod dependencies;
+mod embedded;
 mod idempotency;
 mod lifecycle;
 mod node;
 mod retries;
 mod schema;
+mod sqlite_schema;

@@ -1,5 +1,6 @@
-//! Whole nodes on real Postgres: thousands of jobs through crashing workers, a node
-//! killed with SIGKILL and another finishing its work, SIGTERM draining.
+//! Whole nodes, on each backend: thousands of jobs through crashing workers, a node
+//! killed with SIGKILL and another (on SQLite: the same one restarted on its file)
+//! finishing its work, SIGTERM draining.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -14,11 +15,10 @@ use aeon::handler::Registry;
 use aeon::job::JobRequest;
 use aeon::node::Node;
 use aeon::retry::BackoffPolicy;
-use aeon::store::Store;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::{TestDb, database_url, new_job};
+use crate::common::{TestDb, new_job, on_every_backend};
 
 /// Waits until `sql` (a count) satisfies `done`, checking every 50 ms. The node runs
 /// in real time (or in another process): this polls the database it writes.
@@ -70,12 +70,10 @@ fn request(i: usize) -> JobRequest {
     request
 }
 
-#[actix_rt::test]
-async fn five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_lettered() {
+async fn five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_lettered(db: TestDb) {
     const JOBS: usize = 5_000;
-    let db = TestDb::new(10).await;
     let config = fast_config();
-    let store = Arc::new(aeon::store::postgres::PgStore::from_pool(db.pool.clone(), config.retry));
+    let store = db.store(config.retry).shared();
     let (probe, mut events) = Probe::channel();
     let node = Node::start_with_store(config, store, Registry::with_builtins(), Arc::new(SystemClock), probe);
 
@@ -142,9 +140,9 @@ async fn five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_l
     assert!(db.count("SELECT COUNT(*) FROM job_executions WHERE error LIKE 'worker % died%'").await > 0);
 }
 
-/// An `aeon node` process on the test's schema.
+/// An `aeon node` process on the test's database.
 fn spawn_node(db: &TestDb, extra: &[(&str, &str)]) -> Child {
-    let url = format!("{}?options=-c%20search_path%3D{}", database_url(), db.schema);
+    let url = db.url();
     let mut command = Command::new(env!("CARGO_BIN_EXE_aeon"));
     command
         .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"), "node"])
@@ -182,13 +180,13 @@ fn signal(child: &Child, sig: &str) {
     assert!(ok, "kill {sig}");
 }
 
-#[actix_rt::test]
-async fn a_node_killed_with_sigkill_leaves_nothing_behind_once_another_node_runs() {
+async fn a_node_killed_with_sigkill_leaves_nothing_behind_once_another_node_runs(mut db: TestDb) {
     const JOBS: usize = 60;
-    let db = TestDb::new(2).await;
     let store = db.store(BackoffPolicy::default());
     let jobs = (0..JOBS).map(|_| new_job("sleep", json!({"ms": 2_000}))).collect();
     store.enqueue(jobs, SystemClock.now()).await.unwrap();
+    drop(store);
+    db.release_lock(); // the nodes take the database from here
 
     // No prefetch: jobs start as they are claimed, in waves of the node's capacity, so
     // `started_at` shows a fresh wave (a queued job's `started_at` is its claim).
@@ -196,14 +194,19 @@ async fn a_node_killed_with_sigkill_leaves_nothing_behind_once_another_node_runs
     // Kill it mid-run: one wave done, the next just started (so it cannot finish
     // between the look and the kill).
     let fresh_wave = "SELECT CASE WHEN (SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED') >= 10
-        THEN (SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING' AND started_at > now() - interval '500 milliseconds')
-        ELSE 0 END";
-    wait_for_count(&db, fresh_wave, "a fresh wave running", Duration::from_secs(60), |n| n >= 10).await;
+        THEN (SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING' AND started_at > $1) ELSE 0 END";
+    let start = Instant::now();
+    while db.count_since(fresh_wave, SystemClock.now() - Duration::from_millis(500)).await < 10 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no fresh wave running: {}", db.status_summary().await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     first.kill().unwrap(); // SIGKILL: no drain, no goodbye
     first.wait().unwrap();
     let stranded = db.count("SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING'").await;
     assert!(stranded > 0, "the kill left claimed jobs behind");
 
+    // On Postgres another node takes over; on SQLite (one node per file) the same
+    // node restarts on its file.
     let mut second = spawn_node(&db, &[("AEON__NODE__ID", "second")]);
     wait_for_count(&db, UNFINISHED, "jobs left after the restart", Duration::from_secs(120), |n| n == 0).await;
     signal(&second, "-TERM");
@@ -224,13 +227,13 @@ async fn a_node_killed_with_sigkill_leaves_nothing_behind_once_another_node_runs
     assert_eq!(db.count(second_crashes).await, 0, "the surviving node ran its claims cleanly");
 }
 
-#[actix_rt::test]
-async fn sigterm_drains_releasing_what_outlives_the_grace_period() {
+async fn sigterm_drains_releasing_what_outlives_the_grace_period(mut db: TestDb) {
     const JOBS: i64 = 6;
-    let db = TestDb::new(2).await;
     let store = db.store(BackoffPolicy::default());
     let jobs = (0..JOBS).map(|_| new_job("sleep", json!({"ms": 600_000}))).collect();
     store.enqueue(jobs, SystemClock.now()).await.unwrap();
+    drop(store);
+    db.release_lock();
 
     // Two workers of two slots: four jobs run, two wait in the workers' queues.
     let mut node = spawn_node(&db, &[("AEON__NODE__DRAIN_GRACE_MS", "200"), ("AEON__WORKERS__CAPACITY", "2")]);
@@ -251,3 +254,9 @@ async fn sigterm_drains_releasing_what_outlives_the_grace_period() {
     assert_eq!(db.count("SELECT COUNT(*) FROM job_executions").await, 4, "the two queued jobs never ran: no rows");
     assert_eq!(db.count("SELECT COUNT(*) FROM workers WHERE status = 'STOPPED'").await, 2);
 }
+
+on_every_backend!(
+    five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_lettered,
+    a_node_killed_with_sigkill_leaves_nothing_behind_once_another_node_runs,
+    sigterm_drains_releasing_what_outlives_the_grace_period,
+);

@@ -2,27 +2,21 @@
 
 use std::time::Duration;
 
-use aeon::clock::{Clock, ManualClock};
+use aeon::clock::Clock;
 use aeon::job::{ExecutionStatus, JobStatus};
 use aeon::retry::BackoffPolicy;
-use aeon::store::{Applied, ClaimedJob, Completion, FailOutcome, Failure, Store, StoreError};
-use rstest::rstest;
+use aeon::store::{Applied, ClaimedJob, Completion, FailOutcome, Failure, StoreError};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::{TestDb, claim, claim_request, clock, db, exact_backoff, job_with};
+use crate::common::{TestDb, claim, claim_request, clock, exact_backoff, job_with, on_every_backend};
 
 fn failure(run: &ClaimedJob, message: &str) -> Failure {
     Failure { claim: run.claim_ref(), status: ExecutionStatus::Failed, error: message.into(), permanent: false }
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn failed_attempts_back_off_exponentially_then_dead_letter_after_exactly_max_retries(
-    #[future] db: TestDb,
-    clock: ManualClock,
-) {
-    let db = db.await;
+async fn failed_attempts_back_off_exponentially_then_dead_letter_after_exactly_max_retries(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let job = job_with(|j| j.max_retries = Some(3));
     store.enqueue(vec![job.clone()], clock.now()).await.unwrap();
@@ -59,10 +53,8 @@ async fn failed_attempts_back_off_exponentially_then_dead_letter_after_exactly_m
     assert!(claim(&store, 1, &clock).await.is_empty(), "a dead-lettered job stays put");
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn jitter_spreads_retries_within_its_bound(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn jitter_spreads_retries_within_its_bound(db: TestDb) {
+    let clock = clock();
     let store = db.store(BackoffPolicy { base_ms: 1_000, max_ms: 60_000, jitter: 0.5 });
     let jobs: Vec<_> = (0..50).map(|_| job_with(|j| j.max_retries = Some(5))).collect();
     store.enqueue(jobs, clock.now()).await.unwrap();
@@ -79,13 +71,8 @@ async fn jitter_spreads_retries_within_its_bound(#[future] db: TestDb, clock: Ma
     assert!(delays.iter().any(|d| *d != delays[0]), "jitter must spread the retries");
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn a_permanent_failure_dead_letters_at_once_and_requeue_gives_fresh_retries(
-    #[future] db: TestDb,
-    clock: ManualClock,
-) {
-    let db = db.await;
+async fn a_permanent_failure_dead_letters_at_once_and_requeue_gives_fresh_retries(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let job = job_with(|j| j.max_retries = Some(5));
     store.enqueue(vec![job.clone()], clock.now()).await.unwrap();
@@ -110,10 +97,8 @@ async fn a_permanent_failure_dead_letters_at_once_and_requeue_gives_fresh_retrie
     assert_eq!(again.attempt, 1);
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn an_expired_lease_is_rescued_and_the_late_completion_changes_nothing(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn an_expired_lease_is_rescued_and_the_late_completion_changes_nothing(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let job = job_with(|j| j.max_retries = Some(1));
     store.enqueue(vec![job.clone()], clock.now()).await.unwrap();
@@ -159,10 +144,8 @@ async fn an_expired_lease_is_rescued_and_the_late_completion_changes_nothing(#[f
     assert_eq!(successes, 1);
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn a_job_whose_node_keeps_dying_is_dead_lettered_by_rescue(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn a_job_whose_node_keeps_dying_is_dead_lettered_by_rescue(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     let job = job_with(|j| j.max_retries = Some(0));
     store.enqueue(vec![job.clone()], clock.now()).await.unwrap();
@@ -174,10 +157,8 @@ async fn a_job_whose_node_keeps_dying_is_dead_lettered_by_rescue(#[future] db: T
     assert_eq!(store.dead_letters(10, None).await.unwrap()[0].job_id, job.job_id);
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn a_completion_counts_once_even_when_sent_twice(#[future] db: TestDb, clock: ManualClock) {
-    let db = db.await;
+async fn a_completion_counts_once_even_when_sent_twice(db: TestDb) {
+    let clock = clock();
     let store = db.store(exact_backoff());
     store.enqueue(vec![job_with(|_| {})], clock.now()).await.unwrap();
     let run = claim(&store, 1, &clock).await.pop().unwrap();
@@ -186,3 +167,12 @@ async fn a_completion_counts_once_even_when_sent_twice(#[future] db: TestDb, clo
     assert_eq!(outcomes, vec![Applied::Applied, Applied::Stale]);
     assert_eq!(store.complete(vec![done], clock.now()).await.unwrap().applied, vec![Applied::Stale]);
 }
+
+on_every_backend!(
+    failed_attempts_back_off_exponentially_then_dead_letter_after_exactly_max_retries,
+    jitter_spreads_retries_within_its_bound,
+    a_permanent_failure_dead_letters_at_once_and_requeue_gives_fresh_retries,
+    an_expired_lease_is_rescued_and_the_late_completion_changes_nothing,
+    a_job_whose_node_keeps_dying_is_dead_lettered_by_rescue,
+    a_completion_counts_once_even_when_sent_twice,
+);

@@ -1,14 +1,16 @@
 //! The live schema matches what the code reads and writes: every column, its type and
-//! nullability, every status value, and every statement prepares against it.
+//! nullability, every status value, and every statement prepares against it. The
+//! Postgres checks read Postgres' catalogue (and its planner), so they are
+//! Postgres-only by nature; `sqlite_schema` holds the same checks for SQLite.
 
 use std::collections::BTreeSet;
 
 use aeon::store::postgres::schema::{EXPECTED_COLUMNS, expected_status_values};
 use aeon::store::postgres::sql;
-use rstest::rstest;
 use sqlx::{Executor, Row};
 
-use crate::common::{TestDb, db};
+use crate::common::postgres::PgSchema;
+use crate::common::{TestDb, postgres_only};
 
 const TABLES: [&str; 7] = [
     "jobs",
@@ -20,10 +22,8 @@ const TABLES: [&str; 7] = [
     "state_snapshots",
 ];
 
-#[rstest]
-#[actix_rt::test]
-async fn live_columns_match_the_columns_the_code_expects(#[future] db: TestDb) {
-    let db = db.await;
+async fn live_columns_match_the_columns_the_code_expects(db: TestDb) {
+    let db = db.postgres();
     let rows = sqlx::query(
         "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text
          FROM information_schema.columns WHERE table_schema = $1 AND table_name = ANY($2)",
@@ -45,10 +45,8 @@ async fn live_columns_match_the_columns_the_code_expects(#[future] db: TestDb) {
     assert_eq!(tables, TABLES.into_iter().collect(), "all seven tables of MISSION.md");
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn every_statement_prepares_against_the_live_schema(#[future] db: TestDb) {
-    let db = db.await;
+async fn every_statement_prepares_against_the_live_schema(db: TestDb) {
+    let db = db.postgres();
     let mut conn = db.pool.acquire().await.unwrap();
     for (name, statement) in sql::ALL.iter().chain(sql::DEPENDENCY_STATEMENTS) {
         if let Err(e) = conn.prepare(sqlx::SqlSafeStr::into_sql_str(*statement)).await {
@@ -57,10 +55,8 @@ async fn every_statement_prepares_against_the_live_schema(#[future] db: TestDb) 
     }
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn check_constraints_allow_exactly_the_status_values_of_the_code(#[future] db: TestDb) {
-    let db = db.await;
+async fn check_constraints_allow_exactly_the_status_values_of_the_code(db: TestDb) {
+    let db = db.postgres();
     for (table, column, values) in expected_status_values() {
         let definitions: Vec<String> = sqlx::query_scalar(
             "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
@@ -83,7 +79,7 @@ async fn check_constraints_allow_exactly_the_status_values_of_the_code(#[future]
 }
 
 /// The plan `statement` gets as a cached generic plan after `begin`, on this schema.
-async fn generic_plan(db: &TestDb, begin: &str, params: &str, statement: &str, args: &str) -> String {
+async fn generic_plan(db: &PgSchema, begin: &str, params: &str, statement: &str, args: &str) -> String {
     let mut conn = db.pool.acquire().await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(begin.to_string())).execute(&mut *conn).await.unwrap();
     let prepare = format!("PREPARE hot({params}) AS {statement}");
@@ -94,11 +90,9 @@ async fn generic_plan(db: &TestDb, begin: &str, params: &str, statement: &str, a
     lines.join("\n")
 }
 
-#[rstest]
-#[actix_rt::test]
-async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(#[future] db: TestDb) {
+async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(db: TestDb) {
+    let db = db.postgres();
     // A fresh, never analyzed schema: the statistics that mislead the planner most.
-    let db = db.await;
     let claim = generic_plan(
         &db,
         &sql::begin_with_settings(sql::claim_session()),
@@ -123,3 +117,10 @@ async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(#[futur
         }
     }
 }
+
+postgres_only!(
+    live_columns_match_the_columns_the_code_expects,
+    every_statement_prepares_against_the_live_schema,
+    check_constraints_allow_exactly_the_status_values_of_the_code,
+    claims_and_completions_find_rows_by_key_whatever_the_statistics,
+);

@@ -17,8 +17,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::probe::{Event, Probe};
+use super::store::{self, StoreHandle};
 use crate::clock::SharedClock;
-use crate::store::{self, HealthLog, StoreActor, WorkerRecord, WorkerStatus};
+use crate::store::{HealthLog, StoreResult, WorkerRecord, WorkerStatus};
 
 /// Jobs rescued from expired leases per sweep, at most.
 const RESCUE_BATCH: u32 = 1_000;
@@ -27,7 +28,7 @@ pub struct HealthMonitor {
     config: HealthConfig,
     node_id: String,
     workers: HashMap<Uuid, Tracked>,
-    store: Addr<StoreActor>,
+    store: StoreHandle,
     clock: SharedClock,
     supervisor: Recipient<Verdicts>,
     probe: Probe,
@@ -39,7 +40,7 @@ impl HealthMonitor {
     pub fn new(
         config: HealthConfig,
         node_id: String,
-        store: Addr<StoreActor>,
+        store: StoreHandle,
         clock: SharedClock,
         supervisor: Recipient<Verdicts>,
         probe: Probe,
@@ -170,7 +171,7 @@ impl Handler<Sweep> for HealthMonitor {
 }
 
 /// The error of a store request, if it failed on the way or in the store.
-fn error_of<T>(answer: Result<store::StoreResult<T>, MailboxError>) -> Option<String> {
+fn error_of<T>(answer: Result<StoreResult<T>, MailboxError>) -> Option<String> {
     match answer {
         Ok(Ok(_)) => None,
         Ok(Err(e)) => Some(e.to_string()),

@@ -18,10 +18,11 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::probe::{Event, Probe, RunResult};
+use super::store::{self, StoreHandle};
 use crate::clock::{SharedClock, after};
 use crate::handler::{ErasedHandler, JobContext, Outcome};
 use crate::job::{ExecutionStatus, holds_nul};
-use crate::store::{self, Applied, ClaimedJob, Completion, FailOutcome, Failure, StoreActor, StoreResult};
+use crate::store::{Applied, ClaimedJob, Completion, FailOutcome, Failure, StoreError, StoreResult};
 
 /// Delay between attempts to write a settlement the store refused (database down).
 const WRITE_RETRY: Duration = Duration::from_millis(500);
@@ -31,7 +32,7 @@ pub struct JobActor {
     pub claim: ClaimedJob,
     pub worker_id: Uuid,
     pub handler: ErasedHandler,
-    pub store: Addr<StoreActor>,
+    pub store: StoreHandle,
     pub clock: SharedClock,
     pub worker: JobReports,
     /// Cancelled when the worker incarnation that started this job dies.
@@ -67,7 +68,7 @@ impl JobActor {
         claim: ClaimedJob,
         worker_id: Uuid,
         handler: ErasedHandler,
-        store: Addr<StoreActor>,
+        store: StoreHandle,
         clock: SharedClock,
         worker: JobReports,
         incarnation: CancellationToken,
@@ -140,7 +141,7 @@ impl JobActor {
         let request = settlement.clone();
         let claim = self.claim.claim_ref();
         let sent: BoxFuture<'static, StoreResult<()>> = Box::pin(async move {
-            let delivered = |e: MailboxError| store::StoreError::Database(e.to_string().into());
+            let delivered = |e: MailboxError| StoreError::Database(e.to_string().into());
             match request {
                 Settlement::Complete(c) => store.send(store::Complete(c)).await.map_err(delivered)?.map(drop_applied),
                 Settlement::Fail(f, _) => store.send(store::Fail(f)).await.map_err(delivered)?.map(drop_outcome),
@@ -300,7 +301,7 @@ impl Handler<CancelRun> for JobActor {
         let store = self.store.clone();
         let job_id = self.claim.job_id;
         Box::pin(
-            async move { store.send(store::Cancel(job_id)).await.unwrap_or(Err(store::StoreError::Unavailable)) }
+            async move { store.send(store::Cancel(job_id)).await.unwrap_or(Err(StoreError::Unavailable)) }
                 .into_actor(self)
                 .map(|cancelled, act, ctx| {
                     act.finish(RunResult::Cancelled, ctx);

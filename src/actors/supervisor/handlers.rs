@@ -5,12 +5,13 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::super::store;
 use super::Supervisor;
 use super::messages::*;
 use crate::actors::health::Verdicts;
 use crate::actors::probe::Event;
 use crate::actors::worker::{self, Crash, ReleaseAll, ReleaseQueued};
-use crate::store::{self, StoreError, StoreResult, WorkerStatus};
+use crate::store::{StoreError, StoreResult, WorkerStatus};
 
 impl Handler<SlotsFreed> for Supervisor {
     type Result = ();

@@ -22,11 +22,12 @@ use uuid::Uuid;
 
 use super::health::{HealthConfig, HealthMonitor, Track};
 use super::probe::{Event, Probe};
+use super::store::{self, StoreActor, StoreActorConfig, StoreHandle};
 use super::worker::{Assign, Terminate, Worker, WorkerLinks, WorkerSpec};
 use crate::clock::SharedClock;
 use crate::handler::Registry;
 use crate::metrics::METRICS;
-use crate::store::{self, ClaimRequest, Room, Store, StoreActor, StoreActorConfig, WorkerStatus};
+use crate::store::{ClaimRequest, ClaimedJob, Room, Store, StoreResult, WorkerStatus};
 use restarts::Restarts;
 
 /// How a Supervisor runs its node.
@@ -58,7 +59,7 @@ pub struct SupervisorConfig {
 #[derive(Clone)]
 pub struct NodeActors {
     pub supervisor: Addr<Supervisor>,
-    pub store: Addr<StoreActor>,
+    pub store: StoreHandle,
     pub health: Addr<HealthMonitor>,
 }
 
@@ -87,7 +88,7 @@ struct Slot {
 pub struct Supervisor {
     config: SupervisorConfig,
     slots: Vec<Slot>,
-    store: Addr<StoreActor>,
+    store: StoreHandle,
     health: Addr<HealthMonitor>,
     registry: Arc<Registry>,
     job_types: Arc<[String]>,
@@ -264,7 +265,7 @@ impl Supervisor {
         &mut self,
         asking: Vec<Asking>,
         wakes: u64,
-        answer: Result<store::StoreResult<Vec<store::ClaimedJob>>, MailboxError>,
+        answer: Result<StoreResult<Vec<ClaimedJob>>, MailboxError>,
         ctx: &mut Context<Self>,
     ) {
         let jobs = match answer {
@@ -280,7 +281,7 @@ impl Supervisor {
         };
         let asked: u32 = asking.iter().map(|a| a.room.slots + a.room.queue).sum();
         let got = jobs.len() as u32;
-        let mut by_worker: HashMap<Uuid, Vec<store::ClaimedJob>> = HashMap::new();
+        let mut by_worker: HashMap<Uuid, Vec<ClaimedJob>> = HashMap::new();
         for job in jobs {
             by_worker.entry(job.worker_id).or_default().push(job);
         }
@@ -298,7 +299,7 @@ impl Supervisor {
     }
 
     /// Gives a worker the jobs claimed for it, or gives them back if it cannot run them.
-    fn hand_over(&mut self, asked: Asking, jobs: Vec<store::ClaimedJob>, ctx: &mut Context<Self>) {
+    fn hand_over(&mut self, asked: Asking, jobs: Vec<ClaimedJob>, ctx: &mut Context<Self>) {
         let Some(index) = self.slots.iter().position(|s| s.worker_id == asked.room.worker_id) else { return };
         let slot = &mut self.slots[index];
         if self.draining || slot.out || slot.incarnation != asked.incarnation || !slot.addr.connected() {

@@ -20,16 +20,17 @@ use uuid::Uuid;
 use super::health::{Heartbeat, RunMetric};
 use super::job::{CheckTimeout, HandlerEnded, JobActor, JobFinished, JobReports, ReleaseRun};
 use super::probe::{Event, Probe, RunResult};
+use super::store::{self, StoreHandle};
 use super::supervisor::SlotsFreed;
 use crate::clock::SharedClock;
 use crate::handler::Registry;
 use crate::job::ExecutionStatus;
-use crate::store::{self, ClaimedJob, Failure, StoreActor};
+use crate::store::{ClaimedJob, Failure, StoreResult};
 
 /// Where a worker sends what it has to say; stand-ins in tests.
 #[derive(Clone)]
 pub struct WorkerLinks {
-    pub store: Addr<StoreActor>,
+    pub store: StoreHandle,
     pub supervisor: Recipient<SlotsFreed>,
     pub heartbeats: Recipient<Heartbeat>,
     pub metrics: Recipient<RunMetric>,
@@ -325,7 +326,7 @@ impl Handler<ReleaseQueued> for Worker {
 }
 
 impl Handler<CancelJob> for Worker {
-    type Result = ResponseFuture<Option<store::StoreResult<crate::job::Job>>>;
+    type Result = ResponseFuture<Option<StoreResult<crate::job::Job>>>;
 
     fn handle(&mut self, msg: CancelJob, _: &mut Self::Context) -> Self::Result {
         // A queued job leaves the queue; the store cancels it (and fences the claim).

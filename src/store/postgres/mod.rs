@@ -46,6 +46,9 @@ impl PgStore {
     /// Connects a pool of up to `max_connections` to `url`.
     pub async fn connect(url: &str, max_connections: u32, backoff: BackoffPolicy) -> StoreResult<Self> {
         let options: PgConnectOptions = url.parse()?;
+        // One plain connection first: a pool that cannot connect only says that it
+        // timed out, while this says why (refused, no such database, bad password).
+        sqlx::Connection::close(<sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?).await?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))

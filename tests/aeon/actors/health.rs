@@ -1,22 +1,22 @@
 //! The HealthMonitor alone: scores from errors, latency, load and missed heartbeats;
 //! dead workers declared; rows and metrics written in bulk.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use aeon::actors::health::{HealthConfig, HealthMonitor, Heartbeat, RunMetric, Sweep, Track, Verdicts};
 use aeon::actors::probe::{Event, Probe};
+use aeon::actors::store::{Flush, StoreActor, StoreActorConfig, StoreHandle};
 use aeon::clock::{Clock, ManualClock};
-use aeon::store::{Flush, Store, StoreActor, StoreActorConfig, WorkerStatus};
+use aeon::store::WorkerStatus;
 use uuid::Uuid;
 
 use crate::common::actors::{expect_event, expect_message, recorder};
-use crate::common::{TestDb, exact_backoff, shared};
+use crate::common::{TestDb, exact_backoff, on_every_backend, shared};
 
 struct HealthRig {
     db: TestDb,
-    store: Addr<StoreActor>,
+    store: StoreHandle,
     monitor: Addr<HealthMonitor>,
     clock: ManualClock,
     verdicts: tokio::sync::mpsc::UnboundedReceiver<Verdicts>,
@@ -33,11 +33,10 @@ const CONFIG: HealthConfig = HealthConfig {
     window: 20,
 };
 
-async fn rig() -> HealthRig {
-    let db = TestDb::new(4).await;
+async fn rig(db: TestDb) -> HealthRig {
     let clock = ManualClock::starting_now();
     let store =
-        StoreActor::new(Arc::new(db.store(exact_backoff())), shared(&clock), StoreActorConfig::default()).start();
+        StoreActor::new(db.store(exact_backoff()).shared(), shared(&clock), StoreActorConfig::default()).start();
     let (supervisor, verdicts) = recorder::<Verdicts>();
     let (probe, events) = Probe::channel();
     let monitor =
@@ -64,9 +63,8 @@ impl HealthRig {
     }
 }
 
-#[actix_rt::test]
-async fn scores_fall_with_errors_latency_and_load() {
-    let rig = rig().await;
+async fn scores_fall_with_errors_latency_and_load(db: TestDb) {
+    let rig = rig(db).await;
     rig.beat(0).await;
     assert_eq!(rig.score().await, 1.0, "a fresh, idle, error-free worker");
     rig.runs(true, 10, 10).await;
@@ -87,9 +85,8 @@ async fn scores_fall_with_errors_latency_and_load() {
     assert!(rig.score().await > loaded, "a full worker scores a little lower than an idle one");
 }
 
-#[actix_rt::test]
-async fn missed_heartbeats_lower_the_score_then_declare_the_worker_dead() {
-    let mut rig = rig().await;
+async fn missed_heartbeats_lower_the_score_then_declare_the_worker_dead(db: TestDb) {
+    let mut rig = rig(db).await;
     rig.beat(0).await;
     rig.clock.advance(Duration::from_millis(2_000));
     let late = rig.score().await;
@@ -120,22 +117,23 @@ async fn missed_heartbeats_lower_the_score_then_declare_the_worker_dead() {
     assert_eq!(row.node_id, "node-t");
 }
 
-#[actix_rt::test]
-async fn a_sweep_writes_every_metric_in_one_batch() {
-    let rig = rig().await;
+async fn a_sweep_writes_every_metric_in_one_batch(db: TestDb) {
+    let rig = rig(db).await;
     rig.beat(3).await;
     rig.runs(true, 3, 20).await;
     rig.monitor.send(Sweep).await.unwrap();
     rig.store.send(Flush).await.unwrap();
-    let metrics: Vec<String> = sqlx::query_scalar("SELECT metric_type FROM worker_health_logs ORDER BY metric_type")
-        .fetch_all(&rig.db.pool)
-        .await
-        .unwrap();
+    let metrics = rig.db.texts("SELECT metric_type FROM worker_health_logs ORDER BY metric_type").await;
     assert_eq!(metrics, ["error_rate", "health_score", "heartbeat_latency_ms", "load"]);
-    let load: f64 =
-        sqlx::query_scalar("SELECT metric_value::float8 FROM worker_health_logs WHERE metric_type = 'load'")
-            .fetch_one(&rig.db.pool)
-            .await
-            .unwrap();
+    let load = rig
+        .db
+        .float("SELECT CAST(metric_value AS DOUBLE PRECISION) FROM worker_health_logs WHERE metric_type = 'load'")
+        .await;
     assert_eq!(load, 0.3);
 }
+
+on_every_backend!(
+    scores_fall_with_errors_latency_and_load,
+    missed_heartbeats_lower_the_score_then_declare_the_worker_dead,
+    a_sweep_writes_every_metric_in_one_batch,
+);

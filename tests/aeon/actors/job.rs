@@ -7,15 +7,14 @@ use aeon::actors::probe::{Event, RunResult};
 use aeon::actors::worker::{Assign, CancelJob, ReleaseAll, Tick};
 use aeon::clock::Clock;
 use aeon::job::{ExecutionStatus, JobRequest, JobStatus, SubmitLimits};
-use aeon::store::Store;
 use serde_json::json;
 
 use super::worker_rig;
 use crate::common::actors::expect_event;
+use crate::common::{TestDb, on_every_backend};
 
-#[actix_rt::test]
-async fn a_timed_out_job_is_retried_then_dead_lettered() {
-    let mut rig = worker_rig(2).await;
+async fn a_timed_out_job_is_retried_then_dead_lettered(db: TestDb) {
+    let mut rig = worker_rig(db, 2).await;
     let mut request = JobRequest::new("gate", json!("never opened"));
     request.timeout_ms = Some(1_000);
     request.max_retries = Some(1);
@@ -43,9 +42,8 @@ async fn a_timed_out_job_is_retried_then_dead_lettered() {
     assert_eq!(rig.store.dead_letters(10, None).await.unwrap()[0].job_id, job.job_id);
 }
 
-#[actix_rt::test]
-async fn cancelling_a_running_job_stops_it_and_records_the_cancellation() {
-    let mut rig = worker_rig(2).await;
+async fn cancelling_a_running_job_stops_it_and_records_the_cancellation(db: TestDb) {
+    let mut rig = worker_rig(db, 2).await;
     let job = JobRequest::new("gate", json!(1)).validate(&SubmitLimits::default()).unwrap();
     rig.store.enqueue(vec![job.clone()], rig.clock.now()).await.unwrap();
     rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
@@ -65,9 +63,8 @@ async fn cancelling_a_running_job_stops_it_and_records_the_cancellation() {
     assert!(rig.worker.send(CancelJob { job_id: unknown }).await.unwrap().is_none());
 }
 
-#[actix_rt::test]
-async fn releasing_gives_running_jobs_back_without_spending_an_attempt() {
-    let mut rig = worker_rig(3).await;
+async fn releasing_gives_running_jobs_back_without_spending_an_attempt(db: TestDb) {
+    let mut rig = worker_rig(db, 3).await;
     let jobs: Vec<_> =
         (0..3).map(|i| JobRequest::new("gate", json!(i)).validate(&SubmitLimits::default()).unwrap()).collect();
     rig.store.enqueue(jobs, rig.clock.now()).await.unwrap();
@@ -84,9 +81,8 @@ async fn releasing_gives_running_jobs_back_without_spending_an_attempt() {
     assert_eq!(rig.db.count("SELECT COUNT(*) FROM job_executions WHERE execution_status = 'CANCELLED'").await, 3);
 }
 
-#[actix_rt::test]
-async fn jobs_of_a_dead_worker_incarnation_are_abandoned_without_writing() {
-    let mut rig = worker_rig(2).await;
+async fn jobs_of_a_dead_worker_incarnation_are_abandoned_without_writing(db: TestDb) {
+    let mut rig = worker_rig(db, 2).await;
     let job = JobRequest::new("gate", json!(1)).validate(&SubmitLimits::default()).unwrap();
     rig.store.enqueue(vec![job.clone()], rig.clock.now()).await.unwrap();
     rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
@@ -100,3 +96,10 @@ async fn jobs_of_a_dead_worker_incarnation_are_abandoned_without_writing() {
     // The claim is the Supervisor's to void; the abandoned run wrote nothing.
     assert_eq!(rig.store.get_job(job.job_id).await.unwrap().unwrap().status, JobStatus::Running);
 }
+
+on_every_backend!(
+    a_timed_out_job_is_retried_then_dead_lettered,
+    cancelling_a_running_job_stops_it_and_records_the_cancellation,
+    releasing_gives_running_jobs_back_without_spending_an_attempt,
+    jobs_of_a_dead_worker_incarnation_are_abandoned_without_writing,
+);

@@ -11,23 +11,23 @@ use std::time::Duration;
 use actix::prelude::*;
 use aeon::actors::health::{Heartbeat, RunMetric};
 use aeon::actors::probe::{Event, Probe};
+use aeon::actors::store::{StoreActor, StoreActorConfig, StoreHandle};
 use aeon::actors::supervisor::SlotsFreed;
 use aeon::actors::worker::{Worker, WorkerLinks, WorkerSpec};
 use aeon::clock::{Clock, ManualClock};
-use aeon::store::postgres::PgStore;
-use aeon::store::{ClaimRequest, ClaimedJob, Store, StoreActor, StoreActorConfig};
+use aeon::store::{ClaimRequest, ClaimedJob};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::common::actors::{Gate, recorder, registry_with_gate};
-use crate::common::{TestDb, exact_backoff, shared};
+use crate::common::{AnyStore, TestDb, exact_backoff, shared};
 
 /// One Worker on a real store, its other neighbours recorders.
 pub struct WorkerRig {
     pub db: TestDb,
-    pub store: PgStore,
-    pub store_addr: Addr<StoreActor>,
+    pub store: AnyStore,
+    pub store_addr: StoreHandle,
     pub worker: Addr<Worker>,
     pub worker_id: Uuid,
     pub token: CancellationToken,
@@ -39,17 +39,15 @@ pub struct WorkerRig {
     pub metrics: UnboundedReceiver<RunMetric>,
 }
 
-pub async fn worker_rig(capacity: u32) -> WorkerRig {
-    worker_rig_with(capacity, 0, Duration::from_secs(2)).await
+pub async fn worker_rig(db: TestDb, capacity: u32) -> WorkerRig {
+    worker_rig_with(db, capacity, 0, Duration::from_secs(2)).await
 }
 
-pub async fn worker_rig_with(capacity: u32, prefetch: u32, prefetch_wait: Duration) -> WorkerRig {
-    let db = TestDb::new(4).await;
+pub async fn worker_rig_with(db: TestDb, capacity: u32, prefetch: u32, prefetch_wait: Duration) -> WorkerRig {
     let store = db.store(exact_backoff());
     let clock = ManualClock::starting_now();
     let store_addr =
-        StoreActor::new(Arc::new(store.clone()), shared(&clock), StoreActorConfig { window_ms: 1, max_size: 100 })
-            .start();
+        StoreActor::new(store.shared(), shared(&clock), StoreActorConfig { window_ms: 1, max_size: 100 }).start();
     let (registry, gate) = registry_with_gate();
     let (probe, events) = Probe::channel();
     let (supervisor, freed) = recorder::<SlotsFreed>();

@@ -1,21 +1,21 @@
 //! The Supervisor with its real children on a real store, timers off: the test sends
 //! the ticks and waits on the probe.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use aeon::actors::health::{Sweep, Verdicts, WorkerVerdict};
 use aeon::actors::probe::{Event, Probe, RunResult};
+use aeon::actors::store::{Flush, StoreActorConfig};
 use aeon::actors::supervisor::{CrashWorker, GetSlots, NodeActors, RestartPolicy, Supervisor, SupervisorConfig, Wake};
 use aeon::actors::worker::CrashMode;
 use aeon::clock::{Clock, ManualClock};
 use aeon::job::{ExecutionStatus, JobStatus};
-use aeon::store::{Flush, Store, StoreActorConfig, WorkerStatus};
+use aeon::store::WorkerStatus;
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::common::actors::{Gate, expect_event, registry_with_gate};
-use crate::common::{TestDb, exact_backoff, new_job, shared};
+use crate::common::{TestDb, exact_backoff, new_job, on_every_backend, shared};
 
 struct Rig {
     db: TestDb,
@@ -25,12 +25,11 @@ struct Rig {
     events: UnboundedReceiver<Event>,
 }
 
-async fn rig(workers: u32, max_restarts: u32) -> Rig {
-    rig_with(workers, max_restarts, 100, StoreActorConfig { window_ms: 1, max_size: 100 }).await
+async fn rig(db: TestDb, workers: u32, max_restarts: u32) -> Rig {
+    rig_with(db, workers, max_restarts, 100, StoreActorConfig { window_ms: 1, max_size: 100 }).await
 }
 
-async fn rig_with(workers: u32, max_restarts: u32, backlog: u32, batch: StoreActorConfig) -> Rig {
-    let db = TestDb::new(6).await;
+async fn rig_with(db: TestDb, workers: u32, max_restarts: u32, backlog: u32, batch: StoreActorConfig) -> Rig {
     let clock = ManualClock::starting_now();
     let (registry, gate) = registry_with_gate();
     let (probe, events) = Probe::channel();
@@ -48,13 +47,12 @@ async fn rig_with(workers: u32, max_restarts: u32, backlog: u32, batch: StoreAct
         timers: false,
         poll_every: Duration::from_secs(3600),
     };
-    let node = Supervisor::start_node(config, Arc::new(db.store(exact_backoff())), registry, shared(&clock), probe);
+    let node = Supervisor::start_node(config, db.store(exact_backoff()).shared(), registry, shared(&clock), probe);
     Rig { db, node, clock, gate, events }
 }
 
-#[actix_rt::test]
-async fn a_panicked_worker_is_restarted_its_job_retried_and_given_up_on_past_the_limit() {
-    let mut rig = rig(1, 2).await;
+async fn a_panicked_worker_is_restarted_its_job_retried_and_given_up_on_past_the_limit(db: TestDb) {
+    let mut rig = rig(db, 1, 2).await;
     let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
     let store = rig.db.store(exact_backoff());
     let job = new_job("gate", json!("held by the dying worker"));
@@ -95,9 +93,8 @@ async fn a_panicked_worker_is_restarted_its_job_retried_and_given_up_on_past_the
     assert_eq!((row.status, row.failure_count), (WorkerStatus::Failed, 3));
 }
 
-#[actix_rt::test]
-async fn old_restarts_fall_out_of_the_window() {
-    let mut rig = rig(1, 1).await;
+async fn old_restarts_fall_out_of_the_window(db: TestDb) {
+    let mut rig = rig(db, 1, 1).await;
     let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
     for failure_count in 1..=3 {
         rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap();
@@ -108,9 +105,8 @@ async fn old_restarts_fall_out_of_the_window() {
     }
 }
 
-#[actix_rt::test]
-async fn a_hung_worker_is_declared_dead_and_replaced() {
-    let mut rig = rig(1, 5).await;
+async fn a_hung_worker_is_declared_dead_and_replaced(db: TestDb) {
+    let mut rig = rig(db, 1, 5).await;
     let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
     rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Hang }).await.unwrap();
     rig.clock.advance(Duration::from_millis(5_001));
@@ -123,9 +119,8 @@ async fn a_hung_worker_is_declared_dead_and_replaced() {
         .await;
 }
 
-#[actix_rt::test]
-async fn unhealthy_workers_get_no_new_jobs() {
-    let mut rig = rig(2, 5).await;
+async fn unhealthy_workers_get_no_new_jobs(db: TestDb) {
+    let mut rig = rig(db, 2, 5).await;
     let slots = rig.node.supervisor.send(GetSlots).await.unwrap();
     let (sick, well) = (slots[0].worker_id, slots[1].worker_id);
     let verdict = |worker_id, score, status| WorkerVerdict { worker_id, score, status, dead: false };
@@ -158,10 +153,9 @@ async fn unhealthy_workers_get_no_new_jobs() {
     assert_eq!(slots.iter().find(|s| s.worker_id == sick).unwrap().load, 0);
 }
 
-#[actix_rt::test]
-async fn a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded_by_the_backlog() {
+async fn a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded_by_the_backlog(db: TestDb) {
     // Completions wait in the StoreActor's batch until the test flushes it.
-    let mut rig = rig_with(1, 5, 2, StoreActorConfig { window_ms: 3_600_000, max_size: 100 }).await;
+    let mut rig = rig_with(db, 1, 5, 2, StoreActorConfig { window_ms: 3_600_000, max_size: 100 }).await;
     let store = rig.db.store(exact_backoff());
     store.enqueue((0..4).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
     rig.gate.open(4);
@@ -203,3 +197,11 @@ async fn a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded
         rig.node.store.send(Flush).await.unwrap();
     }
 }
+
+on_every_backend!(
+    a_panicked_worker_is_restarted_its_job_retried_and_given_up_on_past_the_limit,
+    old_restarts_fall_out_of_the_window,
+    a_hung_worker_is_declared_dead_and_replaced,
+    unhealthy_workers_get_no_new_jobs,
+    a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded_by_the_backlog,
+);

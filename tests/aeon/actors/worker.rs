@@ -4,16 +4,14 @@ use aeon::actors::probe::{Event, RunResult};
 use aeon::actors::worker::{Assign, Crash, CrashMode, GetLoad, ReleaseAll, Tick};
 use aeon::clock::Clock;
 use aeon::job::{ExecutionStatus, JobStatus};
-use aeon::store::Store;
 use serde_json::json;
 
 use super::worker_rig;
 use crate::common::actors::{expect_event, expect_message};
-use crate::common::new_job;
+use crate::common::{TestDb, new_job, on_every_backend};
 
-#[actix_rt::test]
-async fn capacity_is_never_exceeded_and_the_excess_is_given_back() {
-    let mut rig = worker_rig(3).await;
+async fn capacity_is_never_exceeded_and_the_excess_is_given_back(db: TestDb) {
+    let mut rig = worker_rig(db, 3).await;
     let jobs: Vec<_> = (0..5).map(|i| new_job("gate", json!(i))).collect();
     rig.store.enqueue(jobs, rig.clock.now()).await.unwrap();
     let claimed = rig.claim(5).await;
@@ -44,9 +42,8 @@ async fn capacity_is_never_exceeded_and_the_excess_is_given_back() {
     assert_eq!(rig.worker.send(GetLoad).await.unwrap(), (0, 3));
 }
 
-#[actix_rt::test]
-async fn a_handler_panic_is_contained_recorded_crashed_and_retried() {
-    let mut rig = worker_rig(2).await;
+async fn a_handler_panic_is_contained_recorded_crashed_and_retried(db: TestDb) {
+    let mut rig = worker_rig(db, 2).await;
     let job = new_job("panic", json!({"times": 1}));
     rig.store.enqueue(vec![job.clone()], rig.clock.now()).await.unwrap();
     rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
@@ -75,9 +72,8 @@ async fn a_handler_panic_is_contained_recorded_crashed_and_retried() {
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
 }
 
-#[actix_rt::test]
-async fn heartbeats_carry_load_and_a_hung_worker_falls_silent() {
-    let mut rig = worker_rig(4).await;
+async fn heartbeats_carry_load_and_a_hung_worker_falls_silent(db: TestDb) {
+    let mut rig = worker_rig(db, 4).await;
     let first = expect_message(&mut rig.beats, "the first heartbeat").await;
     assert_eq!((first.worker_id, first.load, first.capacity), (rig.worker_id, 0, 4));
     rig.store.enqueue(vec![new_job("gate", json!(1))], rig.clock.now()).await.unwrap();
@@ -93,19 +89,17 @@ async fn heartbeats_carry_load_and_a_hung_worker_falls_silent() {
     assert!(load.is_err(), "a hung worker does not answer");
 }
 
-#[actix_rt::test]
-async fn the_panic_crash_mode_kills_the_worker_actor() {
-    let rig = worker_rig(1).await;
+async fn the_panic_crash_mode_kills_the_worker_actor(db: TestDb) {
+    let rig = worker_rig(db, 1).await;
     let answer = rig.worker.send(Crash(CrashMode::Panic)).await;
     assert!(answer.is_err(), "the worker died without answering");
     assert!(!rig.worker.connected());
     // The store actor and the rest of the system live on.
-    assert!(rig.store_addr.send(aeon::store::Ping).await.unwrap().is_ok());
+    assert!(rig.store_addr.send(aeon::actors::store::Ping).await.unwrap().is_ok());
 }
 
-#[actix_rt::test]
-async fn a_worker_renews_only_the_claims_it_runs() {
-    let mut rig = worker_rig(2).await;
+async fn a_worker_renews_only_the_claims_it_runs(db: TestDb) {
+    let mut rig = worker_rig(db, 2).await;
     rig.store
         .enqueue(vec![new_job("gate", json!("run")), new_job("gate", json!("orphan"))], rig.clock.now())
         .await
@@ -113,16 +107,8 @@ async fn a_worker_renews_only_the_claims_it_runs() {
     let mut claimed = rig.claim(2).await;
     let orphan = claimed.pop().unwrap(); // claimed in the worker's name, never handed to it
     let lease_of = |job_id| {
-        let pool = rig.db.pool.clone();
-        async move {
-            sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
-                "SELECT lease_expires_at FROM jobs WHERE job_id = $1",
-            )
-            .bind(job_id)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-        }
+        let store = rig.store.clone();
+        async move { store.get_job(job_id).await.unwrap().expect("the job").lease_expires_at.expect("a lease") }
     };
     let (run_before, orphan_before) = (lease_of(claimed[0].job_id).await, lease_of(orphan.job_id).await);
     rig.worker.send(Assign(claimed.clone())).await.unwrap();
@@ -130,7 +116,7 @@ async fn a_worker_renews_only_the_claims_it_runs() {
 
     rig.clock.advance(std::time::Duration::from_secs(20)); // a third of the 60 s lease
     rig.worker.send(Tick).await.unwrap();
-    rig.store_addr.send(aeon::store::Ping).await.unwrap().unwrap(); // the renewal was sent before this
+    rig.store_addr.send(aeon::actors::store::Ping).await.unwrap().unwrap(); // the renewal was sent before this
     let deadline = std::time::Instant::now() + crate::common::actors::PATIENCE;
     while lease_of(claimed[0].job_id).await == run_before {
         assert!(std::time::Instant::now() < deadline, "the running claim was not renewed");
@@ -140,9 +126,8 @@ async fn a_worker_renews_only_the_claims_it_runs() {
     assert_eq!(lease_of(orphan.job_id).await, orphan_before, "a claim nobody runs is left to run out");
 }
 
-#[actix_rt::test]
-async fn claims_beyond_capacity_queue_up_to_prefetch_start_as_slots_free_and_drain_back() {
-    let mut rig = super::worker_rig_with(2, 2, std::time::Duration::from_secs(2)).await;
+async fn claims_beyond_capacity_queue_up_to_prefetch_start_as_slots_free_and_drain_back(db: TestDb) {
+    let mut rig = super::worker_rig_with(db, 2, 2, std::time::Duration::from_secs(2)).await;
     rig.store.enqueue((0..5).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
     rig.worker.send(Assign(rig.claim(5).await)).await.unwrap();
     for _ in 0..2 {
@@ -189,9 +174,8 @@ async fn until_given_back(rig: &super::WorkerRig, n: i64) {
     }
 }
 
-#[actix_rt::test]
-async fn a_queued_job_that_waits_past_prefetch_wait_goes_back() {
-    let mut rig = super::worker_rig_with(1, 2, std::time::Duration::from_secs(2)).await;
+async fn a_queued_job_that_waits_past_prefetch_wait_goes_back(db: TestDb) {
+    let mut rig = super::worker_rig_with(db, 1, 2, std::time::Duration::from_secs(2)).await;
     rig.store.enqueue((0..3).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
     rig.worker.send(Assign(rig.claim(2).await)).await.unwrap(); // one runs, one queues at t0
     expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
@@ -212,9 +196,8 @@ async fn a_queued_job_that_waits_past_prefetch_wait_goes_back() {
     assert_eq!(rig.worker.send(GetLoad).await.unwrap(), (1, 1), "the running job runs on");
 }
 
-#[actix_rt::test]
-async fn queued_claims_are_renewed_and_a_cancelled_queued_job_never_starts() {
-    let mut rig = super::worker_rig_with(1, 2, std::time::Duration::from_secs(3_600)).await;
+async fn queued_claims_are_renewed_and_a_cancelled_queued_job_never_starts(db: TestDb) {
+    let mut rig = super::worker_rig_with(db, 1, 2, std::time::Duration::from_secs(3_600)).await;
     rig.store.enqueue((0..3).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
     let claimed = rig.claim(3).await;
     rig.worker.send(Assign(claimed.clone())).await.unwrap(); // the first runs, two queue
@@ -242,3 +225,14 @@ async fn queued_claims_are_renewed_and_a_cancelled_queued_job_never_starts() {
         _ => unreachable!(),
     }
 }
+
+on_every_backend!(
+    capacity_is_never_exceeded_and_the_excess_is_given_back,
+    a_handler_panic_is_contained_recorded_crashed_and_retried,
+    heartbeats_carry_load_and_a_hung_worker_falls_silent,
+    the_panic_crash_mode_kills_the_worker_actor,
+    a_worker_renews_only_the_claims_it_runs,
+    claims_beyond_capacity_queue_up_to_prefetch_start_as_slots_free_and_drain_back,
+    a_queued_job_that_waits_past_prefetch_wait_goes_back,
+    queued_claims_are_renewed_and_a_cancelled_queued_job_never_starts,
+);

@@ -1,4 +1,4 @@
-//! A node with its HTTP API on a free port, on the test's own schema, and a client.
+//! A node with its HTTP API on a free port, on the test's own database, and a client.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use aeon::node::Node;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::TestDb;
+use super::{Backend, TestDb};
 
 pub struct ApiNode {
     pub db: TestDb,
@@ -22,9 +22,10 @@ pub struct ApiNode {
 }
 
 impl ApiNode {
-    /// A node on a fresh schema, its config adjusted by `tweak`, its API on port 0.
+    /// A node on a fresh SQLite database (the API is the same on every backend), its
+    /// config adjusted by `tweak`, its API on port 0.
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
-        let db = TestDb::new(6).await;
+        let db = TestDb::new(Backend::Sqlite).await;
         let mut config = Config::default();
         config.workers.count = 2;
         config.health.heartbeat_ms = 50;
@@ -33,7 +34,7 @@ impl ApiNode {
         config.node.poll_ms = 50;
         config.retry.base_ms = 10;
         tweak(&mut config);
-        let store = Arc::new(aeon::store::postgres::PgStore::from_pool(db.pool.clone(), config.retry));
+        let store = db.store(config.retry).shared();
         let (probe, events) = Probe::channel();
         let node = Node::start_with_store(config, store, Registry::with_builtins(), Arc::new(SystemClock), probe);
         let (server, addrs) = aeon::api::serve(node.clone(), "127.0.0.1:0").expect("bind");

@@ -1,52 +1,18 @@
-//! The StoreActor: the only code of a node that talks to the database.
-//!
-//! Other actors send it typed messages. Completions, failures and health logs are
-//! batched: those arriving within `batch_window` (or until `max_batch` have gathered)
-//! go out as one statement, and each sender gets its own item's answer. Every other
-//! request runs at once, concurrently with the rest, bounded by the connection pool.
+//! The messages the [`StoreActor`] answers: batched writes (completions, failures,
+//! health logs), which join the current batch, and direct calls, which run at once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures::future::{BoxFuture, join_all};
+use futures::future::join_all;
 use uuid::Uuid;
 
-use super::batch::Batch;
-use super::{
-    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Enqueued, FailOutcome, Failure, HealthLog,
-    Rescued, Store, StoreError, StoreResult, WorkerRecord,
-};
-use crate::clock::SharedClock;
+use super::StoreActor;
 use crate::job::{Execution, Job, JobStatus, NewJob};
-
-/// How the StoreActor batches (the `[batch]` config section).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StoreActorConfig {
-    /// How long a batch waits for company after its first item, in milliseconds.
-    pub window_ms: u64,
-    /// A batch this large goes out at once, without waiting for its window.
-    pub max_size: usize,
-}
-
-impl Default for StoreActorConfig {
-    fn default() -> Self {
-        Self { window_ms: 2, max_size: 500 }
-    }
-}
-
-/// Owns the store; see the module docs.
-pub struct StoreActor {
-    store: Arc<dyn Store>,
-    clock: SharedClock,
-    config: StoreActorConfig,
-    completions: Batch<Completion, Applied>,
-    failures: Batch<Failure, FailOutcome>,
-    health_logs: Batch<HealthLog, ()>,
-    /// Told when settling released dependents, so they run without waiting for a poll.
-    ready: Option<Recipient<JobsReady>>,
-}
+use crate::store::{
+    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Edges, Enqueued, FailOutcome, Failure,
+    HealthLog, JobFilter, Rescued, StoreError, StoreResult, WorkerRecord, WorkflowNode,
+};
 
 /// Jobs became ready because their dependencies finished.
 #[derive(Debug, Clone, Copy, Message)]
@@ -63,84 +29,6 @@ impl Handler<NotifyReady> for StoreActor {
 
     fn handle(&mut self, msg: NotifyReady, _: &mut Self::Context) {
         self.ready = Some(msg.0);
-    }
-}
-
-fn announce(ready: &Option<Recipient<JobsReady>>, released: u64) {
-    if released > 0
-        && let Some(ready) = ready
-    {
-        ready.do_send(JobsReady);
-    }
-}
-
-impl StoreActor {
-    pub fn new(store: Arc<dyn Store>, clock: SharedClock, config: StoreActorConfig) -> Self {
-        Self {
-            store,
-            clock,
-            config,
-            completions: Batch::default(),
-            failures: Batch::default(),
-            health_logs: Batch::default(),
-            ready: None,
-        }
-    }
-
-    fn window(&self) -> Duration {
-        Duration::from_millis(self.config.window_ms)
-    }
-
-    /// Sends every buffered item now; the returned future ends when they are written.
-    fn flush_all(&mut self) -> BoxFuture<'static, ()> {
-        let now = self.clock.now();
-        let flushes = [
-            {
-                let (items, waiters) = self.completions.take();
-                let (store, ready) = (self.store.clone(), self.ready.clone());
-                Box::pin(async move {
-                    if !items.is_empty() {
-                        let completed = store.complete(items, now).await;
-                        announce(&ready, completed.as_ref().map_or(0, |c| c.released));
-                        waiters.answer(completed.map(|c| c.applied));
-                    }
-                }) as BoxFuture<'static, ()>
-            },
-            {
-                let (items, waiters) = self.failures.take();
-                let (store, ready) = (self.store.clone(), self.ready.clone());
-                Box::pin(async move {
-                    if !items.is_empty() {
-                        let failed = store.fail(items, now).await;
-                        announce(&ready, failed.as_ref().map_or(0, |f| f.released));
-                        waiters.answer(failed.map(|f| f.outcomes));
-                    }
-                })
-            },
-            {
-                let (items, waiters) = self.health_logs.take();
-                let store = self.store.clone();
-                Box::pin(async move {
-                    if !items.is_empty() {
-                        let n = items.len();
-                        waiters.answer(store.write_health_logs(items).await.map(|()| vec![(); n]));
-                    }
-                })
-            },
-        ];
-        Box::pin(async move {
-            join_all(flushes).await;
-        })
-    }
-}
-
-impl Actor for StoreActor {
-    type Context = Context<Self>;
-
-    /// Nothing buffered is dropped: a stopping StoreActor writes what it holds.
-    fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
-        actix::spawn(self.flush_all());
-        Running::Stop
     }
 }
 
@@ -291,13 +179,13 @@ direct!(
     RequeueDeadLetter(job_id: Uuid) -> Job, |store, now| store.requeue_dead_letter(job_id, now)
 );
 direct!(GetJob(job_id: Uuid) -> Option<Job>, |store, now| store.get_job(job_id));
-direct!(GetEdges(job_id: Uuid) -> super::Edges, |store, now| store.edges(job_id));
-direct!(GetWorkflow(root: Uuid, limit: u32) -> Vec<super::WorkflowNode>, |store, now| store.workflow(root, limit));
+direct!(GetEdges(job_id: Uuid) -> Edges, |store, now| store.edges(job_id));
+direct!(GetWorkflow(root: Uuid, limit: u32) -> Vec<WorkflowNode>, |store, now| store.workflow(root, limit));
 direct!(GetExecutions(job_id: Uuid) -> Vec<Execution>, |store, now| store.executions(job_id));
 direct!(
     ListDeadLetters(limit: u32, before: Option<i64>) -> Vec<DeadLetter>, |store, now| store.dead_letters(limit, before)
 );
-direct!(ListJobs(filter: super::JobFilter) -> Vec<Job>, |store, now| store.list_jobs(filter));
+direct!(ListJobs(filter: JobFilter) -> Vec<Job>, |store, now| store.list_jobs(filter));
 direct!(
     /// Jobs completed within the last `window` (throughput).
     CompletedWithin(window: Duration) -> i64,

@@ -4,7 +4,7 @@
 use actix::SpawnHandle;
 use tokio::sync::oneshot;
 
-use super::{StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 
 /// Items waiting to be flushed, each with the caller waiting for its answer.
 #[derive(Debug)]

@@ -1,0 +1,68 @@
+//! The node process: a [`Node`] and its HTTP API, run until a shutdown future
+//! resolves, then drained.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use aeon::{config::Config, handler::Registry, process};
+//! let config = Config::load(None)?;
+//! process::run(config, Registry::with_builtins(), process::shutdown_signal()).await
+//! # }
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::actors::probe::Probe;
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::handler::Registry;
+use crate::node::Node;
+
+/// Runs a node and its HTTP API until `shutdown` resolves, then drains it (the API
+/// answers `/readyz` with 503 meanwhile) and stops the API. Must run inside an actix
+/// System.
+pub async fn run(config: Config, registry: Registry, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let bind = config.api.bind.clone();
+    let store = crate::config::redact_url(&config.store.url);
+    if config.store.is_embedded_default() {
+        tracing::info!(%store, "store: the embedded SQLite default (no store.url or DATABASE_URL set); \
+            set store.url = \"postgres://…\" for production and several nodes");
+    } else {
+        tracing::info!(%store, "store: {}", config.store.url.split("://").next().unwrap_or("?"));
+    }
+    let node = Node::start(config, registry, Arc::new(SystemClock), Probe::none()).await?;
+    let (server, addrs) = crate::api::serve(node.clone(), &bind)
+        .map_err(|e| anyhow::anyhow!("cannot listen on api.bind = {bind}: {e}"))?;
+    tracing::info!(node_id = %node.node_id, ?addrs, "HTTP API listening");
+    let api = server.handle();
+    actix_rt::spawn(server);
+    shutdown.await;
+    tracing::info!(node_id = %node.node_id, "shutdown requested: draining");
+    let released = node.drain().await;
+    api.stop(true).await;
+    tracing::info!(node_id = %node.node_id, released, "drained; exiting");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
