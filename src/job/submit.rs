@@ -270,8 +270,9 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Val
     })
 }
 
-/// Whether a JSON value holds a NUL character in any string or key: Postgres refuses
-/// them in JSONB, so they are refused at the door.
+/// Whether a JSON value holds a NUL character in any string or key. A job must be
+/// storable on every backend, and Postgres' JSONB refuses NUL: a job that could run on
+/// one backend and not another is refused at the door, whichever backend this node has.
 pub fn holds_nul(value: &Value) -> bool {
     match value {
         Value::String(s) => s.contains('\0'),

@@ -285,8 +285,10 @@ pub struct HealthLog {
 }
 
 impl HealthLog {
-    /// The column is NUMERIC(10,4): values are clamped into its range, and a value
-    /// that is not a number is stored as 0 rather than refusing the whole batch.
+    /// What every backend's `metric_value` column holds (the schemas agree on
+    /// NUMERIC(10,4): ±999,999.9999, to 4 decimals): values are clamped into that
+    /// range, and a value that is not a number is stored as 0 rather than refusing the
+    /// whole batch.
     pub fn storable_value(&self) -> f64 {
         const LIMIT: f64 = 999_999.999_9;
         if self.metric_value.is_finite() { self.metric_value.clamp(-LIMIT, LIMIT) } else { 0.0 }
