@@ -41,7 +41,8 @@ enum Command {
     /// Jobs by status, throughput, workers by status.
     Stats,
     /// Measures throughput, the plain-SQL ceiling, latency, recovery, actor overhead
-    /// and memory on `store.url` (in scratch schemas), and writes BENCHMARKS.md.
+    /// and memory on the backend of `store.url` (in scratch databases), and writes
+    /// BENCHMARKS.md.
     Bench {
         /// Scenarios to run (repeatable): memory, throughput, limit, latency, recovery,
         /// actors. Default: all.
@@ -59,6 +60,10 @@ enum Command {
         /// Where to write the Markdown report; `-` for nowhere.
         #[arg(long, default_value = "BENCHMARKS.md")]
         report: String,
+        /// With a Postgres store.url: also run throughput and latency on an embedded
+        /// SQLite scratch file, reported side by side as `(sqlite)`.
+        #[arg(long)]
+        sqlite: bool,
     },
 }
 
@@ -111,11 +116,16 @@ fn local(config_path: Option<PathBuf>, command: Command, json: bool) -> ExitCode
             ExitCode::SUCCESS
         }
         Command::Migrate => run(migrate(config)),
-        Command::Bench { scenarios, jobs, runs, latency_jobs, report } => {
+        Command::Bench { scenarios, jobs, runs, latency_jobs, report, sqlite } => {
             let scenarios =
                 if scenarios.is_empty() { aeon::bench::ALL.iter().map(|s| s.to_string()).collect() } else { scenarios };
-            let options =
-                aeon::bench::BenchOptions { scenarios, jobs, runs: runs.max(1), latency_jobs: latency_jobs.max(1) };
+            let options = aeon::bench::BenchOptions {
+                scenarios,
+                jobs,
+                runs: runs.max(1),
+                latency_jobs: latency_jobs.max(1),
+                sqlite,
+            };
             run(async move {
                 let results = aeon::bench::run(&config, &options).await?;
                 if json {

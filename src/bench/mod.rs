@@ -1,22 +1,23 @@
 //! `aeon bench`: measures throughput, the plain-SQL ceiling of this machine, pickup
 //! latency, recovery, actor overhead and memory, and writes `BENCHMARKS.md`.
 //!
-//! Every scenario runs in a schema of its own (dropped afterwards) on `store.url`,
+//! Every scenario runs on a scratch database of the backend `store.url` names (a
+//! schema of its own on Postgres, a file of its own for SQLite; removed afterwards),
 //! repeats `runs` times and reports the median with the spread: the machine is shared
-//! and noisy. A benchmark reports; it never fails on a timing.
+//! and noisy. With `sqlite` set, the throughput and latency scenarios run on SQLite
+//! too and are reported beside the others, marked `(sqlite)`. A benchmark reports; it
+//! never fails on a timing.
 
 mod report;
 mod scenarios;
+mod scratch;
 
 pub use report::{Measurement, Report};
 
-use std::time::Duration;
-
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool};
+use scratch::Scratch;
 
 use crate::config::Config;
-use crate::store::postgres::MIGRATOR;
+use crate::store::Backend;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Single jobs in the latency scenario.
     pub latency_jobs: usize,
+    /// Also run throughput and latency on an embedded SQLite scratch file.
+    pub sqlite: bool,
 }
 
 /// Every scenario, memory first: it reads the process's peak, which later scenarios raise.
@@ -35,8 +38,13 @@ pub const ALL: [&str; 6] = ["memory", "throughput", "limit", "latency", "recover
 /// Runs the chosen scenarios; answers their measurements.
 pub async fn run(config: &Config, options: &BenchOptions) -> anyhow::Result<Report> {
     let mut report = Report::new();
+    let backend = Backend::of(&config.store.url).map_err(|e| anyhow::anyhow!("store.url: {e}"))?;
     for scenario in &options.scenarios {
-        eprintln!("bench: {scenario} ({} runs)", options.runs);
+        if scenario == "limit" && backend == Backend::Sqlite {
+            eprintln!("bench: limit skipped: the plain-SQL ceiling is a Postgres loop (FOR UPDATE SKIP LOCKED)");
+            continue;
+        }
+        eprintln!("bench: {scenario} ({} runs, {})", options.runs, backend.name());
         match scenario.as_str() {
             "throughput" => scenarios::throughput(config, options, &mut report).await?,
             "limit" => scenarios::limit(config, options, &mut report).await?,
@@ -47,41 +55,19 @@ pub async fn run(config: &Config, options: &BenchOptions) -> anyhow::Result<Repo
             other => anyhow::bail!("unknown scenario {other:?}; one of {}", ALL.join(", ")),
         }
     }
+    if options.sqlite && backend != Backend::Sqlite {
+        let mut embedded = config.clone();
+        embedded.store.url = crate::config::StoreConfig::EMBEDDED_URL.into(); // a scratch file, whatever the path
+        for scenario in options.scenarios.iter().filter(|s| ["throughput", "latency"].contains(&s.as_str())) {
+            eprintln!("bench: {scenario} ({} runs, sqlite)", options.runs);
+            let first = report.measurements.len();
+            match scenario.as_str() {
+                "throughput" => scenarios::throughput(&embedded, options, &mut report).await?,
+                _ => scenarios::latency(&embedded, options, &mut report).await?,
+            }
+            report.mark_from(first, " (sqlite)");
+        }
+    }
     report.add_ratio();
     Ok(report)
-}
-
-/// A fresh, migrated schema on `store.url`, dropped by [`Scratch::drop_schema`].
-pub(crate) struct Scratch {
-    pub pool: PgPool,
-    pub url: String,
-    schema: String,
-    base: String,
-}
-
-impl Scratch {
-    pub async fn new(config: &Config, connections: u32) -> anyhow::Result<Self> {
-        let schema = format!("aeon_bench_{}", uuid::Uuid::new_v4().simple());
-        let base = config.store.url.clone();
-        let mut admin = PgConnection::connect(&base).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await?;
-        admin.close().await?;
-        let options: PgConnectOptions = base.parse()?;
-        let pool = PgPoolOptions::new()
-            .max_connections(connections)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.options([("search_path", schema.as_str())]))
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-        Ok(Self { pool, url, schema, base })
-    }
-
-    pub async fn drop_schema(self) -> anyhow::Result<()> {
-        self.pool.close().await;
-        let mut admin = PgConnection::connect(&self.base).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.schema))).execute(&mut admin).await?;
-        Ok(())
-    }
 }

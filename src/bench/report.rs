@@ -59,6 +59,14 @@ impl Report {
     }
 
     /// Aeon's end-to-end throughput over the plain-SQL ceiling measured in the same run.
+    /// Adds `suffix` to the names of the measurements from index `first` on (a
+    /// scenario run again on another backend, say).
+    pub fn mark_from(&mut self, first: usize, suffix: &str) {
+        for m in self.measurements.iter_mut().skip(first) {
+            m.scenario.push_str(suffix);
+        }
+    }
+
     pub fn add_ratio(&mut self) {
         let find = |name: &str| self.measurements.iter().find(|m| m.scenario == name).map(|m| m.median);
         if let (Some(aeon), Some(ceiling)) = (find("throughput: end-to-end jobs/s"), find("limit: plain SQL jobs/s"))

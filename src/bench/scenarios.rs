@@ -1,25 +1,23 @@
-//! The bench scenarios. Each run gets a fresh schema and, where a node runs, an actix
-//! System of its own on its own thread, so runs cannot disturb each other.
+//! The bench scenarios. Each run gets a fresh scratch database and, where a node
+//! runs, an actix System of its own on its own thread, so runs cannot disturb each
+//! other.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde_json::json;
-use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
+use super::scratch::Watcher;
 use super::{BenchOptions, Measurement, Report, Scratch};
 use crate::actors::probe::{Event, Probe};
-use crate::actors::supervisor::{CrashWorker, GetSlots};
 use crate::actors::worker::CrashMode;
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::handler::{JobContext, Outcome, Registry};
 use crate::job::JobRequest;
 use crate::node::Node;
-use crate::store::Store;
-use crate::store::postgres::PgStore;
 
 /// Runs `work` in an actix System on a thread of its own; every actor it started is
 /// gone when it returns.
@@ -33,25 +31,16 @@ where
 }
 
 fn start_node(config: &Config, scratch: &Scratch, registry: Registry, probe: Probe) -> Node {
-    let store = Arc::new(PgStore::from_pool(scratch.pool.clone(), config.retry));
-    Node::start_with_store(config.clone(), store, registry, Arc::new(SystemClock), probe)
+    Node::start_with_store(config.clone(), scratch.store(config.retry), registry, Arc::new(SystemClock), probe)
 }
 
-/// Waits until a separate connection sees all `n` jobs `COMPLETED`. It polls for any
-/// unfinished job on the status index (cheap), not a count of the whole table, so
-/// the watching itself does not load the database it measures; a full count
-/// confirms the end.
-async fn until_completed(watcher: &mut PgConnection, n: usize) -> anyhow::Result<()> {
-    const UNFINISHED: &str = "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'PENDING')
-                                  OR EXISTS (SELECT 1 FROM jobs WHERE status = 'RUNNING')
-                                  OR EXISTS (SELECT 1 FROM jobs WHERE status = 'WAITING')";
+/// Waits until a separate connection sees all `n` jobs `COMPLETED`, polling for any
+/// unfinished job; a full count confirms the end.
+async fn until_completed(watcher: &mut Watcher, n: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let unfinished: bool = sqlx::query_scalar(UNFINISHED).fetch_one(&mut *watcher).await?;
-        if !unfinished {
-            let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'")
-                .fetch_one(&mut *watcher)
-                .await?;
+        if !watcher.any_unfinished().await? {
+            let done = watcher.completed().await?;
             anyhow::ensure!(done == n as i64, "{done} of {n} jobs completed; the rest failed");
             return Ok(());
         }
@@ -69,7 +58,7 @@ pub async fn throughput(config: &Config, options: &BenchOptions, report: &mut Re
         let (total, enqueued) = isolated(move || async move {
             let scratch = Scratch::new(&config, config.store.max_connections + 2).await?;
             let node = start_node(&config, &scratch, Registry::with_builtins(), Probe::none());
-            let mut watcher = PgConnection::connect(&scratch.url).await?;
+            let mut watcher = scratch.watcher().await?;
             let start = Instant::now();
             for first in (0..n).step_by(1_000) {
                 let batch = (first..(first + 1_000).min(n)).map(|_| JobRequest::new("noop", json!({}))).collect();
@@ -79,7 +68,7 @@ pub async fn throughput(config: &Config, options: &BenchOptions, report: &mut Re
             until_completed(&mut watcher, n).await?;
             let total = start.elapsed();
             node.drain().await;
-            scratch.drop_schema().await?;
+            scratch.remove().await?;
             Ok((total, enqueued))
         })
         .await?;
@@ -102,7 +91,8 @@ pub async fn limit(config: &Config, options: &BenchOptions, report: &mut Report)
     let mut rates = Vec::new();
     for _ in 0..options.runs {
         let scratch = Scratch::new(config, CLIENTS as u32 + 1).await?;
-        let store = PgStore::from_pool(scratch.pool.clone(), config.retry);
+        let store = scratch.store(config.retry);
+        let pool = scratch.pg_pool().ok_or_else(|| anyhow::anyhow!("the limit scenario runs on Postgres"))?.clone();
         for first in (0..options.jobs).step_by(1_000) {
             let batch: Vec<_> = (first..(first + 1_000).min(options.jobs))
                 .map(|_| JobRequest::new("noop", json!({})).validate(&config.jobs).expect("valid"))
@@ -111,10 +101,10 @@ pub async fn limit(config: &Config, options: &BenchOptions, report: &mut Report)
         }
         // Fresh statistics put the claim on the partial claim index: the best plain SQL
         // can do. (Aeon's claim forces that plan instead, since it cannot count on them.)
-        sqlx::query("ANALYZE jobs").execute(&scratch.pool).await?;
+        sqlx::query("ANALYZE jobs").execute(&pool).await?;
         let start = Instant::now();
         let clients = (0..CLIENTS).map(|_| {
-            let pool = scratch.pool.clone();
+            let pool = pool.clone();
             async move {
                 loop {
                     let ids: Vec<Uuid> = sqlx::query_scalar(
@@ -142,7 +132,7 @@ pub async fn limit(config: &Config, options: &BenchOptions, report: &mut Report)
             client?;
         }
         rates.push(options.jobs as f64 / start.elapsed().as_secs_f64());
-        scratch.drop_schema().await?;
+        scratch.remove().await?;
     }
     let what = format!("{} jobs, claim 100 + complete per round trip pair, {CLIENTS} connections", options.jobs);
     report.push(Measurement::new("limit: plain SQL jobs/s", "jobs/s", rates, &what));
@@ -173,7 +163,7 @@ pub async fn latency(config: &Config, options: &BenchOptions, report: &mut Repor
                 samples.push(started.saturating_duration_since(committed).as_secs_f64() * 1e3);
             }
             node.drain().await;
-            scratch.drop_schema().await?;
+            scratch.remove().await?;
             Ok(samples)
         })
         .await?;
@@ -209,7 +199,7 @@ pub async fn recovery(config: &Config, options: &BenchOptions, report: &mut Repo
                 }
             };
             let crashed = Instant::now();
-            node.actors.supervisor.send(CrashWorker { worker_id: holder, mode: CrashMode::Panic }).await?;
+            anyhow::ensure!(node.crash(holder, CrashMode::Panic).await, "the worker was gone before its crash");
             loop {
                 match events.recv().await {
                     Some(Event::JobStarted { job_id, .. }) if job_id == job => break,
@@ -218,8 +208,8 @@ pub async fn recovery(config: &Config, options: &BenchOptions, report: &mut Repo
                 }
             }
             let elapsed = crashed.elapsed();
-            let _ = node.actors.supervisor.send(GetSlots).await;
-            scratch.drop_schema().await?;
+            let _ = node.slots().await;
+            scratch.remove().await?;
             Ok(elapsed)
         })
         .await?;
@@ -297,7 +287,7 @@ pub async fn memory(config: &Config, options: &BenchOptions, report: &mut Report
         let node = start_node(&config, &scratch, Registry::with_builtins(), Probe::none());
         tokio::time::sleep(Duration::from_millis(500)).await;
         let idle = rss_kib("VmRSS");
-        let mut watcher = PgConnection::connect(&scratch.url).await?;
+        let mut watcher = scratch.watcher().await?;
         for first in (0..n).step_by(1_000) {
             let batch = (first..(first + 1_000).min(n)).map(|_| JobRequest::new("noop", json!({}))).collect();
             node.submit(batch).await?;
@@ -305,7 +295,7 @@ pub async fn memory(config: &Config, options: &BenchOptions, report: &mut Report
         until_completed(&mut watcher, n).await?;
         let peak = rss_kib("VmHWM");
         node.drain().await;
-        scratch.drop_schema().await?;
+        scratch.remove().await?;
         Ok((idle, peak))
     })
     .await?;
