@@ -17,13 +17,23 @@
 //! - [`node`]: a node wired together: submit, read, cancel, drain.
 //! - [`process`]: a node and its HTTP API run until shutdown (`aeon node`).
 //! - [`api`]: the HTTP API (actix-web) and its OpenAPI document.
-//! - [`cli`]: `aeon job|workers|dlq|stats`, a client of that API.
-//! - [`metrics`]: process-wide counters and histograms for `GET /metrics`.
+//! - [`ui`]: the dashboard at `/ui`, static files embedded in the binary that use
+//!   only the HTTP API (`docs/dashboard.md`).
+//! - [`cli`]: `aeon job|workers|dlq|stats|snapshot`, a client of that API.
+//! - [`snapshot`]: state snapshots (FULL, INCREMENTAL, AUTO) of a node's actors:
+//!   taking, verifying (checksum, schema version, chain) and restoring them
+//!   (`docs/snapshots.md`).
+//! - [`metrics`]: `GET /metrics` (the `prometheus-client` crate): process-wide counters
+//!   and histograms, and the node's [`gauges`], cached off the request path.
 //! - [`bench`]: `aeon bench`, the scenarios behind `BENCHMARKS.md`.
 //! - [`store`]: the [`store::Store`] contract alone, and its backends, each in its own
 //!   folder: [`store::sqlite`] (the embedded default) and [`store::postgres`]
 //!   (production, several nodes). The [`actors::store::StoreActor`] owns one and
 //!   batches.
+//!
+//! - [`vector`]: the [`vector::VectorStore`] contract for execution contexts, its
+//!   backends ([`vector::qdrant`], [`vector::embedded`]) and the feature-hashed
+//!   [`vector::embedding`]; the [`actors::context::ContextActor`] owns one.
 //!
 //! `migrations/sqlite/` and `migrations/postgres/` hold the two schemas (the same
 //! tables, columns and CHECK values); `docs/` states the semantics (job state
@@ -35,10 +45,14 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod gauges;
 pub mod handler;
 pub mod job;
 pub mod metrics;
 pub mod node;
 pub mod process;
 pub mod retry;
+pub mod snapshot;
 pub mod store;
+pub mod ui;
+pub mod vector;

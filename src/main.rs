@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aeon::cli::{self, CliError, ClientOptions, DlqCommand, JobCommand};
+use aeon::cli::{self, CliError, ClientOptions, DlqCommand, JobCommand, SnapshotCommand};
 use aeon::config::{Config, LogFormat};
 use aeon::handler::Registry;
 use clap::{Parser, Subcommand};
@@ -24,7 +24,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs a node and its HTTP API until SIGTERM or SIGINT, then drains it and exits 0.
-    Node,
+    Node {
+        /// Restore the workers' state from a snapshot before any job is claimed:
+        /// `latest` (falling back to the newest snapshot that verifies, and saying so)
+        /// or a snapshot id (which must verify).
+        #[arg(long, value_name = "latest|ID")]
+        restore: Option<String>,
+    },
     /// Applies the database migrations of `store.url` (SQLite or Postgres).
     Migrate,
     /// Prints the effective configuration (secrets redacted) after validating it: TOML,
@@ -40,6 +46,9 @@ enum Command {
     Dlq(DlqCommand),
     /// Jobs by status, throughput, workers by status.
     Stats,
+    /// Take, list, show, verify and restore state snapshots of the node's actors.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
     /// Measures throughput, the plain-SQL ceiling, latency, recovery, actor overhead
     /// and memory on the backend of `store.url` (in scratch databases), and writes
     /// BENCHMARKS.md.
@@ -75,6 +84,7 @@ fn main() -> ExitCode {
         Command::Workers => cli::workers(client),
         Command::Dlq(command) => cli::dlq(client, command),
         Command::Stats => cli::stats(client),
+        Command::Snapshot(command) => cli::snapshot(client, command),
         command => return local(cli.config, command, cli.client.json),
     };
     init_logging(LogFormat::Text);
@@ -139,13 +149,15 @@ fn local(config_path: Option<PathBuf>, command: Command, json: bool) -> ExitCode
                 Ok(())
             })
         }
-        Command::Node => {
+        Command::Node { restore } => {
             log_panics();
             let system = actix::System::new();
-            report(system.block_on(aeon::process::run(
+            let options = aeon::process::RunOptions { restore };
+            report(system.block_on(aeon::process::run_with(
                 config,
                 Registry::with_builtins(),
                 aeon::process::shutdown_signal(),
+                options,
             )))
         }
         _ => unreachable!("client commands are handled by the caller"),

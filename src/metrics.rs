@@ -1,100 +1,224 @@
-//! Process-wide counters and histograms, rendered in the Prometheus text format at
-//! `GET /metrics`. One node runs per process, so process-wide is node-wide.
-//! Gauges that the database knows better (queue depth, worker health) are read at
-//! scrape time instead of being kept here.
+//! `GET /metrics`, in the OpenMetrics text format, written by the Prometheus project's
+//! `prometheus-client` crate.
+//!
+//! Two kinds of metrics:
+//! - process-wide counters and histograms ([`METRICS`]), counted where things happen
+//!   (one node runs per process, so process-wide is node-wide);
+//! - gauges that the store and the Supervisor know better (queue depth, worker health
+//!   and load): read into the node's [`GaugeCache`](crate::gauges::GaugeCache) off the
+//!   request path, so a scrape never waits on the database ([`render`]).
 
-use std::fmt::Write;
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
 use crate::actors::probe::RunResult;
+use crate::gauges::GaugeSnapshot;
+use crate::job::JobStatus;
 
 /// The metrics of this process.
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::default);
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// The content type of [`render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
 
-/// A latency histogram with fixed buckets.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
-
-impl Histogram {
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
-    }
-
-    fn render(&self, name: &str, help: &str, out: &mut String) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            cumulative += bucket.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
-        let _ = writeln!(out, "{name}_count {count}");
-    }
-}
-
-/// Run outcomes, in the order they are rendered.
+/// Run outcomes; every one is shown from the start, zeros included.
 const OUTCOMES: [&str; 8] =
     ["succeeded", "failed", "failed_permanently", "timed_out", "panicked", "snoozed", "released", "cancelled"];
 
-#[derive(Debug, Default)]
+/// A label set of one label.
+type Label = [(&'static str, String); 1];
+
+/// A latency histogram (seconds) with fixed buckets.
+#[derive(Debug, Clone)]
+pub struct Latency(Histogram);
+
+impl Latency {
+    fn new() -> Self {
+        Self(Histogram::new(BUCKETS))
+    }
+
+    pub fn observe(&self, d: Duration) {
+        self.0.observe(d.as_secs_f64());
+    }
+}
+
 pub struct Metrics {
-    outcomes: [AtomicU64; OUTCOMES.len()],
-    pub claim_latency: Histogram,
-    pub run_latency: Histogram,
-    pub restarts: AtomicU64,
-    pub rescued: AtomicU64,
+    outcomes: Family<Label, Counter>,
+    pub claim_latency: Latency,
+    pub run_latency: Latency,
+    restarts: Counter,
+    rescued: Counter,
+    /// Runs settled per minute over the last hour (the dashboard's charts).
+    pub history: History,
+    /// The process-wide metrics above, as [`render`] encodes them.
+    registry: Registry,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// How many minutes [`History`] keeps.
+pub const HISTORY_MINUTES: usize = 60;
+
+/// Runs settled on this node per minute, for the last [`HISTORY_MINUTES`] minutes: a
+/// ring of counters, one slot per minute, reused as minutes pass. Keeping the counts
+/// here costs one uncontended lock per settled run; asking the database instead would
+/// mean counting an hour of rows (millions at full speed) every few seconds.
+#[derive(Debug)]
+pub struct History {
+    slots: std::sync::Mutex<[MinuteCounts; HISTORY_MINUTES]>,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self { slots: std::sync::Mutex::new([MinuteCounts::default(); HISTORY_MINUTES]) }
+    }
+}
+
+/// One minute's settled runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MinuteCounts {
+    /// Minutes since the Unix epoch.
+    pub minute: i64,
+    pub succeeded: u64,
+    /// Failed attempts: errors, timeouts and panics (retried or dead-lettered).
+    pub failed: u64,
+}
+
+impl History {
+    /// Counts a settled run at `at` (by the node's clock).
+    pub fn record(&self, result: &RunResult, at: chrono::DateTime<chrono::Utc>) {
+        let (succeeded, failed) = match result {
+            RunResult::Succeeded => (1, 0),
+            RunResult::Failed { .. } | RunResult::TimedOut | RunResult::Panicked => (0, 1),
+            _ => return,
+        };
+        let minute = at.timestamp().div_euclid(60);
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = &mut slots[minute.rem_euclid(HISTORY_MINUTES as i64) as usize];
+        if slot.minute != minute {
+            *slot = MinuteCounts { minute, succeeded: 0, failed: 0 };
+        }
+        slot.succeeded += succeeded;
+        slot.failed += failed;
+    }
+
+    /// The last [`HISTORY_MINUTES`] minutes up to the one `now` falls in, oldest first,
+    /// zeros where nothing settled.
+    pub fn last_hour(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<MinuteCounts> {
+        let current = now.timestamp().div_euclid(60);
+        let slots = *self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        (current - HISTORY_MINUTES as i64 + 1..=current)
+            .map(|minute| {
+                let slot = slots[minute.rem_euclid(HISTORY_MINUTES as i64) as usize];
+                if slot.minute == minute { slot } else { MinuteCounts { minute, ..Default::default() } }
+            })
+            .collect()
+    }
 }
 
 impl Metrics {
-    /// Counts a settled run.
-    pub fn run_settled(&self, result: &RunResult) {
-        let index = match result {
-            RunResult::Succeeded => 0,
-            RunResult::Failed { permanent: false } => 1,
-            RunResult::Failed { permanent: true } => 2,
-            RunResult::TimedOut => 3,
-            RunResult::Panicked => 4,
-            RunResult::Snoozed => 5,
-            RunResult::Released => 6,
-            RunResult::Cancelled => 7,
-            RunResult::Abandoned => return,
-        };
-        self.outcomes[index].fetch_add(1, Ordering::Relaxed);
+    fn new() -> Self {
+        let outcomes = Family::<Label, Counter>::default();
+        for outcome in OUTCOMES {
+            let _ = outcomes.get_or_create(&[("outcome", outcome.to_string())]);
+        }
+        let (claim_latency, run_latency) = (Latency::new(), Latency::new());
+        let (restarts, rescued) = (Counter::default(), Counter::default());
+        let mut registry = Registry::default();
+        // Counters are registered without `_total`: the encoder appends it.
+        registry.register("aeon_jobs", "Runs settled on this node, by outcome", outcomes.clone());
+        registry.register("aeon_claim_duration_seconds", "Time to claim a batch of jobs", claim_latency.0.clone());
+        registry.register(
+            "aeon_run_duration_seconds",
+            "Time from handler start to the settled result",
+            run_latency.0.clone(),
+        );
+        registry.register("aeon_worker_restarts", "Workers restarted after dying", restarts.clone());
+        registry.register("aeon_rescued_jobs", "Claims voided after a worker died or a lease expired", rescued.clone());
+        Self { outcomes, claim_latency, run_latency, restarts, rescued, history: History::default(), registry }
     }
 
-    /// The counters and histograms, in the Prometheus text format.
-    pub fn render(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP aeon_jobs_total Runs settled on this node, by outcome.\n# TYPE aeon_jobs_total counter"
-        );
-        for (name, n) in OUTCOMES.iter().zip(&self.outcomes) {
-            let _ = writeln!(out, "aeon_jobs_total{{outcome=\"{name}\"}} {}", n.load(Ordering::Relaxed));
-        }
-        self.claim_latency.render("aeon_claim_duration_seconds", "Time to claim a batch of jobs.", out);
-        self.run_latency.render("aeon_run_duration_seconds", "Time from handler start to the settled result.", out);
-        let counters = [
-            ("aeon_worker_restarts_total", "Workers restarted after dying.", &self.restarts),
-            ("aeon_rescued_jobs_total", "Claims voided after a worker died or a lease expired.", &self.rescued),
-        ];
-        for (name, help, n) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", n.load(Ordering::Relaxed));
-        }
+    /// Counts a settled run.
+    pub fn run_settled(&self, result: &RunResult) {
+        let outcome = match result {
+            RunResult::Succeeded => "succeeded",
+            RunResult::Failed { permanent: false } => "failed",
+            RunResult::Failed { permanent: true } => "failed_permanently",
+            RunResult::TimedOut => "timed_out",
+            RunResult::Panicked => "panicked",
+            RunResult::Snoozed => "snoozed",
+            RunResult::Released => "released",
+            RunResult::Cancelled => "cancelled",
+            RunResult::Abandoned => return,
+        };
+        self.outcomes.get_or_create(&[("outcome", outcome.to_string())]).inc();
     }
+
+    /// Counts a worker restarted after dying.
+    pub fn worker_restarted(&self) {
+        self.restarts.inc();
+    }
+
+    /// Counts claims voided after a worker died or a lease expired.
+    pub fn jobs_rescued(&self, n: u64) {
+        self.rescued.inc_by(n);
+    }
+}
+
+/// Every metric of this process and of the node whose cached `gauges` are given, in
+/// the OpenMetrics text format ([`CONTENT_TYPE`]). Reads memory only.
+pub fn render(gauges: &GaugeSnapshot) -> String {
+    let mut node = Registry::default();
+    if let Some(depth) = &gauges.queue_depth {
+        let family = Family::<Label, Gauge>::default();
+        for status in JobStatus::ALL {
+            let n = depth.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+            family.get_or_create(&[("status", status.as_str().to_string())]).set(n);
+        }
+        node.register("aeon_queue_depth", "Jobs by status, cluster-wide", family);
+    }
+    if let Some(read_at) = gauges.read_at {
+        let age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        age.set(read_at.elapsed().as_secs_f64());
+        node.register(
+            "aeon_gauges_age_seconds",
+            "Seconds since the store last answered the gauge reads (queue depth, unhandled types)",
+            age,
+        );
+    }
+    let unhandled = Family::<Label, Gauge>::default();
+    for (job_type, n) in &gauges.unhandled {
+        unhandled.get_or_create(&[("type", job_type.clone())]).set(*n);
+    }
+    node.register("aeon_unhandled_pending_jobs", "Pending jobs of types that no live worker handles", unhandled);
+    let health = Family::<[(&'static str, String); 2], Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let load = Family::<Label, Gauge>::default();
+    for w in &gauges.workers {
+        let id = w.worker_id.to_string();
+        health.get_or_create(&[("worker_id", id.clone()), ("status", w.status.as_str().to_string())]).set(w.score);
+        load.get_or_create(&[("worker_id", id)]).set(i64::from(w.load));
+    }
+    node.register("aeon_worker_health", "Health score of this node's workers", health);
+    node.register("aeon_worker_load", "Jobs held by this node's workers", load);
+
+    let mut out = String::new();
+    let written = encode_registry(&mut out, &METRICS.registry)
+        .and_then(|()| encode_registry(&mut out, &node))
+        .and_then(|()| encode_eof(&mut out));
+    debug_assert!(written.is_ok(), "writing to a String does not fail");
+    out
 }

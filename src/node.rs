@@ -12,7 +12,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use actix::{Actor, Addr};
+
+use crate::actors::context::{ContextActor, ContextLink};
 use crate::actors::probe::Probe;
+use crate::actors::pruner::Pruner;
 use crate::actors::store::{EnqueueMany, RequeueDeadLetter};
 use crate::actors::supervisor::{
     CancelJob, CrashWorker, Drain, GetSlots, NodeActors, SlotInfo, Supervisor, SupervisorConfig, Wake,
@@ -20,20 +24,33 @@ use crate::actors::supervisor::{
 use crate::actors::worker::CrashMode;
 use crate::clock::SharedClock;
 use crate::config::{Config, redact_url};
+use crate::gauges::{GaugeCache, GaugeSnapshot};
 use crate::handler::Registry;
 use crate::job::{Job, JobRequest, ValidationError, validate_batch};
 use crate::store::{Enqueued, Store, StoreError, StoreResult};
+
+/// How long readiness waits for the store to answer: a probe must get its answer in
+/// about a second, whatever the store is doing.
+pub const READY_CHECK: Duration = Duration::from_millis(800);
 
 /// A running node. Cheap to clone: the HTTP API holds one per server thread.
 #[derive(Clone)]
 pub struct Node {
     pub actors: NodeActors,
+    /// Keeps the tables bounded (`[retention]`).
+    pub pruner: Addr<Pruner>,
     pub node_id: String,
+    /// The ContextActor (the vector store's only user) and the status it keeps.
+    pub contexts: ContextLink,
     /// The store the actors own, for reads.
     store: Arc<dyn Store>,
     clock: SharedClock,
     config: Arc<Config>,
     draining: Arc<AtomicBool>,
+    /// The job types this node's workers handle.
+    job_types: Arc<[String]>,
+    /// The gauges `/metrics` shows, refreshed off the request path.
+    gauges: Arc<GaugeCache>,
 }
 
 /// Why a submission was refused.
@@ -61,7 +78,22 @@ impl Node {
         clock: SharedClock,
         probe: Probe,
     ) -> Node {
+        Self::start_with_store_seeded(config, store, registry, clock, probe, None)
+    }
+
+    /// [`Node::start_with_store`], the workers starting from a restored snapshot's
+    /// state (see [`crate::snapshot::startup`]) rather than fresh.
+    pub fn start_with_store_seeded(
+        config: Config,
+        store: Arc<dyn Store>,
+        registry: Registry,
+        clock: SharedClock,
+        probe: Probe,
+        seed: Option<crate::actors::supervisor::RestoreWorkers>,
+    ) -> Node {
         let node_id = if config.node.id.is_empty() { default_node_id() } else { config.node.id.clone() };
+        let (vectors, embedded) = crate::vector::for_config(&config.qdrant);
+        let contexts = ContextActor::launch(vectors, config.qdrant.context_config(), probe.clone());
         let supervisor_config = SupervisorConfig {
             node_id: node_id.clone(),
             workers: config.workers.count,
@@ -75,16 +107,55 @@ impl Node {
             batch: config.batch,
             timers: true,
             poll_every: Duration::from_millis(config.node.poll_ms),
+            contexts: Some(contexts.sink(&node_id)),
         };
-        let actors = Supervisor::start_node(supervisor_config, store.clone(), registry, clock.clone(), probe);
+        let job_types: Arc<[String]> = registry.job_types().into();
+        let actors = Supervisor::start_node_seeded(
+            supervisor_config,
+            store.clone(),
+            registry,
+            clock.clone(),
+            probe.clone(),
+            seed,
+        );
+        if let Some(embedded) = embedded {
+            embedded.attach(actors.store.clone());
+        }
+        let pruner = Pruner::new(config.retention, actors.store.clone(), clock.clone(), probe, true).start();
         tracing::info!(
             %node_id,
             store = %redact_url(&config.store.url),
             workers = config.workers.count,
             capacity = config.workers.capacity,
+            vectors = contexts.status.backend(),
             "node started"
         );
-        Node { actors, node_id, store, clock, config: Arc::new(config), draining: Arc::new(AtomicBool::new(false)) }
+        let node = Node {
+            actors,
+            pruner,
+            node_id,
+            contexts,
+            store,
+            clock,
+            config: Arc::new(config),
+            draining: Arc::new(AtomicBool::new(false)),
+            job_types,
+            gauges: Arc::default(),
+        };
+        crate::gauges::spawn_refresher(
+            Arc::downgrade(&node.gauges),
+            Arc::downgrade(&node.store),
+            node.actors.supervisor.downgrade(),
+            crate::gauges::live_window(&node.config.health),
+            node.clock.clone(),
+        );
+        if node.config.snapshots.auto_interval_s > 0 {
+            // Ticks each second (or each interval, if shorter); the node's clock decides.
+            let interval = Duration::from_secs(node.config.snapshots.auto_interval_s);
+            let every = Some(interval.min(Duration::from_secs(1)));
+            crate::snapshot::AutoSnapshots::new(node.clone(), node.config.snapshots, every).start();
+        }
+        node
     }
 
     pub fn config(&self) -> &Config {
@@ -101,6 +172,50 @@ impl Node {
         self.actors.supervisor.do_send(Wake);
     }
 
+    /// The job types this node's workers handle, sorted.
+    pub fn job_types(&self) -> &[String] {
+        &self.job_types
+    }
+
+    /// A warning for each of `job_types` (once each) that no worker of this node
+    /// handles: such a job stays `PENDING` until a node that handles it runs.
+    pub fn unhandled_warnings<'a>(&self, job_types: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let mut warned: Vec<&str> = Vec::new();
+        for job_type in job_types {
+            if !self.job_types.iter().any(|t| t == job_type) && !warned.contains(&job_type) {
+                warned.push(job_type);
+            }
+        }
+        warned
+            .into_iter()
+            .map(|t| {
+                format!(
+                    "no worker of node {} handles job type {t:?}: the job stays PENDING until a node that \
+                     handles it runs (this node handles: {})",
+                    self.node_id,
+                    self.job_types.join(", ")
+                )
+            })
+            .collect()
+    }
+
+    /// Workers whose last heartbeat is older than this are not counted as live (for
+    /// the job types nobody handles).
+    pub fn live_since(&self) -> DateTime<Utc> {
+        self.now() - crate::gauges::live_window(&self.config.health)
+    }
+
+    /// The gauges `/metrics` shows, as last read (memory only: never waits).
+    pub fn gauges(&self) -> GaugeSnapshot {
+        self.gauges.snapshot()
+    }
+
+    /// Reads the gauges now, each read bounded (the node also does so every
+    /// [`crate::gauges::REFRESH_EVERY`]).
+    pub async fn refresh_gauges(&self) {
+        self.gauges.refresh(&*self.store, &self.actors.supervisor, self.live_since()).await;
+    }
+
     /// Validates and writes jobs (all or nothing), then wakes the workers.
     pub async fn submit(&self, requests: Vec<JobRequest>) -> Result<Vec<Enqueued>, SubmitError> {
         let jobs = match requests.len() {
@@ -111,6 +226,25 @@ impl Node {
         let enqueued = self.actors.store.send(EnqueueMany(jobs)).await.map_err(|_| StoreError::Unavailable)??;
         self.wake();
         Ok(enqueued)
+    }
+
+    /// Whether the node takes work, within [`READY_CHECK`]: not draining, its store
+    /// answers, and the store calls its actors make are neither stuck (one in flight
+    /// for `health.store_stall_ms` or longer: a locked table, say) nor failing without
+    /// a success for as long. The reason when it does not.
+    pub async fn readiness(&self) -> Result<(), String> {
+        if self.is_draining() {
+            return Err("draining: the node is shutting down".into());
+        }
+        let stall = chrono::Duration::milliseconds(self.config.health.store_stall_ms as i64);
+        if let Some(trouble) = self.actors.store_watch.trouble(stall) {
+            return Err(trouble);
+        }
+        match tokio::time::timeout(READY_CHECK, self.store.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("the store does not answer: {e}")),
+            Err(_) => Err(format!("the store did not answer within {} ms", READY_CHECK.as_millis())),
+        }
     }
 
     /// The store, for reads (jobs, executions, workers, counts).
@@ -135,6 +269,23 @@ impl Node {
         let job = self.actors.store.send(RequeueDeadLetter(job_id)).await.map_err(|_| StoreError::Unavailable)??;
         self.wake();
         Ok(job)
+    }
+
+    /// Applies an operator's bulk action to those of `job_ids` it fits, in one
+    /// transaction, and wakes the workers (requeued and retried jobs are ready).
+    /// Answers the ids changed. A cancelled job that was running on some node has its
+    /// outcome refused when its handler ends (fencing); the handler is not interrupted.
+    pub async fn apply_bulk(&self, action: crate::store::BulkAction, job_ids: Vec<Uuid>) -> StoreResult<Vec<Uuid>> {
+        let changed = self
+            .actors
+            .store
+            .send(crate::actors::store::ApplyBulk(action, job_ids))
+            .await
+            .map_err(|_| StoreError::Unavailable)??;
+        if !changed.is_empty() {
+            self.wake();
+        }
+        Ok(changed)
     }
 
     /// This node's worker slots, as its Supervisor sees them.

@@ -18,10 +18,28 @@ use crate::config::Config;
 use crate::handler::Registry;
 use crate::node::Node;
 
+/// How `aeon node` starts, beyond its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Restore the workers from a snapshot at start: `latest` or a snapshot id (see
+    /// [`crate::snapshot::startup`]).
+    pub restore: Option<String>,
+}
+
 /// Runs a node and its HTTP API until `shutdown` resolves, then drains it (the API
 /// answers `/readyz` with 503 meanwhile) and stops the API. Must run inside an actix
 /// System.
 pub async fn run(config: Config, registry: Registry, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    run_with(config, registry, shutdown, RunOptions::default()).await
+}
+
+/// [`run`], with [`RunOptions`].
+pub async fn run_with(
+    config: Config,
+    registry: Registry,
+    shutdown: impl Future<Output = ()>,
+    options: RunOptions,
+) -> anyhow::Result<()> {
     let bind = config.api.bind.clone();
     let store = crate::config::redact_url(&config.store.url);
     if config.store.is_embedded_default() {
@@ -30,7 +48,14 @@ pub async fn run(config: Config, registry: Registry, shutdown: impl Future<Outpu
     } else {
         tracing::info!(%store, "store: {}", config.store.url.split("://").next().unwrap_or("?"));
     }
-    let node = Node::start(config, registry, Arc::new(SystemClock), Probe::none()).await?;
+    let node = match options.restore.as_deref() {
+        None => Node::start(config, registry, Arc::new(SystemClock), Probe::none()).await?,
+        Some(which) => {
+            let store = crate::store::open(&config.store.url, config.store.max_connections, config.retry).await?;
+            let clock = Arc::new(SystemClock);
+            crate::snapshot::startup::start_restored(config, store, registry, clock, Probe::none(), which).await?.0
+        }
+    };
     let (server, addrs) = crate::api::serve(node.clone(), &bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on api.bind = {bind}: {e}"))?;
     tracing::info!(node_id = %node.node_id, ?addrs, "HTTP API listening");

@@ -10,9 +10,11 @@
 //! Each actor's messages live beside it. Tests start any actor alone, with stand-ins
 //! for its neighbours (its outputs are `Recipient`s) and a [`probe`] to await events.
 
+pub mod context;
 pub mod health;
 pub mod job;
 pub mod probe;
+pub mod pruner;
 pub mod store;
 pub mod supervisor;
 pub mod worker;

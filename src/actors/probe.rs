@@ -67,6 +67,22 @@ pub enum Event {
     Drained {
         released: usize,
     },
+    /// A retention tick ended: what it deleted in all.
+    Pruned {
+        pruned: crate::store::Pruned,
+    },
+    /// Execution contexts reached the vector store (the running total).
+    ContextsWritten {
+        written_total: u64,
+    },
+    /// A vector store call failed; it will be retried (the running total of retries).
+    ContextWriteFailed {
+        retries_total: u64,
+    },
+    /// The context queue was full: the oldest were dropped (the running total).
+    ContextsDropped {
+        dropped_total: u64,
+    },
 }
 
 /// An optional event sender, cloned into every actor of a node.

@@ -6,13 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::filter::FilterSpec;
 use super::{
     ApiError, BatchRequest, BatchSubmitted, ErrorBody, JobPage, JobView, Submitted, WorkflowJob, WorkflowView,
     bad_query, next_cursor, page_limit, read_body,
 };
-use crate::job::{JobRequest, JobStatus, parse_job_id, validate_job_type};
+use crate::job::{JobRequest, parse_job_id};
 use crate::node::Node;
-use crate::store::JobFilter;
 
 /// The most jobs one batch may hold.
 pub const MAX_BATCH: usize = 10_000;
@@ -32,9 +32,11 @@ pub(super) async fn body(req: &HttpRequest, payload: web::Payload, node: &Node) 
 ))]
 pub async fn submit(req: HttpRequest, payload: web::Payload, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let request: JobRequest = super::error::parse_body(&body(&req, payload, &node).await?)?;
+    let warnings = node.unhandled_warnings([request.job_type.as_str()]);
     let answer = node.submit(vec![request]).await?.pop().ok_or_else(|| ApiError::unavailable("no answer"))?;
     let status = if answer.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(HttpResponse::build(status).json(Submitted { job_id: answer.job_id, status: answer.status.as_str().into() }))
+    let submitted = Submitted { job_id: answer.job_id, status: answer.status.as_str().into(), warnings };
+    Ok(HttpResponse::build(status).json(submitted))
 }
 
 /// Submit many jobs, all or nothing.
@@ -54,8 +56,10 @@ pub async fn submit_batch(
         let message = format!("a batch holds 1 to {MAX_BATCH} jobs, not {}", batch.jobs.len());
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message).with_field("jobs"));
     }
+    let warnings = node.unhandled_warnings(batch.jobs.iter().map(|j| j.job_type.as_str()));
     let answers = node.submit(batch.jobs).await?;
-    Ok(HttpResponse::Created().json(BatchSubmitted { job_ids: answers.into_iter().map(|a| a.job_id).collect() }))
+    let job_ids = answers.into_iter().map(|a| a.job_id).collect();
+    Ok(HttpResponse::Created().json(BatchSubmitted { job_ids, warnings }))
 }
 
 /// A path id that must be a UUID: 400 when it is not.
@@ -65,7 +69,7 @@ pub(super) fn path_id(text: &str) -> Result<uuid::Uuid, ApiError> {
 }
 
 /// Show a job with its attempts.
-#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id (UUID)")), responses(
+#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = uuid::Uuid, Path, description = "Job id (UUID)")), responses(
     (status = 200, body = JobView),
     (status = 400, description = "Malformed id", body = ErrorBody),
     (status = 404, description = "Unknown job", body = ErrorBody),
@@ -96,7 +100,7 @@ pub(super) async fn view_of(node: &Node, job: crate::job::Job) -> Result<JobView
 const MAX_WORKFLOW: u32 = 10_000;
 
 /// Show a workflow: the root and every job that depends on it, transitively.
-#[utoipa::path(get, path = "/v1/workflows/{id}", params(("id" = String, Path, description = "Root job id (UUID)")), responses(
+#[utoipa::path(get, path = "/v1/workflows/{id}", params(("id" = uuid::Uuid, Path, description = "Root job id (UUID)")), responses(
     (status = 200, body = WorkflowView),
     (status = 400, description = "Malformed id", body = ErrorBody),
     (status = 404, description = "Unknown job", body = ErrorBody),
@@ -125,36 +129,47 @@ pub async fn workflow(id: web::Path<String>, node: web::Data<Node>) -> Result<Ht
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only jobs in this status.
+    #[param(pattern = "^(|WAITING|PENDING|RUNNING|COMPLETED|DEAD_LETTER|CANCELLED)$")]
     pub status: Option<String>,
     /// Only jobs of this type.
     #[serde(rename = "type")]
+    #[param(pattern = "^[a-z0-9_.-]{0,64}$", max_length = 64)]
     pub job_type: Option<String>,
+    /// Only jobs created at or after this time (RFC 3339).
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Only jobs created before this time (RFC 3339), after `since`.
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+    /// Only jobs whose payload (as JSON text) or error contains this text
+    /// (case-sensitive, at most 200 characters). Not indexed: it reads the jobs of the
+    /// time range, the last 24 hours when `since` is not given.
+    #[param(max_length = 200, pattern = "^[^\\u0000]*$")]
+    pub search: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(format = Uuid)]
     pub cursor: Option<String>,
 }
 
-/// List jobs, newest first.
+/// List jobs, newest first, keyset-paged: each page starts after the previous page's
+/// last id, so a page costs the same on the first page and the thousandth.
 #[utoipa::path(get, path = "/v1/jobs", params(ListQuery), responses(
     (status = 200, body = JobPage),
     (status = 400, description = "Bad query", body = ErrorBody),
 ))]
 pub async fn list(query: web::Query<ListQuery>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s) => Some(s.parse::<JobStatus>().map_err(|e| bad_query("status", e.to_string()))?),
-    };
-    if let Some(t) = &q.job_type {
-        validate_job_type(t).map_err(|e| bad_query("type", e.reason))?;
-    }
-    let limit = page_limit(q.limit)?;
-    let before = match q.cursor.as_deref() {
+    let spec = FilterSpec { status: q.status, job_type: q.job_type, since: q.since, until: q.until, search: q.search };
+    let mut filter = spec.to_filter(node.now()).map_err(|e| bad_query(e.field, e.reason))?;
+    filter.limit = page_limit(q.limit)?;
+    filter.before = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(parse_job_id(c).map_err(|e| bad_query("cursor", e.reason))?),
     };
-    let filter = JobFilter { status, job_type: q.job_type, before, limit };
+    let limit = filter.limit;
     let jobs = node.store().list_jobs(filter).await?;
     let next_cursor = next_cursor(&jobs, limit, |j| j.job_id.to_string());
     let jobs = jobs.into_iter().map(|j| JobView::new(j, None)).collect();
@@ -162,7 +177,7 @@ pub async fn list(query: web::Query<ListQuery>, node: web::Data<Node>) -> Result
 }
 
 /// Cancel a job that has not finished.
-#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", params(("id" = String, Path, description = "Job id (UUID)")), responses(
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", params(("id" = uuid::Uuid, Path, description = "Job id (UUID)")), responses(
     (status = 200, description = "Cancelled", body = JobView),
     (status = 400, description = "Malformed id", body = ErrorBody),
     (status = 404, description = "Unknown job", body = ErrorBody),

@@ -2,14 +2,19 @@
 //! crash experiments drive a node through. The OpenAPI document is served at
 //! `/openapi.json`; `docs/openapi.json` is a copy a test keeps in step.
 
+mod bulk;
+mod contexts;
 mod error;
+pub mod filter;
 mod jobs;
 pub mod openapi;
 mod ops;
+mod snapshots;
 mod views;
 mod workers;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use snapshots::{CreateSnapshot, SnapshotDetail, SnapshotPage, SnapshotView, VerifyError, VerifyView};
 pub use views::*;
 
 use std::net::SocketAddr;
@@ -59,39 +64,78 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/jobs", web::post().to(jobs::submit))
                 .route("/jobs", web::get().to(jobs::list))
                 .route("/jobs/batch", web::post().to(jobs::submit_batch))
+                .route("/jobs/bulk", web::post().to(bulk::run))
                 .route("/jobs/{id}", web::get().to(jobs::show))
                 .route("/jobs/{id}/cancel", web::post().to(jobs::cancel))
+                .route("/jobs/{id}/similar", web::get().to(contexts::similar))
+                .route("/jobs/{id}/context", web::get().to(contexts::context))
                 .route("/workflows/{id}", web::get().to(jobs::workflow))
                 .route("/workers", web::get().to(workers::list))
                 .route("/workers/{id}/crash", web::post().to(workers::crash))
                 .route("/dead-letters", web::get().to(ops::dead_letters))
                 .route("/dead-letters/{job_id}/requeue", web::post().to(ops::requeue))
-                .route("/stats", web::get().to(ops::stats)),
+                .route("/snapshots", web::post().to(snapshots::create))
+                .route("/snapshots", web::get().to(snapshots::list))
+                .route("/snapshots/{id}", web::get().to(snapshots::show))
+                .route("/snapshots/{id}/restore", web::post().to(snapshots::restore))
+                .route("/stats", web::get().to(ops::stats))
+                .route("/stats/history", web::get().to(ops::history))
+                .route("/session", web::get().to(ops::session)),
         )
+        .configure(crate::ui::routes)
         .default_service(web::to(|| async { Err::<(), _>(ApiError::not_found("no such route")) }));
 }
 
-/// When `api.token` is set, `/v1` needs `Authorization: Bearer <token>`, compared in
-/// constant time.
+/// What a caller may do, as its token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Everything (`api.token`, or no token configured).
+    Write,
+    /// Every GET, no write (`api.read_token`).
+    Read,
+}
+
+/// When `api.token` is set, `/v1` needs `Authorization: Bearer <token>`: that token
+/// may do everything, `api.read_token` (when set) only GETs; a write with it is 403.
+/// Both are compared in constant time. The access granted is left in the request's
+/// extensions for the handlers (`/v1/session` answers it).
 async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let expected = req.app_data::<web::Data<Node>>().map(|n| n.config().api.token.clone()).unwrap_or_default();
-    if !expected.is_empty() {
+    let (token, read_token) = req
+        .app_data::<web::Data<Node>>()
+        .map(|n| (n.config().api.token.clone(), n.config().api.read_token.clone()))
+        .unwrap_or_default();
+    let access = if token.is_empty() {
+        Access::Write
+    } else {
         let given = req
             .headers()
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        let matches: bool = given.as_bytes().ct_eq(expected.as_bytes()).into();
-        if !matches {
+        let is = |expected: &str| -> bool {
+            !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+        };
+        // Both comparisons always run, so timing does not tell which token was close.
+        let (writes, reads) = (is(&token), is(&read_token));
+        if writes {
+            Access::Write
+        } else if reads {
+            Access::Read
+        } else {
             return Err(
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required").into()
             );
         }
+    };
+    if access == Access::Read && req.method() != actix_web::http::Method::GET {
+        let message = "this token is read-only: it may not change anything";
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "read_only", message).into());
     }
+    actix_web::HttpMessage::extensions_mut(&req).insert(access);
     next.call(req).await
 }
 

@@ -3,13 +3,13 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
-use super::{jobs, ops, workers};
+use super::{bulk, contexts, jobs, ops, snapshots, workers};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Aeon",
-        description = "A durable, actor-based job runtime. When `api.token` is set, every /v1 call needs `Authorization: Bearer <token>`."
+        description = "A durable, actor-based job runtime. When `api.token` is set, every /v1 call needs `Authorization: Bearer <token>`; `api.read_token`, when set, may make every GET and no write (403)."
     ),
     paths(
         jobs::submit,
@@ -18,11 +18,20 @@ use super::{jobs, ops, workers};
         jobs::list,
         jobs::workflow,
         jobs::cancel,
+        contexts::similar,
+        contexts::context,
+        bulk::run,
         workers::list,
         workers::crash,
+        snapshots::create,
+        snapshots::list,
+        snapshots::show,
+        snapshots::restore,
         ops::dead_letters,
         ops::requeue,
         ops::stats,
+        ops::history,
+        ops::session,
         ops::livez,
         ops::readyz,
         ops::metrics,

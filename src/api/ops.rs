@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::jobs::{path_id, view_of};
 use super::{
-    ApiError, DeadLetterPage, DeadLetterView, ErrorBody, Health, JobView, Stats, bad_query, next_cursor, page_limit,
+    Access, ApiError, DeadLetterPage, DeadLetterView, ErrorBody, Health, HistoryView, JobView, MinuteView, SessionView,
+    Stats, UnhandledType, bad_query, next_cursor, page_limit,
 };
 use crate::job::JobStatus;
 use crate::metrics::METRICS;
@@ -19,8 +20,10 @@ use crate::store::WorkerStatus;
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -42,7 +45,7 @@ pub async fn dead_letters(query: web::Query<PageQuery>, node: web::Data<Node>) -
 }
 
 /// Put a dead-lettered job back to `PENDING` with fresh retries.
-#[utoipa::path(post, path = "/v1/dead-letters/{job_id}/requeue", params(("job_id" = String, Path, description = "Job id (UUID)")), responses(
+#[utoipa::path(post, path = "/v1/dead-letters/{job_id}/requeue", params(("job_id" = uuid::Uuid, Path, description = "Job id (UUID)")), responses(
     (status = 200, description = "Requeued", body = JobView),
     (status = 400, description = "Malformed id", body = ErrorBody),
     (status = 404, description = "Unknown job", body = ErrorBody),
@@ -55,7 +58,8 @@ pub async fn requeue(job_id: web::Path<String>, node: web::Data<Node>) -> Result
     Ok(HttpResponse::Ok().json(view_of(&node, requeued).await?))
 }
 
-/// Jobs by status, throughput over the last minute, workers by status.
+/// Jobs by status, throughput over the last minute, workers by status, and pending
+/// job types that no live worker handles.
 #[utoipa::path(get, path = "/v1/stats", responses((status = 200, body = Stats)))]
 pub async fn stats(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let store = node.store();
@@ -65,71 +69,98 @@ pub async fn stats(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     }
     let completed_last_minute = store.completed_since(node.now() - chrono::TimeDelta::seconds(60)).await?;
     let mut workers: BTreeMap<String, i64> = WorkerStatus::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
-    for w in store.list_workers().await? {
+    let rows = store.list_workers().await?;
+    for w in &rows {
         *workers.entry(w.status.as_str().to_string()).or_default() += 1;
     }
-    Ok(HttpResponse::Ok().json(Stats { jobs, completed_last_minute, workers }))
+    let pending = store.pending_by_type().await?;
+    let unhandled_types = crate::gauges::unhandled(pending, &rows, node.live_since())
+        .into_iter()
+        .map(|(job_type, pending)| UnhandledType { job_type, pending })
+        .collect();
+    Ok(HttpResponse::Ok().json(Stats { jobs, completed_last_minute, workers, unhandled_types }))
+}
+
+/// What the caller's token may do here, and whether crashing workers is allowed.
+#[utoipa::path(get, path = "/v1/session", responses((status = 200, body = SessionView)))]
+pub async fn session(req: HttpRequest, node: web::Data<Node>) -> HttpResponse {
+    let access = match req.extensions().get::<Access>() {
+        Some(Access::Read) => "read",
+        _ => "write",
+    };
+    HttpResponse::Ok().json(SessionView {
+        access: access.into(),
+        allow_crash: node.config().experiments.allow_crash,
+        node_id: node.node_id.clone(),
+    })
+}
+
+/// Runs per minute over the last hour on this node (kept in memory, no query), and
+/// ready jobs by type across the cluster (one indexed count).
+#[utoipa::path(get, path = "/v1/stats/history", responses((status = 200, body = HistoryView)))]
+pub async fn history(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
+    let minutes = METRICS
+        .history
+        .last_hour(node.now())
+        .into_iter()
+        .map(|m| MinuteView {
+            at: chrono::DateTime::from_timestamp(m.minute * 60, 0).unwrap_or_default(),
+            succeeded: m.succeeded,
+            failed: m.failed,
+        })
+        .collect();
+    let pending_by_type = node.store().pending_by_type().await?.into_iter().collect();
+    Ok(HttpResponse::Ok().json(HistoryView { node_id: node.node_id.clone(), minutes, pending_by_type }))
 }
 
 /// The process is alive.
 #[utoipa::path(get, path = "/livez", responses((status = 200, body = Health)))]
 pub async fn livez() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "alive".into(), reason: None })
+    HttpResponse::Ok().json(Health { status: "alive".into(), reason: None, degraded: Vec::new() })
 }
 
-/// The node takes work: its store answers and it is not draining.
+/// The node takes work: its store answers and it is not draining. 200 names the
+/// optional components that do not work in `degraded` (e.g. `["qdrant"]`), with why
+/// in `reason`.
 #[utoipa::path(get, path = "/readyz", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(node: web::Data<Node>) -> HttpResponse {
     let unready = |reason: String| {
-        HttpResponse::ServiceUnavailable().json(Health { status: "unready".into(), reason: Some(reason) })
+        HttpResponse::ServiceUnavailable().json(Health {
+            status: "unready".into(),
+            reason: Some(reason),
+            degraded: Vec::new(),
+        })
     };
-    if node.is_draining() {
-        return unready("draining: the node is shutting down".into());
-    }
-    match node.store().ping().await {
-        Ok(()) => HttpResponse::Ok().json(Health { status: "ready".into(), reason: None }),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: store unreachable");
-            unready("the store does not answer".into())
+    match node.readiness().await {
+        Ok(()) => {
+            // A vector store that fails is reported, not a reason to refuse work.
+            let status = &node.contexts.status;
+            let (degraded, reason) = match status.degraded() {
+                Some(why) => (vec![status.backend().to_string()], Some(format!("{}: {why}", status.backend()))),
+                None => (Vec::new(), None),
+            };
+            HttpResponse::Ok().json(Health { status: "ready".into(), reason, degraded })
+        }
+        Err(reason) => {
+            tracing::warn!(%reason, "readiness: unready");
+            unready(reason)
         }
     }
 }
 
-/// Prometheus metrics: runs by outcome, claim and run latency, queue depth, worker
-/// health, restarts, rescues.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String)))]
+/// Prometheus metrics (OpenMetrics text): runs by outcome, claim and run latency,
+/// restarts, rescues, queue depth, worker health and load, pending jobs no live worker
+/// handles. Reads memory only: the gauges the store knows are cached by the node and
+/// refreshed off the request path, so a stuck database never holds up a scrape
+/// (`aeon_gauges_age_seconds` tells how old they are). The vector store's
+/// (`aeon_vector_*`: degraded, queue depth, retries, drops, writes) come from memory.
+#[utoipa::path(get, path = "/metrics", responses(
+    (status = 200, description = "OpenMetrics text format", body = String, content_type = "application/openmetrics-text"),
+))]
 pub async fn metrics(node: web::Data<Node>) -> HttpResponse {
-    use std::fmt::Write;
-    let mut out = String::new();
-    METRICS.render(&mut out);
-    if let Ok(counts) = node.store().count_by_status().await {
-        let _ = writeln!(out, "# HELP aeon_queue_depth Jobs by status, cluster-wide.\n# TYPE aeon_queue_depth gauge");
-        let counts: BTreeMap<&str, i64> = counts.iter().map(|(s, n)| (s.as_str(), *n)).collect();
-        for status in JobStatus::ALL {
-            let _ =
-                writeln!(out, "aeon_queue_depth{{status=\"{status}\"}} {}", counts.get(status.as_str()).unwrap_or(&0));
-        }
-    }
-    {
-        let slots = node.slots().await;
-        let _ = writeln!(
-            out,
-            "# HELP aeon_worker_health Health score of this node's workers.\n# TYPE aeon_worker_health gauge"
-        );
-        for s in &slots {
-            let _ = writeln!(
-                out,
-                "aeon_worker_health{{worker_id=\"{}\",status=\"{}\"}} {}",
-                s.worker_id,
-                s.status.as_str(),
-                s.score
-            );
-        }
-        let _ =
-            writeln!(out, "# HELP aeon_worker_load Jobs held by this node's workers.\n# TYPE aeon_worker_load gauge");
-        for s in &slots {
-            let _ = writeln!(out, "aeon_worker_load{{worker_id=\"{}\"}} {}", s.worker_id, s.load);
-        }
-    }
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out)
+    let mut body = crate::metrics::render(&node.gauges());
+    // The vector store's health and counters (aeon_vector_*), before the closing `# EOF`.
+    let vectors = node.contexts.status.encode();
+    body.insert_str(body.rfind("# EOF").unwrap_or(body.len()), &vectors);
+    HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(body)
 }

@@ -94,17 +94,28 @@ impl JobView {
 pub struct Submitted {
     pub job_id: Uuid,
     pub status: String,
+    /// What the submitter should know, the job being accepted all the same: no worker
+    /// of this node handles its type (it stays `PENDING` until a node that does runs).
+    /// Absent when there is nothing to say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
+    /// 1 to 10,000 jobs, written all or nothing.
+    #[schema(min_items = 1, max_items = 10000)]
     pub jobs: Vec<crate::job::JobRequest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BatchSubmitted {
     pub job_ids: Vec<Uuid>,
+    /// As in [`Submitted`]: one per job type of the batch that no worker of this node
+    /// handles. Absent when there is nothing to say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A page of jobs; pass `next_cursor` as `cursor` for the next one.
@@ -188,6 +199,18 @@ pub struct Stats {
     pub completed_last_minute: i64,
     /// Workers by status, cluster-wide.
     pub workers: BTreeMap<String, i64>,
+    /// Job types with `PENDING` jobs that no live worker of the cluster handles: they
+    /// wait until a node with a handler for the type runs.
+    pub unhandled_types: Vec<UnhandledType>,
+}
+
+/// Pending jobs of a type no live worker handles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UnhandledType {
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// How many are `PENDING`.
+    pub pending: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -195,6 +218,10 @@ pub struct Health {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Optional components that do not work (e.g. `qdrant`): the node still takes
+    /// work, without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<String>,
 }
 
 /// A workflow: a root job and every job that depends on it, transitively.
@@ -214,4 +241,38 @@ pub struct WorkflowJob {
     pub job_type: String,
     pub status: String,
     pub depends_on: Vec<Uuid>,
+}
+
+/// What the caller may do on this node (`GET /v1/session`): the dashboard shows its
+/// buttons from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SessionView {
+    /// `write` (everything) or `read` (GETs only: every write is 403).
+    pub access: String,
+    /// Whether `POST /v1/workers/{id}/crash` is allowed on this node.
+    pub allow_crash: bool,
+    /// The node answering.
+    pub node_id: String,
+}
+
+/// The dashboard's overview: runs per minute over the last hour, and ready jobs by
+/// type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryView {
+    /// The node whose runs `minutes` counts (each node counts its own).
+    pub node_id: String,
+    /// The last 60 minutes, oldest first, the current (partial) minute last.
+    pub minutes: Vec<MinuteView>,
+    /// `PENDING` jobs by type, cluster-wide.
+    pub pending_by_type: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MinuteView {
+    /// The minute's start.
+    pub at: DateTime<Utc>,
+    /// Runs that succeeded.
+    pub succeeded: u64,
+    /// Attempts that failed (errors, timeouts, panics), retried or dead-lettered.
+    pub failed: u64,
 }

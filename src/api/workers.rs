@@ -18,7 +18,7 @@ pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
 /// Crash a worker of this node on purpose. Refused unless
 /// `[experiments] allow_crash = true`.
 #[utoipa::path(post, path = "/v1/workers/{id}/crash", request_body = CrashRequest,
-    params(("id" = String, Path, description = "Worker id (UUID)")), responses(
+    params(("id" = uuid::Uuid, Path, description = "Worker id (UUID)")), responses(
     (status = 202, description = "The worker was told to crash"),
     (status = 400, description = "Malformed id or JSON", body = ErrorBody),
     (status = 403, description = "Crashing is not allowed on this node", body = ErrorBody),

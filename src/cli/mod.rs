@@ -1,15 +1,19 @@
-//! `aeon job|workers|dlq|stats`: a client of a node's HTTP API.
+//! `aeon job|workers|dlq|stats|snapshot`: a client of a node's HTTP API.
 //!
 //! Human-readable tables by default, `--json` for scripts. Exit codes scripts can rely
 //! on: 0 success; 1 the node could not be reached or failed; 2 bad input (400, 413,
 //! 422, or a bad argument); 3 not found (404); 4 conflict (409); 5 refused (401, 403).
 
+mod bulk;
 mod render;
+mod snapshot;
 
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
+
+pub use snapshot::{SnapshotCommand, snapshot};
 
 /// Where the node is and how to talk to it.
 #[derive(Debug, Clone, Args)]
@@ -64,15 +68,48 @@ pub enum JobCommand {
         status: Option<String>,
         #[arg(long = "type")]
         job_type: Option<String>,
+        /// Created at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Created before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Payload or error text contains this (the last 24 hours unless --since).
+        #[arg(long)]
+        search: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: u32,
         #[arg(long)]
         cursor: Option<String>,
     },
-    /// Cancel a job that has not finished.
-    Cancel { id: String },
+    /// Cancel a job that has not finished, or every unfinished job matching
+    /// `--filter` (a preview first; `--yes` to skip the question).
+    Cancel {
+        #[arg(required_unless_present = "filter", conflicts_with = "filter")]
+        id: Option<String>,
+        #[command(flatten)]
+        bulk: BulkOptions,
+    },
+    /// Make pending jobs due now (a retry waiting out its backoff, a job scheduled
+    /// for later): one job, or every one matching `--filter`.
+    RetryNow {
+        #[arg(required_unless_present = "filter", conflicts_with = "filter")]
+        id: Option<String>,
+        #[command(flatten)]
+        bulk: BulkOptions,
+    },
     /// Print a workflow: the job and everything that depends on it, as a tree.
     Tree { id: String },
+    /// Past failed executions of other jobs whose failures look like this job's,
+    /// best first: is it one of a known family?
+    Similar {
+        id: String,
+        /// How many, 1 to 100.
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+    /// A job's latest checkpoint and its attempts' execution contexts.
+    Context { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,8 +121,32 @@ pub enum DlqCommand {
         #[arg(long)]
         cursor: Option<String>,
     },
-    /// Put a dead-lettered job back in the queue.
-    Requeue { id: String },
+    /// Put a dead-lettered job back in the queue, or with `--all` every one (of
+    /// `--type`, matching `--filter`): a preview first, `--yes` to skip the question.
+    Requeue {
+        #[arg(required_unless_present = "all", conflicts_with_all = ["all", "job_type", "filter"])]
+        id: Option<String>,
+        /// Every dead-lettered job (narrowed by --type and --filter).
+        #[arg(long)]
+        all: bool,
+        /// Only jobs of this type (with --all).
+        #[arg(long = "type", requires = "all")]
+        job_type: Option<String>,
+        #[command(flatten)]
+        bulk: BulkOptions,
+    },
+}
+
+/// Bulk actions: which jobs, and whether to ask first.
+#[derive(Debug, Clone, Args)]
+pub struct BulkOptions {
+    /// Which jobs: `status=…`, `type=…`, `since=…`, `until=…` (RFC 3339) or `search=…`;
+    /// repeat to narrow (`--filter type=email --filter status=PENDING`).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// Do it without asking (the preview is still printed).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// A failed command: what to print and the exit code.
@@ -191,6 +252,11 @@ pub fn job(options: ClientOptions, command: JobCommand) -> Result<String, CliErr
             depends_on,
             on_dependency_failure,
         } => {
+            // Refused here as the node would: once parsed, such a number would already be changed.
+            if let Some((path, literal)) = crate::job::inexact_number(payload.as_bytes()) {
+                let field = if path == "body" { "payload".to_string() } else { format!("payload.{path}") };
+                return Err(CliError::new(2, format!("--payload: {field}: {}", crate::job::inexact_reason(&literal))));
+            }
             let payload: Value = serde_json::from_str(&payload)
                 .map_err(|e| CliError::new(2, format!("--payload is not valid JSON: {e}")))?;
             let mut body = json!({ "type": job_type, "payload": payload });
@@ -208,6 +274,9 @@ pub fn job(options: ClientOptions, command: JobCommand) -> Result<String, CliErr
                 }
             }
             let value = client.call("POST", "/v1/jobs", Some(body))?;
+            for warning in value["warnings"].as_array().into_iter().flatten() {
+                eprintln!("warning: {}", warning.as_str().unwrap_or_default());
+            }
             let shown = render::id_and_status(&value);
             (value, shown)
         }
@@ -216,10 +285,13 @@ pub fn job(options: ClientOptions, command: JobCommand) -> Result<String, CliErr
             let shown = render::job(&value);
             (value, shown)
         }
-        JobCommand::List { status, job_type, limit, cursor } => {
+        JobCommand::List { status, job_type, since, until, search, limit, cursor } => {
             let q = query(&[
                 ("status", status),
                 ("type", job_type),
+                ("since", since),
+                ("until", until),
+                ("search", search),
                 ("limit", Some(limit.to_string())),
                 ("cursor", cursor),
             ]);
@@ -227,15 +299,38 @@ pub fn job(options: ClientOptions, command: JobCommand) -> Result<String, CliErr
             let shown = render::job_list(&value);
             (value, shown)
         }
+        JobCommand::Similar { id, limit } => {
+            let q = query(&[("limit", Some(limit.to_string()))]);
+            let value = client.call("GET", &format!("/v1/jobs/{}/similar{q}", id_path(&id)), None)?;
+            let shown = render::similar(&value);
+            (value, shown)
+        }
+        JobCommand::Context { id } => {
+            let value = client.call("GET", &format!("/v1/jobs/{}/context", id_path(&id)), None)?;
+            let shown = render::context(&value);
+            (value, shown)
+        }
         JobCommand::Tree { id } => {
             let value = client.call("GET", &format!("/v1/workflows/{}", id_path(&id)), None)?;
             let shown = render::tree(&value);
             (value, shown)
         }
-        JobCommand::Cancel { id } => {
+        JobCommand::Cancel { id: Some(id), .. } => {
             let value = client.call("POST", &format!("/v1/jobs/{}/cancel", id_path(&id)), None)?;
             let shown = render::id_and_status(&value);
             (value, shown)
+        }
+        JobCommand::Cancel { id: None, bulk } => {
+            let target = json!({ "filter": bulk::filter(&bulk.filter, None)? });
+            bulk::run(&client, "cancel", target, bulk.yes, json_out)?
+        }
+        JobCommand::RetryNow { id, bulk } => {
+            let target = match id {
+                Some(id) => json!({ "job_ids": [id] }),
+                None => json!({ "filter": bulk::filter(&bulk.filter, None)? }),
+            };
+            let yes = bulk.yes || target_is_one(&target);
+            bulk::run(&client, "retry_now", target, yes, json_out)?
         }
     };
     Ok(if json_out { pretty(&value) } else { shown })
@@ -259,7 +354,14 @@ pub fn dlq(options: ClientOptions, command: DlqCommand) -> Result<String, CliErr
             let shown = render::dead_letters(&value);
             (value, shown)
         }
-        DlqCommand::Requeue { id } => {
+        DlqCommand::Requeue { id: None, job_type, bulk, .. } => {
+            let mut filter = bulk::filter(&bulk.filter, Some("DEAD_LETTER"))?;
+            if let Some(t) = job_type {
+                filter["type"] = Value::from(t);
+            }
+            bulk::run(&client, "requeue", json!({ "filter": filter }), bulk.yes, json_out)?
+        }
+        DlqCommand::Requeue { id: Some(id), .. } => {
             let value = client.call("POST", &format!("/v1/dead-letters/{}/requeue", id_path(&id)), None)?;
             let shown = render::id_and_status(&value);
             (value, shown)
@@ -273,6 +375,11 @@ pub fn stats(options: ClientOptions) -> Result<String, CliError> {
     let json_out = options.json;
     let value = Client::new(options).call("GET", "/v1/stats", None)?;
     Ok(if json_out { pretty(&value) } else { render::stats(&value) })
+}
+
+/// Whether a bulk target names one job (no question asked for one job).
+fn target_is_one(target: &Value) -> bool {
+    target["job_ids"].as_array().is_some_and(|ids| ids.len() == 1)
 }
 
 fn pretty(value: &Value) -> String {

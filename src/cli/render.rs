@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 /// Columns padded to their widest cell.
-fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(super) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -19,7 +19,7 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     out.join("\n")
 }
 
-fn text(v: &Value) -> String {
+pub(super) fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
@@ -133,12 +133,20 @@ pub fn stats(v: &Value) -> String {
             .map(|m| m.iter().map(|(k, n)| format!("  {k:<12} {n}")).collect::<Vec<_>>().join("\n"))
             .unwrap_or_default()
     };
-    format!(
+    let mut out = format!(
         "jobs\n{}\ncompleted in the last minute: {}\nworkers\n{}",
         section("jobs"),
         text(&v["completed_last_minute"]),
         section("workers")
-    )
+    );
+    let unhandled = v["unhandled_types"].as_array().cloned().unwrap_or_default();
+    if !unhandled.is_empty() {
+        out.push_str("\npending job types no live worker handles (they wait for a node that does)");
+        for t in &unhandled {
+            out.push_str(&format!("\n  {:<12} {}", text(&t["type"]), text(&t["pending"])));
+        }
+    }
+    out
 }
 
 /// A workflow as an indented tree of dependents. A job with several dependencies
@@ -172,6 +180,70 @@ pub fn tree(v: &Value) -> String {
     }
     if v["truncated"].as_bool() == Some(true) {
         out.push("(truncated)".into());
+    }
+    out.join("\n")
+}
+
+/// `aeon job similar`: the basis, then one row per similar execution, best first.
+pub fn similar(v: &Value) -> String {
+    let basis = &v["basis"];
+    if basis.is_null() {
+        return format!("job {} has no failed attempt to compare", text(&v["job_id"]));
+    }
+    let head = format!(
+        "job {} attempt {} {}: {}",
+        text(&v["job_id"]),
+        text(&basis["attempt"]),
+        text(&basis["outcome"]),
+        text(&basis["error"])
+    );
+    let rows: Vec<Vec<String>> = v["similar"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|s| {
+            let score = s["score"].as_f64().map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into());
+            vec![score, text(&s["job_id"]), text(&s["execution_id"]), text(&s["outcome"]), text(&s["error"])]
+        })
+        .collect();
+    if rows.is_empty() {
+        return format!("{head}\nno similar failures ({})", text(&v["backend"]));
+    }
+    format!("{head}\n\n{}", table(&["score", "job_id", "execution_id", "outcome", "error"], rows))
+}
+
+/// `aeon job context`: the checkpoint, then one row per attempt.
+pub fn context(v: &Value) -> String {
+    let checkpoint = &v["checkpoint"];
+    let mut out = vec![if checkpoint.is_null() {
+        "checkpoint    -".to_string()
+    } else {
+        format!(
+            "checkpoint    attempt {} at {}: {}",
+            text(&checkpoint["attempt"]),
+            text(&checkpoint["saved_at"]),
+            checkpoint["data"]
+        )
+    }];
+    if let Some(error) = v["contexts_error"].as_str() {
+        out.push(format!("contexts      unavailable ({error})"));
+    }
+    let rows: Vec<Vec<String>> = v["executions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            ["attempt", "outcome", "duration_ms", "node_id", "execution_id", "error"]
+                .iter()
+                .map(|f| text(&e[*f]))
+                .collect()
+        })
+        .collect();
+    if !rows.is_empty() {
+        out.push(String::new());
+        out.push(table(&["attempt", "outcome", "duration_ms", "node_id", "execution_id", "error"], rows));
     }
     out.join("\n")
 }

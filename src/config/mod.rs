@@ -14,10 +14,12 @@ pub use redact::redact_url;
 use serde::{Deserialize, Serialize};
 
 use crate::actors::health::HealthConfig;
+use crate::actors::pruner::RetentionConfig;
 use crate::actors::store::StoreActorConfig;
 use crate::actors::supervisor::RestartPolicy;
 use crate::job::SubmitLimits;
 use crate::retry::BackoffPolicy;
+use crate::snapshot::SnapshotConfig;
 
 /// A configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +54,8 @@ pub struct Config {
     pub api: ApiConfig,
     pub experiments: ExperimentsConfig,
     pub log: LogConfig,
+    pub retention: RetentionConfig,
+    pub snapshots: SnapshotConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -139,13 +143,53 @@ pub struct RedisConfig {
     pub url: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QdrantConfig {
-    /// `http://host:6334`; empty: the embedded vector store.
+    /// `http://host:6334` (gRPC); empty: the embedded vector store, in the node's
+    /// own database.
     pub url: String,
     /// Sent to Qdrant when set; never logged.
     pub api_key: String,
+    /// The collection of execution contexts (created with its indexes if missing).
+    pub collection: String,
+    /// Every call to Qdrant gives up after this long, in milliseconds.
+    pub timeout_ms: u64,
+    /// Execution contexts held in memory while the vector store does not take them;
+    /// beyond, the oldest are dropped (and counted).
+    pub queue_capacity: usize,
+    /// The first retry of a failed write waits this long; each further failure
+    /// doubles it, up to `retry_max_ms` (milliseconds).
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+impl Default for QdrantConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            api_key: String::new(),
+            collection: "aeon_execution_contexts".into(),
+            timeout_ms: 5_000,
+            queue_capacity: 10_000,
+            retry_initial_ms: 500,
+            retry_max_ms: 30_000,
+        }
+    }
+}
+
+impl QdrantConfig {
+    /// How the node's ContextActor queues and retries.
+    pub fn context_config(&self) -> crate::actors::context::ContextConfig {
+        use std::time::Duration;
+        crate::actors::context::ContextConfig {
+            queue_capacity: self.queue_capacity,
+            batch_size: 256,
+            retry_initial: Duration::from_millis(self.retry_initial_ms),
+            retry_max: Duration::from_millis(self.retry_max_ms),
+            timeout: Duration::from_millis(self.timeout_ms),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,6 +199,9 @@ pub struct ApiConfig {
     pub bind: String,
     /// When set, every `/v1` call needs `Authorization: Bearer <token>`; never logged.
     pub token: String,
+    /// A read-only token: with it, `/v1` answers every GET and refuses every write with
+    /// 403 (the dashboard then hides its buttons). Never logged.
+    pub read_token: String,
     /// The largest request body accepted; a larger one is refused with 413.
     pub max_body_bytes: usize,
     /// Listen beyond this machine (a non-loopback `bind`) without a token. Refused
@@ -167,6 +214,7 @@ impl Default for ApiConfig {
         Self {
             bind: "127.0.0.1:8080".into(),
             token: String::new(),
+            read_token: String::new(),
             max_body_bytes: 4 * 1024 * 1024,
             allow_unauthenticated: false,
         }

@@ -3,7 +3,7 @@
 use super::Config;
 
 /// Keys whose values are secrets in full.
-pub(super) const SECRET_KEYS: &[&str] = &["api.token", "qdrant.api_key"];
+pub(super) const SECRET_KEYS: &[&str] = &["api.token", "api.read_token", "qdrant.api_key"];
 
 /// Keys holding URLs that may carry a password.
 pub(super) const URL_KEYS: &[&str] = &["store.url", "redis.url", "qdrant.url"];
@@ -63,7 +63,7 @@ impl Config {
         for s in [&mut copy.store.url, &mut copy.redis.url, &mut copy.qdrant.url] {
             *s = redact_url(s);
         }
-        for s in [&mut copy.api.token, &mut copy.qdrant.api_key] {
+        for s in [&mut copy.api.token, &mut copy.api.read_token, &mut copy.qdrant.api_key] {
             if !s.is_empty() {
                 *s = "<redacted>".into();
             }

@@ -41,6 +41,34 @@ impl Config {
         check((1..=1000).contains(&s.max_connections), "store.max_connections", s.max_connections, "must be 1..=1000")?;
         url_with_scheme("redis.url", &self.redis.url, &["redis", "rediss"], true)?;
         url_with_scheme("qdrant.url", &self.qdrant.url, &["http", "https"], true)?;
+        let q = &self.qdrant;
+        check(
+            !q.collection.is_empty()
+                && q.collection.len() <= 255
+                && q.collection.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            "qdrant.collection",
+            &q.collection,
+            "must be 1 to 255 letters, digits, '_' or '-'",
+        )?;
+        check((100..=600_000).contains(&q.timeout_ms), "qdrant.timeout_ms", q.timeout_ms, "must be 100..=600000")?;
+        check(
+            (1..=1_000_000).contains(&q.queue_capacity),
+            "qdrant.queue_capacity",
+            q.queue_capacity,
+            "must be 1..=1000000",
+        )?;
+        check(
+            (1..=3_600_000).contains(&q.retry_initial_ms),
+            "qdrant.retry_initial_ms",
+            q.retry_initial_ms,
+            "must be 1..=3600000",
+        )?;
+        check(
+            q.retry_max_ms >= q.retry_initial_ms && q.retry_max_ms <= 3_600_000,
+            "qdrant.retry_max_ms",
+            q.retry_max_ms,
+            "must be at least qdrant.retry_initial_ms and at most 3600000",
+        )?;
         check(
             self.api.bind.parse::<SocketAddr>().is_ok(),
             "api.bind",
@@ -60,6 +88,24 @@ impl Config {
             "api.token",
             &self.api.token,
             "must not start or end with whitespace",
+        )?;
+        check(
+            self.api.read_token.trim() == self.api.read_token,
+            "api.read_token",
+            &self.api.read_token,
+            "must not start or end with whitespace",
+        )?;
+        check(
+            self.api.read_token.is_empty() || !self.api.token.is_empty(),
+            "api.read_token",
+            &self.api.read_token,
+            "needs api.token: without it every call may already write",
+        )?;
+        check(
+            self.api.read_token.is_empty() || self.api.read_token != self.api.token,
+            "api.read_token",
+            &self.api.read_token,
+            "must differ from api.token",
         )?;
 
         check(
@@ -120,7 +166,30 @@ impl Config {
         check((0.0..=1.0).contains(&h.unhealthy_below), "health.unhealthy_below", h.unhealthy_below, "must be 0..=1")?;
         check(h.latency_ref_ms > 0, "health.latency_ref_ms", h.latency_ref_ms, "must be positive")?;
         check((1..=10_000).contains(&h.window), "health.window", h.window, "must be 1..=10000")?;
+        check(h.store_stall_ms >= 100, "health.store_stall_ms", h.store_stall_ms, "must be at least 100")?;
+        check(h.log_every_ms >= h.sweep_ms, "health.log_every_ms", h.log_every_ms, "must be at least health.sweep_ms")?;
         check(self.restarts.window_ms > 0, "restarts.window_ms", self.restarts.window_ms, "must be positive")?;
+
+        let r = &self.retention;
+        check((1..=86_400).contains(&r.every_s), "retention.every_s", r.every_s, "must be 1..=86400")?;
+        check((1..=10_000).contains(&r.batch), "retention.batch", r.batch, "must be 1..=10000")?;
+        for (key, age) in [
+            ("retention.finished_after_s", r.finished_after_s),
+            ("retention.dead_letter_after_s", r.dead_letter_after_s),
+            ("retention.health_logs_after_s", r.health_logs_after_s),
+        ] {
+            check(age <= 100 * 365 * 86_400, key, age, "must be at most 100 years (0 keeps forever)")?;
+        }
+
+        let sn = &self.snapshots;
+        check(
+            sn.auto_interval_s == 0 || (10..=7 * 86_400).contains(&sn.auto_interval_s),
+            "snapshots.auto_interval_s",
+            sn.auto_interval_s,
+            "must be 0 (off) or 10..=604800",
+        )?;
+        check((1..=10_000).contains(&sn.keep_last), "snapshots.keep_last", sn.keep_last, "must be 1..=10000")?;
+        check((1..=1_000).contains(&sn.full_every), "snapshots.full_every", sn.full_every, "must be 1..=1000")?;
 
         let b = &self.batch;
         check(b.window_ms <= 1_000, "batch.window_ms", b.window_ms, "must be at most 1000")?;

@@ -22,6 +22,9 @@
 //! ```
 
 pub mod builtin;
+mod checkpoint;
+
+pub use checkpoint::{CheckpointError, RunLink};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -63,6 +66,9 @@ pub struct JobContext {
     /// How each job this one depends on ended, with its result (fan-in). Under the
     /// `continue` policy a dependency may be `DEAD_LETTER` or `CANCELLED`.
     pub dependencies: Vec<crate::store::DependencyOutcome>,
+    /// Where [`JobContext::checkpoint`] saves, and what the run leaves for its
+    /// execution context.
+    pub link: RunLink,
 }
 
 /// A handler with a typed payload.

@@ -3,10 +3,12 @@
 //! The state machine is drawn in `docs/job-states.md`.
 
 mod dependencies;
+mod numbers;
 mod status;
 mod submit;
 
 pub use dependencies::DependencyPolicy;
+pub use numbers::{inexact_number, inexact_reason};
 pub use status::{ExecutionStatus, JobStatus, ParseStatusError};
 pub use submit::{
     JobRequest, NewJob, SubmitLimits, ValidationError, holds_nul, parse_job_id, parse_json, validate_batch,

@@ -57,33 +57,48 @@ impl Default for SubmitLimits {
 pub struct JobRequest {
     /// `^[a-z0-9_.-]{1,64}$`: the handler that runs the job.
     #[serde(rename = "type")]
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$", min_length = 1, max_length = 64)]
     pub job_type: String,
-    /// Any JSON, at most `jobs.max_payload_bytes`.
+    /// Any JSON (an object when absent or null), at most `jobs.max_payload_bytes` as
+    /// compact JSON, without NUL characters; every number must fit a 64-bit integer or
+    /// a double exactly (it is refused, never changed).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub payload: Value,
+    /// Higher runs first (default 0).
     #[serde(default)]
+    #[schema(minimum = -2147483648i64, maximum = 2147483647i64)]
     pub priority: Option<i64>,
+    /// Retries after the first attempt, at most `jobs.max_retries_limit` (default 100).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100)]
     pub max_retries: Option<i64>,
+    /// Milliseconds a run may take (default `jobs.default_timeout_ms`).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2147483647i64)]
     pub timeout_ms: Option<i64>,
     /// RFC 3339; the job is not claimed before this time.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub run_at: Option<String>,
-    /// A second submission with the same key returns the first job instead of a new one.
+    /// A second submission with the same key returns the first job instead of a new
+    /// one. 1 to 255 characters, without NUL.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")]
     pub idempotency_key: Option<String>,
-    /// Jobs this one waits for: job ids, or (in a batch) the `ref` of another job of
-    /// the same batch.
+    /// Jobs this one waits for: ids of existing jobs (an unknown id refuses the
+    /// submission), or (in a batch) the `ref` of another job of the same batch.
     #[serde(default)]
     pub depends_on: Option<Vec<String>>,
     /// What a failed (dead-lettered or cancelled) dependency does to this job:
     /// `cancel` (the default: this job is cancelled too) or `continue` (it runs anyway).
     #[serde(default)]
+    #[schema(pattern = "^(cancel|continue)$")]
     pub on_dependency_failure: Option<String>,
-    /// A name for this job that later jobs of the same batch use in `depends_on`.
+    /// A name for this job that other jobs of the same batch use in `depends_on`
+    /// (1 to 64 characters).
     #[serde(default, rename = "ref")]
+    #[schema(min_length = 1, max_length = 64)]
     pub reference: Option<String>,
 }
 
@@ -175,18 +190,19 @@ impl JobRequest {
             ),
         };
         if let Some(key) = &self.idempotency_key
-            && (key.is_empty() || key.len() > 255 || key.contains('\0'))
+            && (key.is_empty() || key.chars().count() > 255 || key.contains('\0'))
         {
-            return Err(ValidationError::new("idempotency_key", "must be 1 to 255 bytes long, without NUL"));
+            // Characters, as the column (`VARCHAR(255)`) and the OpenAPI document count them.
+            return Err(ValidationError::new("idempotency_key", "must be 1 to 255 characters long, without NUL"));
         }
         let dependency_policy = match self.on_dependency_failure.as_deref() {
             None => DependencyPolicy::Cancel,
             Some(p) => p.parse().map_err(|e: String| ValidationError::new("on_dependency_failure", e))?,
         };
         if let Some(reference) = &self.reference
-            && (reference.is_empty() || reference.len() > 64)
+            && (reference.is_empty() || reference.chars().count() > 64)
         {
-            return Err(ValidationError::new("ref", "must be 1 to 64 bytes long"));
+            return Err(ValidationError::new("ref", "must be 1 to 64 characters long"));
         }
         Ok(NewJob {
             job_id: Uuid::now_v7(),
@@ -259,6 +275,10 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Val
     // serde would also read a struct from a JSON array, by position: refuse that.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ValidationError::new("body", "must be a JSON object"));
+    }
+    // A number serde_json would change is refused by path before anything reads it.
+    if let Some((field, literal)) = super::inexact_number(bytes) {
+        return Err(ValidationError::new(field, super::inexact_reason(&literal)));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {

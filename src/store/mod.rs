@@ -10,15 +10,19 @@
 //! Every method takes `now` from the caller's injected clock: scheduling, leases and
 //! backoff follow simulated time in tests.
 
+mod contexts;
 mod driver_error;
 mod failure;
 mod open;
 pub mod postgres;
+mod snapshots;
 pub mod sqlite;
 mod types;
 
+pub use contexts::{Checkpoint, MAX_CHECKPOINT_BYTES, decode_point, distinct_points, encode_point};
 pub use failure::{FailureDecision, decide_failure};
 pub use open::{Backend, open};
+pub use snapshots::*;
 pub use types::*;
 
 use async_trait::async_trait;
@@ -50,6 +54,19 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// A submit naming a dependency that does not exist, refused whole. The field is
+    /// `depends_on` for a single job and `jobs[i].depends_on` for the first job of a
+    /// batch that names it, as the submitter numbered them.
+    pub fn unknown_dependency(jobs: &[NewJob], missing: Uuid) -> StoreError {
+        let field = match jobs.iter().position(|j| j.depends_on.contains(&missing)) {
+            Some(i) if jobs.len() > 1 => format!("jobs[{i}].depends_on"),
+            _ => "depends_on".to_string(),
+        };
+        StoreError::Invalid(ValidationError::new(field, format!("job {missing} does not exist")))
+    }
+}
 
 impl From<crate::job::ParseStatusError> for StoreError {
     fn from(e: crate::job::ParseStatusError) -> Self {
@@ -105,8 +122,10 @@ pub trait Store: Send + Sync + 'static {
     /// attempt does not count, and no execution row is written, since nothing ran.
     async fn give_back(&self, claims: Vec<ClaimRef>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>>;
 
-    /// Pushes the leases of the claims these executions hold to `until`.
-    async fn extend_leases(&self, execution_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64>;
+    /// Pushes the leases of these claims, where their executions still hold them, to
+    /// `until`. Each row is found by its job id (the primary key), so the cost does not
+    /// grow with the number of running jobs.
+    async fn extend_leases(&self, claims: Vec<ClaimRef>, until: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Takes back up to `limit` jobs whose lease expired: the attempt is recorded
     /// `CRASHED` and the job is retried or dead-lettered like any failure.
@@ -136,6 +155,21 @@ pub trait Store: Send + Sync + 'static {
     /// A page of jobs, newest id first, after `filter.before` when given.
     async fn list_jobs(&self, filter: JobFilter) -> StoreResult<Vec<Job>>;
 
+    /// The ids of a page of jobs, as [`Store::list_jobs`] would answer them.
+    async fn job_ids(&self, filter: JobFilter) -> StoreResult<Vec<Uuid>>;
+
+    /// How many jobs match `filter`, counting at most `filter.limit` (the count stops
+    /// there, so a preview over millions of rows stays bounded).
+    async fn count_jobs(&self, filter: JobFilter) -> StoreResult<u64>;
+
+    /// Applies `action` to those of `job_ids` it fits ([`BulkAction::statuses`]), in
+    /// one transaction of a few statements; the others are left alone. Answers the
+    /// ids it changed.
+    async fn apply_bulk(&self, action: BulkAction, job_ids: Vec<Uuid>, now: DateTime<Utc>) -> StoreResult<Vec<Uuid>>;
+
+    /// Ready jobs (`PENDING`) by type: the queue depth of each.
+    async fn pending_by_type(&self) -> StoreResult<Vec<(String, i64)>>;
+
     /// Open dead-letter entries, newest first, older than entry `before` when given.
     async fn dead_letters(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<DeadLetter>>;
 
@@ -152,4 +186,52 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts of jobs by status.
     async fn count_by_status(&self) -> StoreResult<Vec<(JobStatus, i64)>>;
+
+    /// Retention: deletes at most `policy.batch` rows of each kind older than its
+    /// cutoff — finished jobs (with their executions), dead-lettered jobs (with their
+    /// queue entries), health logs — in short statements that never wait on a row
+    /// another transaction holds. A job that a job still waiting or running depends on
+    /// is kept. On a shared database one node prunes at a time: a caller that finds
+    /// another pruning gets `Pruned { skipped: true, .. }`.
+    async fn prune(&self, policy: PrunePolicy) -> StoreResult<Pruned>;
+
+    /// Writes a snapshot row as given (its JSON texts are stored as they are; on
+    /// Postgres they must be valid JSON).
+    async fn insert_snapshot(&self, snapshot: SnapshotRow) -> StoreResult<()>;
+
+    /// Snapshots without their state, newest first (`created_at`, then id).
+    async fn list_snapshots(&self, filter: SnapshotFilter) -> StoreResult<Vec<SnapshotSummary>>;
+
+    /// One snapshot, whole.
+    async fn get_snapshot(&self, snapshot_id: Uuid) -> StoreResult<Option<SnapshotRow>>;
+
+    /// The newest snapshot, whole; of the node `node_id` names when given.
+    async fn latest_snapshot(&self, node_id: Option<String>) -> StoreResult<Option<SnapshotRow>>;
+
+    /// Deletes snapshots (retention). Answers how many rows went.
+    async fn delete_snapshots(&self, snapshot_ids: Vec<Uuid>) -> StoreResult<u64>;
+
+    /// Saves a running attempt's checkpoint as its job's latest, replacing the one
+    /// before. Written only while `claim`'s execution holds the job (`Stale`
+    /// otherwise, nothing written): a lost attempt cannot overwrite its successor's.
+    async fn save_checkpoint(
+        &self,
+        claim: ClaimRef,
+        data: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Applied>;
+
+    /// The latest checkpoint any attempt of the job saved.
+    async fn last_checkpoint(&self, job_id: Uuid) -> StoreResult<Option<Checkpoint>>;
+
+    /// The embedded vector store: writes execution contexts, replacing those with the
+    /// same execution id, in one transaction.
+    async fn put_contexts(&self, points: Vec<crate::vector::ContextPoint>) -> StoreResult<()>;
+
+    /// The embedded vector store: exact cosine search over every stored context the
+    /// query's filters let through, best first.
+    async fn search_contexts(&self, query: crate::vector::SimilarQuery) -> StoreResult<Vec<crate::vector::Scored>>;
+
+    /// The embedded vector store: a job's contexts, oldest attempt first.
+    async fn job_contexts(&self, job_id: Uuid) -> StoreResult<Vec<crate::vector::ContextPoint>>;
 }

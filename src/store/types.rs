@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -189,14 +189,84 @@ pub struct Rescued {
     pub outcome: FailOutcome,
 }
 
-/// Which jobs a listing wants.
+/// Which jobs a listing, a count or a bulk action wants: every field given narrows
+/// it. Job ids are UUIDv7, so id order is creation order and a creation-time range
+/// is an id range on the primary key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
-    pub status: Option<JobStatus>,
+    /// Only jobs in one of these statuses (empty: any).
+    pub statuses: Vec<JobStatus>,
     pub job_type: Option<String>,
+    /// Only jobs created at or after this time.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only jobs created before this time.
+    pub created_until: Option<DateTime<Utc>>,
+    /// Only jobs whose payload text or error contains this text (case-sensitive).
+    /// Not indexed: it reads every job the other fields leave, so callers bound it
+    /// with a time range.
+    pub search: Option<String>,
+    /// Only these jobs (empty: any).
+    pub job_ids: Vec<Uuid>,
     /// Only jobs whose id sorts before this one (the cursor of the previous page).
     pub before: Option<Uuid>,
+    /// The most jobs answered (counted, for a count).
     pub limit: u32,
+}
+
+impl JobFilter {
+    /// The id bounds the filter's time range and cursor come to: jobs with
+    /// `from <= job_id < until`.
+    pub fn id_range(&self) -> (Option<Uuid>, Option<Uuid>) {
+        let from = self.created_from.map(v7_floor);
+        let until = match (self.created_until.map(v7_floor), self.before) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        (from, until)
+    }
+}
+
+/// The smallest UUIDv7 of the millisecond `at` falls in: every job created at or
+/// after `at` has an id at least this one.
+pub fn v7_floor(at: DateTime<Utc>) -> Uuid {
+    let ms = at.timestamp_millis().clamp(0, (1 << 48) - 1) as u128;
+    Uuid::from_u128(ms << 80)
+}
+
+/// An operator's action on many jobs at once. Each applies only to jobs in the
+/// statuses it fits ([`BulkAction::statuses`]); others are left as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkAction {
+    /// Unfinished jobs become `CANCELLED` (a running attempt is recorded `CANCELLED`,
+    /// its handler's outcome is then refused); their dependents follow their policy.
+    Cancel,
+    /// `PENDING` jobs may run at once: a retry waiting out its backoff, or a job
+    /// scheduled for later, is due now.
+    RetryNow,
+    /// Dead-lettered jobs go back to `PENDING` with fresh retries.
+    Requeue,
+}
+
+impl BulkAction {
+    pub const ALL: &'static [BulkAction] = &[BulkAction::Cancel, BulkAction::RetryNow, BulkAction::Requeue];
+
+    /// The statuses of the jobs the action applies to.
+    pub fn statuses(self) -> &'static [JobStatus] {
+        match self {
+            BulkAction::Cancel => &[JobStatus::Waiting, JobStatus::Pending, JobStatus::Running],
+            BulkAction::RetryNow => &[JobStatus::Pending],
+            BulkAction::Requeue => &[JobStatus::DeadLetter],
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkAction::Cancel => "cancel",
+            BulkAction::RetryNow => "retry_now",
+            BulkAction::Requeue => "requeue",
+        }
+    }
 }
 
 /// An open entry of the dead-letter queue.
@@ -213,7 +283,7 @@ pub struct DeadLetter {
 }
 
 /// Where a worker stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum WorkerStatus {
     #[serde(rename = "STARTING")]
     Starting,
@@ -292,5 +362,37 @@ impl HealthLog {
     pub fn storable_value(&self) -> f64 {
         const LIMIT: f64 = 999_999.999_9;
         if self.metric_value.is_finite() { self.metric_value.clamp(-LIMIT, LIMIT) } else { 0.0 }
+    }
+}
+
+/// What one retention pass may delete: rows older than each cutoff (`None`: keep
+/// that kind forever), at most `batch` of each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrunePolicy {
+    /// `COMPLETED` and `CANCELLED` jobs last changed before this.
+    pub finished_before: Option<DateTime<Utc>>,
+    /// `DEAD_LETTER` jobs last changed before this.
+    pub dead_letters_before: Option<DateTime<Utc>>,
+    /// Health logs written before this.
+    pub health_logs_before: Option<DateTime<Utc>>,
+    pub batch: u32,
+}
+
+/// What a retention pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// Finished jobs (their executions and dependency edges went with them).
+    pub finished: u64,
+    /// Dead-lettered jobs (with their queue entries and executions).
+    pub dead_letters: u64,
+    pub health_logs: u64,
+    /// Another node was pruning: nothing was done.
+    pub skipped: bool,
+}
+
+impl Pruned {
+    /// Whether any kind filled its batch, so more may be waiting.
+    pub fn full(&self, batch: u32) -> bool {
+        [self.finished, self.dead_letters, self.health_logs].iter().any(|n| *n >= u64::from(batch))
     }
 }

@@ -167,13 +167,19 @@ async fn a_dependency_on_an_unknown_job_refuses_the_whole_submit(db: TestDb) {
     jobs[1].depends_on.push(ghost);
     match store.enqueue(jobs, clock.now()).await {
         Err(StoreError::Invalid(e)) => {
-            assert_eq!(e.field, "depends_on");
+            assert_eq!(e.field, "jobs[1].depends_on", "the batch job that names it");
             assert!(e.reason.contains(&ghost.to_string()), "{e}");
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs").await, 0, "nothing of the submit is written");
     assert_eq!(db.count("SELECT COUNT(*) FROM job_dependencies").await, 0);
+    let mut alone = JobRequest::new("noop", json!({}));
+    alone.depends_on = Some(vec![ghost.to_string()]);
+    match store.enqueue(validate_batch(vec![alone], &SubmitLimits::default()).unwrap(), clock.now()).await {
+        Err(StoreError::Invalid(e)) => assert_eq!(e.field, "depends_on", "a single job's field, plainly"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 async fn a_failed_dependency_cancels_dependents_transitively_unless_they_continue(db: TestDb) {

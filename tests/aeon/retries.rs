@@ -110,7 +110,7 @@ async fn an_expired_lease_is_rescued_and_the_late_completion_changes_nothing(db:
     clock.advance(Duration::from_secs(9));
     assert!(store.rescue_expired(100, clock.now()).await.unwrap().is_empty(), "the lease still holds");
     assert_eq!(
-        store.extend_leases(vec![first.execution_id], clock.now() + chrono::Duration::seconds(10)).await.unwrap(),
+        store.extend_leases(vec![first.claim_ref()], clock.now() + chrono::Duration::seconds(10)).await.unwrap(),
         1
     );
     clock.advance(Duration::from_secs(9));

@@ -3,11 +3,14 @@
 //! heartbeating dead, and rescues jobs whose lease expired anywhere in the cluster.
 //! A sweep is a message: a timer sends it in production, tests send it themselves.
 
+mod log_filter;
 mod messages;
 mod score;
+mod snapshot;
 
 pub use messages::{Heartbeat, RunMetric, Sweep, Track, Verdicts, WorkerVerdict};
 pub use score::{HealthConfig, Tracked};
+pub use snapshot::{GetHealth, HealthRuntime, HealthSeed, RestoreHealth};
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,6 +37,11 @@ pub struct HealthMonitor {
     probe: Probe,
     /// Sweep period; `None` leaves sweeping to whoever sends [`Sweep`] (tests).
     sweep_every: Option<Duration>,
+    /// The job types this node's workers run, written into each worker's row
+    /// (`metadata.job_types`) so any node can tell which pending types nobody runs.
+    job_types: std::sync::Arc<[String]>,
+    /// Which samples are worth a health-log row.
+    log_filter: log_filter::LogFilter,
 }
 
 impl HealthMonitor {
@@ -46,7 +54,25 @@ impl HealthMonitor {
         probe: Probe,
         sweep_every: Option<Duration>,
     ) -> Self {
-        Self { config, node_id, workers: HashMap::new(), store, clock, supervisor, probe, sweep_every }
+        let job_types = std::sync::Arc::from(Vec::new());
+        Self {
+            config,
+            node_id,
+            workers: HashMap::new(),
+            store,
+            clock,
+            supervisor,
+            probe,
+            sweep_every,
+            job_types,
+            log_filter: Default::default(),
+        }
+    }
+
+    /// The job types this node's workers handle, for their rows' `metadata.job_types`.
+    pub fn with_job_types(mut self, job_types: std::sync::Arc<[String]>) -> Self {
+        self.job_types = job_types;
+        self
     }
 }
 
@@ -122,16 +148,16 @@ impl Handler<Sweep> for HealthMonitor {
                 current_load: w.load as i32,
                 health_score: w.score,
                 failure_count: w.failure_count,
-                metadata: json!({ "runs_in_window": w.runs.len() }),
+                metadata: json!({ "runs_in_window": w.runs.len(), "job_types": &*self.job_types }),
                 last_heartbeat: w.last_heartbeat,
             });
-            if matches!(w.status, WorkerStatus::Active | WorkerStatus::Unhealthy | WorkerStatus::Dead) {
-                let metrics = [
-                    ("heartbeat_latency_ms", w.heartbeat_latency_ms),
-                    ("error_rate", w.error_rate()),
-                    ("load", w.load_ratio()),
-                    ("health_score", w.score),
-                ];
+            let sample = [w.heartbeat_latency_ms, w.error_rate(), w.load_ratio(), w.score];
+            let every = chrono::Duration::milliseconds(self.config.log_every_ms as i64);
+            if matches!(w.status, WorkerStatus::Active | WorkerStatus::Unhealthy | WorkerStatus::Dead)
+                && self.log_filter.due(worker_id, sample, now, every)
+            {
+                let names = ["heartbeat_latency_ms", "error_rate", "load", "health_score"];
+                let metrics = names.into_iter().zip(sample);
                 logs.extend(metrics.into_iter().map(|(metric_type, metric_value)| HealthLog {
                     worker_id,
                     metric_type: metric_type.into(),
@@ -157,9 +183,7 @@ impl Handler<Sweep> for HealthMonitor {
             }
             match rescue {
                 Ok(Ok(rescued)) if !rescued.is_empty() => {
-                    crate::metrics::METRICS
-                        .rescued
-                        .fetch_add(rescued.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    crate::metrics::METRICS.jobs_rescued(rescued.len() as u64);
                     tracing::info!(jobs = rescued.len(), "rescued jobs whose lease expired");
                 }
                 Ok(Err(error)) => tracing::warn!(%error, "rescuing expired leases failed"),

@@ -31,6 +31,12 @@ pub struct HealthConfig {
     pub latency_ref_ms: u64,
     /// Runs remembered per worker for the error rate and latency.
     pub window: usize,
+    /// A worker's health metrics are written when one moves, and at least this often
+    /// (milliseconds); an idle node writes almost nothing.
+    pub log_every_ms: u64,
+    /// A store call in flight this long, or store calls failing with no success for
+    /// this long, make the node unready (milliseconds).
+    pub store_stall_ms: u64,
 }
 
 impl Default for HealthConfig {
@@ -42,6 +48,8 @@ impl Default for HealthConfig {
             unhealthy_below: 0.3,
             latency_ref_ms: 60_000,
             window: 50,
+            log_every_ms: 60_000,
+            store_stall_ms: 5_000,
         }
     }
 }
@@ -76,6 +84,23 @@ impl Tracked {
             score: 1.0,
             since: now,
         }
+    }
+
+    /// Takes a snapshot's health inputs and score (a restore), with a fresh heartbeat
+    /// grace from `now`. Only the latest `window` runs are kept.
+    pub fn restore(&mut self, seed: &super::HealthSeed, window: usize, unhealthy_below: f64, now: DateTime<Utc>) {
+        self.runs = seed.runs.iter().copied().collect();
+        while self.runs.len() > window.max(1) {
+            self.runs.pop_front();
+        }
+        self.heartbeat_latency_ms = seed.heartbeat_latency_ms;
+        self.failure_count = seed.failure_count;
+        self.score = seed.score.clamp(0.0, 1.0);
+        if matches!(self.status, WorkerStatus::Active | WorkerStatus::Unhealthy) {
+            self.status = if self.score < unhealthy_below { WorkerStatus::Unhealthy } else { WorkerStatus::Active };
+        }
+        self.last_heartbeat = None;
+        self.since = now;
     }
 
     pub fn heartbeat(&mut self, now: DateTime<Utc>, sent_at: DateTime<Utc>, load: u32, capacity: u32) {

@@ -17,10 +17,11 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::context::{ContextSink, RecordContext};
 use super::probe::{Event, Probe, RunResult};
 use super::store::{self, StoreHandle};
 use crate::clock::{SharedClock, after};
-use crate::handler::{ErasedHandler, JobContext, Outcome};
+use crate::handler::{ErasedHandler, JobContext, Outcome, RunLink};
 use crate::job::{ExecutionStatus, holds_nul};
 use crate::store::{Applied, ClaimedJob, Completion, FailOutcome, Failure, StoreError, StoreResult};
 
@@ -40,6 +41,8 @@ pub struct JobActor {
     /// Extra delay before the handler starts (a worker in `slow` crash mode).
     pub delay: Duration,
     pub probe: Probe,
+    /// Where this attempt's execution context goes when it is recorded; `None`: nowhere.
+    contexts: Option<ContextSink>,
     state: State,
 }
 
@@ -52,6 +55,8 @@ struct State {
     run: Option<SpawnHandle>,
     /// Set once the run's fate is decided; later signals are ignored.
     settling: bool,
+    /// The handler's checkpoints and vector for this run.
+    link: Option<RunLink>,
 }
 
 /// The write that records how a run ended.
@@ -75,7 +80,53 @@ impl JobActor {
         delay: Duration,
         probe: Probe,
     ) -> Self {
-        Self { claim, worker_id, handler, store, clock, worker, incarnation, delay, probe, state: State::default() }
+        Self {
+            claim,
+            worker_id,
+            handler,
+            store,
+            clock,
+            worker,
+            incarnation,
+            delay,
+            probe,
+            contexts: None,
+            state: State::default(),
+        }
+    }
+
+    /// Hands this attempt's execution context to `contexts` once it is recorded.
+    pub fn with_contexts(mut self, contexts: Option<ContextSink>) -> Self {
+        self.contexts = contexts;
+        self
+    }
+
+    /// Sends this attempt's context to the ContextActor (fire and forget: the vector
+    /// store never delays a run). The vector is the handler's own, or the
+    /// feature-hashed embedding of its type, outcome and error.
+    fn record_context(&mut self, outcome: ExecutionStatus, error: Option<String>) {
+        let Some(sink) = &self.contexts else { return };
+        let notes = self.state.link.as_ref().map(RunLink::take_notes).unwrap_or_default();
+        let now = self.clock.now();
+        let ended = self.state.ended_at.unwrap_or(now);
+        let duration_ms = self.state.started_at.map(|s| (ended - s).num_milliseconds().max(0) as u64).unwrap_or(0);
+        let outcome = outcome.as_str();
+        let vector =
+            notes.vector.unwrap_or_else(|| crate::vector::embed(&self.claim.job_type, outcome, error.as_deref()));
+        let context = crate::vector::ExecutionContext {
+            execution_id: self.claim.execution_id,
+            job_id: self.claim.job_id,
+            job_type: self.claim.job_type.clone(),
+            attempt: self.claim.attempt,
+            outcome: outcome.to_string(),
+            error,
+            duration_ms,
+            worker_id: self.worker_id,
+            node_id: sink.node_id.to_string(),
+            checkpoint: notes.checkpoint,
+            recorded_at: now,
+        };
+        sink.to.do_send(RecordContext(crate::vector::ContextPoint { context, vector }));
     }
 
     fn timeout(&self) -> Duration {
@@ -151,7 +202,11 @@ impl JobActor {
             }
         });
         ctx.spawn(sent.into_actor(self).map(move |written, act, ctx| match written {
-            Ok(()) => act.finish(settlement_result(&settlement), ctx),
+            Ok(()) => {
+                let (outcome, error) = settlement_outcome(&settlement);
+                act.record_context(outcome, error);
+                act.finish(settlement_result(&settlement), ctx)
+            }
             Err(e) => {
                 tracing::warn!(job_id = %act.claim.job_id, error = %e, "recording the run failed; retrying");
                 // Jittered, so the runs of a failed batch do not all retry together.
@@ -165,6 +220,7 @@ impl JobActor {
         let ended = self.state.ended_at.unwrap_or_else(|| self.clock.now());
         let latency_ms = self.state.started_at.map(|s| (ended - s).num_milliseconds().max(0) as u64).unwrap_or(0);
         crate::metrics::METRICS.run_settled(&result);
+        crate::metrics::METRICS.history.record(&result, ended);
         crate::metrics::METRICS.run_latency.observe(Duration::from_millis(latency_ms));
         self.probe.emit(Event::JobSettled { job_id: self.claim.job_id });
         self.worker.finished.do_send(JobFinished {
@@ -179,6 +235,15 @@ impl JobActor {
 
 fn drop_applied(_: Applied) {}
 fn drop_outcome(_: FailOutcome) {}
+
+/// How the attempt's execution row records a settlement: its status and error.
+fn settlement_outcome(settlement: &Settlement) -> (ExecutionStatus, Option<String>) {
+    match settlement {
+        Settlement::Complete(_) => (ExecutionStatus::Succeeded, None),
+        Settlement::Fail(failure, _) => (failure.status, Some(failure.error.clone())),
+        Settlement::Release { reason, .. } => (ExecutionStatus::Cancelled, Some(reason.clone())),
+    }
+}
 
 fn settlement_result(settlement: &Settlement) -> RunResult {
     match settlement {
@@ -196,6 +261,8 @@ impl Actor for JobActor {
         self.state.deadline = Some(after(now, self.timeout()));
 
         let handler = self.handler.clone();
+        let link = RunLink::new(self.store.clone());
+        self.state.link = Some(link.clone());
         let job = JobContext {
             job_id: self.claim.job_id,
             execution_id: self.claim.execution_id,
@@ -204,6 +271,7 @@ impl Actor for JobActor {
             max_retries: self.claim.max_retries,
             worker_id: self.worker_id,
             dependencies: self.claim.dependencies.clone(),
+            link,
         };
         let payload = self.claim.payload.clone();
         let delay = self.delay;
@@ -238,6 +306,8 @@ impl Actor for JobActor {
             // The Supervisor voids a dead worker's claims itself: nothing to write.
             if !act.state.settling {
                 act.state.settling = true;
+                act.state.ended_at = Some(act.clock.now());
+                act.record_context(ExecutionStatus::Crashed, Some("the worker running it died".into()));
                 act.probe.emit(Event::JobFinished {
                     job_id: act.claim.job_id,
                     worker_id: act.worker_id,
@@ -304,6 +374,7 @@ impl Handler<CancelRun> for JobActor {
             async move { store.send(store::Cancel(job_id)).await.unwrap_or(Err(StoreError::Unavailable)) }
                 .into_actor(self)
                 .map(|cancelled, act, ctx| {
+                    act.record_context(ExecutionStatus::Cancelled, Some("cancelled".into()));
                     act.finish(RunResult::Cancelled, ctx);
                     cancelled
                 }),

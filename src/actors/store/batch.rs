@@ -62,6 +62,14 @@ impl<R> Waiters<R> {
         }
     }
 
+    /// Answers each caller with its own item's outcome, in order.
+    pub fn answer_each(self, outcomes: Vec<StoreResult<R>>) {
+        debug_assert_eq!(outcomes.len(), self.0.len());
+        for (tx, outcome) in self.0.into_iter().zip(outcomes) {
+            let _ = tx.send(outcome); // the caller may have given up waiting
+        }
+    }
+
     fn fail_all(self, message: &str) {
         for tx in self.0 {
             let _ = tx.send(Err(StoreError::Database(format!("batch failed: {message}").into())));

@@ -128,8 +128,13 @@ macro_rules! direct {
             fn handle(&mut self, msg: $name, _: &mut Self::Context) -> Self::Result {
                 let $store = self.store.clone();
                 let $now = self.clock.now();
+                let call = self.watch.start();
                 $( let $name($($field),*) = msg; )?
-                Box::pin(async move { $call.await })
+                Box::pin(async move {
+                    let outcome = $call.await;
+                    call.finish(&outcome);
+                    outcome
+                })
             }
         }
     };
@@ -159,8 +164,8 @@ direct!(
 );
 direct!(
     /// Renews the leases of the claims these executions hold, until now + `lease`.
-    ExtendLeases(execution_ids: Vec<Uuid>, lease: Duration) -> u64,
-    |store, now| store.extend_leases(execution_ids, crate::clock::after(now, lease))
+    ExtendLeases(claims: Vec<ClaimRef>, lease: Duration) -> u64,
+    |store, now| store.extend_leases(claims, crate::clock::after(now, lease))
 );
 direct!(
     /// Takes back up to `limit` jobs whose lease expired.
@@ -177,6 +182,11 @@ direct!(
 direct!(
     /// Requeues a dead-lettered job.
     RequeueDeadLetter(job_id: Uuid) -> Job, |store, now| store.requeue_dead_letter(job_id, now)
+);
+direct!(
+    /// Applies an operator's action to those of the jobs it fits, in one transaction.
+    ApplyBulk(action: crate::store::BulkAction, job_ids: Vec<Uuid>) -> Vec<Uuid>,
+    |store, now| store.apply_bulk(action, job_ids, now)
 );
 direct!(GetJob(job_id: Uuid) -> Option<Job>, |store, now| store.get_job(job_id));
 direct!(GetEdges(job_id: Uuid) -> Edges, |store, now| store.edges(job_id));
@@ -198,3 +208,37 @@ direct!(
 direct!(ListWorkers -> Vec<WorkerRecord>, |store, now| store.list_workers());
 direct!(CountByStatus -> Vec<(JobStatus, i64)>, |store, now| store.count_by_status());
 direct!(Ping -> (), |store, now| store.ping());
+direct!(
+    /// One retention pass: at most `policy.batch` rows of each kind.
+    PruneOld(policy: crate::store::PrunePolicy) -> crate::store::Pruned, |store, now| store.prune(policy)
+);
+direct!(
+    /// Writes a snapshot row (taken by [`crate::snapshot`]).
+    InsertSnapshot(snapshot: crate::store::SnapshotRow) -> (), |store, now| store.insert_snapshot(snapshot)
+);
+direct!(
+    /// Deletes snapshots (AUTO retention).
+    DeleteSnapshots(snapshot_ids: Vec<Uuid>) -> u64, |store, now| store.delete_snapshots(snapshot_ids)
+);
+direct!(
+    /// Saves a running attempt's checkpoint (fenced by its claim).
+    SaveCheckpoint(claim: ClaimRef, data: serde_json::Value) -> Applied,
+    |store, now| store.save_checkpoint(claim, data, now)
+);
+direct!(
+    /// The latest checkpoint of a job.
+    LastCheckpoint(job_id: Uuid) -> Option<crate::store::Checkpoint>, |store, now| store.last_checkpoint(job_id)
+);
+direct!(
+    /// The embedded vector store: writes execution contexts.
+    PutContexts(points: Vec<crate::vector::ContextPoint>) -> (), |store, now| store.put_contexts(points)
+);
+direct!(
+    /// The embedded vector store: exact cosine search.
+    SearchContexts(query: crate::vector::SimilarQuery) -> Vec<crate::vector::Scored>,
+    |store, now| store.search_contexts(query)
+);
+direct!(
+    /// The embedded vector store: a job's contexts.
+    JobContexts(job_id: Uuid) -> Vec<crate::vector::ContextPoint>, |store, now| store.job_contexts(job_id)
+);

@@ -15,11 +15,13 @@ use futures::future::{BoxFuture, join_all};
 
 mod batch;
 mod messages;
+mod watch;
 
 pub use messages::*;
+pub use watch::{CallGuard, StoreWatch};
 
 use crate::clock::SharedClock;
-use crate::store::{Applied, Completion, FailOutcome, Failure, HealthLog, Store};
+use crate::store::{Applied, Completion, FailOutcome, Failure, HealthLog, Store, StoreError, StoreResult};
 use batch::Batch;
 
 /// How the StoreActor batches (the `[batch]` config section).
@@ -52,6 +54,8 @@ pub struct StoreActor {
     pub(super) health_logs: Batch<HealthLog, ()>,
     /// Told when settling released dependents, so they run without waiting for a poll.
     pub(super) ready: Option<Recipient<JobsReady>>,
+    /// Every call's start, end and outcome, for readiness.
+    pub(super) watch: StoreWatch,
 }
 
 fn announce(ready: &Option<Recipient<JobsReady>>, released: u64) {
@@ -66,13 +70,19 @@ impl StoreActor {
     pub fn new(store: Arc<dyn Store>, clock: SharedClock, config: StoreActorConfig) -> Self {
         Self {
             store,
-            clock,
             config,
             completions: Batch::default(),
             failures: Batch::default(),
             health_logs: Batch::default(),
             ready: None,
+            watch: StoreWatch::new(clock.clone()),
+            clock,
         }
+    }
+
+    /// The watch this actor records its calls in (take it before starting the actor).
+    pub fn watch(&self) -> StoreWatch {
+        self.watch.clone()
     }
 
     pub(super) fn window(&self) -> Duration {
@@ -86,32 +96,41 @@ impl StoreActor {
             {
                 let (items, waiters) = self.completions.take();
                 let (store, ready) = (self.store.clone(), self.ready.clone());
+                let watch = self.watch.clone();
                 Box::pin(async move {
-                    if !items.is_empty() {
-                        let completed = store.complete(items, now).await;
-                        announce(&ready, completed.as_ref().map_or(0, |c| c.released));
-                        waiters.answer(completed.map(|c| c.applied));
-                    }
+                    let answers = batch_or_each(&watch, items, |items| {
+                        let store = store.clone();
+                        Box::pin(async move { store.complete(items, now).await.map(|c| (c.applied, c.released)) })
+                    })
+                    .await;
+                    announce(&ready, answers.released);
+                    waiters.answer_each(answers.each);
                 }) as BoxFuture<'static, ()>
             },
             {
                 let (items, waiters) = self.failures.take();
                 let (store, ready) = (self.store.clone(), self.ready.clone());
+                let watch = self.watch.clone();
                 Box::pin(async move {
-                    if !items.is_empty() {
-                        let failed = store.fail(items, now).await;
-                        announce(&ready, failed.as_ref().map_or(0, |f| f.released));
-                        waiters.answer(failed.map(|f| f.outcomes));
-                    }
+                    let answers = batch_or_each(&watch, items, |items| {
+                        let store = store.clone();
+                        Box::pin(async move { store.fail(items, now).await.map(|f| (f.outcomes, f.released)) })
+                    })
+                    .await;
+                    announce(&ready, answers.released);
+                    waiters.answer_each(answers.each);
                 })
             },
             {
                 let (items, waiters) = self.health_logs.take();
-                let store = self.store.clone();
+                let (store, watch) = (self.store.clone(), self.watch.clone());
                 Box::pin(async move {
                     if !items.is_empty() {
                         let n = items.len();
-                        waiters.answer(store.write_health_logs(items).await.map(|()| vec![(); n]));
+                        let call = watch.start();
+                        let written = store.write_health_logs(items).await;
+                        call.finish(&written);
+                        waiters.answer(written.map(|()| vec![(); n]));
                     }
                 })
             },
@@ -120,6 +139,56 @@ impl StoreActor {
             join_all(flushes).await;
         })
     }
+}
+
+/// The answers of a batched write, one per item, and the dependents it released.
+struct Answers<R> {
+    each: Vec<StoreResult<R>>,
+    released: u64,
+}
+
+/// Writes `items` as one batch; if the batch fails and holds more than one item, writes
+/// each item alone, so that one item the database refuses for good (a value it cannot
+/// store, say) fails only itself and not every job that shared its batch.
+async fn batch_or_each<T: Clone, R>(
+    watch: &StoreWatch,
+    items: Vec<T>,
+    write: impl Fn(Vec<T>) -> BoxFuture<'static, StoreResult<(Vec<R>, u64)>>,
+) -> Answers<R> {
+    if items.is_empty() {
+        return Answers { each: Vec::new(), released: 0 };
+    }
+    let n = items.len();
+    let call = watch.start();
+    let whole = write(items.clone()).await;
+    call.finish(&whole);
+    match whole {
+        Ok((answers, released)) if answers.len() == n => {
+            return Answers { each: answers.into_iter().map(Ok).collect(), released };
+        }
+        Ok((answers, _)) => {
+            let error =
+                || StoreError::Corrupt(format!("the store answered {} items for a batch of {n}", answers.len()));
+            return Answers { each: (0..n).map(|_| Err(error())).collect(), released: 0 };
+        }
+        Err(e) if n == 1 => return Answers { each: vec![Err(e)], released: 0 },
+        Err(e) => tracing::warn!(error = %e, items = n, "a batched write failed; writing its items one by one"),
+    }
+    let mut answers = Answers { each: Vec::with_capacity(n), released: 0 };
+    for item in items {
+        let call = watch.start();
+        let alone = write(vec![item]).await;
+        call.finish(&alone);
+        answers.each.push(match alone {
+            Ok((mut one, released)) if one.len() == 1 => {
+                answers.released += released;
+                Ok(one.remove(0))
+            }
+            Ok(_) => Err(StoreError::Corrupt("the store answered a batch of one wrongly".into())),
+            Err(e) => Err(e),
+        });
+    }
+    answers
 }
 
 impl Actor for StoreActor {

@@ -4,15 +4,18 @@
 //! worker one-for-one, voiding its claims first so its jobs are retried; and gives up
 //! on a worker restarted more than `max_restarts` times within `restart_window`.
 
+mod history;
 mod messages;
 mod restarts;
+mod snapshot;
 
+pub use history::{HISTORY_LIMIT, RestartEvent, RestartOutcome};
 pub use messages::{CancelJob, CheckChildren, CrashWorker, Drain, GetSlots, SlotInfo, SlotsFreed, Wake};
 pub use restarts::RestartPolicy;
+pub use snapshot::{GetRuntime, RestoreWorkers, SlotRuntime, SupervisorRuntime, WorkerRestore, WorkerSeed};
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -22,12 +25,13 @@ use uuid::Uuid;
 
 use super::health::{HealthConfig, HealthMonitor, Track};
 use super::probe::{Event, Probe};
-use super::store::{self, StoreActor, StoreActorConfig, StoreHandle};
+use super::store::{self, StoreActor, StoreActorConfig, StoreHandle, StoreWatch};
 use super::worker::{Assign, Terminate, Worker, WorkerLinks, WorkerSpec};
 use crate::clock::SharedClock;
 use crate::handler::Registry;
 use crate::metrics::METRICS;
 use crate::store::{ClaimRequest, ClaimedJob, Room, Store, StoreResult, WorkerStatus};
+use history::RestartHistory;
 use restarts::Restarts;
 
 /// How a Supervisor runs its node.
@@ -53,6 +57,9 @@ pub struct SupervisorConfig {
     /// Fallback poll for jobs that arrive without a wake-up (another node's enqueue,
     /// a retry coming due).
     pub poll_every: Duration,
+    /// Where Job actors send their execution contexts (the node's ContextActor);
+    /// `None`: nowhere.
+    pub contexts: Option<super::context::ContextSink>,
 }
 
 /// The running actors of a node.
@@ -60,6 +67,8 @@ pub struct SupervisorConfig {
 pub struct NodeActors {
     pub supervisor: Addr<Supervisor>,
     pub store: StoreHandle,
+    /// The StoreActor's view of its store's health (calls in flight, failures).
+    pub store_watch: StoreWatch,
     pub health: Addr<HealthMonitor>,
 }
 
@@ -105,6 +114,10 @@ pub struct Supervisor {
     feed_scheduled: bool,
     idle_waiters: Vec<oneshot::Sender<()>>,
     last_poll: std::time::Instant,
+    /// The latest restarts and give-ups, for snapshots.
+    history: RestartHistory,
+    /// State to start the workers with (a restored snapshot's), taken at start.
+    seed: Option<RestoreWorkers>,
 }
 
 impl Supervisor {
@@ -117,11 +130,28 @@ impl Supervisor {
         clock: SharedClock,
         probe: Probe,
     ) -> NodeActors {
-        let store = StoreActor::new(store, clock.clone(), config.batch).start();
+        Self::start_node_seeded(config, store, registry, clock, probe, None)
+    }
+
+    /// [`Supervisor::start_node`], the workers starting from `seed` (a restored
+    /// snapshot): the first workers take the seed's ids, restart counters and health,
+    /// in order, before any job is claimed.
+    pub fn start_node_seeded(
+        config: SupervisorConfig,
+        store: Arc<dyn Store>,
+        registry: Registry,
+        clock: SharedClock,
+        probe: Probe,
+        seed: Option<RestoreWorkers>,
+    ) -> NodeActors {
+        let store_actor = StoreActor::new(store, clock.clone(), config.batch);
+        let store_watch = store_actor.watch();
+        let store = store_actor.start();
         let store_for_tree = store.clone();
         let mut health = None;
         let supervisor = Supervisor::create(|ctx| {
             let sweep_every = config.timers.then(|| Duration::from_millis(config.health.sweep_ms));
+            let job_types: Arc<[String]> = registry.job_types().into();
             let monitor = HealthMonitor::new(
                 config.health,
                 config.node_id.clone(),
@@ -131,9 +161,9 @@ impl Supervisor {
                 probe.clone(),
                 sweep_every,
             )
+            .with_job_types(job_types.clone())
             .start();
             health = Some(monitor.clone());
-            let job_types: Arc<[String]> = registry.job_types().into();
             Supervisor {
                 config,
                 slots: Vec::new(),
@@ -150,10 +180,12 @@ impl Supervisor {
                 feed_scheduled: false,
                 idle_waiters: Vec::new(),
                 last_poll: std::time::Instant::now(),
+                history: RestartHistory::default(),
+                seed,
             }
         });
         store.do_send(store::NotifyReady(supervisor.clone().recipient()));
-        NodeActors { supervisor, store, health: health.expect("health monitor started") }
+        NodeActors { supervisor, store, store_watch, health: health.expect("health monitor started") }
     }
 
     fn spawn_worker(
@@ -181,6 +213,7 @@ impl Supervisor {
             registry: self.registry.clone(),
             clock: self.clock.clone(),
             probe: self.probe.clone(),
+            contexts: self.config.contexts.clone(),
         };
         (Worker::new(spec, links).start(), token)
     }
@@ -340,7 +373,7 @@ impl Supervisor {
         ctx.spawn(rescue.into_actor(self).map(move |rescued, act, ctx| {
             match rescued {
                 Ok(Ok(jobs)) if !jobs.is_empty() => {
-                    METRICS.rescued.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                    METRICS.jobs_rescued(jobs.len() as u64);
                     tracing::info!(%worker_id, jobs = jobs.len(), "claims voided");
                 }
                 Ok(Ok(_)) => {}
@@ -363,6 +396,9 @@ impl Supervisor {
             if slot.status == WorkerStatus::Failed {
                 tracing::error!(%worker_id, "worker restarted too often: giving up on it");
                 self.probe.emit(Event::WorkerFailed { worker_id });
+                let failure_count = slot.restarts.failure_count();
+                let outcome = RestartOutcome::GaveUp;
+                self.history.push(RestartEvent { worker_id, at: now, failure_count, outcome });
             }
             self.track(&self.slots[index]);
             self.free_slots(worker_id, 0, 0);
@@ -380,8 +416,10 @@ impl Supervisor {
         slot.out = false;
         slot.status = WorkerStatus::Active;
         slot.score = 1.0;
-        METRICS.restarts.fetch_add(1, Ordering::Relaxed);
-        self.probe.emit(Event::WorkerRestarted { worker_id, failure_count: slot.restarts.failure_count() });
+        METRICS.worker_restarted();
+        let failure_count = slot.restarts.failure_count();
+        self.history.push(RestartEvent { worker_id, at: now, failure_count, outcome: RestartOutcome::Restarted });
+        self.probe.emit(Event::WorkerRestarted { worker_id, failure_count });
         self.track(&self.slots[index]);
         self.free_slots(worker_id, 0, 0);
         self.more_work = true;
@@ -393,8 +431,10 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        for _ in 0..self.config.workers {
-            let worker_id = Uuid::new_v4();
+        let seed = self.seed.take();
+        let seeded_ids: Vec<Uuid> = seed.iter().flat_map(|s| s.workers.iter().map(|w| w.worker_id)).collect();
+        for n in 0..self.config.workers as usize {
+            let worker_id = seeded_ids.get(n).copied().unwrap_or_else(Uuid::new_v4);
             let (addr, token) = self.spawn_worker(worker_id, 0, ctx);
             let slot = Slot {
                 worker_id,
@@ -410,6 +450,16 @@ impl Actor for Supervisor {
             };
             self.track(&slot);
             self.slots.push(slot);
+        }
+        if let Some(seed) = seed {
+            for restored in self.apply_restore(seed) {
+                tracing::info!(
+                    snapshot_worker_id = %restored.snapshot_worker_id,
+                    worker_id = ?restored.worker_id,
+                    note = %restored.note,
+                    "worker state restored from a snapshot"
+                );
+            }
         }
         if self.config.timers {
             let every = Duration::from_millis(self.config.health.heartbeat_ms);

@@ -55,6 +55,17 @@ impl Restarts {
     pub fn failure_count(&self) -> i32 {
         self.deaths
     }
+
+    /// The restarts that count against the intensity limit (oldest first); older ones
+    /// are forgotten at the next death.
+    pub fn window(&self) -> Vec<DateTime<Utc>> {
+        self.recent.iter().copied().collect()
+    }
+
+    /// Counters as a snapshot recorded them (restore).
+    pub fn restored(failure_count: i32, window: Vec<DateTime<Utc>>) -> Self {
+        Self { recent: window.into(), deaths: failure_count.max(0) }
+    }
 }
 
 #[cfg(test)]

@@ -67,3 +67,22 @@ pub struct CancelJob {
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "(u32, u32)")]
 pub struct GetLoad;
+
+/// The claims this worker holds, for a snapshot. A hung worker never answers.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Held")]
+pub struct GetHeld;
+
+/// A claim a worker holds: its job and its execution (the fencing token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldClaim {
+    pub job_id: Uuid,
+    pub execution_id: Uuid,
+}
+
+/// The claims a worker holds: running (handler not ended) and queued for a slot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Held {
+    pub running: Vec<HeldClaim>,
+    pub queued: Vec<HeldClaim>,
+}

@@ -6,7 +6,9 @@
 
 mod messages;
 
-pub use messages::{Assign, CancelJob, Crash, CrashMode, GetLoad, ReleaseAll, ReleaseQueued, Terminate, Tick};
+pub use messages::{
+    Assign, CancelJob, Crash, CrashMode, GetHeld, GetLoad, Held, HeldClaim, ReleaseAll, ReleaseQueued, Terminate, Tick,
+};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -25,7 +27,7 @@ use super::supervisor::SlotsFreed;
 use crate::clock::SharedClock;
 use crate::handler::Registry;
 use crate::job::ExecutionStatus;
-use crate::store::{ClaimedJob, Failure, StoreResult};
+use crate::store::{ClaimRef, ClaimedJob, Failure, StoreResult};
 
 /// Where a worker sends what it has to say; stand-ins in tests.
 #[derive(Clone)]
@@ -37,6 +39,8 @@ pub struct WorkerLinks {
     pub registry: Arc<Registry>,
     pub clock: SharedClock,
     pub probe: Probe,
+    /// Where Job actors send their execution contexts; `None`: nowhere.
+    pub contexts: Option<super::context::ContextSink>,
 }
 
 /// Who a worker is and how it behaves.
@@ -106,8 +110,9 @@ impl Worker {
             return;
         }
         self.renewed_at = now;
-        let executions = self.runs.keys().copied().chain(self.queue.iter().map(|(j, _)| j.execution_id)).collect();
-        self.links.store.do_send(store::ExtendLeases(executions, self.spec.lease));
+        let running = self.runs.iter().map(|(&execution_id, run)| ClaimRef { job_id: run.job_id, execution_id });
+        let claims = running.chain(self.queue.iter().map(|(j, _)| j.claim_ref())).collect();
+        self.links.store.do_send(store::ExtendLeases(claims, self.spec.lease));
     }
 
     /// Handlers running now.
@@ -174,6 +179,7 @@ impl Worker {
             delay,
             self.links.probe.clone(),
         )
+        .with_contexts(self.links.contexts.clone())
         .start();
         self.runs.insert(execution_id, Run { job_id, addr: job, ended: false });
         self.busy += 1;
@@ -350,6 +356,30 @@ impl Handler<GetLoad> for Worker {
 
     fn handle(&mut self, _: GetLoad, _: &mut Self::Context) -> Self::Result {
         let answer = (self.load(), self.spec.capacity);
+        let hung = self.mode == Mode::Hung;
+        Box::pin(async move {
+            if hung {
+                futures::future::pending::<()>().await;
+            }
+            answer
+        })
+    }
+}
+
+impl Handler<GetHeld> for Worker {
+    type Result = ResponseFuture<Held>;
+
+    fn handle(&mut self, _: GetHeld, _: &mut Self::Context) -> Self::Result {
+        let mut running: Vec<HeldClaim> = self
+            .runs
+            .iter()
+            .filter(|(_, r)| !r.ended)
+            .map(|(&execution_id, r)| HeldClaim { job_id: r.job_id, execution_id })
+            .collect();
+        running.sort_by_key(|c| c.job_id);
+        let queued =
+            self.queue.iter().map(|(j, _)| HeldClaim { job_id: j.job_id, execution_id: j.execution_id }).collect();
+        let answer = Held { running, queued };
         let hung = self.mode == Mode::Hung;
         Box::pin(async move {
             if hung {

@@ -7,7 +7,7 @@ use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::{PgStore, sql};
-use crate::job::{NewJob, ValidationError};
+use crate::job::NewJob;
 use crate::store::{Edges, StoreError, StoreResult, WorkflowNode};
 
 /// What settling a set of finished jobs did to their dependents.
@@ -37,9 +37,7 @@ impl PgStore {
             sqlx::query_scalar(sql::LOCK_DEPENDENCIES).bind(&outside).fetch_all(&mut **tx).await?.into_iter().collect();
         self.sent(1);
         match outside.iter().find(|d| !found.contains(d)) {
-            Some(missing) => {
-                Err(StoreError::Invalid(ValidationError::new("depends_on", format!("job {missing} does not exist"))))
-            }
+            Some(missing) => Err(StoreError::unknown_dependency(jobs, *missing)),
             None => Ok(()),
         }
     }

@@ -4,9 +4,11 @@
 //! the statements live in [`sql`]. The store counts the statements it sends, which is
 //! how tests prove that batching really batches.
 
+mod contexts;
 mod dependencies;
 mod rows;
 pub mod schema;
+mod snapshots;
 pub mod sql;
 
 use std::collections::{HashMap, HashSet};
@@ -25,8 +27,8 @@ use crate::job::{Execution, ExecutionStatus, Job, JobStatus, NewJob};
 use crate::retry::BackoffPolicy;
 use crate::store::{
     Applied, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, DeadLetter, Edges, Enqueued, FailOutcome,
-    Failed, Failure, FailureDecision, HealthLog, JobFilter, Rescued, Store, StoreError, StoreResult, WorkerRecord,
-    WorkflowNode, decide_failure,
+    Failed, Failure, FailureDecision, HealthLog, JobFilter, PrunePolicy, Pruned, Rescued, SnapshotFilter, SnapshotRow,
+    SnapshotSummary, Store, StoreError, StoreResult, WorkerRecord, WorkflowNode, decide_failure,
 };
 
 /// The migrations of the Postgres schema, embedded at build time.
@@ -416,11 +418,14 @@ impl Store for PgStore {
         Ok(applied_in_order(&exec_ids, released))
     }
 
-    async fn extend_leases(&self, execution_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64> {
-        if execution_ids.is_empty() {
+    async fn extend_leases(&self, claims: Vec<ClaimRef>, until: DateTime<Utc>) -> StoreResult<u64> {
+        if claims.is_empty() {
             return Ok(0);
         }
-        let done = sqlx::query(sql::EXTEND_LEASES).bind(&execution_ids).bind(until).execute(&self.pool).await?;
+        let job_ids: Vec<Uuid> = claims.iter().map(|c| c.job_id).collect();
+        let exec_ids: Vec<Uuid> = claims.iter().map(|c| c.execution_id).collect();
+        let done =
+            sqlx::query(sql::EXTEND_LEASES).bind(&job_ids).bind(&exec_ids).bind(until).execute(&self.pool).await?;
         self.sent(1);
         Ok(done.rows_affected())
     }
@@ -508,15 +513,54 @@ impl Store for PgStore {
     }
 
     async fn list_jobs(&self, filter: JobFilter) -> StoreResult<Vec<Job>> {
-        let found = sqlx::query(sql::LIST_JOBS)
-            .bind(filter.status.map(|s| s.as_str()))
-            .bind(filter.job_type)
-            .bind(filter.before)
-            .bind(i64::from(filter.limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let found = bind_filter(sqlx::query(sql::FILTER_JOBS), &filter).fetch_all(&self.pool).await?;
         self.sent(1);
         found.iter().map(rows::job).collect()
+    }
+
+    async fn job_ids(&self, filter: JobFilter) -> StoreResult<Vec<Uuid>> {
+        let found = bind_filter(sqlx::query_scalar(sql::FILTER_JOB_IDS), &filter).fetch_all(&self.pool).await?;
+        self.sent(1);
+        Ok(found)
+    }
+
+    async fn count_jobs(&self, filter: JobFilter) -> StoreResult<u64> {
+        let n: i64 = bind_filter(sqlx::query_scalar(sql::COUNT_JOBS), &filter).fetch_one(&self.pool).await?;
+        self.sent(1);
+        Ok(n.max(0) as u64)
+    }
+
+    async fn apply_bulk(
+        &self,
+        action: crate::store::BulkAction,
+        mut job_ids: Vec<Uuid>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Uuid>> {
+        use crate::store::BulkAction;
+        if job_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        job_ids.sort();
+        job_ids.dedup();
+        let statement = match action {
+            BulkAction::Cancel => sql::BULK_CANCEL,
+            BulkAction::RetryNow => sql::BULK_RETRY_NOW,
+            BulkAction::Requeue => sql::BULK_REQUEUE,
+        };
+        let mut tx = self.begin().await?;
+        let changed: Vec<Uuid> = sqlx::query_scalar(statement).bind(&job_ids).bind(now).fetch_all(&mut *tx).await?;
+        self.sent(1);
+        if action == BulkAction::Cancel {
+            self.settle_dependents(&mut tx, &changed, now).await?;
+        }
+        self.commit(tx).await?;
+        Ok(changed)
+    }
+
+    async fn pending_by_type(&self) -> StoreResult<Vec<(String, i64)>> {
+        let found = sqlx::query_as(sql::PENDING_BY_TYPE).fetch_all(&self.pool).await?;
+        self.sent(1);
+        Ok(found)
     }
 
     async fn dead_letters(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<DeadLetter>> {
@@ -588,10 +632,110 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn prune(&self, policy: PrunePolicy) -> StoreResult<Pruned> {
+        let mut tx = self.begin().await?;
+        let ours: bool = sqlx::query_scalar(sql::TRY_PRUNE_LOCK).fetch_one(&mut *tx).await?;
+        self.sent(1);
+        if !ours {
+            tx.rollback().await?;
+            return Ok(Pruned { skipped: true, ..Pruned::default() });
+        }
+        let limit = i64::from(policy.batch);
+        let mut pruned = Pruned::default();
+        for (cutoff, statement, count) in [
+            (policy.finished_before, sql::PRUNE_FINISHED, &mut pruned.finished),
+            (policy.dead_letters_before, sql::PRUNE_DEAD_LETTERS, &mut pruned.dead_letters),
+            (policy.health_logs_before, sql::PRUNE_HEALTH_LOGS, &mut pruned.health_logs),
+        ] {
+            if let Some(cutoff) = cutoff {
+                *count = sqlx::query(statement).bind(cutoff).bind(limit).execute(&mut *tx).await?.rows_affected();
+                self.sent(1);
+            }
+        }
+        self.commit(tx).await?;
+        Ok(pruned)
+    }
+
     async fn count_by_status(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
         let found: Vec<(String, i64)> = sqlx::query_as(sql::COUNT_BY_STATUS).fetch_all(&self.pool).await?;
         self.sent(1);
         found.into_iter().map(|(s, n)| Ok((s.parse()?, n))).collect()
+    }
+
+    async fn insert_snapshot(&self, snapshot: SnapshotRow) -> StoreResult<()> {
+        self.insert_snapshot_row(snapshot).await
+    }
+
+    async fn list_snapshots(&self, filter: SnapshotFilter) -> StoreResult<Vec<SnapshotSummary>> {
+        self.select_snapshots(filter).await
+    }
+
+    async fn get_snapshot(&self, snapshot_id: Uuid) -> StoreResult<Option<SnapshotRow>> {
+        self.select_snapshot(snapshot_id).await
+    }
+
+    async fn latest_snapshot(&self, node_id: Option<String>) -> StoreResult<Option<SnapshotRow>> {
+        self.select_latest_snapshot(node_id).await
+    }
+
+    async fn delete_snapshots(&self, snapshot_ids: Vec<Uuid>) -> StoreResult<u64> {
+        self.delete_snapshot_rows(snapshot_ids).await
+    }
+
+    async fn save_checkpoint(
+        &self,
+        claim: ClaimRef,
+        data: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Applied> {
+        self.save_job_checkpoint(claim, data, now).await
+    }
+
+    async fn last_checkpoint(&self, job_id: Uuid) -> StoreResult<Option<crate::store::Checkpoint>> {
+        self.read_checkpoint(job_id).await
+    }
+
+    async fn put_contexts(&self, points: Vec<crate::vector::ContextPoint>) -> StoreResult<()> {
+        self.upsert_contexts(points).await
+    }
+
+    async fn search_contexts(&self, query: crate::vector::SimilarQuery) -> StoreResult<Vec<crate::vector::Scored>> {
+        self.scan_contexts(query).await
+    }
+
+    async fn job_contexts(&self, job_id: Uuid) -> StoreResult<Vec<crate::vector::ContextPoint>> {
+        self.read_job_contexts(job_id).await
+    }
+}
+
+/// Binds [`sql::FILTER_JOBS`]'s parameters ($1 to $7) from `filter`.
+fn bind_filter<'q, Q: BindFilter<'q>>(query: Q, filter: &JobFilter) -> Q {
+    let (from, until) = filter.id_range();
+    let statuses: Vec<&'static str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+    query
+        .bind_one(statuses)
+        .bind_one(filter.job_type.clone())
+        .bind_one(from)
+        .bind_one(until)
+        .bind_one(filter.search.clone())
+        .bind_one(filter.job_ids.clone())
+        .bind_one(i64::from(filter.limit))
+}
+
+/// The query kinds [`bind_filter`] fills (rows, or one column).
+trait BindFilter<'q>: Sized {
+    fn bind_one<T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send>(self, value: T) -> Self;
+}
+
+impl<'q> BindFilter<'q> for sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    fn bind_one<T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send>(self, value: T) -> Self {
+        self.bind(value)
+    }
+}
+
+impl<'q, O> BindFilter<'q> for sqlx::query::QueryScalar<'q, Postgres, O, sqlx::postgres::PgArguments> {
+    fn bind_one<T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send>(self, value: T) -> Self {
+        self.bind(value)
     }
 }
 

@@ -67,6 +67,19 @@ pub const EXPECTED_COLUMNS: &[(&str, &str, &str, bool)] = &[
     ("state_snapshots", "state_data", "jsonb", false),
     ("state_snapshots", "metadata", "jsonb", false),
     ("state_snapshots", "created_at", "timestamp with time zone", false),
+    ("job_checkpoints", "job_id", "uuid", false),
+    ("job_checkpoints", "execution_id", "uuid", false),
+    ("job_checkpoints", "attempt", "integer", false),
+    ("job_checkpoints", "data", "jsonb", false),
+    ("job_checkpoints", "saved_at", "timestamp with time zone", false),
+    ("execution_contexts", "execution_id", "uuid", false),
+    ("execution_contexts", "job_id", "uuid", false),
+    ("execution_contexts", "job_type", "character varying", false),
+    ("execution_contexts", "attempt", "integer", false),
+    ("execution_contexts", "outcome", "character varying", false),
+    ("execution_contexts", "vector", "bytea", false),
+    ("execution_contexts", "context", "jsonb", false),
+    ("execution_contexts", "created_at", "timestamp with time zone", false),
 ];
 
 /// (table, column, the values its CHECK constraint allows): kept equal to the Rust enums.

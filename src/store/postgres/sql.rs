@@ -170,10 +170,11 @@ WITH input AS (
     UPDATE jobs j
     SET status = CASE WHEN i.retry_at IS NULL THEN 'DEAD_LETTER' ELSE 'PENDING' END,
         scheduled_at = COALESCE(i.retry_at, j.scheduled_at), error = i.error,
+        worker_id = CASE WHEN i.retry_at IS NULL THEN j.worker_id END,
         current_execution_id = NULL, lease_expires_at = NULL, updated_at = $6
-    FROM input i
-    WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id
-    RETURNING j.job_id, j.job_type, j.payload, j.attempts, j.worker_id, j.started_at, i.execution_id,
+    FROM input i, jobs old -- `old`: the row as it was, for the attempt's worker
+    WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id AND old.job_id = j.job_id
+    RETURNING j.job_id, j.job_type, j.payload, j.attempts, old.worker_id, j.started_at, i.execution_id,
               i.execution_status, i.error, i.retry_at
 ), recorded AS (
     INSERT INTO job_executions (execution_id, job_id, worker_id, attempt, execution_status, started_at,
@@ -199,7 +200,7 @@ WITH input AS (
 ), released AS (
     UPDATE jobs j
     SET status = 'PENDING', attempts = GREATEST(j.attempts - 1, 0), current_execution_id = NULL,
-        lease_expires_at = NULL, scheduled_at = $4, updated_at = $3
+        worker_id = NULL, lease_expires_at = NULL, scheduled_at = $4, updated_at = $3
     FROM locked l
     WHERE j.job_id = l.job_id AND j.current_execution_id = l.execution_id
     RETURNING l.execution_id, l.job_id, l.worker_id, l.attempts, l.started_at
@@ -215,20 +216,23 @@ SELECT execution_id FROM released";
 pub const GIVE_BACK: &str = "
 UPDATE jobs j
 SET status = 'PENDING', attempts = GREATEST(j.attempts - 1, 0), current_execution_id = NULL,
-    lease_expires_at = NULL, updated_at = $3
+    worker_id = NULL, lease_expires_at = NULL, updated_at = $3
 FROM UNNEST($1::uuid[], $2::uuid[]) AS i(job_id, execution_id)
 WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id
 RETURNING i.execution_id";
 
-/// $1 execution ids, $2 new expiry. Only claims a live Job actor holds are renewed;
-/// a claim nobody runs any more runs out and is rescued. Rows another transaction
-/// holds are skipped, not waited for: they are being settled, and renewal must never
-/// queue behind settling (nor deadlock with a batch locking the same rows).
+/// $1 job ids, $2 their execution ids, $3 new expiry. Only claims a live worker holds
+/// are renewed; a claim nobody runs any more runs out and is rescued. Rows are found
+/// by primary key (a test on `status` would scan every running job on stale
+/// statistics: 40 ms per renewal at 100,000 in flight); only a running claim holds an
+/// execution id. Rows another transaction holds are skipped, not waited for: they are
+/// being settled, and renewal must never queue behind settling (nor deadlock with a
+/// batch locking the same rows).
 pub const EXTEND_LEASES: &str = "
-UPDATE jobs SET lease_expires_at = $2
+UPDATE jobs SET lease_expires_at = $3
 WHERE job_id IN (
     SELECT job_id FROM jobs
-    WHERE status = 'RUNNING' AND current_execution_id = ANY($1::uuid[])
+    WHERE job_id = ANY($1::uuid[]) AND current_execution_id = ANY($2::uuid[])
     FOR UPDATE SKIP LOCKED
 )";
 
@@ -252,7 +256,7 @@ VALUES ($1, $3, $4, $5, 'CANCELLED', $6, $2, 'cancelled', $2)";
 
 /// $1 job, $2 now.
 pub const REQUEUE_JOB: &str = concat!(
-    "UPDATE jobs SET status = 'PENDING', attempts = 0, error = NULL, result = NULL, scheduled_at = $2, ",
+    "UPDATE jobs SET status = 'PENDING', attempts = 0, error = NULL, result = NULL, scheduled_at = $2, worker_id = NULL, ",
     "completed_at = NULL, updated_at = $2 WHERE job_id = $1 RETURNING ",
     job_columns!()
 );
@@ -276,13 +280,117 @@ SELECT dlq_id, job_id, job_type, payload, last_error, attempts, failed_at FROM d
 WHERE NOT requeued AND ($2::bigint IS NULL OR dlq_id < $2)
 ORDER BY dlq_id DESC LIMIT $1";
 
-/// $1 status (nullable), $2 type (nullable), $3 before this id (nullable), $4 limit.
-pub const LIST_JOBS: &str = concat!(
-    "SELECT ",
-    job_columns!(),
-    " FROM jobs WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR job_type = $2)",
-    " AND ($3::uuid IS NULL OR job_id < $3) ORDER BY job_id DESC LIMIT $4"
-);
+/// The filter of the dashboard's listings, counts and bulk actions: $1 statuses (empty:
+/// any), $2 type (nullable), $3 ids from (nullable), $4 ids before (nullable), $5
+/// search text (nullable), $6 only these ids (empty: any). The time range and the
+/// cursor are id bounds (ids are UUIDv7), so they walk the primary key; status and
+/// type have `jobs_status_type_idx`; the search (`strpos` over the payload's text and
+/// the error) has no index and reads every row the rest leaves.
+macro_rules! job_filter {
+    () => {
+        " FROM jobs WHERE (cardinality($1::text[]) = 0 OR status = ANY($1::text[])) \
+          AND ($2::text IS NULL OR job_type = $2) AND ($3::uuid IS NULL OR job_id >= $3) \
+          AND ($4::uuid IS NULL OR job_id < $4) \
+          AND ($5::text IS NULL OR strpos(payload::text, $5) > 0 OR strpos(error, $5) > 0) \
+          AND (cardinality($6::uuid[]) = 0 OR job_id = ANY($6::uuid[]))"
+    };
+}
+
+/// [`job_filter!`], $7 limit: a page, newest first.
+pub const FILTER_JOBS: &str = concat!("SELECT ", job_columns!(), job_filter!(), " ORDER BY job_id DESC LIMIT $7");
+
+/// [`job_filter!`], $7 limit: the ids of a page, newest first.
+pub const FILTER_JOB_IDS: &str = concat!("SELECT job_id", job_filter!(), " ORDER BY job_id DESC LIMIT $7");
+
+/// [`job_filter!`], $7 the most to count.
+pub const COUNT_JOBS: &str = concat!("SELECT COUNT(*) FROM (SELECT 1", job_filter!(), " LIMIT $7) matched");
+
+/// $1 job ids, $2 now. Cancels those unfinished, in id order; a running attempt gets
+/// its `CANCELLED` row (its handler's outcome is then fenced off). Answers the ids.
+pub const BULK_CANCEL: &str = "
+WITH locked AS (
+    SELECT job_id, current_execution_id, worker_id, attempts, started_at FROM jobs
+    WHERE job_id = ANY($1::uuid[]) AND status IN ('WAITING', 'PENDING', 'RUNNING')
+    ORDER BY job_id
+    FOR UPDATE
+), recorded AS (
+    INSERT INTO job_executions (execution_id, job_id, worker_id, attempt, execution_status, started_at,
+                                finished_at, error, created_at)
+    SELECT current_execution_id, job_id, worker_id, attempts, 'CANCELLED', started_at, $2, 'cancelled', $2
+    FROM locked WHERE current_execution_id IS NOT NULL AND worker_id IS NOT NULL
+), cancelled AS (
+    UPDATE jobs j
+    SET status = 'CANCELLED', error = 'cancelled', current_execution_id = NULL, lease_expires_at = NULL,
+        updated_at = $2
+    FROM locked l WHERE j.job_id = l.job_id
+    RETURNING j.job_id
+)
+SELECT job_id FROM cancelled";
+
+/// $1 job ids, $2 now. Makes the pending ones due now.
+pub const BULK_RETRY_NOW: &str = "
+UPDATE jobs SET scheduled_at = LEAST(scheduled_at, $2), updated_at = $2
+WHERE job_id IN (SELECT job_id FROM jobs WHERE job_id = ANY($1::uuid[]) AND status = 'PENDING'
+                 ORDER BY job_id FOR UPDATE)
+RETURNING job_id";
+
+/// $1 job ids, $2 now. Requeues the dead-lettered ones with fresh retries and closes
+/// their dead-letter entries.
+pub const BULK_REQUEUE: &str = "
+WITH requeued AS (
+    UPDATE jobs SET status = 'PENDING', attempts = 0, error = NULL, result = NULL, scheduled_at = $2,
+                    completed_at = NULL, updated_at = $2
+    WHERE job_id IN (SELECT job_id FROM jobs WHERE job_id = ANY($1::uuid[]) AND status = 'DEAD_LETTER'
+                     ORDER BY job_id FOR UPDATE)
+    RETURNING job_id
+), closed AS (
+    UPDATE dead_letter_queue SET requeued = TRUE, requeued_at = $2
+    WHERE job_id IN (SELECT job_id FROM requeued) AND NOT requeued
+)
+SELECT job_id FROM requeued";
+
+/// Ready jobs by type (an index-only walk of `jobs_status_type_idx`'s `PENDING` part).
+pub const PENDING_BY_TYPE: &str =
+    "SELECT job_type, COUNT(*) FROM jobs WHERE status = 'PENDING' GROUP BY job_type ORDER BY job_type";
+
+/// Taken by a retention pass for its transaction; a node that cannot take it leaves
+/// the pass to the node that holds it (one node prunes at a time).
+pub const TRY_PRUNE_LOCK: &str = "SELECT pg_try_advisory_xact_lock(hashtext('aeon.retention'))";
+
+/// The jobs of `$status_list` last changed before $1, at most $2, oldest first, that no
+/// unfinished job depends on; deleted with what cascades from them (executions,
+/// dead-letter entries, edges). Rows another transaction holds are skipped: retention
+/// never waits on a claim or a completion.
+macro_rules! prune_jobs {
+    ($statuses:literal) => {
+        concat!(
+            "WITH doomed AS (
+    SELECT j.job_id FROM jobs j
+    WHERE j.status IN ",
+            $statuses,
+            " AND j.updated_at < $1
+      AND NOT EXISTS (
+        SELECT 1 FROM job_dependencies d JOIN jobs w ON w.job_id = d.job_id
+        WHERE d.depends_on_job_id = j.job_id AND w.status IN ('WAITING', 'PENDING', 'RUNNING'))
+    ORDER BY j.updated_at
+    LIMIT $2
+    FOR UPDATE OF j SKIP LOCKED
+)
+DELETE FROM jobs WHERE job_id IN (SELECT job_id FROM doomed)"
+        )
+    };
+}
+
+/// $1 cutoff, $2 limit. Finished jobs.
+pub const PRUNE_FINISHED: &str = prune_jobs!("('COMPLETED', 'CANCELLED')");
+
+/// $1 cutoff, $2 limit. Dead-lettered jobs.
+pub const PRUNE_DEAD_LETTERS: &str = prune_jobs!("('DEAD_LETTER')");
+
+/// $1 cutoff, $2 limit. Health logs, oldest first.
+pub const PRUNE_HEALTH_LOGS: &str = "
+DELETE FROM worker_health_logs WHERE log_id IN (
+    SELECT log_id FROM worker_health_logs WHERE logged_at < $1 ORDER BY logged_at LIMIT $2)";
 
 /// $1 since.
 pub const COMPLETED_SINCE: &str = "SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED' AND completed_at >= $1";
@@ -317,8 +425,92 @@ SELECT t.worker_id, t.metric_type, t.metric_value::numeric(10,4), t.metadata::js
 FROM UNNEST($1::uuid[], $2::text[], $3::float8[], $4::text[], $5::timestamptz[])
      AS t(worker_id, metric_type, metric_value, metadata, logged_at)";
 
+// --- Snapshots ----------------------------------------------------------------------
+
+/// The columns of a whole snapshot, JSON as text.
+macro_rules! snapshot_columns {
+    () => {
+        "snapshot_id, snapshot_type, state_data::text AS state_data, metadata::text AS metadata, created_at"
+    };
+}
+
+/// $1 id, $2 type, $3 state (JSON text), $4 metadata (JSON text), $5 created_at.
+pub const INSERT_SNAPSHOT: &str = "
+INSERT INTO state_snapshots (snapshot_id, snapshot_type, state_data, metadata, created_at)
+VALUES ($1, $2, $3::jsonb, $4::jsonb, $5)";
+
+/// $1 type (nullable), $2 node id (nullable), $3 the previous page's last id (nullable),
+/// $4 limit. Newest first; no state.
+pub const LIST_SNAPSHOTS: &str = "
+SELECT snapshot_id, snapshot_type, metadata::text AS metadata, created_at
+FROM state_snapshots
+WHERE ($1::text IS NULL OR snapshot_type = $1::text)
+  AND ($2::text IS NULL OR metadata ->> 'node_id' = $2::text)
+  AND ($3::uuid IS NULL OR (created_at, snapshot_id) <
+       (SELECT created_at, snapshot_id FROM state_snapshots WHERE snapshot_id = $3::uuid))
+ORDER BY created_at DESC, snapshot_id DESC
+LIMIT $4";
+
+/// $1 id.
+pub const SELECT_SNAPSHOT: &str =
+    concat!("SELECT ", snapshot_columns!(), " FROM state_snapshots WHERE snapshot_id = $1");
+
+/// $1 node id (nullable). The newest snapshot, whole.
+pub const LATEST_SNAPSHOT: &str = concat!(
+    "SELECT ",
+    snapshot_columns!(),
+    " FROM state_snapshots WHERE ($1::text IS NULL OR metadata ->> 'node_id' = $1::text)
+     ORDER BY created_at DESC, snapshot_id DESC LIMIT 1"
+);
+
+/// $1 ids.
+pub const DELETE_SNAPSHOTS: &str = "DELETE FROM state_snapshots WHERE snapshot_id = ANY($1::uuid[])";
+
+/// $1 job id, $2 execution id, $3 data (JSON text), $4 now. Saves the checkpoint only
+/// while the execution holds the claim (the fence): no row, no write.
+pub const SAVE_CHECKPOINT: &str = "
+INSERT INTO job_checkpoints (job_id, execution_id, attempt, data, saved_at)
+SELECT job_id, current_execution_id, attempts, $3::jsonb, $4 FROM jobs
+WHERE job_id = $1 AND current_execution_id = $2
+ON CONFLICT (job_id) DO UPDATE
+SET execution_id = EXCLUDED.execution_id, attempt = EXCLUDED.attempt, data = EXCLUDED.data,
+    saved_at = EXCLUDED.saved_at";
+
+/// $1 job id.
+pub const SELECT_CHECKPOINT: &str =
+    "SELECT job_id, execution_id, attempt, data, saved_at FROM job_checkpoints WHERE job_id = $1";
+
+/// $1 execution ids (distinct), $2 job ids, $3 types, $4 attempts, $5 outcomes,
+/// $6 vectors (little-endian float32s), $7 contexts (JSON text), $8 recorded at.
+pub const UPSERT_CONTEXTS: &str = "
+INSERT INTO execution_contexts (execution_id, job_id, job_type, attempt, outcome, vector, context, created_at)
+SELECT t.execution_id, t.job_id, t.job_type, t.attempt, t.outcome, t.vector, t.context::jsonb, t.created_at
+FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], $6::bytea[], $7::text[],
+            $8::timestamptz[])
+     AS t(execution_id, job_id, job_type, attempt, outcome, vector, context, created_at)
+ON CONFLICT (execution_id) DO UPDATE
+SET job_id = EXCLUDED.job_id, job_type = EXCLUDED.job_type, attempt = EXCLUDED.attempt,
+    outcome = EXCLUDED.outcome, vector = EXCLUDED.vector, context = EXCLUDED.context,
+    created_at = EXCLUDED.created_at";
+
+/// $1 failed attempts only, $2 a job to leave out (nullable). Every candidate of an
+/// exact search: the node scores them (cosine) as they stream by. The failed outcomes
+/// are [`crate::vector::FAILED_OUTCOMES`].
+pub const SCAN_CONTEXTS: &str = "
+SELECT vector, context::text FROM execution_contexts
+WHERE (NOT $1 OR outcome IN ('FAILED', 'TIMED_OUT', 'CRASHED')) AND ($2::uuid IS NULL OR job_id <> $2)";
+
+/// $1 job id.
+pub const SELECT_JOB_CONTEXTS: &str =
+    "SELECT vector, context::text FROM execution_contexts WHERE job_id = $1 ORDER BY attempt, created_at";
+
 /// Every statement, for the schema test.
 pub const ALL: &[(&str, &str)] = &[
+    ("INSERT_SNAPSHOT", INSERT_SNAPSHOT),
+    ("LIST_SNAPSHOTS", LIST_SNAPSHOTS),
+    ("SELECT_SNAPSHOT", SELECT_SNAPSHOT),
+    ("LATEST_SNAPSHOT", LATEST_SNAPSHOT),
+    ("DELETE_SNAPSHOTS", DELETE_SNAPSHOTS),
     ("ENQUEUE", ENQUEUE),
     ("JOBS_BY_IDEMPOTENCY_KEY", JOBS_BY_IDEMPOTENCY_KEY),
     ("CLAIM", CLAIM),
@@ -339,11 +531,26 @@ pub const ALL: &[(&str, &str)] = &[
     ("SELECT_EXECUTIONS", SELECT_EXECUTIONS),
     ("SELECT_DEAD_LETTERS", SELECT_DEAD_LETTERS),
     ("COUNT_BY_STATUS", COUNT_BY_STATUS),
-    ("LIST_JOBS", LIST_JOBS),
     ("COMPLETED_SINCE", COMPLETED_SINCE),
+    ("TRY_PRUNE_LOCK", TRY_PRUNE_LOCK),
+    ("PRUNE_FINISHED", PRUNE_FINISHED),
+    ("PRUNE_DEAD_LETTERS", PRUNE_DEAD_LETTERS),
+    ("PRUNE_HEALTH_LOGS", PRUNE_HEALTH_LOGS),
+    ("FILTER_JOBS", FILTER_JOBS),
+    ("FILTER_JOB_IDS", FILTER_JOB_IDS),
+    ("COUNT_JOBS", COUNT_JOBS),
+    ("BULK_CANCEL", BULK_CANCEL),
+    ("BULK_RETRY_NOW", BULK_RETRY_NOW),
+    ("BULK_REQUEUE", BULK_REQUEUE),
+    ("PENDING_BY_TYPE", PENDING_BY_TYPE),
     ("UPSERT_WORKERS", UPSERT_WORKERS),
     ("SELECT_WORKERS", SELECT_WORKERS),
     ("INSERT_HEALTH_LOGS", INSERT_HEALTH_LOGS),
+    ("SAVE_CHECKPOINT", SAVE_CHECKPOINT),
+    ("SELECT_CHECKPOINT", SELECT_CHECKPOINT),
+    ("UPSERT_CONTEXTS", UPSERT_CONTEXTS),
+    ("SCAN_CONTEXTS", SCAN_CONTEXTS),
+    ("SELECT_JOB_CONTEXTS", SELECT_JOB_CONTEXTS),
 ];
 
 // --- Dependencies -------------------------------------------------------------------

@@ -8,8 +8,9 @@ use uuid::Uuid;
 use super::{MIGRATOR, SqliteStore};
 use crate::job::{Execution, Job, JobStatus, NewJob};
 use crate::store::{
-    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, DeadLetter, Edges, Enqueued, Failed, Failure,
-    HealthLog, JobFilter, Rescued, Store, StoreError, StoreResult, WorkerRecord, WorkflowNode,
+    Applied, BulkAction, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, DeadLetter, Edges, Enqueued,
+    Failed, Failure, HealthLog, JobFilter, PrunePolicy, Pruned, Rescued, SnapshotFilter, SnapshotRow, SnapshotSummary,
+    Store, StoreError, StoreResult, WorkerRecord, WorkflowNode,
 };
 
 #[async_trait]
@@ -53,8 +54,8 @@ impl Store for SqliteStore {
         self.give_back_claims(claims, now).await
     }
 
-    async fn extend_leases(&self, execution_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64> {
-        self.extend_claim_leases(execution_ids, until).await
+    async fn extend_leases(&self, claims: Vec<ClaimRef>, until: DateTime<Utc>) -> StoreResult<u64> {
+        self.extend_claim_leases(claims, until).await
     }
 
     async fn rescue_expired(&self, limit: u32, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>> {
@@ -93,6 +94,22 @@ impl Store for SqliteStore {
         self.read_jobs(filter).await
     }
 
+    async fn job_ids(&self, filter: JobFilter) -> StoreResult<Vec<Uuid>> {
+        self.read_job_ids(filter).await
+    }
+
+    async fn count_jobs(&self, filter: JobFilter) -> StoreResult<u64> {
+        self.count_filtered(filter).await
+    }
+
+    async fn apply_bulk(&self, action: BulkAction, job_ids: Vec<Uuid>, now: DateTime<Utc>) -> StoreResult<Vec<Uuid>> {
+        self.apply_bulk_action(action, job_ids, now).await
+    }
+
+    async fn pending_by_type(&self) -> StoreResult<Vec<(String, i64)>> {
+        self.count_pending_by_type().await
+    }
+
     async fn dead_letters(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<DeadLetter>> {
         self.read_dead_letters(limit, before).await
     }
@@ -115,5 +132,54 @@ impl Store for SqliteStore {
 
     async fn count_by_status(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
         self.count_jobs_by_status().await
+    }
+
+    async fn prune(&self, policy: PrunePolicy) -> StoreResult<Pruned> {
+        self.prune_old_rows(policy).await
+    }
+
+    async fn insert_snapshot(&self, snapshot: SnapshotRow) -> StoreResult<()> {
+        self.insert_snapshot_row(snapshot).await
+    }
+
+    async fn list_snapshots(&self, filter: SnapshotFilter) -> StoreResult<Vec<SnapshotSummary>> {
+        self.select_snapshots(filter).await
+    }
+
+    async fn get_snapshot(&self, snapshot_id: Uuid) -> StoreResult<Option<SnapshotRow>> {
+        self.select_snapshot(snapshot_id).await
+    }
+
+    async fn latest_snapshot(&self, node_id: Option<String>) -> StoreResult<Option<SnapshotRow>> {
+        self.select_latest_snapshot(node_id).await
+    }
+
+    async fn delete_snapshots(&self, snapshot_ids: Vec<Uuid>) -> StoreResult<u64> {
+        self.delete_snapshot_rows(snapshot_ids).await
+    }
+
+    async fn save_checkpoint(
+        &self,
+        claim: ClaimRef,
+        data: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Applied> {
+        self.save_job_checkpoint(claim, data, now).await
+    }
+
+    async fn last_checkpoint(&self, job_id: Uuid) -> StoreResult<Option<crate::store::Checkpoint>> {
+        self.read_checkpoint(job_id).await
+    }
+
+    async fn put_contexts(&self, points: Vec<crate::vector::ContextPoint>) -> StoreResult<()> {
+        self.upsert_contexts(points).await
+    }
+
+    async fn search_contexts(&self, query: crate::vector::SimilarQuery) -> StoreResult<Vec<crate::vector::Scored>> {
+        self.scan_contexts(query).await
+    }
+
+    async fn job_contexts(&self, job_id: Uuid) -> StoreResult<Vec<crate::vector::ContextPoint>> {
+        self.read_job_contexts(job_id).await
     }
 }

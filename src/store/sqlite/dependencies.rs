@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::codec::{parse_uuid, time, uuid_list};
 use super::{SqliteStore, rows, sql};
-use crate::job::{NewJob, ValidationError};
+use crate::job::NewJob;
 use crate::store::{Edges, StoreError, StoreResult, WorkflowNode};
 
 /// What settling a set of finished jobs did to their dependents.
@@ -46,9 +46,7 @@ impl SqliteStore {
         self.sent(1);
         let found: HashSet<Uuid> = found.iter().map(|id| parse_uuid(id)).collect::<StoreResult<_>>()?;
         match outside.iter().find(|d| !found.contains(d)) {
-            Some(missing) => {
-                Err(StoreError::Invalid(ValidationError::new("depends_on", format!("job {missing} does not exist"))))
-            }
+            Some(missing) => Err(StoreError::unknown_dependency(jobs, *missing)),
             None => Ok(()),
         }
     }

@@ -15,18 +15,21 @@
 //!
 //! The statements live in [`sql`]; the trait's methods are split by concern over
 //! [`jobs`] (submit, claim), [`settle`] (completing, failing, giving back, leases),
-//! [`recovery`] (rescue, cancel, requeue), [`dependencies`], [`reads`] and
-//! [`workers`]; [`contract`] only delegates. Like `PgStore`, the store counts what it sends ([`SqliteStore::statements_sent`]).
+//! [`recovery`] (rescue, cancel, requeue), [`dependencies`], [`reads`],
+//! [`workers`] and [`snapshots`]; [`contract`] only delegates. Like `PgStore`, the store counts what it sends ([`SqliteStore::statements_sent`]).
 
 mod codec;
+mod contexts;
 mod contract;
 mod dependencies;
 mod jobs;
 mod lock;
 mod reads;
 mod recovery;
+mod retention;
 mod rows;
 mod settle;
+mod snapshots;
 pub mod sql;
 mod workers;
 

@@ -5,10 +5,27 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::codec::time;
+use super::codec::{parse_uuid, time, uuid_list};
 use super::{SqliteStore, rows, sql};
 use crate::job::{Execution, Job, JobStatus};
 use crate::store::{DeadLetter, JobFilter, StoreResult};
+
+/// Binds [`sql::FILTER_JOBS`]'s parameters (?1 to ?7) from a [`JobFilter`].
+macro_rules! bind_filter {
+    ($query:expr, $filter:expr) => {{
+        let filter: &JobFilter = $filter;
+        let (from, until) = filter.id_range();
+        let statuses = serde_json::Value::from(filter.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+        $query
+            .bind(statuses.to_string())
+            .bind(filter.job_type.clone())
+            .bind(from.map(|id| id.to_string()))
+            .bind(until.map(|id| id.to_string()))
+            .bind(filter.search.clone())
+            .bind(uuid_list(filter.job_ids.iter().copied()))
+            .bind(i64::from(filter.limit))
+    }};
+}
 
 impl SqliteStore {
     pub(super) async fn read_job(&self, job_id: Uuid) -> StoreResult<Option<Job>> {
@@ -24,15 +41,28 @@ impl SqliteStore {
     }
 
     pub(super) async fn read_jobs(&self, filter: JobFilter) -> StoreResult<Vec<Job>> {
-        let found = sqlx::query(sql::LIST_JOBS)
-            .bind(filter.status.map(|s| s.as_str()))
-            .bind(filter.job_type)
-            .bind(filter.before.map(|id| id.to_string()))
-            .bind(i64::from(filter.limit))
-            .fetch_all(&self.readers)
-            .await?;
+        let found = bind_filter!(sqlx::query(sql::FILTER_JOBS), &filter).fetch_all(&self.readers).await?;
         self.sent(1);
         found.iter().map(rows::job).collect()
+    }
+
+    pub(super) async fn read_job_ids(&self, filter: JobFilter) -> StoreResult<Vec<Uuid>> {
+        let found: Vec<String> =
+            bind_filter!(sqlx::query_scalar(sql::FILTER_JOB_IDS), &filter).fetch_all(&self.readers).await?;
+        self.sent(1);
+        found.iter().map(|id| parse_uuid(id)).collect()
+    }
+
+    pub(super) async fn count_filtered(&self, filter: JobFilter) -> StoreResult<u64> {
+        let n: i64 = bind_filter!(sqlx::query_scalar(sql::COUNT_JOBS), &filter).fetch_one(&self.readers).await?;
+        self.sent(1);
+        Ok(n.max(0) as u64)
+    }
+
+    pub(super) async fn count_pending_by_type(&self) -> StoreResult<Vec<(String, i64)>> {
+        let found = sqlx::query_as(sql::PENDING_BY_TYPE).fetch_all(&self.readers).await?;
+        self.sent(1);
+        Ok(found)
     }
 
     pub(super) async fn read_dead_letters(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<DeadLetter>> {

@@ -8,11 +8,11 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
-use super::codec::{opt_time, time};
+use super::codec::{opt_time, parse_uuid, time, uuid_list};
 use super::settle::Held;
 use super::{SqliteStore, rows, sql};
 use crate::job::{ExecutionStatus, Job, JobStatus};
-use crate::store::{ClaimRef, Failure, Rescued, StoreError, StoreResult};
+use crate::store::{BulkAction, ClaimRef, Failure, Rescued, StoreError, StoreResult};
 
 /// Why an expired claim was taken back (`{worker}` names its holder).
 const LEASE_EXPIRED: &str = "lease expired: worker {worker} stopped renewing its claim";
@@ -119,6 +119,33 @@ impl SqliteStore {
         let requeued = rows::job(&row)?;
         self.commit(tx).await?;
         Ok(requeued)
+    }
+
+    pub(super) async fn apply_bulk_action(
+        &self,
+        action: BulkAction,
+        job_ids: Vec<Uuid>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Uuid>> {
+        if job_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = match action {
+            BulkAction::Cancel => sql::BULK_CANCEL,
+            BulkAction::RetryNow => sql::BULK_RETRY_NOW,
+            BulkAction::Requeue => sql::BULK_REQUEUE,
+        };
+        let mut tx = self.begin().await?;
+        let changed: Vec<String> =
+            sqlx::query_scalar(statement).bind(uuid_list(job_ids)).bind(time(now)).fetch_all(&mut *tx).await?;
+        self.sent(1);
+        let mut changed = changed.iter().map(|id| parse_uuid(id)).collect::<StoreResult<Vec<Uuid>>>()?;
+        changed.sort();
+        if action == BulkAction::Cancel {
+            self.settle_dependents(&mut tx, &changed, now).await?;
+        }
+        self.commit(tx).await?;
+        Ok(changed)
     }
 
     /// A job read inside a write transaction (which holds the write lock, so the row

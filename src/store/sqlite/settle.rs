@@ -200,15 +200,12 @@ impl SqliteStore {
         Ok(applied_in_order(&asked, parse_ids(&released)?))
     }
 
-    pub(super) async fn extend_claim_leases(&self, execution_ids: Vec<Uuid>, until: DateTime<Utc>) -> StoreResult<u64> {
-        if execution_ids.is_empty() {
+    pub(super) async fn extend_claim_leases(&self, claims: Vec<ClaimRef>, until: DateTime<Utc>) -> StoreResult<u64> {
+        if claims.is_empty() {
             return Ok(0);
         }
-        let done = sqlx::query(sql::EXTEND_LEASES)
-            .bind(uuid_list(execution_ids))
-            .bind(time(until))
-            .execute(&self.writer)
-            .await?;
+        let done =
+            sqlx::query(sql::EXTEND_LEASES).bind(claims_json(&claims)).bind(time(until)).execute(&self.writer).await?;
         self.sent(1);
         Ok(done.rows_affected())
     }

@@ -156,6 +156,7 @@ WHERE i.retry_at IS NULL;
 UPDATE jobs
 SET status = CASE WHEN i.retry_at IS NULL THEN 'DEAD_LETTER' ELSE 'PENDING' END,
     scheduled_at = COALESCE(i.retry_at, jobs.scheduled_at), error = i.error,
+    worker_id = CASE WHEN i.retry_at IS NULL THEN jobs.worker_id END,
     current_execution_id = NULL, lease_expires_at = NULL, updated_at = ?2
 FROM ",
     failures_input!(),
@@ -179,7 +180,7 @@ SELECT i.execution_id, j.job_id, j.worker_id, j.attempts, 'CANCELLED', j.started
     " i JOIN jobs j ON j.job_id = i.job_id AND j.current_execution_id = i.execution_id;
 UPDATE jobs
 SET status = 'PENDING', attempts = max(jobs.attempts - 1, 0), current_execution_id = NULL,
-    lease_expires_at = NULL, scheduled_at = ?3, updated_at = ?2
+    worker_id = NULL, lease_expires_at = NULL, scheduled_at = ?3, updated_at = ?2
 FROM ",
     claims_input!(),
     " i
@@ -196,18 +197,22 @@ pub const GIVE_BACK: &str = concat!(
     " i JOIN jobs j ON j.job_id = i.job_id AND j.current_execution_id = i.execution_id;
 UPDATE jobs
 SET status = 'PENDING', attempts = max(jobs.attempts - 1, 0), current_execution_id = NULL,
-    lease_expires_at = NULL, updated_at = ?2
+    worker_id = NULL, lease_expires_at = NULL, updated_at = ?2
 FROM ",
     claims_input!(),
     " i
 WHERE jobs.job_id = i.job_id AND jobs.current_execution_id = i.execution_id"
 );
 
-/// ?1 execution ids (JSON array), ?2 new expiry. Only running claims these executions
-/// hold are renewed.
-pub const EXTEND_LEASES: &str = "
-UPDATE jobs SET lease_expires_at = ?2
-WHERE status = 'RUNNING' AND current_execution_id IN (SELECT value FROM json_each(?1))";
+/// ?1 `[{"job", "exec"}]`, ?2 new expiry. Only claims these executions still hold are
+/// renewed; each row is found by its job id (the primary key).
+pub const EXTEND_LEASES: &str = concat!(
+    "UPDATE jobs SET lease_expires_at = ?2
+FROM ",
+    claims_input!(),
+    " i
+WHERE jobs.job_id = i.job_id AND jobs.current_execution_id = i.execution_id"
+);
 
 /// ?1 job. (Inside a `BEGIN IMMEDIATE` transaction it is as good as `FOR UPDATE`.)
 pub const SELECT_JOB: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE job_id = ?1");
@@ -228,7 +233,7 @@ VALUES (?1, ?3, ?4, ?5, 'CANCELLED', ?6, ?2, 'cancelled', ?2)";
 
 /// ?1 job, ?2 now.
 pub const REQUEUE_JOB: &str = concat!(
-    "UPDATE jobs SET status = 'PENDING', attempts = 0, error = NULL, result = NULL, scheduled_at = ?2, ",
+    "UPDATE jobs SET status = 'PENDING', attempts = 0, error = NULL, result = NULL, scheduled_at = ?2, worker_id = NULL, ",
     "completed_at = NULL, updated_at = ?2 WHERE job_id = ?1 RETURNING ",
     job_columns!()
 );
@@ -252,18 +257,99 @@ SELECT dlq_id, job_id, job_type, payload, last_error, attempts, failed_at FROM d
 WHERE NOT requeued AND (?2 IS NULL OR dlq_id < ?2)
 ORDER BY dlq_id DESC LIMIT ?1";
 
-/// ?1 status (nullable), ?2 type (nullable), ?3 before this id (nullable), ?4 limit.
-pub const LIST_JOBS: &str = concat!(
-    "SELECT ",
-    job_columns!(),
-    " FROM jobs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR job_type = ?2)",
-    " AND (?3 IS NULL OR job_id < ?3) ORDER BY job_id DESC LIMIT ?4"
-);
+/// The filter of listings, counts and bulk actions: ?1 statuses (JSON array, `[]`:
+/// any), ?2 type (nullable), ?3 ids from (nullable), ?4 ids before (nullable), ?5
+/// search text (nullable), ?6 only these ids (JSON array, `[]`: any). As in Postgres,
+/// the time range and the cursor are id bounds (UUIDv7 text sorts by time) and the
+/// search (`instr` over the payload's text and the error) reads every row the rest
+/// leaves.
+macro_rules! job_filter {
+    () => {
+        " FROM jobs WHERE (?1 = '[]' OR status IN (SELECT value FROM json_each(?1))) \
+          AND (?2 IS NULL OR job_type = ?2) AND (?3 IS NULL OR job_id >= ?3) AND (?4 IS NULL OR job_id < ?4) \
+          AND (?5 IS NULL OR instr(payload, ?5) > 0 OR instr(error, ?5) > 0) \
+          AND (?6 = '[]' OR job_id IN (SELECT value FROM json_each(?6)))"
+    };
+}
+
+/// [`job_filter!`], ?7 limit: a page, newest first.
+pub const FILTER_JOBS: &str = concat!("SELECT ", job_columns!(), job_filter!(), " ORDER BY job_id DESC LIMIT ?7");
+
+/// [`job_filter!`], ?7 limit: the ids of a page, newest first.
+pub const FILTER_JOB_IDS: &str = concat!("SELECT job_id", job_filter!(), " ORDER BY job_id DESC LIMIT ?7");
+
+/// [`job_filter!`], ?7 the most to count.
+pub const COUNT_JOBS: &str = concat!("SELECT COUNT(*) FROM (SELECT 1", job_filter!(), " LIMIT ?7)");
+
+/// ?1 job ids (JSON array), ?2 now. Cancels those unfinished; a running attempt gets
+/// its `CANCELLED` row. Answers the ids.
+pub const BULK_CANCEL: &str = "
+INSERT INTO job_executions (execution_id, job_id, worker_id, attempt, execution_status, started_at, finished_at,
+                            error, created_at)
+SELECT current_execution_id, job_id, worker_id, attempts, 'CANCELLED', started_at, ?2, 'cancelled', ?2
+FROM jobs WHERE job_id IN (SELECT value FROM json_each(?1)) AND status IN ('WAITING', 'PENDING', 'RUNNING')
+  AND current_execution_id IS NOT NULL AND worker_id IS NOT NULL;
+UPDATE jobs SET status = 'CANCELLED', error = 'cancelled', current_execution_id = NULL, lease_expires_at = NULL,
+                updated_at = ?2
+WHERE job_id IN (SELECT value FROM json_each(?1)) AND status IN ('WAITING', 'PENDING', 'RUNNING')
+RETURNING job_id";
+
+/// ?1 job ids (JSON array), ?2 now. Makes the pending ones due now.
+pub const BULK_RETRY_NOW: &str = "
+UPDATE jobs SET scheduled_at = min(scheduled_at, ?2), updated_at = ?2
+WHERE job_id IN (SELECT value FROM json_each(?1)) AND status = 'PENDING'
+RETURNING job_id";
+
+/// ?1 job ids (JSON array), ?2 now. Requeues the dead-lettered ones with fresh
+/// retries and closes their dead-letter entries.
+pub const BULK_REQUEUE: &str = "
+UPDATE dead_letter_queue SET requeued = 1, requeued_at = ?2
+WHERE NOT requeued AND job_id IN (SELECT job_id FROM jobs
+                                  WHERE job_id IN (SELECT value FROM json_each(?1)) AND status = 'DEAD_LETTER');
+UPDATE jobs SET status = 'PENDING', attempts = 0, error = NULL, result = NULL, scheduled_at = ?2,
+                completed_at = NULL, updated_at = ?2
+WHERE job_id IN (SELECT value FROM json_each(?1)) AND status = 'DEAD_LETTER'
+RETURNING job_id";
+
+/// Ready jobs by type.
+pub const PENDING_BY_TYPE: &str =
+    "SELECT job_type, COUNT(*) FROM jobs WHERE status = 'PENDING' GROUP BY job_type ORDER BY job_type";
 
 /// ?1 since.
 pub const COMPLETED_SINCE: &str = "SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED' AND completed_at >= ?1";
 
 pub const COUNT_BY_STATUS: &str = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
+
+/// The jobs of a status list last changed before ?1, at most ?2, oldest first, that no
+/// unfinished job depends on; deleted with what cascades from them (executions,
+/// dead-letter entries, edges).
+macro_rules! prune_jobs {
+    ($statuses:literal) => {
+        concat!(
+            "DELETE FROM jobs WHERE job_id IN (
+    SELECT j.job_id FROM jobs j
+    WHERE j.status IN ",
+            $statuses,
+            " AND j.updated_at < ?1
+      AND NOT EXISTS (
+        SELECT 1 FROM job_dependencies d JOIN jobs w ON w.job_id = d.job_id
+        WHERE d.depends_on_job_id = j.job_id AND w.status IN ('WAITING', 'PENDING', 'RUNNING'))
+    ORDER BY j.updated_at
+    LIMIT ?2)"
+        )
+    };
+}
+
+/// ?1 cutoff, ?2 limit. Finished jobs.
+pub const PRUNE_FINISHED: &str = prune_jobs!("('COMPLETED', 'CANCELLED')");
+
+/// ?1 cutoff, ?2 limit. Dead-lettered jobs.
+pub const PRUNE_DEAD_LETTERS: &str = prune_jobs!("('DEAD_LETTER')");
+
+/// ?1 cutoff, ?2 limit. Health logs, oldest first.
+pub const PRUNE_HEALTH_LOGS: &str = "
+DELETE FROM worker_health_logs WHERE log_id IN (
+    SELECT log_id FROM worker_health_logs WHERE logged_at < ?1 ORDER BY logged_at LIMIT ?2)";
 
 /// ?1 `[{"id", "node", "status", "capacity", "load", "score" (rounded), "failures",
 /// "metadata" (JSON text), "beat" (nullable)}]`, ?2 now (Postgres uses its `NOW()`).
@@ -369,8 +455,97 @@ FROM jobs j JOIN dag ON dag.job_id = j.job_id
 ORDER BY j.created_at, j.job_id
 LIMIT ?2";
 
+// --- Snapshots ----------------------------------------------------------------------
+// The JSON texts are stored as given. `metadata ->> 'node_id'` is read only where the
+// text is valid JSON: a corrupt row must not break a listing (the snapshot module
+// reports it instead).
+
+/// The node a snapshot's metadata names, or NULL.
+macro_rules! snapshot_node {
+    () => {
+        "CASE WHEN json_valid(metadata) AND json_type(metadata) = 'object' THEN metadata ->> '$.node_id' END"
+    };
+}
+
+/// ?1 id, ?2 type, ?3 state (JSON text), ?4 metadata (JSON text), ?5 created_at.
+pub const INSERT_SNAPSHOT: &str = "
+INSERT INTO state_snapshots (snapshot_id, snapshot_type, state_data, metadata, created_at)
+VALUES (?1, ?2, ?3, ?4, ?5)";
+
+/// ?1 type (nullable), ?2 node id (nullable), ?3 the previous page's last id (nullable),
+/// ?4 limit. Newest first; no state.
+pub const LIST_SNAPSHOTS: &str = concat!(
+    "SELECT snapshot_id, snapshot_type, metadata, created_at
+FROM state_snapshots
+WHERE (?1 IS NULL OR snapshot_type = ?1)
+  AND (?2 IS NULL OR ",
+    snapshot_node!(),
+    " = ?2)
+  AND (?3 IS NULL OR (created_at, snapshot_id) <
+       (SELECT created_at, snapshot_id FROM state_snapshots WHERE snapshot_id = ?3))
+ORDER BY created_at DESC, snapshot_id DESC
+LIMIT ?4"
+);
+
+/// ?1 id.
+pub const SELECT_SNAPSHOT: &str =
+    "SELECT snapshot_id, snapshot_type, state_data, metadata, created_at FROM state_snapshots WHERE snapshot_id = ?1";
+
+/// ?1 node id (nullable). The newest snapshot, whole.
+pub const LATEST_SNAPSHOT: &str = concat!(
+    "SELECT snapshot_id, snapshot_type, state_data, metadata, created_at FROM state_snapshots
+WHERE (?1 IS NULL OR ",
+    snapshot_node!(),
+    " = ?1)
+ORDER BY created_at DESC, snapshot_id DESC LIMIT 1"
+);
+
+/// ?1 ids (JSON array).
+pub const DELETE_SNAPSHOTS: &str = "DELETE FROM state_snapshots WHERE snapshot_id IN (SELECT value FROM json_each(?1))";
+
+/// ?1 job id, ?2 execution id, ?3 data (JSON text), ?4 now. Saves the checkpoint only
+/// while the execution holds the claim (the fence): no row, no write.
+pub const SAVE_CHECKPOINT: &str = "
+INSERT INTO job_checkpoints (job_id, execution_id, attempt, data, saved_at)
+SELECT job_id, current_execution_id, attempts, ?3, ?4 FROM jobs
+WHERE job_id = ?1 AND current_execution_id = ?2
+ON CONFLICT (job_id) DO UPDATE
+SET execution_id = excluded.execution_id, attempt = excluded.attempt, data = excluded.data,
+    saved_at = excluded.saved_at";
+
+/// ?1 job id.
+pub const SELECT_CHECKPOINT: &str =
+    "SELECT job_id, execution_id, attempt, data, saved_at FROM job_checkpoints WHERE job_id = ?1";
+
+/// ?1 execution id, ?2 job id, ?3 type, ?4 attempt, ?5 outcome, ?6 vector
+/// (little-endian float32s), ?7 context (JSON text), ?8 recorded at. One point; a
+/// batch runs it per point in one transaction.
+pub const UPSERT_CONTEXT: &str = "
+INSERT INTO execution_contexts (execution_id, job_id, job_type, attempt, outcome, vector, context, created_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (execution_id) DO UPDATE
+SET job_id = excluded.job_id, job_type = excluded.job_type, attempt = excluded.attempt,
+    outcome = excluded.outcome, vector = excluded.vector, context = excluded.context,
+    created_at = excluded.created_at";
+
+/// ?1 failed attempts only (0/1), ?2 a job to leave out (nullable). Every candidate of
+/// an exact search: the node scores them (cosine) as they stream by. The failed
+/// outcomes are [`crate::vector::FAILED_OUTCOMES`].
+pub const SCAN_CONTEXTS: &str = "
+SELECT vector, context FROM execution_contexts
+WHERE (?1 = 0 OR outcome IN ('FAILED', 'TIMED_OUT', 'CRASHED')) AND (?2 IS NULL OR job_id <> ?2)";
+
+/// ?1 job id.
+pub const SELECT_JOB_CONTEXTS: &str =
+    "SELECT vector, context FROM execution_contexts WHERE job_id = ?1 ORDER BY attempt, created_at";
+
 /// Every statement, for a test that prepares them all against the live schema.
 pub const ALL: &[(&str, &str)] = &[
+    ("INSERT_SNAPSHOT", INSERT_SNAPSHOT),
+    ("LIST_SNAPSHOTS", LIST_SNAPSHOTS),
+    ("SELECT_SNAPSHOT", SELECT_SNAPSHOT),
+    ("LATEST_SNAPSHOT", LATEST_SNAPSHOT),
+    ("DELETE_SNAPSHOTS", DELETE_SNAPSHOTS),
     ("ENQUEUE", ENQUEUE),
     ("JOBS_BY_IDEMPOTENCY_KEY", JOBS_BY_IDEMPOTENCY_KEY),
     ("CLAIM", CLAIM),
@@ -389,9 +564,18 @@ pub const ALL: &[(&str, &str)] = &[
     ("CLOSE_DEAD_LETTER", CLOSE_DEAD_LETTER),
     ("SELECT_EXECUTIONS", SELECT_EXECUTIONS),
     ("SELECT_DEAD_LETTERS", SELECT_DEAD_LETTERS),
-    ("LIST_JOBS", LIST_JOBS),
+    ("FILTER_JOBS", FILTER_JOBS),
+    ("FILTER_JOB_IDS", FILTER_JOB_IDS),
+    ("COUNT_JOBS", COUNT_JOBS),
+    ("BULK_CANCEL", BULK_CANCEL),
+    ("BULK_RETRY_NOW", BULK_RETRY_NOW),
+    ("BULK_REQUEUE", BULK_REQUEUE),
+    ("PENDING_BY_TYPE", PENDING_BY_TYPE),
     ("COMPLETED_SINCE", COMPLETED_SINCE),
     ("COUNT_BY_STATUS", COUNT_BY_STATUS),
+    ("PRUNE_FINISHED", PRUNE_FINISHED),
+    ("PRUNE_DEAD_LETTERS", PRUNE_DEAD_LETTERS),
+    ("PRUNE_HEALTH_LOGS", PRUNE_HEALTH_LOGS),
     ("UPSERT_WORKERS", UPSERT_WORKERS),
     ("SELECT_WORKERS", SELECT_WORKERS),
     ("INSERT_HEALTH_LOGS", INSERT_HEALTH_LOGS),
@@ -402,4 +586,9 @@ pub const ALL: &[(&str, &str)] = &[
     ("RELEASE_READY", RELEASE_READY),
     ("SELECT_EDGES", SELECT_EDGES),
     ("SELECT_WORKFLOW", SELECT_WORKFLOW),
+    ("SAVE_CHECKPOINT", SAVE_CHECKPOINT),
+    ("SELECT_CHECKPOINT", SELECT_CHECKPOINT),
+    ("UPSERT_CONTEXT", UPSERT_CONTEXT),
+    ("SCAN_CONTEXTS", SCAN_CONTEXTS),
+    ("SELECT_JOB_CONTEXTS", SELECT_JOB_CONTEXTS),
 ];

@@ -31,6 +31,8 @@ const CONFIG: HealthConfig = HealthConfig {
     unhealthy_below: 0.3,
     latency_ref_ms: 10_000,
     window: 20,
+    log_every_ms: 60_000,
+    store_stall_ms: 5_000,
 };
 
 async fn rig(db: TestDb) -> HealthRig {
@@ -132,8 +134,34 @@ async fn a_sweep_writes_every_metric_in_one_batch(db: TestDb) {
     assert_eq!(load, 0.3);
 }
 
+async fn an_idle_worker_writes_health_logs_only_when_they_move_or_once_a_minute(db: TestDb) {
+    const ROWS: &str = "SELECT COUNT(*) FROM worker_health_logs";
+    let rig = rig(db).await;
+    rig.beat(3).await;
+    rig.monitor.send(Sweep).await.unwrap();
+    rig.store.send(Flush).await.unwrap();
+    assert_eq!(rig.db.count(ROWS).await, 4, "the first sweep writes the worker's four metrics");
+    for _ in 0..10 {
+        rig.clock.advance(Duration::from_secs(1));
+        rig.beat(3).await;
+        rig.monitor.send(Sweep).await.unwrap();
+    }
+    rig.store.send(Flush).await.unwrap();
+    assert_eq!(rig.db.count(ROWS).await, 4, "ten idle sweeps with nothing moving write nothing");
+    rig.beat(9).await; // the load moves from 0.3 to 0.9
+    rig.monitor.send(Sweep).await.unwrap();
+    rig.store.send(Flush).await.unwrap();
+    assert_eq!(rig.db.count(ROWS).await, 8, "a change is written at once");
+    rig.clock.advance(Duration::from_secs(60));
+    rig.beat(9).await;
+    rig.monitor.send(Sweep).await.unwrap();
+    rig.store.send(Flush).await.unwrap();
+    assert_eq!(rig.db.count(ROWS).await, 12, "and unchanged metrics once a minute");
+}
+
 on_every_backend!(
     scores_fall_with_errors_latency_and_load,
     missed_heartbeats_lower_the_score_then_declare_the_worker_dead,
     a_sweep_writes_every_metric_in_one_batch,
+    an_idle_worker_writes_health_logs_only_when_they_move_or_once_a_minute,
 );

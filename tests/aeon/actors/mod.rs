@@ -73,6 +73,7 @@ pub async fn worker_rig_with(db: TestDb, capacity: u32, prefetch: u32, prefetch_
         registry: Arc::new(registry),
         clock: shared(&clock),
         probe,
+        contexts: None,
     };
     let worker = Worker::new(spec, links).start();
     WorkerRig { db, store, store_addr, worker, worker_id, token, clock, gate, events, freed, beats, metrics }

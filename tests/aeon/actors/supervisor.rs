@@ -46,6 +46,7 @@ async fn rig_with(db: TestDb, workers: u32, max_restarts: u32, backlog: u32, bat
         batch,
         timers: false,
         poll_every: Duration::from_secs(3600),
+        contexts: None,
     };
     let node = Supervisor::start_node(config, db.store(exact_backoff()).shared(), registry, shared(&clock), probe);
     Rig { db, node, clock, gate, events }

@@ -25,7 +25,20 @@ impl ApiNode {
     /// A node on a fresh SQLite database (the API is the same on every backend), its
     /// config adjusted by `tweak`, its API on port 0.
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
-        let db = TestDb::new(Backend::Sqlite).await;
+        Self::start_with(tweak, Registry::with_builtins()).await
+    }
+
+    /// [`ApiNode::start`] with the handlers of `registry`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config), registry: Registry) -> Self {
+        Self::start_on_with(TestDb::new(Backend::Sqlite).await, tweak, registry).await
+    }
+
+    /// A node on `db` with the built-in handlers.
+    pub async fn start_on(db: TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_on_with(db, tweak, Registry::with_builtins()).await
+    }
+
+    async fn start_on_with(db: TestDb, tweak: impl FnOnce(&mut Config), registry: Registry) -> Self {
         let mut config = Config::default();
         config.workers.count = 2;
         config.health.heartbeat_ms = 50;
@@ -36,7 +49,7 @@ impl ApiNode {
         tweak(&mut config);
         let store = db.store(config.retry).shared();
         let (probe, events) = Probe::channel();
-        let node = Node::start_with_store(config, store, Registry::with_builtins(), Arc::new(SystemClock), probe);
+        let node = Node::start_with_store(config, store, registry, Arc::new(SystemClock), probe);
         let (server, addrs) = aeon::api::serve(node.clone(), "127.0.0.1:0").expect("bind");
         let handle = server.handle();
         actix_rt::spawn(server);

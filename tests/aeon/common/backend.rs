@@ -16,6 +16,7 @@ use aeon::retry::BackoffPolicy;
 use aeon::store::Store;
 use aeon::store::postgres::PgStore;
 use aeon::store::sqlite::SqliteStore;
+use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
@@ -105,6 +106,25 @@ impl TestDb {
         }
     }
 
+    /// Takes, from a connection of the test's own, the lock that stops every write to
+    /// `jobs` (Postgres: `LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE`; SQLite: the
+    /// database's write lock), held until [`TableLock::release`].
+    pub async fn lock_jobs(&self) -> TableLock {
+        match &self.kind {
+            Kind::Postgres(schema) => {
+                let mut conn = schema.pool.acquire().await.expect("a connection").detach();
+                sqlx::raw_sql("BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE").execute(&mut conn).await.unwrap();
+                TableLock::Postgres(conn)
+            }
+            Kind::Sqlite { dir, .. } => {
+                let options = SqliteConnectOptions::new().filename(dir.join("aeon.db"));
+                let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("a connection");
+                sqlx::raw_sql("BEGIN EXCLUSIVE").execute(&mut conn).await.unwrap();
+                TableLock::Sqlite(conn)
+            }
+        }
+    }
+
     /// The single number a query answers, e.g. `SELECT COUNT(*) FROM jobs`. The SQL
     /// must be portable between the backends.
     pub async fn count(&self, sql: &'static str) -> i64 {
@@ -161,7 +181,8 @@ impl TestDb {
             Kind::Postgres(schema) => schema.activity().await,
             Kind::Sqlite { .. } => String::new(),
         };
-        format!("{:?}; unfinished: {:?} {pool_state}", self.texts(BY_STATUS).await, self.texts(UNFINISHED).await)
+        let (by_status, unfinished) = (self.texts(BY_STATUS).await, self.texts(UNFINISHED).await);
+        format!("{:?}: {by_status:?}; unfinished: {unfinished:?} {pool_state}", self.backend)
     }
 }
 
@@ -169,6 +190,21 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Kind::Sqlite { dir, .. } = &self.kind {
             let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A lock on `jobs` held by a connection of the test's own.
+pub enum TableLock {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl TableLock {
+    pub async fn release(self) {
+        match self {
+            TableLock::Postgres(mut c) => sqlx::raw_sql("ROLLBACK").execute(&mut c).await.map(drop).unwrap(),
+            TableLock::Sqlite(mut c) => sqlx::raw_sql("ROLLBACK").execute(&mut c).await.map(drop).unwrap(),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod actors;
 pub mod api;
 pub mod backend;
+pub mod browser;
 pub mod postgres;
 
 pub use backend::{AnyStore, Backend, TestDb};

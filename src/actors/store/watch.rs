@@ -1,0 +1,110 @@
+//! What the StoreActor sees of its store's health, for readiness: the calls in flight
+//! (since when), and whether the latest calls failed.
+//!
+//! A store can answer `SELECT 1` at once while every statement that touches `jobs`
+//! waits behind a lock: a node is then alive but makes no progress, and must say so.
+//! So readiness looks at the real work: a call in flight for longer than the stall
+//! limit, or calls failing with no success since, make the node unready.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::SharedClock;
+use crate::store::StoreResult;
+
+/// Shared between the StoreActor (which records) and the node (which asks).
+#[derive(Clone)]
+pub struct StoreWatch {
+    inner: Arc<Inner>,
+    clock: SharedClock,
+}
+
+struct Inner {
+    next_id: AtomicU64,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    in_flight: HashMap<u64, DateTime<Utc>>,
+    last_ok: Option<DateTime<Utc>>,
+    /// The latest failure, if it came after the latest success.
+    failing: Option<(DateTime<Utc>, String)>,
+}
+
+impl StoreWatch {
+    pub fn new(clock: SharedClock) -> Self {
+        Self { inner: Arc::new(Inner { next_id: AtomicU64::new(0), state: Mutex::default() }), clock }
+    }
+
+    /// Notes a call starting; the returned guard notes its end.
+    pub fn start(&self) -> CallGuard {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.state().in_flight.insert(id, self.clock.now());
+        CallGuard { watch: self.clone(), id, done: false }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Why the store is not doing its work, if it is not: a call in flight for
+    /// `stall` or longer, or failures with no success for `stall`.
+    pub fn trouble(&self, stall: chrono::Duration) -> Option<String> {
+        let now = self.clock.now();
+        let state = self.state();
+        if let Some(oldest) = state.in_flight.values().min()
+            && now - *oldest >= stall
+        {
+            let waited = (now - *oldest).num_milliseconds();
+            return Some(format!("a store call has waited {waited} ms (is a table locked?)"));
+        }
+        match &state.failing {
+            Some((since, error)) if now - *since >= stall => {
+                let for_ms = (now - *since).num_milliseconds();
+                Some(format!("store calls have failed for {for_ms} ms, none succeeding: {error}"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One call in flight; dropping it without [`CallGuard::finish`] counts as an end
+/// without an outcome (the caller gave up).
+pub struct CallGuard {
+    watch: StoreWatch,
+    id: u64,
+    done: bool,
+}
+
+impl CallGuard {
+    /// Notes the call's outcome.
+    pub fn finish<T>(mut self, outcome: &StoreResult<T>) {
+        let now = self.watch.clock.now();
+        let mut state = self.watch.state();
+        state.in_flight.remove(&self.id);
+        match outcome {
+            Ok(_) => {
+                state.last_ok = Some(now);
+                state.failing = None;
+            }
+            Err(e) => {
+                if state.failing.is_none() {
+                    state.failing = Some((now, e.to_string()));
+                }
+            }
+        }
+        self.done = true;
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.watch.state().in_flight.remove(&self.id);
+        }
+    }
+}

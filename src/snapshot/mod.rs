@@ -1,0 +1,71 @@
+//! State snapshots: what a node's actors hold that the tables do not, written to
+//! `state_snapshots` so that a node can be rebuilt after a disaster.
+//!
+//! - [`model`]: what a snapshot holds — per worker its settings, health score and its
+//!   inputs, restart counters and intensity window, slots and prefetch queue; the
+//!   Supervisor's restart history; queue statistics; the in-flight claims — and the
+//!   metadata every row carries (schema version, node id, config fingerprint,
+//!   content checksum, parent link).
+//! - [`canonical`]: canonical JSON, the SHA-256 checksum and the config fingerprint.
+//! - [`delta`]: INCREMENTAL content, the change since a parent.
+//! - [`capture`]: asking the actors for their state.
+//! - [`take`]: FULL, INCREMENTAL and AUTO snapshots, written through the StoreActor.
+//! - [`verify`]: checksum, schema version, shape and chain, before any restore.
+//! - [`restore`]: bringing workers' counters and health back on a running node; jobs
+//!   are never touched, the in-flight list is only compared with the job rows.
+//! - [`auto`]: AUTO snapshots on a timer, and their retention.
+//! - [`startup`]: `aeon node --restore latest|ID`.
+//!
+//! `docs/snapshots.md` says what a snapshot holds and how a restore is verified.
+
+pub mod auto;
+pub mod canonical;
+pub mod capture;
+pub mod delta;
+mod error;
+pub mod model;
+pub mod restore;
+pub mod startup;
+mod take;
+pub mod verify;
+
+pub use auto::{AutoSnapshots, AutoTaken, AutoTick, SnapshotConfig};
+pub use error::SnapshotError;
+pub use model::{Content, NodeState, SCHEMA_VERSION, SnapshotMeta};
+pub use restore::{InFlightCheck, RestoreReport};
+pub use verify::Verified;
+
+use uuid::Uuid;
+
+use crate::node::Node;
+use crate::store::{SnapshotFilter, SnapshotRow, SnapshotSummary};
+
+/// A node's snapshots: take, list, read, verify, restore.
+#[derive(Clone, Copy)]
+pub struct Snapshots<'a> {
+    node: &'a Node,
+}
+
+impl Node {
+    /// This node's snapshots.
+    pub fn snapshots(&self) -> Snapshots<'_> {
+        Snapshots { node: self }
+    }
+}
+
+impl Snapshots<'_> {
+    /// Snapshots without their state, newest first.
+    pub async fn list(&self, filter: SnapshotFilter) -> Result<Vec<SnapshotSummary>, SnapshotError> {
+        Ok(self.node.store().list_snapshots(filter).await?)
+    }
+
+    /// One snapshot, whole.
+    pub async fn get(&self, snapshot_id: Uuid) -> Result<SnapshotRow, SnapshotError> {
+        self.node.store().get_snapshot(snapshot_id).await?.ok_or(SnapshotError::NotFound(snapshot_id))
+    }
+
+    /// Verifies a snapshot and its chain (see [`verify`]); changes nothing.
+    pub async fn verify(&self, snapshot_id: Uuid) -> Result<Verified, SnapshotError> {
+        verify::verify(self.node.store(), snapshot_id).await
+    }
+}

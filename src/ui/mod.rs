@@ -1,0 +1,37 @@
+//! The dashboard at `/ui`: three static files embedded in the binary (no build step,
+//! nothing to install) — an HTML shell, one vanilla JavaScript module and a style
+//! sheet, under `src/ui/assets/`. The page reads and writes only through the public
+//! `/v1` API with the token the operator types in (kept in `sessionStorage`), so any
+//! node shows the whole cluster and the API's checks (read-only tokens included) are
+//! the only ones. `docs/dashboard.md` explains the choice.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, web};
+
+const INDEX: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+/// What the dashboard's pages may load: only this node's own files and API.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                   img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+                   frame-ancestors 'none'";
+
+/// The dashboard's routes (open: the files hold no data; the data needs the token).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ui", web::get().to(|| async { asset(INDEX, "text/html; charset=utf-8") }))
+        .route("/ui/", web::get().to(|| async { asset(INDEX, "text/html; charset=utf-8") }))
+        .route("/ui/app.js", web::get().to(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }))
+        .route("/ui/app.css", web::get().to(|| async { asset(APP_CSS, "text/css; charset=utf-8") }));
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> HttpResponse {
+    let mut response = HttpResponse::Ok().content_type(content_type).body(body);
+    let headers = response.headers_mut();
+    // Revalidated on each load, so a node upgrade is seen at once.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
