@@ -153,12 +153,17 @@ fn local(config_path: Option<PathBuf>, command: Command, json: bool) -> ExitCode
             log_panics();
             let system = actix::System::new();
             let options = aeon::process::RunOptions { restore };
-            report(system.block_on(aeon::process::run_with(
+            let ran = system.block_on(aeon::process::run_with(
                 config,
                 Registry::with_builtins(),
                 aeon::process::shutdown_signal(),
                 options,
-            )))
+            ));
+            // Drained: every result is written. Exit now, rather than let the runtime
+            // wait to join the threads of abandoned handlers that never yield.
+            let code = i32::from(ran.is_err());
+            report(ran);
+            std::process::exit(code)
         }
         _ => unreachable!("client commands are handled by the caller"),
     }

@@ -83,7 +83,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/session", web::get().to(ops::session)),
         )
         .configure(crate::ui::routes)
-        .default_service(web::to(|| async { Err::<(), _>(ApiError::not_found("no such route")) }));
+        // 405 with `Allow` for a routed path and another method, 404 otherwise.
+        .default_service(web::to(openapi::fallback));
 }
 
 /// What a caller may do, as its token says.

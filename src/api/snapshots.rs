@@ -154,6 +154,7 @@ pub struct ListQuery {
     #[serde(rename = "type")]
     pub snapshot_type: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -5,6 +5,7 @@
 //! | `noop` | anything | completes with `null` |
 //! | `echo` | anything | completes with the payload |
 //! | `sleep` | `{"ms": u64}` | waits, then completes |
+//! | `block` | `{"ms": u64}` | blocks its thread (`std::thread::sleep`, never yields), then completes |
 //! | `cpu` | `{"iterations": u64}` | burns CPU, completes with a checksum |
 //! | `fail` | `{"times": i32, "message"?: str}` | fails its first `times` attempts, then completes |
 //! | `panic` | `{"times": i32}` | panics in its first `times` attempts, then completes |
@@ -54,6 +55,14 @@ pub fn register_all(registry: &mut Registry) {
         .register_fn("sleep", |_: JobContext, p: SleepPayload| async move {
             tokio::time::sleep(Duration::from_millis(p.ms)).await;
             Outcome::Complete(json!({ "slept_ms": p.ms }))
+        })
+        .expect(valid);
+    registry
+        .register_fn("block", |_: JobContext, p: SleepPayload| async move {
+            // Deliberately blocking, for tests and crash experiments: a handler that never
+            // yields costs its own slot and thread, not the node (see actors/job/runner.rs).
+            std::thread::sleep(Duration::from_millis(p.ms));
+            Outcome::Complete(json!({ "blocked_ms": p.ms }))
         })
         .expect(valid);
     registry

@@ -211,6 +211,7 @@ async fn workers_dead_letters_stats_metrics_and_readiness() {
     assert_eq!(stats["completed_last_minute"], 1);
     assert_eq!(stats["workers"]["ACTIVE"], 2);
 
+    api.node.refresh_gauges().await; // the node's gauges are read off the request path
     let (status, metrics) = api.get("/metrics").await;
     assert_eq!(status, 200);
     let text = metrics.as_str().unwrap();

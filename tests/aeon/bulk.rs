@@ -185,7 +185,7 @@ async fn a_bad_bulk_request_is_refused_naming_the_field_and_changes_nothing() {
         (json!({"action": "requeue", "filter": {}, "job_ids": []}), "filter"),
         (json!({"action": "requeue", "job_ids": []}), "job_ids"),
         (json!({"action": "explode", "filter": {}}), "action"),
-        (json!({"action": "requeue", "filter": {"colour": "red"}}), "filter"),
+        (json!({"action": "requeue", "filter": {"colour": "red"}}), "colour"),
     ];
     for (body, field) in cases {
         let (status, answer) = api.post("/v1/jobs/bulk", &body.to_string()).await;

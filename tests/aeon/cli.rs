@@ -86,6 +86,8 @@ fn every_command_has_help() {
         vec!["dlq", "requeue", "--help"],
         vec!["workers", "--help"],
         vec!["stats", "--help"],
+        vec!["snapshot", "--help"],
+        vec!["snapshot", "restore", "--help"],
         vec!["migrate", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_aeon")).args(&args).output().unwrap();

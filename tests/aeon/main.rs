@@ -10,6 +10,7 @@ mod common;
 
 mod actors;
 mod api;
+mod api_contract;
 
 mod bad_input;
 mod batching;
@@ -23,6 +24,7 @@ mod dashboard;
 mod dependencies;
 mod embedded;
 mod idempotency;
+mod isolation;
 mod lifecycle;
 mod node;
 mod readiness;

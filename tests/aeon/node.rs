@@ -249,6 +249,8 @@ async fn sigterm_drains_releasing_what_outlives_the_grace_period(mut db: TestDb)
     assert!(wait_for_exit(&mut node, Duration::from_secs(30)).await.success(), "a drained node exits 0");
 
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE status = 'PENDING' AND attempts = 0").await, JOBS);
+    let unowned = "SELECT COUNT(*) FROM jobs WHERE status = 'PENDING' AND worker_id IS NULL";
+    assert_eq!(db.count(unowned).await, JOBS, "jobs given back belong to no worker");
     let released = "SELECT COUNT(*) FROM job_executions WHERE execution_status = 'CANCELLED' AND error = 'released: node shutting down'";
     assert_eq!(db.count(released).await, 4, "the four running attempts are recorded as released");
     assert_eq!(db.count("SELECT COUNT(*) FROM job_executions").await, 4, "the two queued jobs never ran: no rows");

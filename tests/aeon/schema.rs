@@ -12,6 +12,8 @@ use sqlx::{Executor, Row};
 use crate::common::postgres::PgSchema;
 use crate::common::{TestDb, postgres_only};
 
+/// The seven tables of MISSION.md. The schema has them all, and may have more (the
+/// execution contexts' `job_checkpoints` and `execution_contexts`).
 const TABLES: [&str; 7] = [
     "jobs",
     "workers",
@@ -24,12 +26,13 @@ const TABLES: [&str; 7] = [
 
 async fn live_columns_match_the_columns_the_code_expects(db: TestDb) {
     let db = db.postgres();
+    let tables: BTreeSet<&str> = EXPECTED_COLUMNS.iter().map(|c| c.0).collect();
     let rows = sqlx::query(
         "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text
          FROM information_schema.columns WHERE table_schema = $1 AND table_name = ANY($2)",
     )
     .bind(&db.schema)
-    .bind(TABLES.to_vec())
+    .bind(tables.iter().copied().collect::<Vec<_>>())
     .fetch_all(&db.pool)
     .await
     .unwrap();
@@ -41,8 +44,7 @@ async fn live_columns_match_the_columns_the_code_expects(db: TestDb) {
     let unexpected: Vec<_> = live.difference(&expected).collect();
     assert!(missing.is_empty(), "the code expects columns the schema lacks: {missing:?}");
     assert!(unexpected.is_empty(), "the schema has columns the code does not know: {unexpected:?}");
-    let tables: BTreeSet<&str> = EXPECTED_COLUMNS.iter().map(|c| c.0).collect();
-    assert_eq!(tables, TABLES.into_iter().collect(), "all seven tables of MISSION.md");
+    assert!(TABLES.iter().all(|t| tables.contains(t)), "all seven tables of MISSION.md");
 }
 
 async fn every_statement_prepares_against_the_live_schema(db: TestDb) {

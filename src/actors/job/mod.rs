@@ -4,18 +4,19 @@
 //! that fails is retried until it is answered: a result is never dropped.
 
 mod messages;
+mod runner;
 
 pub use messages::{CancelRun, CheckTimeout, HandlerEnded, JobFinished, JobReports, ReleaseRun};
 
-use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use runner::Ran;
 
 use super::context::{ContextSink, RecordContext};
 use super::probe::{Event, Probe, RunResult};
@@ -53,6 +54,8 @@ struct State {
     ended_at: Option<DateTime<Utc>>,
     deadline: Option<DateTime<Utc>>,
     run: Option<SpawnHandle>,
+    /// Stops the handler's run on its thread (at its next `.await`).
+    cancel: CancellationToken,
     /// Set once the run's fate is decided; later signals are ignored.
     settling: bool,
     /// The handler's checkpoints and vector for this run.
@@ -141,6 +144,7 @@ impl JobActor {
             return;
         }
         self.state.settling = true;
+        self.state.cancel.cancel();
         if let Some(run) = self.state.run.take() {
             ctx.cancel_future(run);
         }
@@ -211,7 +215,8 @@ impl JobActor {
                 tracing::warn!(job_id = %act.claim.job_id, error = %e, "recording the run failed; retrying");
                 // Jittered, so the runs of a failed batch do not all retry together.
                 let delay = WRITE_RETRY.mul_f64(0.5 + rand::random::<f64>());
-                ctx.run_later(delay, move |act, ctx| act.write(settlement, ctx));
+                let wait = act.clock.sleep(delay);
+                ctx.spawn(wait.into_actor(act).map(move |(), act, ctx| act.write(settlement, ctx)));
             }
         }));
     }
@@ -255,6 +260,11 @@ fn settlement_result(settlement: &Settlement) -> RunResult {
 impl Actor for JobActor {
     type Context = Context<Self>;
 
+    /// However the actor ends, the handler's run is told to stop.
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.state.cancel.cancel();
+    }
+
     fn started(&mut self, ctx: &mut Self::Context) {
         let now = self.clock.now();
         self.state.started_at = Some(now);
@@ -275,24 +285,27 @@ impl Actor for JobActor {
         };
         let payload = self.claim.payload.clone();
         let delay = self.delay;
-        // The handler is called inside the guarded future, so a panic while it builds
-        // its future is contained too.
-        let guarded = AssertUnwindSafe(async move {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            handler(job, payload).await
-        })
-        .catch_unwind();
-        let run = ctx.spawn(guarded.into_actor(self).map(|ran, act, ctx| {
+        // The handler runs on a thread of its own (see `runner`), and is called inside
+        // the run, so a panic while it builds its future is contained too.
+        let run = runner::run_isolated(
+            async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                handler(job, payload).await
+            },
+            self.state.cancel.clone(),
+        );
+        let run = ctx.spawn(run.into_actor(self).map(|ran, act, ctx| {
             act.state.run = None;
             let settlement = match ran {
-                Ok(outcome) => act.outcome_settlement(outcome),
-                Err(panic) => {
+                Ran::Returned(outcome) => act.outcome_settlement(outcome),
+                Ran::Panicked(panic) => {
                     let message = panic_message(panic.as_ref());
                     let failure = act.failure(ExecutionStatus::Crashed, format!("handler panicked: {message}"), false);
                     Settlement::Fail(failure, RunResult::Panicked)
                 }
+                Ran::Cancelled => return, // settled by whoever cancelled it
             };
             act.settle(settlement, ctx);
         }));
@@ -365,6 +378,7 @@ impl Handler<CancelRun> for JobActor {
 
     fn handle(&mut self, _: CancelRun, ctx: &mut Self::Context) -> Self::Result {
         self.state.settling = true;
+        self.state.cancel.cancel();
         if let Some(run) = self.state.run.take() {
             ctx.cancel_future(run);
         }

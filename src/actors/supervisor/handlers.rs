@@ -56,8 +56,9 @@ impl Handler<CheckChildren> for Supervisor {
         for index in dead {
             self.worker_died(index, "its mailbox closed (the actor stopped or panicked)", ctx);
         }
-        if self.last_poll.elapsed() >= self.config.poll_every {
-            self.last_poll = std::time::Instant::now();
+        let now = self.clock.now();
+        if now - self.last_poll >= chrono::Duration::from_std(self.config.poll_every).unwrap_or(chrono::Duration::MAX) {
+            self.last_poll = now;
             self.wakes += 1;
             self.more_work = true;
         }
@@ -124,6 +125,10 @@ impl Handler<CancelJob> for Supervisor {
     }
 }
 
+/// How long a drain waits for the releases and results still on their way to the
+/// store, by the node's clock.
+const DRAIN_WRITE_WAIT: Duration = Duration::from_secs(30);
+
 impl Handler<Drain> for Supervisor {
     type Result = ResponseActFuture<Self, usize>;
 
@@ -135,15 +140,17 @@ impl Handler<Drain> for Supervisor {
             slot.addr.do_send(ReleaseQueued { reason: "released: node shutting down".into() });
         }
         let idle = self.idle_waiter();
+        let grace = self.clock.sleep(msg.grace);
         Box::pin(
             async move {
-                let _ = tokio::time::timeout(msg.grace, idle).await;
+                futures::future::select(Box::pin(idle), grace).await;
             }
             .into_actor(self)
             .then(|(), act, _| {
                 // Whatever still runs after the grace period goes back to the queue.
                 let workers: Vec<_> = act.slots.iter().filter(|s| !s.out).map(|s| s.addr.clone()).collect();
                 let idle = act.idle_waiter();
+                let write_wait = act.clock.sleep(DRAIN_WRITE_WAIT);
                 let reason = "released: node shutting down".to_string();
                 async move {
                     let mut released = 0;
@@ -151,8 +158,9 @@ impl Handler<Drain> for Supervisor {
                         released += worker.send(ReleaseAll { reason: reason.clone() }).await.unwrap_or(0);
                     }
                     // Releases and results still in their batches are store writes:
-                    // wait until they are recorded.
-                    let _ = tokio::time::timeout(Duration::from_secs(30), idle).await;
+                    // wait until they are recorded (a store that never answers is
+                    // left to the lease: the jobs are rescued, not lost).
+                    futures::future::select(Box::pin(idle), write_wait).await;
                     released
                 }
                 .into_actor(act)

@@ -113,7 +113,8 @@ pub struct Supervisor {
     wakes: u64,
     feed_scheduled: bool,
     idle_waiters: Vec<oneshot::Sender<()>>,
-    last_poll: std::time::Instant,
+    /// When the fallback poll last let a claim look for work (the node's clock).
+    last_poll: chrono::DateTime<chrono::Utc>,
     /// The latest restarts and give-ups, for snapshots.
     history: RestartHistory,
     /// State to start the workers with (a restored snapshot's), taken at start.
@@ -164,6 +165,7 @@ impl Supervisor {
             .with_job_types(job_types.clone())
             .start();
             health = Some(monitor.clone());
+            let last_poll = clock.now();
             Supervisor {
                 config,
                 slots: Vec::new(),
@@ -179,7 +181,7 @@ impl Supervisor {
                 wakes: 0,
                 feed_scheduled: false,
                 idle_waiters: Vec::new(),
-                last_poll: std::time::Instant::now(),
+                last_poll,
                 history: RestartHistory::default(),
                 seed,
             }

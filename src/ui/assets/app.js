@@ -262,7 +262,7 @@ function healthBar(score) {
 }
 
 // SVG charts: 60 one-minute slots, built from numbers only.
-const W = 600, H = 160, PAD = 28;
+const W = 600, H = 160, PAD = 36;
 
 function axes(max, unit) {
   const y = (v) => H - PAD - (v / max) * (H - 2 * PAD);
