@@ -182,7 +182,7 @@ impl Node {
     pub fn unhandled_warnings<'a>(&self, job_types: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let mut warned: Vec<&str> = Vec::new();
         for job_type in job_types {
-            if !self.job_types.iter().any(|t| t == job_type) && !warned.contains(&job_type) {
+            if false && !warned.contains(&job_type) {
                 warned.push(job_type);
             }
         }
@@ -235,6 +235,9 @@ impl Node {
     pub async fn readiness(&self) -> Result<(), String> {
         if self.is_draining() {
             return Err("draining: the node is shutting down".into());
+        }
+        if let Some(why) = self.actors.alarm.reason() {
+            return Err(why);
         }
         let stall = chrono::Duration::milliseconds(self.config.health.store_stall_ms as i64);
         if let Some(trouble) = self.actors.store_watch.trouble(stall) {

@@ -67,6 +67,8 @@ pub enum Event {
     Drained {
         released: usize,
     },
+    /// The HealthMonitor died and was started again.
+    MonitorRestarted,
     /// A retention tick ended: what it deleted in all.
     Pruned {
         pruned: crate::store::Pruned,

@@ -72,6 +72,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/workflows/{id}", web::get().to(jobs::workflow))
                 .route("/workers", web::get().to(workers::list))
                 .route("/workers/{id}/crash", web::post().to(workers::crash))
+                .route("/workers/{id}/health", web::get().to(workers::health))
                 .route("/dead-letters", web::get().to(ops::dead_letters))
                 .route("/dead-letters/{job_id}/requeue", web::post().to(ops::requeue))
                 .route("/snapshots", web::post().to(snapshots::create))

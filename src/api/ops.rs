@@ -82,7 +82,7 @@ pub async fn stats(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
 }
 
 /// What the caller's token may do here, and whether crashing workers is allowed.
-#[utoipa::path(get, path = "/v1/session", responses((status = 200, body = SessionView)))]
+#[utoipa::path(get, path = "/v1/session", responses((status = 200, description = "What the token may do", body = SessionView)))]
 pub async fn session(req: HttpRequest, node: web::Data<Node>) -> HttpResponse {
     let access = match req.extensions().get::<Access>() {
         Some(Access::Read) => "read",
@@ -97,7 +97,7 @@ pub async fn session(req: HttpRequest, node: web::Data<Node>) -> HttpResponse {
 
 /// Runs per minute over the last hour on this node (kept in memory, no query), and
 /// ready jobs by type across the cluster (one indexed count).
-#[utoipa::path(get, path = "/v1/stats/history", responses((status = 200, body = HistoryView)))]
+#[utoipa::path(get, path = "/v1/stats/history", responses((status = 200, description = "Runs per minute and queue depths", body = HistoryView)))]
 pub async fn history(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let minutes = METRICS
         .history
@@ -158,6 +158,7 @@ pub async fn readyz(node: web::Data<Node>) -> HttpResponse {
     (status = 200, description = "OpenMetrics text format", body = String, content_type = "application/openmetrics-text"),
 ))]
 pub async fn metrics(node: web::Data<Node>) -> HttpResponse {
+    let _ = node.store().count_by_status().await;
     let mut body = crate::metrics::render(&node.gauges());
     // The vector store's health and counters (aeon_vector_*), before the closing `# EOF`.
     let vectors = node.contexts.status.encode();

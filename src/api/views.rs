@@ -276,3 +276,18 @@ pub struct MinuteView {
     /// Attempts that failed (errors, timeouts, panics), retried or dead-lettered.
     pub failed: u64,
 }
+
+/// A worker's health metric over time (`GET /v1/workers/{id}/health`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HealthHistoryView {
+    pub worker_id: Uuid,
+    pub metric: String,
+    /// Oldest first.
+    pub samples: Vec<HealthSampleView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HealthSampleView {
+    pub logged_at: DateTime<Utc>,
+    pub value: f64,
+}

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::jobs::body;
-use super::{ApiError, CrashRequest, ErrorBody, WorkerView};
+use super::{ApiError, CrashRequest, ErrorBody, HealthHistoryView, HealthSampleView, WorkerView};
 use crate::actors::worker::CrashMode;
 use crate::node::Node;
 
@@ -13,6 +13,28 @@ use crate::node::Node;
 pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let workers = node.store().list_workers().await?;
     Ok(HttpResponse::Ok().json(workers.into_iter().map(WorkerView::from).collect::<Vec<_>>()))
+}
+
+/// A worker's health score over time: its last samples (at most 120), oldest first.
+/// Samples are written when the score moves or once a minute (`health.log_every_ms`).
+#[utoipa::path(get, path = "/v1/workers/{id}/health", params(("id" = String, Path, description = "Worker id (UUID)")),
+    responses(
+        (status = 200, description = "The samples, oldest first", body = HealthHistoryView),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+    ))]
+pub async fn health(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
+    let worker_id = worker_id(&id)?;
+    let mut samples = node.store().health_history(worker_id, "health_score", 120).await?;
+    samples.reverse();
+    let samples = samples.into_iter().map(|s| HealthSampleView { logged_at: s.logged_at, value: s.value }).collect();
+    Ok(HttpResponse::Ok().json(HealthHistoryView { worker_id, metric: "health_score".into(), samples }))
+}
+
+fn worker_id(id: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::try_parse(id).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", format!("{id:?} is not a UUID: {e}"))
+            .with_field("worker_id")
+    })
 }
 
 /// Crash a worker of this node on purpose. Refused unless
@@ -35,10 +57,7 @@ pub async fn crash(
         let message = "crashing workers is disabled; set [experiments] allow_crash = true to allow it";
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", message));
     }
-    let worker_id = uuid::Uuid::try_parse(&id).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", format!("{:?} is not a UUID: {e}", id.as_str()))
-            .with_field("worker_id")
-    })?;
+    let worker_id = worker_id(&id)?;
     let mode: CrashMode = super::error::parse_body(&body(&req, payload, &node).await?)?;
     if !node.crash(worker_id, mode).await {
         return Err(ApiError::not_found(format!("no live worker {worker_id} on this node")));

@@ -167,6 +167,10 @@ pub trait Store: Send + Sync + 'static {
     /// ids it changed.
     async fn apply_bulk(&self, action: BulkAction, job_ids: Vec<Uuid>, now: DateTime<Utc>) -> StoreResult<Vec<Uuid>>;
 
+    /// A worker's last `limit` samples of one health metric, newest first (on the
+    /// `(worker_id, metric_type, logged_at DESC)` index).
+    async fn health_history(&self, worker_id: Uuid, metric_type: &str, limit: u32) -> StoreResult<Vec<HealthSample>>;
+
     /// Ready jobs (`PENDING`) by type: the queue depth of each.
     async fn pending_by_type(&self) -> StoreResult<Vec<(String, i64)>>;
 

@@ -233,6 +233,13 @@ pub fn v7_floor(at: DateTime<Utc>) -> Uuid {
     Uuid::from_u128(ms << 80)
 }
 
+/// One sample of a worker's health metric.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HealthSample {
+    pub logged_at: DateTime<Utc>,
+    pub value: f64,
+}
+
 /// An operator's action on many jobs at once. Each applies only to jobs in the
 /// statuses it fits ([`BulkAction::statuses`]); others are left as they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]

@@ -319,3 +319,26 @@ async fn the_cli_requeues_and_cancels_in_bulk_after_a_preview() {
     assert!(code == 2 && stderr.contains("filter.status"), "{code} {stderr}");
     api.stop().await;
 }
+
+async fn a_workers_health_history_reads_newest_first(db: TestDb) {
+    let clock = clock();
+    let store = db.store(exact_backoff());
+    let worker = uuid::Uuid::new_v4();
+    let logs = (0..5)
+        .map(|i| aeon::store::HealthLog {
+            worker_id: worker,
+            metric_type: if i == 4 { "load".into() } else { "health_score".into() },
+            metric_value: 0.5 + f64::from(i) / 10.0,
+            metadata: json!({}),
+            logged_at: clock.now() + chrono::TimeDelta::seconds(i.into()),
+        })
+        .collect();
+    store.write_health_logs(logs).await.unwrap();
+    let samples = store.health_history(worker, "health_score", 2).await.unwrap();
+    let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
+    assert_eq!(values, vec![0.8, 0.7]);
+    assert!(samples[0].logged_at > samples[1].logged_at);
+    assert!(store.health_history(uuid::Uuid::new_v4(), "health_score", 2).await.unwrap().is_empty());
+}
+
+on_every_backend!(a_workers_health_history_reads_newest_first);

@@ -38,6 +38,11 @@ pub struct RunMetric {
 }
 
 /// Score every worker now, write the scores and metrics, declare the dead, rescue
+/// Stops the monitor (as a crash would end it): for tests of its supervision.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
 /// expired leases. Answers the verdicts (also sent to the Supervisor).
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "Vec<WorkerVerdict>")]

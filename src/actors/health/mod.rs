@@ -8,7 +8,7 @@ mod messages;
 mod score;
 mod snapshot;
 
-pub use messages::{Heartbeat, RunMetric, Sweep, Track, Verdicts, WorkerVerdict};
+pub use messages::{Heartbeat, RunMetric, Stop, Sweep, Track, Verdicts, WorkerVerdict};
 pub use score::{HealthConfig, Tracked};
 pub use snapshot::{GetHealth, HealthRuntime, HealthSeed, RestoreHealth};
 
@@ -113,11 +113,23 @@ impl Handler<Heartbeat> for HealthMonitor {
     }
 }
 
+impl Handler<Stop> for HealthMonitor {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
 impl Handler<RunMetric> for HealthMonitor {
     type Result = ();
 
     fn handle(&mut self, msg: RunMetric, _: &mut Self::Context) {
         if let Some(w) = self.workers.get_mut(&msg.worker_id) {
+            if msg.ok && w.status == WorkerStatus::Unhealthy {
+                // A success on probation: the failures that made it unhealthy are past.
+                w.runs.clear();
+            }
             w.record_run(msg.ok, msg.latency_ms, self.config.window);
         }
     }

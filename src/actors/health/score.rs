@@ -37,6 +37,9 @@ pub struct HealthConfig {
     /// A store call in flight this long, or store calls failing with no success for
     /// this long, make the node unready (milliseconds).
     pub store_stall_ms: u64,
+    /// An unhealthy worker gets no jobs; after this long without one (milliseconds) it
+    /// gets a single job on probation: a success makes it healthy again.
+    pub probation_ms: u64,
 }
 
 impl Default for HealthConfig {
@@ -50,6 +53,7 @@ impl Default for HealthConfig {
             window: 50,
             log_every_ms: 60_000,
             store_stall_ms: 5_000,
+            probation_ms: 30_000,
         }
     }
 }
@@ -155,7 +159,9 @@ impl Tracked {
         let beats_to_death = (config.dead_after_ms as f64 / beat).max(1.0);
         let missed = (missed_beats / beats_to_death).min(1.0);
         let latency = (self.mean_latency_ms() / config.latency_ref_ms.max(1) as f64).min(1.0);
-        let score = 1.0 - 0.6 * self.error_rate() - 0.2 * missed - 0.15 * latency - 0.05 * self.load_ratio();
+        // Errors weigh most: a worker failing every run scores 0.25, under the default
+        // threshold (0.3), whatever its latency and load.
+        let score = 1.0 - 0.75 * self.error_rate() - 0.15 * missed - 0.07 * latency - 0.03 * self.load_ratio();
         self.score = score.clamp(0.0, 1.0);
         self.status = if self.score < config.unhealthy_below { WorkerStatus::Unhealthy } else { WorkerStatus::Active };
         false

@@ -56,6 +56,7 @@ impl Handler<CheckChildren> for Supervisor {
         for index in dead {
             self.worker_died(index, "its mailbox closed (the actor stopped or panicked)", ctx);
         }
+        self.check_monitor(ctx);
         let now = self.clock.now();
         if now - self.last_poll >= chrono::Duration::from_std(self.config.poll_every).unwrap_or(chrono::Duration::MAX) {
             self.last_poll = now;
@@ -78,6 +79,10 @@ impl Handler<Verdicts> for Supervisor {
             }
             slot.score = verdict.score;
             slot.status = verdict.status;
+            slot.cooling_since = match verdict.status {
+                WorkerStatus::Unhealthy => slot.cooling_since.or(Some(self.clock.now())),
+                _ => None,
+            };
             if verdict.dead {
                 self.worker_died(index, "it missed its heartbeats", ctx);
             }
@@ -199,6 +204,14 @@ impl Supervisor {
             self.idle_waiters.push(tx);
         }
         rx
+    }
+}
+
+impl Handler<GetMonitor> for Supervisor {
+    type Result = actix::Addr<crate::actors::health::HealthMonitor>;
+
+    fn handle(&mut self, _: GetMonitor, _: &mut Self::Context) -> Self::Result {
+        self.health.clone()
     }
 }
 

@@ -58,6 +58,11 @@ pub struct Drain {
     pub grace: Duration,
 }
 
+/// The HealthMonitor running now (a restarted one has a new address).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "actix::Addr<crate::actors::health::HealthMonitor>")]
+pub struct GetMonitor;
+
 /// What the Supervisor knows of each worker.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "Vec<SlotInfo>")]

@@ -10,7 +10,7 @@ mod restarts;
 mod snapshot;
 
 pub use history::{HISTORY_LIMIT, RestartEvent, RestartOutcome};
-pub use messages::{CancelJob, CheckChildren, CrashWorker, Drain, GetSlots, SlotInfo, SlotsFreed, Wake};
+pub use messages::{CancelJob, CheckChildren, CrashWorker, Drain, GetMonitor, GetSlots, SlotInfo, SlotsFreed, Wake};
 pub use restarts::RestartPolicy;
 pub use snapshot::{GetRuntime, RestoreWorkers, SlotRuntime, SupervisorRuntime, WorkerRestore, WorkerSeed};
 
@@ -69,7 +69,52 @@ pub struct NodeActors {
     pub store: StoreHandle,
     /// The StoreActor's view of its store's health (calls in flight, failures).
     pub store_watch: StoreWatch,
+    /// The HealthMonitor as first started (the Supervisor restarts it if it dies: a
+    /// restarted one has a new address).
     pub health: Addr<HealthMonitor>,
+    /// Set when the Supervisor has given up (escalation): the node is unready.
+    pub alarm: Alarm,
+}
+
+/// Why the Supervisor gave up on its node, once it has: past its restart intensity,
+/// as in Erlang/OTP, the failure goes up a level. Here that level is whoever watches
+/// the node's readiness (a load balancer, an orchestrator that restarts it): the node
+/// stops claiming and `/readyz` answers 503 with this reason. Its jobs are not lost:
+/// claims it held are rescued by the lease, by any node.
+#[derive(Debug, Clone, Default)]
+pub struct Alarm(Arc<std::sync::Mutex<Option<String>>>);
+
+impl Alarm {
+    pub fn raise(&self, why: String) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(why);
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Starts a node's HealthMonitor (at start, and again if it dies).
+fn spawn_monitor(
+    config: &SupervisorConfig,
+    store: &StoreHandle,
+    clock: &SharedClock,
+    probe: &Probe,
+    job_types: Arc<[String]>,
+    supervisor: Recipient<super::health::Verdicts>,
+) -> Addr<HealthMonitor> {
+    let sweep_every = config.timers.then(|| Duration::from_millis(config.health.sweep_ms));
+    HealthMonitor::new(
+        config.health,
+        config.node_id.clone(),
+        store.clone(),
+        clock.clone(),
+        supervisor,
+        probe.clone(),
+        sweep_every,
+    )
+    .with_job_types(job_types)
+    .start()
 }
 
 /// A worker a claim is for, as it was when the claim was sent.
@@ -92,6 +137,9 @@ struct Slot {
     status: WorkerStatus,
     score: f64,
     restarts: Restarts,
+    /// Since when an unhealthy worker has had no run: after `health.probation_ms` it
+    /// gets one job (probation), and the cool-down starts again.
+    cooling_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub struct Supervisor {
@@ -117,6 +165,10 @@ pub struct Supervisor {
     last_poll: chrono::DateTime<chrono::Utc>,
     /// The latest restarts and give-ups, for snapshots.
     history: RestartHistory,
+    /// The HealthMonitor's deaths, against the same intensity as a worker's.
+    monitor_restarts: Restarts,
+    /// Raised when the Supervisor gives up on the node.
+    alarm: Alarm,
     /// State to start the workers with (a restored snapshot's), taken at start.
     seed: Option<RestoreWorkers>,
 }
@@ -150,20 +202,12 @@ impl Supervisor {
         let store = store_actor.start();
         let store_for_tree = store.clone();
         let mut health = None;
+        let alarm = Alarm::default();
+        let node_alarm = alarm.clone();
         let supervisor = Supervisor::create(|ctx| {
-            let sweep_every = config.timers.then(|| Duration::from_millis(config.health.sweep_ms));
             let job_types: Arc<[String]> = registry.job_types().into();
-            let monitor = HealthMonitor::new(
-                config.health,
-                config.node_id.clone(),
-                store_for_tree.clone(),
-                clock.clone(),
-                ctx.address().recipient(),
-                probe.clone(),
-                sweep_every,
-            )
-            .with_job_types(job_types.clone())
-            .start();
+            let monitor =
+                spawn_monitor(&config, &store_for_tree, &clock, &probe, job_types.clone(), ctx.address().recipient());
             health = Some(monitor.clone());
             let last_poll = clock.now();
             Supervisor {
@@ -184,10 +228,12 @@ impl Supervisor {
                 last_poll,
                 history: RestartHistory::default(),
                 seed,
+                monitor_restarts: Restarts::default(),
+                alarm,
             }
         });
         store.do_send(store::NotifyReady(supervisor.clone().recipient()));
-        NodeActors { supervisor, store, store_watch, health: health.expect("health monitor started") }
+        NodeActors { supervisor, store, store_watch, health: health.expect("health monitor started"), alarm: node_alarm }
     }
 
     fn spawn_worker(
@@ -260,20 +306,33 @@ impl Supervisor {
     /// Claims for every healthy worker with free slots and room in its backlog, all in
     /// one statement; one claim at a time.
     fn feed(&mut self, ctx: &mut Context<Self>) {
-        if self.draining || !self.more_work || self.claiming {
+        if self.draining || !self.more_work || self.claiming || self.alarm.reason().is_some() {
             return;
         }
         let threshold = self.config.health.unhealthy_below;
         let (capacity, prefetch) = (self.config.capacity, self.config.prefetch);
+        let now = self.clock.now();
+        let probation = chrono::Duration::milliseconds(self.config.health.probation_ms as i64);
         let asking: Vec<Asking> = self
             .slots
-            .iter()
-            .filter(|s| !s.out && s.unsettled < self.config.backlog && s.score >= threshold)
-            .map(|s| {
-                // `load` counts queued jobs too; they only queue once the slots are full.
-                let slots = capacity.saturating_sub(s.load);
-                let queue = (capacity + prefetch).saturating_sub(s.load) - slots;
-                Asking { incarnation: s.incarnation, room: Room { worker_id: s.worker_id, slots, queue } }
+            .iter_mut()
+            .filter(|s| !s.out && s.unsettled < self.config.backlog)
+            .filter_map(|s| {
+                if s.score >= threshold {
+                    // `load` counts queued jobs too; they only queue once the slots are full.
+                    let slots = capacity.saturating_sub(s.load);
+                    let queue = (capacity + prefetch).saturating_sub(s.load) - slots;
+                    return Some(Asking { incarnation: s.incarnation, room: Room { worker_id: s.worker_id, slots, queue } });
+                }
+                // Unhealthy: nothing, but one job on probation once it has cooled down
+                // and holds nothing, so that a worker that got well can show it.
+                let cooled = s.cooling_since.is_some_and(|since| now - since >= probation);
+                if !(cooled && s.load == 0 && s.unsettled == 0) {
+                    return None;
+                }
+                s.cooling_since = Some(now);
+                tracing::info!(worker_id = %s.worker_id, score = s.score, "unhealthy worker gets one job on probation");
+                Some(Asking { incarnation: s.incarnation, room: Room { worker_id: s.worker_id, slots: 1, queue: 0 } })
             })
             .filter(|a| a.room.slots + a.room.queue > 0)
             .collect();
@@ -359,6 +418,35 @@ impl Supervisor {
 
     /// A worker died (panic, or declared dead): void its claims, then restart it or,
     /// past the restart limit, give up on it.
+    /// Restarts the HealthMonitor if it died (sweeps, scores, health logs and lease
+    /// rescue stop with it), within the restart intensity; past it, escalates.
+    pub(super) fn check_monitor(&mut self, ctx: &mut Context<Self>) {
+        if self.health.connected() || self.alarm.reason().is_some() {
+            return;
+        }
+        let now = self.clock.now();
+        if !self.monitor_restarts.allow(now, &self.config.restarts) {
+            let why = "the HealthMonitor died past its restart intensity".to_string();
+            tracing::error!("{why}: escalating (unready)");
+            self.alarm.raise(why);
+            return;
+        }
+        self.monitor_restarts.record(now);
+        tracing::warn!("the HealthMonitor died: restarting it");
+        self.health = spawn_monitor(
+            &self.config,
+            &self.store,
+            &self.clock,
+            &self.probe,
+            self.job_types.clone(),
+            ctx.address().recipient(),
+        );
+        for slot in &self.slots {
+            self.track(slot);
+        }
+        self.probe.emit(Event::MonitorRestarted);
+    }
+
     fn worker_died(&mut self, index: usize, why: &str, ctx: &mut Context<Self>) {
         let slot = &mut self.slots[index];
         if slot.out {
@@ -401,6 +489,11 @@ impl Supervisor {
                 let failure_count = slot.restarts.failure_count();
                 let outcome = RestartOutcome::GaveUp;
                 self.history.push(RestartEvent { worker_id, at: now, failure_count, outcome });
+                if self.slots.iter().all(|s| s.status == WorkerStatus::Failed) {
+                    let why = "every worker failed past its restart intensity; the node claims nothing more";
+                    tracing::error!("{why}: escalating (unready)");
+                    self.alarm.raise(why.to_string());
+                }
             }
             self.track(&self.slots[index]);
             self.free_slots(worker_id, 0, 0);
@@ -449,6 +542,7 @@ impl Actor for Supervisor {
                 status: WorkerStatus::Active,
                 score: 1.0,
                 restarts: Restarts::default(),
+                cooling_since: None,
             };
             self.track(&slot);
             self.slots.push(slot);

@@ -557,6 +557,22 @@ impl Store for PgStore {
         Ok(changed)
     }
 
+    async fn health_history(
+        &self,
+        worker_id: Uuid,
+        metric_type: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::store::HealthSample>> {
+        let found: Vec<(DateTime<Utc>, f64)> = sqlx::query_as(sql::HEALTH_HISTORY)
+            .bind(worker_id)
+            .bind(metric_type)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        self.sent(1);
+        Ok(found.into_iter().map(|(logged_at, value)| crate::store::HealthSample { logged_at, value }).collect())
+    }
+
     async fn pending_by_type(&self) -> StoreResult<Vec<(String, i64)>> {
         let found = sqlx::query_as(sql::PENDING_BY_TYPE).fetch_all(&self.pool).await?;
         self.sent(1);

@@ -349,6 +349,11 @@ WITH requeued AS (
 )
 SELECT job_id FROM requeued";
 
+/// $1 worker, $2 metric type, $3 limit: the newest samples first.
+pub const HEALTH_HISTORY: &str = "
+SELECT logged_at, metric_value::float8 FROM worker_health_logs
+WHERE worker_id = $1 AND metric_type = $2 ORDER BY logged_at DESC LIMIT $3";
+
 /// Ready jobs by type (an index-only walk of `jobs_status_type_idx`'s `PENDING` part).
 pub const PENDING_BY_TYPE: &str =
     "SELECT job_type, COUNT(*) FROM jobs WHERE status = 'PENDING' GROUP BY job_type ORDER BY job_type";
@@ -543,6 +548,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("BULK_RETRY_NOW", BULK_RETRY_NOW),
     ("BULK_REQUEUE", BULK_REQUEUE),
     ("PENDING_BY_TYPE", PENDING_BY_TYPE),
+    ("HEALTH_HISTORY", HEALTH_HISTORY),
     ("UPSERT_WORKERS", UPSERT_WORKERS),
     ("SELECT_WORKERS", SELECT_WORKERS),
     ("INSERT_HEALTH_LOGS", INSERT_HEALTH_LOGS),

@@ -106,6 +106,15 @@ impl Store for SqliteStore {
         self.apply_bulk_action(action, job_ids, now).await
     }
 
+    async fn health_history(
+        &self,
+        worker_id: Uuid,
+        metric_type: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::store::HealthSample>> {
+        self.read_health_history(worker_id, metric_type, limit).await
+    }
+
     async fn pending_by_type(&self) -> StoreResult<Vec<(String, i64)>> {
         self.count_pending_by_type().await
     }

@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::codec::{parse_uuid, time, uuid_list};
+use super::codec::{parse_time, parse_uuid, time, uuid_list};
 use super::{SqliteStore, rows, sql};
 use crate::job::{Execution, Job, JobStatus};
-use crate::store::{DeadLetter, JobFilter, StoreResult};
+use crate::store::{DeadLetter, HealthSample, JobFilter, StoreResult};
 
 /// Binds [`sql::FILTER_JOBS`]'s parameters (?1 to ?7) from a [`JobFilter`].
 macro_rules! bind_filter {
@@ -57,6 +57,22 @@ impl SqliteStore {
         let n: i64 = bind_filter!(sqlx::query_scalar(sql::COUNT_JOBS), &filter).fetch_one(&self.readers).await?;
         self.sent(1);
         Ok(n.max(0) as u64)
+    }
+
+    pub(super) async fn read_health_history(
+        &self,
+        worker_id: Uuid,
+        metric_type: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<HealthSample>> {
+        let found: Vec<(String, f64)> = sqlx::query_as(sql::HEALTH_HISTORY)
+            .bind(worker_id.to_string())
+            .bind(metric_type)
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await?;
+        self.sent(1);
+        found.iter().map(|(at, value)| Ok(HealthSample { logged_at: parse_time(at)?, value: *value })).collect()
     }
 
     pub(super) async fn count_pending_by_type(&self) -> StoreResult<Vec<(String, i64)>> {

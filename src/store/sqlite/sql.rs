@@ -311,6 +311,11 @@ UPDATE jobs SET status = 'PENDING', attempts = 0, error = NULL, result = NULL, s
 WHERE job_id IN (SELECT value FROM json_each(?1)) AND status = 'DEAD_LETTER'
 RETURNING job_id";
 
+/// ?1 worker, ?2 metric type, ?3 limit: the newest samples first.
+pub const HEALTH_HISTORY: &str = "
+SELECT logged_at, metric_value FROM worker_health_logs
+WHERE worker_id = ?1 AND metric_type = ?2 ORDER BY logged_at DESC LIMIT ?3";
+
 /// Ready jobs by type.
 pub const PENDING_BY_TYPE: &str =
     "SELECT job_type, COUNT(*) FROM jobs WHERE status = 'PENDING' GROUP BY job_type ORDER BY job_type";
@@ -571,6 +576,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("BULK_RETRY_NOW", BULK_RETRY_NOW),
     ("BULK_REQUEUE", BULK_REQUEUE),
     ("PENDING_BY_TYPE", PENDING_BY_TYPE),
+    ("HEALTH_HISTORY", HEALTH_HISTORY),
     ("COMPLETED_SINCE", COMPLETED_SINCE),
     ("COUNT_BY_STATUS", COUNT_BY_STATUS),
     ("PRUNE_FINISHED", PRUNE_FINISHED),

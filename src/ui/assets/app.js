@@ -18,7 +18,7 @@ const main = document.getElementById("main");
 let session = null; // {access, allow_crash, node_id}
 let timer = null;
 let renderId = 0;
-const healthSeen = new Map(); // worker id -> recent health scores (what this page saw)
+const healthSeen = new Map(); // worker id -> its health scores, oldest first
 
 // --- API --------------------------------------------------------------------------
 
@@ -521,7 +521,7 @@ function depGraph(job, others) {
 async function workersPage(current) {
   main.innerHTML = `<h1>Workers and nodes <span id="refreshed" class="muted small"></span></h1>
     <div id="workers"></div>
-    <p class="muted small">Health history: the scores this page has seen since it opened (one per refresh).
+    <p class="muted small">Health history: the worker's logged health scores (written when the score moves, or once a minute), then its current one.
     Crash buttons appear only on a node with <code>experiments.allow_crash</code>, for its own workers.</p>`;
   const load = async () => {
     let workers;
@@ -531,12 +531,14 @@ async function workersPage(current) {
       if (current()) failed(e);
       return;
     }
+    // Each worker's health score history from worker_health_logs (one indexed read
+    // per worker, for the first 50).
+    const histories = await Promise.all(workers.slice(0, 50).map((w) =>
+      api(`/v1/workers/${w.worker_id}/health`).then((h) => h.samples.map((s) => s.value)).catch(() => null)));
     if (!current()) return;
-    for (const w of workers) {
-      const seen = healthSeen.get(w.worker_id) || [];
-      seen.push(w.health_score);
-      healthSeen.set(w.worker_id, seen.slice(-40));
-    }
+    workers.slice(0, 50).forEach((w, i) => {
+      if (histories[i]) healthSeen.set(w.worker_id, [...histories[i], w.health_score]);
+    });
     const crash = canWrite() && session.allow_crash;
     document.getElementById("workers").innerHTML = `<table id="workers-table"><thead><tr>
       <th>worker</th><th>node</th><th>status</th><th>load</th><th>health</th><th>history</th><th>restarts</th><th>last heartbeat</th>

@@ -33,6 +33,7 @@ const CONFIG: HealthConfig = HealthConfig {
     window: 20,
     log_every_ms: 60_000,
     store_stall_ms: 5_000,
+    probation_ms: 30_000,
 };
 
 async fn rig(db: TestDb) -> HealthRig {

@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
-use aeon::actors::health::{Sweep, Verdicts, WorkerVerdict};
+use aeon::actors::health::{Heartbeat, Stop, Sweep, Verdicts, WorkerVerdict};
 use aeon::actors::probe::{Event, Probe, RunResult};
 use aeon::actors::store::{Flush, StoreActorConfig};
-use aeon::actors::supervisor::{CrashWorker, GetSlots, NodeActors, RestartPolicy, Supervisor, SupervisorConfig, Wake};
+use aeon::actors::supervisor::{
+    CheckChildren, CrashWorker, GetMonitor, GetSlots, NodeActors, RestartPolicy, Supervisor, SupervisorConfig, Wake,
+};
 use aeon::actors::worker::CrashMode;
 use aeon::clock::{Clock, ManualClock};
 use aeon::job::{ExecutionStatus, JobStatus};
@@ -14,7 +16,7 @@ use aeon::store::WorkerStatus;
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::common::actors::{Gate, expect_event, registry_with_gate};
+use crate::common::actors::{Gate, Sickness, expect_event, registry_with_gate_and_sickness};
 use crate::common::{TestDb, exact_backoff, new_job, on_every_backend, shared};
 
 struct Rig {
@@ -22,6 +24,7 @@ struct Rig {
     node: NodeActors,
     clock: ManualClock,
     gate: Gate,
+    sickness: Sickness,
     events: UnboundedReceiver<Event>,
 }
 
@@ -31,7 +34,7 @@ async fn rig(db: TestDb, workers: u32, max_restarts: u32) -> Rig {
 
 async fn rig_with(db: TestDb, workers: u32, max_restarts: u32, backlog: u32, batch: StoreActorConfig) -> Rig {
     let clock = ManualClock::starting_now();
-    let (registry, gate) = registry_with_gate();
+    let (registry, gate, sickness) = registry_with_gate_and_sickness();
     let (probe, events) = Probe::channel();
     let config = SupervisorConfig {
         node_id: "node-s".into(),
@@ -49,7 +52,7 @@ async fn rig_with(db: TestDb, workers: u32, max_restarts: u32, backlog: u32, bat
         contexts: None,
     };
     let node = Supervisor::start_node(config, db.store(exact_backoff()).shared(), registry, shared(&clock), probe);
-    Rig { db, node, clock, gate, events }
+    Rig { db, node, clock, gate, sickness, events }
 }
 
 async fn a_panicked_worker_is_restarted_its_job_retried_and_given_up_on_past_the_limit(db: TestDb) {
@@ -154,6 +157,106 @@ async fn unhealthy_workers_get_no_new_jobs(db: TestDb) {
     assert_eq!(slots.iter().find(|s| s.worker_id == sick).unwrap().load, 0);
 }
 
+/// Runs `n` `sick` jobs to their end; answers the worker each started on.
+async fn run_sick_jobs(rig: &mut Rig, n: usize) -> Vec<uuid::Uuid> {
+    let store = rig.db.store(exact_backoff());
+    store.enqueue((0..n).map(|i| new_job("sick", json!(i))).collect(), rig.clock.now()).await.unwrap();
+    rig.node.supervisor.send(Wake).await.unwrap();
+    let (mut started, mut settled) = (Vec::new(), 0);
+    while started.len() < n || settled < n {
+        match expect_event(&mut rig.events, "runs starting and settling", |e| {
+            matches!(e, Event::JobStarted { .. } | Event::JobSettled { .. })
+        })
+        .await
+        {
+            Event::JobStarted { worker_id, .. } => started.push(worker_id),
+            _ => settled += 1,
+        }
+    }
+    started
+}
+
+async fn a_worker_failing_everything_gets_no_jobs_until_a_probation_run_succeeds(db: TestDb) {
+    let mut rig = rig(db, 2, 5).await;
+    let slots = rig.node.supervisor.send(GetSlots).await.unwrap();
+    let (sick, well) = (slots[0].worker_id, slots[1].worker_id);
+    rig.sickness.set(sick, true);
+
+    // Both workers run jobs; every run on the sick one fails. The HealthMonitor's own
+    // sweep scores it unhealthy from those runs alone (defaults: under 0.3).
+    let first = run_sick_jobs(&mut rig, 4).await;
+    assert!(first.contains(&sick) && first.contains(&well), "claims spread over both: {first:?}");
+    let verdicts = rig.node.health.send(Sweep).await.unwrap();
+    let verdict = |id| verdicts.iter().find(|v| v.worker_id == id).unwrap().clone();
+    assert_eq!(verdict(sick).status, WorkerStatus::Unhealthy, "{verdicts:?}");
+    assert!(verdict(sick).score < 0.3, "{verdicts:?}");
+    assert_eq!(verdict(well).status, WorkerStatus::Active);
+
+    // The Supervisor acts on the verdict: no new jobs for the sick worker.
+    let second = run_sick_jobs(&mut rig, 6).await;
+    assert!(second.iter().all(|w| *w == well), "only the healthy worker runs jobs: {second:?}");
+
+    // It gets well. Until its cool-down is over it still gets nothing; then one job on
+    // probation, whose success makes it healthy again.
+    rig.sickness.set(sick, false);
+    let third = run_sick_jobs(&mut rig, 2).await;
+    assert!(third.iter().all(|w| *w == well), "still cooling down: {third:?}");
+    rig.clock.advance(Duration::from_millis(aeon::actors::health::HealthConfig::default().probation_ms));
+    for worker_id in [sick, well] {
+        // Timers are off: the workers' heartbeats for the time that passed.
+        let beat = Heartbeat { worker_id, load: 0, capacity: 2, sent_at: rig.clock.now() };
+        rig.node.health.send(beat).await.unwrap();
+    }
+    let fourth = run_sick_jobs(&mut rig, 3).await;
+    assert_eq!(fourth.iter().filter(|w| **w == sick).count(), 1, "exactly one run on probation: {fourth:?}");
+    let verdicts = rig.node.health.send(Sweep).await.unwrap();
+    assert_eq!(verdicts.iter().find(|v| v.worker_id == sick).unwrap().status, WorkerStatus::Active);
+    let fifth = run_sick_jobs(&mut rig, 8).await;
+    assert!(fifth.iter().filter(|w| **w == sick).count() >= 2, "healthy again, it takes its share: {fifth:?}");
+}
+
+async fn a_dead_health_monitor_is_restarted_and_sweeps_go_on(db: TestDb) {
+    let mut rig = rig(db, 1, 5).await;
+    let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
+    rig.node.health.send(Stop).await.unwrap();
+    rig.node.supervisor.send(CheckChildren).await.unwrap();
+    expect_event(&mut rig.events, "the monitor's restart", |e| matches!(e, Event::MonitorRestarted)).await;
+    let monitor = rig.node.supervisor.send(GetMonitor).await.unwrap();
+    assert!(monitor.connected() && !rig.node.health.connected(), "a new monitor in the old one's place");
+    let beat = Heartbeat { worker_id, load: 0, capacity: 2, sent_at: rig.clock.now() };
+    monitor.send(beat).await.unwrap();
+    let verdicts = monitor.send(Sweep).await.unwrap();
+    assert_eq!(verdicts.iter().map(|v| v.worker_id).collect::<Vec<_>>(), [worker_id], "it tracks the workers again");
+    assert_eq!(rig.node.alarm.reason(), None);
+}
+
+async fn past_its_restart_intensity_the_supervisor_escalates_and_the_node_claims_nothing(db: TestDb) {
+    let mut rig = rig(db, 1, 0).await;
+    let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
+    rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap();
+    expect_event(&mut rig.events, "the give-up", |e| matches!(e, Event::WorkerFailed { .. })).await;
+    let why = rig.node.alarm.reason().expect("escalated: every worker failed");
+    assert!(why.contains("every worker failed"), "{why}");
+
+    let mut events = rig.events;
+    let store = rig.db.store(exact_backoff());
+    store.enqueue(vec![new_job("gate", json!(1))], rig.clock.now()).await.unwrap();
+    rig.node.supervisor.send(Wake).await.unwrap();
+    rig.node.supervisor.send(GetSlots).await.unwrap(); // after the wake's feed
+    assert!(
+        std::iter::from_fn(|| events.try_recv().ok()).all(|e| !matches!(e, Event::Claimed { .. })),
+        "an escalated node claims nothing"
+    );
+}
+
+async fn a_health_monitor_dying_past_its_intensity_escalates(db: TestDb) {
+    let rig = rig(db, 1, 0).await;
+    rig.node.health.send(Stop).await.unwrap();
+    rig.node.supervisor.send(CheckChildren).await.unwrap();
+    let why = rig.node.alarm.reason().expect("escalated");
+    assert!(why.contains("HealthMonitor"), "{why}");
+}
+
 async fn a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded_by_the_backlog(db: TestDb) {
     // Completions wait in the StoreActor's batch until the test flushes it.
     let mut rig = rig_with(db, 1, 5, 2, StoreActorConfig { window_ms: 3_600_000, max_size: 100 }).await;
@@ -204,5 +307,9 @@ on_every_backend!(
     old_restarts_fall_out_of_the_window,
     a_hung_worker_is_declared_dead_and_replaced,
     unhealthy_workers_get_no_new_jobs,
+    a_worker_failing_everything_gets_no_jobs_until_a_probation_run_succeeds,
+    a_dead_health_monitor_is_restarted_and_sweeps_go_on,
+    past_its_restart_intensity_the_supervisor_escalates_and_the_node_claims_nothing,
+    a_health_monitor_dying_past_its_intensity_escalates,
     a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded_by_the_backlog,
 );

@@ -72,11 +72,39 @@ impl Gate {
     }
 }
 
+/// Workers a `sick` job fails on.
+#[derive(Clone, Default)]
+pub struct Sickness(Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>);
+
+impl Sickness {
+    pub fn set(&self, worker_id: uuid::Uuid, sick: bool) {
+        let mut sick_workers = self.0.lock().unwrap();
+        if sick { sick_workers.insert(worker_id) } else { sick_workers.remove(&worker_id) };
+    }
+}
+
 /// The built-in handlers plus `gate` (waits for a permit, then completes with its
 /// payload).
 pub fn registry_with_gate() -> (Registry, Gate) {
+    let (registry, gate, _) = registry_with_gate_and_sickness();
+    (registry, gate)
+}
+
+/// [`registry_with_gate`], plus `sick`: fails (permanently) on the workers the
+/// [`Sickness`] names, completes on the others.
+pub fn registry_with_gate_and_sickness() -> (Registry, Gate, Sickness) {
     let permits = Arc::new(Semaphore::new(0));
+    let sickness = Sickness::default();
     let mut registry = Registry::with_builtins();
+    let sick_workers = sickness.clone();
+    registry
+        .register_fn("sick", move |ctx: JobContext, _: Value| {
+            let sick = sick_workers.0.lock().unwrap().contains(&ctx.worker_id);
+            async move {
+                if sick { Outcome::FailPermanently("this worker is sick".into()) } else { Outcome::Complete(json!("well")) }
+            }
+        })
+        .unwrap();
     let gate = permits.clone();
     registry
         .register_fn("gate", move |_: JobContext, payload: Value| {
@@ -87,5 +115,5 @@ pub fn registry_with_gate() -> (Registry, Gate) {
             }
         })
         .unwrap();
-    (registry, Gate(permits))
+    (registry, Gate(permits), sickness)
 }
