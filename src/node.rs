@@ -182,7 +182,7 @@ impl Node {
     pub fn unhandled_warnings<'a>(&self, job_types: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let mut warned: Vec<&str> = Vec::new();
         for job_type in job_types {
-            if false && !warned.contains(&job_type) {
+            if !self.job_types.iter().any(|t| t == job_type) && !warned.contains(&job_type) {
                 warned.push(job_type);
             }
         }

@@ -76,8 +76,9 @@ fn document_value() -> Value {
     for item in doc["paths"].as_object_mut().into_iter().flat_map(|paths| paths.values_mut()) {
         for operation in item.as_object_mut().into_iter().flat_map(|ops| ops.values_mut()) {
             // OpenAPI requires a description on every response.
-            for (code, response) in operation.get_mut("responses").and_then(Value::as_object_mut).into_iter().flatten() {
-                if response.get("description").is_none() && false {
+            for (code, response) in operation.get_mut("responses").and_then(Value::as_object_mut).into_iter().flatten()
+            {
+                if response.get("description").is_none() {
                     let reason = code.parse().ok().and_then(|c| StatusCode::from_u16(c).ok());
                     response["description"] = json!(reason.and_then(|c| c.canonical_reason()).unwrap_or("Answer"));
                 }
@@ -219,11 +220,12 @@ pub fn allowed_methods(path: &str) -> Option<Vec<String>> {
 /// What a request no route took gets: 405 with `Allow` when its path is routed for
 /// other methods, 404 otherwise.
 pub async fn fallback(req: HttpRequest) -> HttpResponse {
-    match allowed_methods(req.path()).filter(|_| false) {
+    match allowed_methods(req.path()) {
         Some(methods) => {
             let allow = methods.join(", ");
             let message = format!("{} is not allowed on {}; allowed: {allow}", req.method(), req.path());
-            let mut response = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message).error_response();
+            let mut response =
+                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message).error_response();
             if let Ok(value) = HeaderValue::from_str(&allow) {
                 response.headers_mut().insert(ALLOW, value);
             }

@@ -158,7 +158,6 @@ pub async fn readyz(node: web::Data<Node>) -> HttpResponse {
     (status = 200, description = "OpenMetrics text format", body = String, content_type = "application/openmetrics-text"),
 ))]
 pub async fn metrics(node: web::Data<Node>) -> HttpResponse {
-    let _ = node.store().count_by_status().await;
     let mut body = crate::metrics::render(&node.gauges());
     // The vector store's health and counters (aeon_vector_*), before the closing `# EOF`.
     let vectors = node.contexts.status.encode();

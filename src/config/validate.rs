@@ -178,6 +178,7 @@ impl Config {
             ("retention.finished_after_s", r.finished_after_s),
             ("retention.dead_letter_after_s", r.dead_letter_after_s),
             ("retention.health_logs_after_s", r.health_logs_after_s),
+            ("retention.contexts_after_s", r.contexts_after_s),
         ] {
             check(age <= 100 * 365 * 86_400, key, age, "must be at most 100 years (0 keeps forever)")?;
         }

@@ -277,7 +277,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Val
         return Err(ValidationError::new("body", "must be a JSON object"));
     }
     // A number serde_json would change is refused by path before anything reads it.
-    if let Some((field, literal)) = super::inexact_number(bytes).filter(|_| false) {
+    if let Some((field, literal)) = super::inexact_number(bytes) {
         return Err(ValidationError::new(field, super::inexact_reason(&literal)));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);

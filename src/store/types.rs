@@ -382,6 +382,8 @@ pub struct PrunePolicy {
     pub dead_letters_before: Option<DateTime<Utc>>,
     /// Health logs written before this.
     pub health_logs_before: Option<DateTime<Utc>>,
+    /// Execution contexts (the embedded vector store) recorded before this.
+    pub contexts_before: Option<DateTime<Utc>>,
     pub batch: u32,
 }
 
@@ -393,6 +395,7 @@ pub struct Pruned {
     /// Dead-lettered jobs (with their queue entries and executions).
     pub dead_letters: u64,
     pub health_logs: u64,
+    pub contexts: u64,
     /// Another node was pruning: nothing was done.
     pub skipped: bool,
 }
@@ -400,6 +403,6 @@ pub struct Pruned {
 impl Pruned {
     /// Whether any kind filled its batch, so more may be waiting.
     pub fn full(&self, batch: u32) -> bool {
-        [self.finished, self.dead_letters, self.health_logs].iter().any(|n| *n >= u64::from(batch))
+        [self.finished, self.dead_letters, self.health_logs, self.contexts].iter().any(|n| *n >= u64::from(batch))
     }
 }

@@ -12,6 +12,7 @@ use aeon::clock::{Clock, ManualClock};
 use aeon::job::{ExecutionStatus, JobRequest, SubmitLimits, validate_batch};
 use aeon::store::{Completion, Failure, HealthLog, PrunePolicy};
 use serde_json::json;
+use aeon::vector::{ContextPoint, ExecutionContext};
 use uuid::Uuid;
 
 use crate::common::{AnyStore, TestDb, claim, clock, exact_backoff, new_job, on_every_backend, shared};
@@ -56,6 +57,7 @@ fn policy(clock: &ManualClock, finished: Duration, dead: Duration, logs: Duratio
         finished_before: before(finished),
         dead_letters_before: before(dead),
         health_logs_before: before(logs),
+        contexts_before: None,
         batch,
     }
 }
@@ -150,7 +152,43 @@ async fn the_pruner_works_off_a_backlog_in_one_tick_and_zero_keeps_forever(db: T
     assert!(aeon::actors::pruner::pruned_total().finished >= 7, "counted for the metric");
 }
 
+fn context_at(at: chrono::DateTime<chrono::Utc>) -> ContextPoint {
+    let context = ExecutionContext {
+        execution_id: Uuid::now_v7(),
+        job_id: Uuid::new_v4(),
+        job_type: "noop".into(),
+        attempt: 1,
+        outcome: "FAILED".into(),
+        error: Some("boom".into()),
+        duration_ms: 1,
+        worker_id: Uuid::new_v4(),
+        node_id: "node-r".into(),
+        checkpoint: None,
+        recorded_at: at,
+    };
+    ContextPoint { vector: aeon::vector::embed("noop", "FAILED", Some("boom")), context }
+}
+
+async fn old_execution_contexts_are_pruned_by_age(db: TestDb) {
+    let clock = clock();
+    let store = db.store(exact_backoff());
+    store.put_contexts(vec![context_at(clock.now())]).await.unwrap();
+    clock.advance(DAY * 31);
+    store.put_contexts(vec![context_at(clock.now())]).await.unwrap();
+    let before = |age: Duration| Some(clock.now() - chrono::Duration::from_std(age).unwrap());
+    let policy = PrunePolicy {
+        finished_before: None,
+        dead_letters_before: None,
+        health_logs_before: None,
+        contexts_before: before(DAY * 30),
+        batch: 10,
+    };
+    assert_eq!(store.prune(policy).await.unwrap().contexts, 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM execution_contexts").await, 1, "the young one stays");
+}
+
 on_every_backend!(
+    old_execution_contexts_are_pruned_by_age,
     rows_are_pruned_at_their_ages_with_what_cascades_from_them,
     a_pass_deletes_at_most_a_batch_of_each_kind_oldest_first,
     a_job_an_unfinished_job_depends_on_is_kept_until_its_dependent_finishes,

@@ -64,3 +64,43 @@ where
     });
     async move { rx.await.unwrap_or(Ran::Cancelled) }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_run_is_dropped_at_its_await_on_its_own_thread() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let (cancel, flag) = (CancellationToken::new(), Flag(dropped.clone()));
+        let caller = std::thread::current().id();
+        let run = run_isolated(
+            async move {
+                let _flag = flag;
+                assert_ne!(std::thread::current().id(), caller, "not on the caller's thread");
+                std::future::pending::<()>().await
+            },
+            cancel.clone(),
+        );
+        cancel.cancel();
+        assert!(matches!(run.await, Ran::Cancelled));
+        assert!(dropped.load(Ordering::SeqCst), "the run's future was dropped");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_run_is_contained() {
+        let ran = run_isolated(async { panic!("boom") }, CancellationToken::new()).await;
+        assert!(matches!(ran, Ran::Panicked(_)));
+        assert!(matches!(run_isolated(async { 7 }, CancellationToken::new()).await, Ran::Returned(7)));
+    }
+}

@@ -4,7 +4,8 @@
 //! on the manual clock). A tick deletes, in passes of at most `retention.batch` rows of
 //! each kind, finished jobs older than `retention.finished_after_s` (their executions
 //! go with them), dead-lettered jobs older than `retention.dead_letter_after_s`, and
-//! health logs older than `retention.health_logs_after_s` — until a pass comes back
+//! health logs older than `retention.health_logs_after_s`, and the embedded vector
+//! store's execution contexts older than `retention.contexts_after_s` — until a pass comes back
 //! short or `MAX_PASSES` ran, so one tick never holds the writer for long. A kind
 //! whose age is 0 is kept forever. On a shared Postgres only one node prunes at a
 //! time (the store's lock); the others' passes come back `skipped`.
@@ -31,6 +32,9 @@ pub struct RetentionConfig {
     pub dead_letter_after_s: u64,
     /// `worker_health_logs` rows (24 hours).
     pub health_logs_after_s: u64,
+    /// Execution contexts of the embedded vector store (30 days); a Qdrant collection
+    /// is Qdrant's to keep.
+    pub contexts_after_s: u64,
     /// How often a retention tick runs.
     pub every_s: u64,
     /// Rows of each kind one statement deletes at most.
@@ -43,6 +47,7 @@ impl Default for RetentionConfig {
             finished_after_s: 7 * 24 * 3600,
             dead_letter_after_s: 30 * 24 * 3600,
             health_logs_after_s: 24 * 3600,
+            contexts_after_s: 30 * 24 * 3600,
             every_s: 60,
             batch: 500,
         }
@@ -51,16 +56,16 @@ impl Default for RetentionConfig {
 
 /// Rows deleted by retention since the process started, by kind (finished jobs, dead
 /// letters, health logs): the `aeon_pruned_rows_total` metric.
-static PRUNED_TOTAL: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+static PRUNED_TOTAL: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
 
 /// What retention has deleted since the process started.
 pub fn pruned_total() -> Pruned {
-    let [finished, dead_letters, health_logs] = PRUNED_TOTAL.each_ref().map(|n| n.load(Ordering::Relaxed));
-    Pruned { finished, dead_letters, health_logs, skipped: false }
+    let [finished, dead_letters, health_logs, contexts] = PRUNED_TOTAL.each_ref().map(|n| n.load(Ordering::Relaxed));
+    Pruned { finished, dead_letters, health_logs, contexts, skipped: false }
 }
 
 fn count(pruned: &Pruned) {
-    for (total, n) in PRUNED_TOTAL.iter().zip([pruned.finished, pruned.dead_letters, pruned.health_logs]) {
+    for (total, n) in PRUNED_TOTAL.iter().zip([pruned.finished, pruned.dead_letters, pruned.health_logs, pruned.contexts]) {
         total.fetch_add(n, Ordering::Relaxed);
     }
 }
@@ -99,6 +104,7 @@ impl Pruner {
             finished_before: before(self.config.finished_after_s),
             dead_letters_before: before(self.config.dead_letter_after_s),
             health_logs_before: before(self.config.health_logs_after_s),
+            contexts_before: before(self.config.contexts_after_s),
             batch: self.config.batch.max(1),
         }
     }
@@ -139,6 +145,7 @@ impl Handler<Prune> for Pruner {
                 total.finished += pass.finished;
                 total.dead_letters += pass.dead_letters;
                 total.health_logs += pass.health_logs;
+                total.contexts += pass.contexts;
                 total.skipped |= pass.skipped;
                 if pass.skipped || !pass.full(policy.batch) {
                     break;
@@ -149,7 +156,7 @@ impl Handler<Prune> for Pruner {
         Box::pin(tick.into_actor(self).map(|total, act, _| {
             act.busy = false;
             count(&total);
-            if total.finished + total.dead_letters + total.health_logs > 0 {
+            if total.finished + total.dead_letters + total.health_logs + total.contexts > 0 {
                 tracing::debug!(?total, "retention: old rows deleted");
             }
             act.probe.emit(Event::Pruned { pruned: total });

@@ -397,6 +397,11 @@ pub const PRUNE_HEALTH_LOGS: &str = "
 DELETE FROM worker_health_logs WHERE log_id IN (
     SELECT log_id FROM worker_health_logs WHERE logged_at < $1 ORDER BY logged_at LIMIT $2)";
 
+/// $1 cutoff, $2 limit. Execution contexts of the embedded vector store, oldest first.
+pub const PRUNE_CONTEXTS: &str = "
+DELETE FROM execution_contexts WHERE execution_id IN (
+    SELECT execution_id FROM execution_contexts WHERE created_at < $1 ORDER BY created_at LIMIT $2)";
+
 /// $1 since.
 pub const COMPLETED_SINCE: &str = "SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED' AND completed_at >= $1";
 
@@ -541,6 +546,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("PRUNE_FINISHED", PRUNE_FINISHED),
     ("PRUNE_DEAD_LETTERS", PRUNE_DEAD_LETTERS),
     ("PRUNE_HEALTH_LOGS", PRUNE_HEALTH_LOGS),
+    ("PRUNE_CONTEXTS", PRUNE_CONTEXTS),
     ("FILTER_JOBS", FILTER_JOBS),
     ("FILTER_JOB_IDS", FILTER_JOB_IDS),
     ("COUNT_JOBS", COUNT_JOBS),

@@ -15,6 +15,7 @@ impl SqliteStore {
             (policy.finished_before, sql::PRUNE_FINISHED, &mut pruned.finished),
             (policy.dead_letters_before, sql::PRUNE_DEAD_LETTERS, &mut pruned.dead_letters),
             (policy.health_logs_before, sql::PRUNE_HEALTH_LOGS, &mut pruned.health_logs),
+            (policy.contexts_before, sql::PRUNE_CONTEXTS, &mut pruned.contexts),
         ] {
             if let Some(cutoff) = cutoff {
                 *count = sqlx::query(statement).bind(time(cutoff)).bind(limit).execute(&mut *tx).await?.rows_affected();

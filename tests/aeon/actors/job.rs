@@ -10,7 +10,7 @@ use aeon::job::{ExecutionStatus, JobRequest, JobStatus, SubmitLimits};
 use serde_json::json;
 
 use super::worker_rig;
-use crate::common::actors::expect_event;
+use crate::common::actors::{GateEvent, expect_event};
 use crate::common::{TestDb, on_every_backend};
 
 async fn a_timed_out_job_is_retried_then_dead_lettered(db: TestDb) {
@@ -49,14 +49,18 @@ async fn cancelling_a_running_job_stops_it_and_records_the_cancellation(db: Test
     rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
     expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
 
+    assert_eq!(rig.gate.next().await, GateEvent::Arrived(json!(1)), "the handler waits at the gate");
     let cancelled = rig.worker.send(CancelJob { job_id: job.job_id }).await.unwrap().expect("runs here").unwrap();
     assert_eq!(cancelled.status, JobStatus::Cancelled);
     expect_event(&mut rig.events, "the cancelled run", |e| {
         matches!(e, Event::JobFinished { result: RunResult::Cancelled, .. })
     })
     .await;
-    rig.gate.open(1); // the abandoned handler must not complete the job now
+    // The handler itself was stopped, not merely fenced off: its run was dropped
+    // while it waited at the gate.
+    assert_eq!(rig.gate.next().await, GateEvent::Dropped(json!(1)));
     let executions = rig.store.executions(job.job_id).await.unwrap();
+    assert_eq!(executions.len(), 1);
     assert_eq!(executions[0].execution_status, ExecutionStatus::Cancelled);
     assert_eq!(rig.store.get_job(job.job_id).await.unwrap().unwrap().status, JobStatus::Cancelled);
     let unknown = uuid::Uuid::new_v4();
@@ -86,15 +90,18 @@ async fn jobs_of_a_dead_worker_incarnation_are_abandoned_without_writing(db: Tes
     let job = JobRequest::new("gate", json!(1)).validate(&SubmitLimits::default()).unwrap();
     rig.store.enqueue(vec![job.clone()], rig.clock.now()).await.unwrap();
     rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
-    expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
+    assert_eq!(rig.gate.next().await, GateEvent::Arrived(json!(1)), "the handler waits at the gate");
     rig.token.cancel();
     expect_event(&mut rig.events, "abandonment", |e| {
         matches!(e, Event::JobFinished { result: RunResult::Abandoned, .. })
     })
     .await;
-    rig.gate.open(1);
-    // The claim is the Supervisor's to void; the abandoned run wrote nothing.
+    // The run was stopped with its incarnation, and wrote nothing: the claim is the
+    // Supervisor's to void.
+    assert_eq!(rig.gate.next().await, GateEvent::Dropped(json!(1)));
+    rig.store_addr.send(aeon::actors::store::Flush).await.unwrap();
     assert_eq!(rig.store.get_job(job.job_id).await.unwrap().unwrap().status, JobStatus::Running);
+    assert!(rig.store.executions(job.job_id).await.unwrap().iter().all(|e| e.execution_status == ExecutionStatus::Running));
 }
 
 on_every_backend!(

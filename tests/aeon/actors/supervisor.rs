@@ -261,8 +261,8 @@ async fn a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded
     // Completions wait in the StoreActor's batch until the test flushes it.
     let mut rig = rig_with(db, 1, 5, 2, StoreActorConfig { window_ms: 3_600_000, max_size: 100 }).await;
     let store = rig.db.store(exact_backoff());
-    store.enqueue((0..4).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
-    rig.gate.open(4);
+    store.enqueue((0..2).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
+    rig.gate.open(2);
     rig.node.supervisor.send(Wake).await.unwrap();
     let first = expect_event(&mut rig.events, "a claim", |e| matches!(e, Event::Claimed { .. })).await;
     assert!(matches!(first, Event::Claimed { count: 2, .. }), "{first:?}");
@@ -279,7 +279,15 @@ async fn a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded
     assert_eq!(slot.load, 0, "both slots are free while their results wait to be written");
     assert_eq!(rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING'").await, 2);
 
-    // The backlog (2) is full: the next claim waits for a result to be written.
+    // The backlog (2) is full: new jobs are not claimed, free slots or not ...
+    store.enqueue((2..4).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
+    rig.gate.open(2);
+    rig.node.supervisor.send(Wake).await.unwrap();
+    rig.node.supervisor.send(GetSlots).await.unwrap(); // behind the wake and its feed
+    let early = std::iter::from_fn(|| rig.events.try_recv().ok()).find(|e| matches!(e, Event::Claimed { .. }));
+    assert_eq!(early, None, "no claim while the backlog is full");
+
+    // ... until results are written.
     rig.node.store.send(Flush).await.unwrap();
     let mut finished_before_claim = 0;
     loop {
@@ -292,7 +300,7 @@ async fn a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded
             _ => finished_before_claim += 1,
         }
     }
-    assert!(finished_before_claim >= 1, "a claim came while the backlog was full");
+    assert!(finished_before_claim >= 1, "a claim came only once a result was written");
 
     let deadline = std::time::Instant::now() + crate::common::actors::PATIENCE;
     while rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await < 4 {

@@ -63,12 +63,43 @@ pub async fn expect_message<M>(messages: &mut mpsc::UnboundedReceiver<M>, what: 
     }
 }
 
-/// A handler whose runs wait until the test opens the gate, one permit per run.
-pub struct Gate(pub Arc<Semaphore>);
+/// A handler whose runs wait until the test opens the gate, one permit per run. Each
+/// run reports its arrival at the gate, and how it left: passed, or dropped while
+/// waiting (its handler was stopped).
+pub struct Gate {
+    permits: Arc<Semaphore>,
+    ends: mpsc::UnboundedReceiver<GateEvent>,
+}
+
+/// What a `gate` run did, with its payload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateEvent {
+    /// It reached the gate and waits there.
+    Arrived(Value),
+    Passed(Value),
+    /// The run's future was dropped before it passed: the handler was stopped.
+    Dropped(Value),
+}
 
 impl Gate {
     pub fn open(&self, runs: usize) {
-        self.0.add_permits(runs);
+        self.permits.add_permits(runs);
+    }
+
+    /// Waits for the next thing a run does; fails after [`PATIENCE`].
+    pub async fn next(&mut self) -> GateEvent {
+        expect_message(&mut self.ends, "a gate run's next step").await
+    }
+}
+
+/// Reports a run dropped before it passed.
+struct DropReport(Option<(mpsc::UnboundedSender<GateEvent>, Value)>);
+
+impl Drop for DropReport {
+    fn drop(&mut self) {
+        if let Some((tx, payload)) = self.0.take() {
+            let _ = tx.send(GateEvent::Dropped(payload));
+        }
     }
 }
 
@@ -94,6 +125,7 @@ pub fn registry_with_gate() -> (Registry, Gate) {
 /// [`Sickness`] names, completes on the others.
 pub fn registry_with_gate_and_sickness() -> (Registry, Gate, Sickness) {
     let permits = Arc::new(Semaphore::new(0));
+    let (ends_tx, ends) = mpsc::unbounded_channel();
     let sickness = Sickness::default();
     let mut registry = Registry::with_builtins();
     let sick_workers = sickness.clone();
@@ -108,12 +140,16 @@ pub fn registry_with_gate_and_sickness() -> (Registry, Gate, Sickness) {
     let gate = permits.clone();
     registry
         .register_fn("gate", move |_: JobContext, payload: Value| {
-            let gate = gate.clone();
+            let (gate, ends) = (gate.clone(), ends_tx.clone());
             async move {
+                let _ = ends.send(GateEvent::Arrived(payload.clone()));
+                let mut report = DropReport(Some((ends.clone(), payload.clone())));
                 gate.acquire().await.expect("gate open").forget();
+                report.0 = None;
+                let _ = ends.send(GateEvent::Passed(payload.clone()));
                 Outcome::Complete(json!({ "passed": payload }))
             }
         })
         .unwrap();
-    (registry, Gate(permits), sickness)
+    (registry, Gate { permits, ends }, sickness)
 }
