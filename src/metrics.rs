@@ -35,6 +35,9 @@ const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 const OUTCOMES: [&str; 8] =
     ["succeeded", "failed", "failed_permanently", "timed_out", "panicked", "snoozed", "released", "cancelled"];
 
+/// What retention deletes, as `aeon_pruned_rows_total{kind}` names it.
+const PRUNED_KINDS: [&str; 4] = ["finished", "dead_letters", "health_logs", "contexts"];
+
 /// A label set of one label.
 type Label = [(&'static str, String); 1];
 
@@ -58,6 +61,7 @@ pub struct Metrics {
     pub run_latency: Latency,
     restarts: Counter,
     rescued: Counter,
+    pruned: Family<Label, Counter>,
     /// Runs settled per minute over the last hour (the dashboard's charts).
     pub history: History,
     /// The process-wide metrics above, as [`render`] encodes them.
@@ -138,6 +142,10 @@ impl Metrics {
         }
         let (claim_latency, run_latency) = (Latency::new(), Latency::new());
         let (restarts, rescued) = (Counter::default(), Counter::default());
+        let pruned = Family::<Label, Counter>::default();
+        for kind in PRUNED_KINDS {
+            pruned.get_or_create(&[("kind", kind.to_string())]); // shown from the start, zeros included
+        }
         let mut registry = Registry::default();
         // Counters are registered without `_total`: the encoder appends it.
         registry.register("aeon_jobs", "Runs settled on this node, by outcome", outcomes.clone());
@@ -149,7 +157,8 @@ impl Metrics {
         );
         registry.register("aeon_worker_restarts", "Workers restarted after dying", restarts.clone());
         registry.register("aeon_rescued_jobs", "Claims voided after a worker died or a lease expired", rescued.clone());
-        Self { outcomes, claim_latency, run_latency, restarts, rescued, history: History::default(), registry }
+        registry.register("aeon_pruned_rows", "Rows deleted by retention, by kind", pruned.clone());
+        Self { outcomes, claim_latency, run_latency, restarts, rescued, pruned, history: History::default(), registry }
     }
 
     /// Counts a settled run.
@@ -171,6 +180,14 @@ impl Metrics {
     /// Counts a worker restarted after dying.
     pub fn worker_restarted(&self) {
         self.restarts.inc();
+    }
+
+    /// Counts the rows a retention tick deleted.
+    pub fn rows_pruned(&self, pruned: &crate::store::Pruned) {
+        let counts = [pruned.finished, pruned.dead_letters, pruned.health_logs, pruned.contexts];
+        for (kind, n) in PRUNED_KINDS.into_iter().zip(counts) {
+            self.pruned.get_or_create(&[("kind", kind.to_string())]).inc_by(n);
+        }
     }
 
     /// Counts claims voided after a worker died or a lease expired.

@@ -8,9 +8,9 @@
 //! store's execution contexts older than `retention.contexts_after_s` — until a pass comes back
 //! short or `MAX_PASSES` ran, so one tick never holds the writer for long. A kind
 //! whose age is 0 is kept forever. On a shared Postgres only one node prunes at a
-//! time (the store's lock); the others' passes come back `skipped`.
+//! time (the store's lock); the others' passes come back `skipped`. What is deleted is
+//! counted in `aeon_pruned_rows_total{kind}`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -51,22 +51,6 @@ impl Default for RetentionConfig {
             every_s: 60,
             batch: 500,
         }
-    }
-}
-
-/// Rows deleted by retention since the process started, by kind (finished jobs, dead
-/// letters, health logs): the `aeon_pruned_rows_total` metric.
-static PRUNED_TOTAL: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
-
-/// What retention has deleted since the process started.
-pub fn pruned_total() -> Pruned {
-    let [finished, dead_letters, health_logs, contexts] = PRUNED_TOTAL.each_ref().map(|n| n.load(Ordering::Relaxed));
-    Pruned { finished, dead_letters, health_logs, contexts, skipped: false }
-}
-
-fn count(pruned: &Pruned) {
-    for (total, n) in PRUNED_TOTAL.iter().zip([pruned.finished, pruned.dead_letters, pruned.health_logs, pruned.contexts]) {
-        total.fetch_add(n, Ordering::Relaxed);
     }
 }
 
@@ -155,7 +139,7 @@ impl Handler<Prune> for Pruner {
         };
         Box::pin(tick.into_actor(self).map(|total, act, _| {
             act.busy = false;
-            count(&total);
+            crate::metrics::METRICS.rows_pruned(&total);
             if total.finished + total.dead_letters + total.health_logs + total.contexts > 0 {
                 tracing::debug!(?total, "retention: old rows deleted");
             }
