@@ -48,6 +48,7 @@ pub mod config;
 pub mod gauges;
 pub mod handler;
 pub mod job;
+pub mod mailbox;
 pub mod metrics;
 pub mod node;
 pub mod process;

@@ -144,7 +144,7 @@ impl Metrics {
         let (restarts, rescued) = (Counter::default(), Counter::default());
         let pruned = Family::<Label, Counter>::default();
         for kind in PRUNED_KINDS {
-            pruned.get_or_create(&[("kind", kind.to_string())]); // shown from the start, zeros included
+            let _ = pruned.get_or_create(&[("kind", kind.to_string())]); // shown from the start, zeros included
         }
         let mut registry = Registry::default();
         // Counters are registered without `_total`: the encoder appends it.

@@ -12,7 +12,7 @@ pub enum RunResult {
         permanent: bool,
     },
     TimedOut,
-    /// The handler panicked.
+    /// The handler panicked (or its Job actor died without settling the run).
     Panicked,
     Snoozed,
     /// Given back unrun (drain).

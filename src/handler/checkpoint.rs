@@ -46,15 +46,24 @@ pub(crate) struct RunNotes {
 }
 
 /// The run's link to the node: where checkpoints go, and the notes it keeps.
+/// `RunLink::default()` is detached: checkpoints fail with [`CheckpointError::Detached`].
 #[derive(Clone, Default)]
 pub struct RunLink {
     store: Option<StoreHandle>,
+    /// A run outside a node ([`crate::testing::Perform`]): checkpoints are kept here.
+    memory: Option<Arc<Mutex<Option<Checkpoint>>>>,
     pub(crate) notes: Arc<Mutex<RunNotes>>,
 }
 
 impl RunLink {
     pub(crate) fn new(store: StoreHandle) -> Self {
-        Self { store: Some(store), notes: Arc::default() }
+        Self { store: Some(store), memory: None, notes: Arc::default() }
+    }
+
+    /// A link for a run outside a node: the job's latest checkpoint lives in `memory`
+    /// (what an earlier attempt saved, if anything), and this run's saves replace it.
+    pub(crate) fn in_memory(memory: Arc<Mutex<Option<Checkpoint>>>) -> Self {
+        Self { store: None, memory: Some(memory), notes: Arc::default() }
     }
 
     /// The last checkpoint saved and the vector given during this run.
@@ -90,6 +99,18 @@ impl JobContext {
         if holds_nul(&data) {
             return Err(CheckpointError::Invalid("it holds a NUL character (\\u0000)".into()));
         }
+        if let Some(memory) = &self.link.memory {
+            let saved = Checkpoint {
+                job_id: self.job_id,
+                execution_id: self.execution_id,
+                attempt: self.attempt,
+                data: data.clone(),
+                saved_at: chrono::Utc::now(),
+            };
+            *memory.lock().expect("checkpoint memory") = Some(saved);
+            self.link.notes.lock().expect("run notes").checkpoint = Some(data);
+            return Ok(());
+        }
         let store = self.link.store.as_ref().ok_or(CheckpointError::Detached)?;
         let claim = ClaimRef { job_id: self.job_id, execution_id: self.execution_id };
         let saved = store
@@ -109,6 +130,9 @@ impl JobContext {
     /// The job's latest checkpoint, saved by this attempt or an earlier one; `None`
     /// when no attempt saved one.
     pub async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        if let Some(memory) = &self.link.memory {
+            return Ok(memory.lock().expect("checkpoint memory").clone());
+        }
         let store = self.link.store.as_ref().ok_or(CheckpointError::Detached)?;
         store
             .send(LastCheckpoint(self.job_id))

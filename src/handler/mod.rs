@@ -132,10 +132,10 @@ impl Registry {
         Fut: Future<Output = Outcome> + Send + 'static,
     {
         validate_job_type(job_type)?;
-        let erased: ErasedHandler = Arc::new(move |ctx, payload| match serde_json::from_value::<P>(payload) {
+        let erased: ErasedHandler = Arc::new(move |ctx, payload| match decode_payload::<P>(payload) {
             Ok(typed) => Box::pin(f(ctx, typed)),
-            Err(e) => {
-                let message = format!("payload does not fit job type {:?}: {e}", ctx.job_type);
+            Err(reason) => {
+                let message = format!("payload does not fit job type {:?}: {reason}", ctx.job_type);
                 Box::pin(async move { Outcome::FailPermanently(message) })
             }
         });
@@ -153,4 +153,14 @@ impl Registry {
         types.sort();
         types
     }
+}
+
+/// Decodes a payload into a handler's type; the reason names the field that does not
+/// fit (`payload.ms: invalid type: ...`), as the node records it.
+pub fn decode_payload<P: DeserializeOwned>(payload: Value) -> Result<P, String> {
+    serde_path_to_error::deserialize(payload).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "payload".to_string() } else { format!("payload.{path}") };
+        format!("{field}: {}", e.into_inner())
+    })
 }

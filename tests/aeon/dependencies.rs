@@ -250,13 +250,13 @@ async fn two_dependencies_completing_at_once_release_their_dependent_exactly_onc
     }
 }
 
-async fn a_crash_after_a_dependency_completes_loses_nothing(db: TestDb) {
+async fn a_dependent_is_released_with_its_dependency_so_another_node_claims_it_at_once(db: TestDb) {
     let clock = clock();
     let first_node = db.store(exact_backoff());
     let ids = submit(&first_node, batch(&[("a", "noop", &[], ""), ("b", "noop", &["a"], "")]), &clock).await;
     let a = claim_all(&first_node, &clock).await;
     complete(&first_node, &a, &clock).await;
-    drop(first_node); // the node dies before it can claim b
+    drop(first_node); // the first node does nothing more: it may as well have died
 
     let survivor = db.store(exact_backoff()); // another node on the same database
     let b = claim_all(&survivor, &clock).await;
@@ -271,5 +271,5 @@ on_every_backend!(
     a_dependency_on_an_unknown_job_refuses_the_whole_submit,
     a_failed_dependency_cancels_dependents_transitively_unless_they_continue,
     cancelling_a_job_cancels_its_waiting_dependents,
-    a_crash_after_a_dependency_completes_loses_nothing,
+    a_dependent_is_released_with_its_dependency_so_another_node_claims_it_at_once,
 );

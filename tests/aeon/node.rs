@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aeon::actors::probe::{Event, Probe};
-use aeon::actors::supervisor::{CrashWorker, GetSlots};
 use aeon::actors::worker::CrashMode;
 use aeon::clock::{Clock, SystemClock};
 use aeon::config::Config;
@@ -18,6 +17,7 @@ use aeon::retry::BackoffPolicy;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::common::actors::expect_event;
 use crate::common::{TestDb, new_job, on_every_backend};
 
 /// Waits until `sql` (a count) satisfies `done`, checking every 50 ms. The node runs
@@ -81,28 +81,32 @@ async fn five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_l
         node.submit(batch.iter().map(|&i| request(i)).collect()).await.unwrap();
     }
 
-    // Crash workers while the jobs run: panics, and one hang.
-    let workers: Vec<Uuid> = node.actors.supervisor.send(GetSlots).await.unwrap().iter().map(|s| s.worker_id).collect();
-    let mut crashes = 0;
-    let start = Instant::now();
-    loop {
-        let unfinished = tokio::time::timeout(Duration::from_secs(5), db.count(UNFINISHED)).await;
-        if unfinished == Ok(0) {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(120) || unfinished.is_err() {
-            let slots = node.actors.supervisor.send(GetSlots).await.unwrap();
-            panic!("jobs still unfinished after 120 s: {:?}\nworkers: {slots:?}", db.status_summary().await);
-        }
-        if crashes < 12 {
-            let mode = if crashes == 5 { CrashMode::Hang } else { CrashMode::Panic };
-            let worker_id = workers[crashes % workers.len()];
-            node.actors.supervisor.send(CrashWorker { worker_id, mode }).await.unwrap();
-            crashes += 1;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Crash workers while the jobs run — panics, and one hang — each after the node has
+    // settled another 150 jobs, so the crashes land in the middle of the work.
+    let workers: Vec<Uuid> = node.slots().await.iter().map(|s| s.worker_id).collect();
     let mut restarts = 0;
+    for crash in 0..12 {
+        let mut settled = 0;
+        while settled < 150 {
+            match expect_event(&mut events, "progress between crashes", |e| {
+                matches!(e, Event::JobSettled { .. } | Event::WorkerRestarted { .. })
+            })
+            .await
+            {
+                Event::JobSettled { .. } => settled += 1,
+                _ => restarts += 1,
+            }
+        }
+        let mode = if crash == 5 { CrashMode::Hang } else { CrashMode::Panic };
+        node.crash(workers[crash % workers.len()], mode).await;
+    }
+    let start = Instant::now();
+    while db.count(UNFINISHED).await > 0 {
+        if start.elapsed() > Duration::from_secs(120) {
+            panic!("jobs still unfinished after 120 s: {:?}\nworkers: {:?}", db.status_summary().await, node.slots().await);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     while let Ok(event) = events.try_recv() {
         restarts += usize::from(matches!(event, Event::WorkerRestarted { .. }));
     }

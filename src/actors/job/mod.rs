@@ -6,7 +6,7 @@
 mod messages;
 mod runner;
 
-pub use messages::{CancelRun, CheckTimeout, HandlerEnded, JobFinished, JobReports, ReleaseRun};
+pub use messages::{CancelRun, CheckTimeout, HandlerEnded, JobFinished, JobReports, Kill, ReleaseRun};
 
 use std::time::Duration;
 
@@ -61,6 +61,17 @@ struct State {
     /// The handler's checkpoints and vector for this run.
     link: Option<RunLink>,
 }
+
+/// However the actor goes (a stop, or a panic that unwinds it), its handler's run is
+/// told to stop.
+impl Drop for State {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// The error recorded when a handler's result holds a NUL character.
+pub(crate) const NUL_RESULT: &str = "the result holds a NUL character (\\u0000), which the store cannot keep";
 
 /// The write that records how a run ended.
 #[derive(Debug, Clone)]
@@ -166,7 +177,7 @@ impl JobActor {
     fn outcome_settlement(&self, outcome: Outcome) -> Settlement {
         match outcome {
             Outcome::Complete(result) if holds_nul(&result) => {
-                let error = "the result holds a NUL character (\\u0000), which the store cannot keep".to_string();
+                let error = NUL_RESULT.to_string();
                 Settlement::Fail(
                     self.failure(ExecutionStatus::Failed, error, true),
                     RunResult::Failed { permanent: true },
@@ -361,6 +372,14 @@ impl Handler<CheckTimeout> for JobActor {
             }
             _ => {}
         }
+    }
+}
+
+impl Handler<Kill> for JobActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Kill, _: &mut Self::Context) {
+        panic!("the Job actor of job {} was killed on purpose", self.claim.job_id);
     }
 }
 

@@ -112,6 +112,33 @@ impl Handler<CrashWorker> for Supervisor {
     }
 }
 
+impl Handler<TickWorkers> for Supervisor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: TickWorkers, _: &mut Self::Context) -> Self::Result {
+        let ticks: Vec<_> = self.slots.iter().filter(|s| !s.out).map(|s| s.addr.send(worker::Tick)).collect();
+        Box::pin(async move {
+            futures::future::join_all(ticks).await; // a dead worker's tick is lost, as its timer's would be
+        })
+    }
+}
+
+impl Handler<KillJob> for Supervisor {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, msg: KillJob, _: &mut Self::Context) -> Self::Result {
+        let workers: Vec<_> = self.slots.iter().filter(|s| !s.out).map(|s| s.addr.clone()).collect();
+        Box::pin(async move {
+            for worker in workers {
+                if worker.send(worker::KillJob { job_id: msg.job_id }).await == Ok(true) {
+                    return true;
+                }
+            }
+            false
+        })
+    }
+}
+
 impl Handler<CancelJob> for Supervisor {
     type Result = ResponseFuture<StoreResult<crate::job::Job>>;
 

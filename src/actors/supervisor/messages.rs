@@ -43,6 +43,21 @@ pub struct CrashWorker {
     pub mode: CrashMode,
 }
 
+/// Send every live worker a [`Tick`](crate::actors::worker::Tick) (heartbeat, run
+/// deadlines, lease renewal, dead Job actors), as their timers do; answers once each
+/// has handled it. Sent by tests whose timers are off ([`crate::testing::TestNode`]).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct TickWorkers;
+
+/// Kill the Job actor running `job_id` on this node (a fault for tests; see
+/// [`crate::actors::job::Kill`]). Answers whether it ran here.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "bool")]
+pub struct KillJob {
+    pub job_id: Uuid,
+}
+
 /// Cancel a job, through the Job actor running it if it runs on this node.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "StoreResult<Job>")]

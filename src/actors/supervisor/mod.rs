@@ -10,7 +10,9 @@ mod restarts;
 mod snapshot;
 
 pub use history::{HISTORY_LIMIT, RestartEvent, RestartOutcome};
-pub use messages::{CancelJob, CheckChildren, CrashWorker, Drain, GetMonitor, GetSlots, SlotInfo, SlotsFreed, Wake};
+pub use messages::{
+    CancelJob, CheckChildren, CrashWorker, Drain, GetMonitor, GetSlots, KillJob, SlotInfo, SlotsFreed, TickWorkers, Wake,
+};
 pub use restarts::RestartPolicy;
 pub use snapshot::{GetRuntime, RestoreWorkers, SlotRuntime, SupervisorRuntime, WorkerRestore, WorkerSeed};
 

@@ -63,6 +63,14 @@ pub struct CancelJob {
     pub job_id: Uuid,
 }
 
+/// Kill the Job actor running `job_id` here, as a bug in it would (see
+/// [`crate::actors::job::Kill`]). Answers whether such a run was here.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "bool")]
+pub struct KillJob {
+    pub job_id: Uuid,
+}
+
 /// (current load, capacity). A hung worker never answers.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "(u32, u32)")]

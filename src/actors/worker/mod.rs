@@ -7,7 +7,8 @@
 mod messages;
 
 pub use messages::{
-    Assign, CancelJob, Crash, CrashMode, GetHeld, GetLoad, Held, HeldClaim, ReleaseAll, ReleaseQueued, Terminate, Tick,
+    Assign, CancelJob, Crash, CrashMode, GetHeld, GetLoad, Held, HeldClaim, KillJob, ReleaseAll, ReleaseQueued,
+    Terminate, Tick,
 };
 
 use std::collections::{HashMap, VecDeque};
@@ -20,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::health::{Heartbeat, RunMetric};
-use super::job::{CheckTimeout, HandlerEnded, JobActor, JobFinished, JobReports, ReleaseRun};
+use super::job::{CheckTimeout, HandlerEnded, JobActor, JobFinished, JobReports, Kill, ReleaseRun};
 use super::probe::{Event, Probe, RunResult};
 use super::store::{self, StoreHandle};
 use super::supervisor::SlotsFreed;
@@ -153,6 +154,38 @@ impl Worker {
         count
     }
 
+    /// Job actors that died without settling their run (a panic in the actor itself,
+    /// not in its handler, which it contains): each attempt is recorded `CRASHED` and
+    /// its job retried like any crash, and its slot is free. Left alone, a dead Job
+    /// actor's claim would be renewed with this worker's and its job never finish.
+    fn bury_dead_runs(&mut self, ctx: &mut Context<Self>) {
+        let dead: Vec<Uuid> = self.runs.iter().filter(|(_, r)| !r.addr.connected()).map(|(&id, _)| id).collect();
+        for execution_id in dead {
+            let Some(run) = self.runs.remove(&execution_id) else { continue };
+            if !run.ended {
+                self.busy -= 1;
+                self.report(1, 0);
+            }
+            let (job_id, worker_id) = (run.job_id, self.spec.worker_id);
+            tracing::warn!(%job_id, %worker_id, "a Job actor died without settling its run; recording it crashed");
+            let error = "its Job actor died without settling the run".to_string();
+            let claim = ClaimRef { job_id, execution_id };
+            let failure = Failure { claim, status: ExecutionStatus::Crashed, error, permanent: false };
+            let written = self.links.store.send(store::Fail(failure));
+            ctx.spawn(written.into_actor(self).map(move |written, act, _| {
+                if !matches!(written, Ok(Ok(_))) {
+                    // The claim is no longer renewed: its lease runs out and it is rescued.
+                    tracing::warn!(%job_id, "recording the dead run failed; its lease will expire");
+                }
+                act.report(0, 1);
+                act.links.metrics.do_send(RunMetric { worker_id, ok: false, latency_ms: 0 });
+                act.links.probe.emit(Event::JobSettled { job_id });
+                act.links.probe.emit(Event::JobFinished { job_id, worker_id, result: RunResult::Panicked });
+            }));
+        }
+        self.start_queued(ctx);
+    }
+
     fn start_job(&mut self, claim: ClaimedJob, ctx: &mut Context<Self>) {
         let Some(handler) = self.links.registry.get(&claim.job_type) else {
             // Claims are filtered by the registry's types, so this is a node whose
@@ -265,10 +298,11 @@ impl Handler<JobFinished> for Worker {
 impl Handler<Tick> for Worker {
     type Result = ();
 
-    fn handle(&mut self, _: Tick, _: &mut Self::Context) {
+    fn handle(&mut self, _: Tick, ctx: &mut Self::Context) {
         if self.mode == Mode::Hung {
             return;
         }
+        self.bury_dead_runs(ctx);
         self.links.heartbeats.do_send(Heartbeat {
             worker_id: self.spec.worker_id,
             load: self.load(),
@@ -348,6 +382,15 @@ impl Handler<CancelJob> for Worker {
             // A run that just ended answers nothing: let the store decide instead.
             job.send(super::job::CancelRun).await.ok()
         })
+    }
+}
+
+impl Handler<KillJob> for Worker {
+    type Result = bool;
+
+    fn handle(&mut self, msg: KillJob, _: &mut Self::Context) -> bool {
+        let run = self.runs.values().find(|r| r.job_id == msg.job_id && !r.ended);
+        run.inspect(|r| r.addr.do_send(Kill)).is_some()
     }
 }
 

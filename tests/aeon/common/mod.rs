@@ -6,6 +6,7 @@ pub mod api;
 pub mod backend;
 pub mod browser;
 pub mod postgres;
+pub mod redis;
 
 pub use backend::{AnyStore, Backend, TestDb};
 pub(crate) use backend::{on_every_backend, postgres_only};

@@ -1,0 +1,145 @@
+//! Driving a [`TestNode`]: run what is ready ([`TestNode::drain`]), move time
+//! ([`TestNode::advance`]), or do once what the node's timers would
+//! ([`TestNode::tick`]).
+
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::TestNode;
+use crate::actors::health::Sweep;
+use crate::actors::probe::{Event, RunResult};
+use crate::actors::store::Flush;
+use crate::actors::supervisor::{CheckChildren, GetMonitor, GetSlots, TickWorkers, Wake};
+use crate::clock::Clock;
+use crate::job::{Job, JobStatus};
+use crate::store::JobFilter;
+
+/// The runs a [`TestNode::drain`] saw end, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Drained {
+    pub runs: Vec<(Uuid, RunResult)>,
+}
+
+impl Drained {
+    /// Runs that completed their job.
+    pub fn succeeded(&self) -> usize {
+        self.count(|r| matches!(r, RunResult::Succeeded))
+    }
+
+    /// Runs that failed: returned a failure, timed out or panicked.
+    pub fn failed(&self) -> usize {
+        self.count(|r| matches!(r, RunResult::Failed { .. } | RunResult::TimedOut | RunResult::Panicked))
+    }
+
+    /// Runs that snoozed.
+    pub fn snoozed(&self) -> usize {
+        self.count(|r| matches!(r, RunResult::Snoozed))
+    }
+
+    fn count(&self, which: impl Fn(&RunResult) -> bool) -> usize {
+        self.runs.iter().filter(|(_, r)| which(r)).count()
+    }
+}
+
+impl TestNode {
+    /// Runs every ready job — and the retries and dependents that become ready while
+    /// it does — until no job is ready or running; answers the runs that ended.
+    /// Time does not move: a retry whose backoff has not passed, a snoozed job or one
+    /// scheduled later stays for [`TestNode::advance`]. Panics, with the jobs still
+    /// unfinished, if the node has not come to rest within its patience (a handler
+    /// that never returns, a hung worker, a store that keeps failing).
+    ///
+    /// ```
+    /// # use aeon::{handler::Registry, job::JobStatus, testing::TestNode};
+    /// # actix_rt::System::new().block_on(async {
+    /// let mut node = TestNode::start(Registry::with_builtins()).await;
+    /// let job_id = node.submit("echo", serde_json::json!({ "hello": "world" })).await;
+    /// let drained = node.drain().await;
+    /// assert_eq!(drained.succeeded(), 1);
+    /// node.assert_status(job_id, JobStatus::Completed).await;
+    /// # });
+    /// ```
+    pub async fn drain(&mut self) -> Drained {
+        let deadline = Instant::now() + self.patience;
+        let from = self.journal.len();
+        loop {
+            self.actors.store.send(Flush).await.expect("the StoreActor answers");
+            let slots = self.actors.supervisor.send(GetSlots).await.expect("the Supervisor answers");
+            let held: u32 = slots.iter().map(|s| s.load + s.unsettled).sum();
+            let ready = self.ready_jobs().await;
+            let running = self.jobs_in(JobStatus::Running).await;
+            if held == 0 && ready.is_empty() && running.is_empty() {
+                self.pump_ready();
+                let runs = self.journal[from..]
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::JobFinished { job_id, result, .. } => Some((*job_id, result.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                return Drained { runs };
+            }
+            if Instant::now() >= deadline {
+                let show = |jobs: &[Job]| jobs.iter().map(|j| (j.job_id, j.job_type.clone())).collect::<Vec<_>>();
+                panic!(
+                    "drain: the node did not come to rest within {:?}: running {:?}, ready {:?}, worker slots {slots:?} \
+                     (a handler that does not return? a hung or failed worker? advance the clock past a \
+                     dead worker's heartbeats)",
+                    self.patience,
+                    show(&running),
+                    show(&ready),
+                );
+            }
+            if held == 0 {
+                self.actors.supervisor.send(Wake).await.expect("the Supervisor answers");
+            }
+            // Wait for the next thing to happen, or look again shortly.
+            let next = self.journal.len();
+            self.find_event(next, Duration::from_millis(20), &|_| true).await;
+        }
+    }
+
+    /// Moves the clock forward by `by`, doing what the node's timers would do on the
+    /// way: workers heartbeat, check their runs' deadlines and renew their leases
+    /// (every third of a lease at least), the HealthMonitor sweeps (dead workers,
+    /// expired leases), the Supervisor restarts dead children and claims what came
+    /// due. Retries, snoozed and scheduled jobs due by then are claimed; run them
+    /// with [`TestNode::drain`].
+    pub async fn advance(&mut self, by: Duration) {
+        let step = (self.lease / 3).max(Duration::from_millis(1));
+        let mut left = by;
+        while !left.is_zero() {
+            let now = step.min(left);
+            self.clock.advance(now);
+            left -= now;
+            self.tick().await;
+        }
+    }
+
+    /// Does once what the node's timers do, without moving the clock: a tick to each
+    /// worker, a HealthMonitor sweep, a Supervisor check of its children, a wake-up.
+    pub async fn tick(&self) {
+        let supervisor = &self.actors.supervisor;
+        supervisor.send(TickWorkers).await.expect("the Supervisor answers");
+        let monitor = supervisor.send(GetMonitor).await.expect("the Supervisor answers");
+        let _ = monitor.send(Sweep).await; // a dead monitor is restarted just below
+        supervisor.send(CheckChildren).await.expect("the Supervisor answers");
+        supervisor.send(Wake).await.expect("the Supervisor answers");
+    }
+
+    /// `PENDING` jobs this node handles whose time has come.
+    pub(super) async fn ready_jobs(&self) -> Vec<Job> {
+        let now = self.clock.now();
+        let pending = self.jobs_in(JobStatus::Pending).await;
+        pending.into_iter().filter(|j| j.scheduled_at <= now && self.job_types.contains(&j.job_type)).collect()
+    }
+
+    /// Jobs in `status`, oldest first (up to 10,000).
+    pub(super) async fn jobs_in(&self, status: JobStatus) -> Vec<Job> {
+        let filter = JobFilter { statuses: vec![status], limit: 10_000, ..JobFilter::default() };
+        let mut jobs = self.store.list_jobs(filter).await.expect("the store lists jobs");
+        jobs.reverse();
+        jobs
+    }
+}

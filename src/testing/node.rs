@@ -1,0 +1,276 @@
+//! [`TestNode`]: a node's real actors in the test's process, on a database of the
+//! test's own, with a manual clock and the probe. Its timers are off: time moves when
+//! the test says ([`TestNode::advance`]) and work runs when the test says
+//! ([`TestNode::drain`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use uuid::Uuid;
+
+use super::db::{Scratch, TestDatabase};
+use crate::actors::health::HealthConfig;
+use crate::actors::probe::{Event, Probe};
+use crate::actors::store::{EnqueueMany, StoreActorConfig};
+use crate::actors::supervisor::{NodeActors, RestartPolicy, SlotInfo, Supervisor, SupervisorConfig, GetSlots, Wake};
+use crate::clock::{Clock, ManualClock};
+use crate::handler::Registry;
+use crate::job::{JobRequest, SubmitLimits, validate_batch};
+use crate::node::SubmitError;
+use crate::retry::BackoffPolicy;
+use crate::store::{Enqueued, Store, StoreError};
+
+/// How long the kit waits for something it expects before the test fails. A guard,
+/// not a delay: the test goes on the moment it happens.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Backoff without jitter: a job's retries come due exactly 1 s, 2 s, 4 s, … after
+/// its failures (up to a minute), so a test advances the clock by known amounts.
+pub const EXACT_BACKOFF: BackoffPolicy = BackoffPolicy { base_ms: 1_000, max_ms: 60_000, jitter: 0.0 };
+
+/// A node's actors — Supervisor, Workers, a Job actor per run, HealthMonitor,
+/// StoreActor — on a real store, driven by the test. See the [module](super) docs.
+pub struct TestNode {
+    pub(super) actors: NodeActors,
+    /// The store unwrapped: the actors have it behind any wrapper.
+    pub(super) store: Arc<dyn Store>,
+    pub(super) clock: ManualClock,
+    /// Every event the actors reported, in order, and how far `expect_event` has read.
+    pub(super) journal: Vec<Event>,
+    pub(super) read: usize,
+    pub(super) events: UnboundedReceiver<Event>,
+    pub(super) job_types: Arc<[String]>,
+    pub(super) limits: SubmitLimits,
+    pub(super) lease: Duration,
+    pub(super) patience: Duration,
+    /// The test database, removed after the actors' last use of it by the test.
+    _scratch: Option<Scratch>,
+}
+
+/// How to build a [`TestNode`]; every setting has a default fit for tests.
+pub struct TestNodeBuilder {
+    registry: Registry,
+    database: TestDatabase,
+    store: Option<Arc<dyn Store>>,
+    wrap: Option<Box<dyn FnOnce(Arc<dyn Store>) -> Arc<dyn Store>>>,
+    config: SupervisorConfig,
+    backoff: BackoffPolicy,
+    limits: SubmitLimits,
+    clock: ManualClock,
+    patience: Duration,
+}
+
+impl TestNode {
+    /// A node running `registry`'s handlers on a fresh SQLite file, with the defaults
+    /// of [`TestNode::builder`].
+    pub async fn start(registry: Registry) -> TestNode {
+        Self::builder(registry).start().await
+    }
+
+    /// Settings, then [`TestNodeBuilder::start`]. Defaults: one worker of capacity 4,
+    /// a fresh SQLite file, [`EXACT_BACKOFF`], a clock standing at the current time,
+    /// a 60 s lease, and health scores that never keep a worker from jobs (a test of
+    /// a failing handler should not find its worker quarantined; set
+    /// [`TestNodeBuilder::health`] to test that).
+    pub fn builder(registry: Registry) -> TestNodeBuilder {
+        let health = HealthConfig { unhealthy_below: 0.0, ..HealthConfig::default() };
+        let config = SupervisorConfig {
+            node_id: "test-node".into(),
+            workers: 1,
+            capacity: 4,
+            prefetch: 0,
+            prefetch_wait: Duration::from_secs(2),
+            backlog: 100,
+            lease: Duration::from_secs(60),
+            health,
+            restarts: RestartPolicy::default(),
+            batch: StoreActorConfig { window_ms: 1, max_size: 100 },
+            timers: false,
+            poll_every: Duration::from_secs(3_600),
+            contexts: None,
+        };
+        TestNodeBuilder {
+            registry,
+            database: TestDatabase::Sqlite,
+            store: None,
+            wrap: None,
+            config,
+            backoff: EXACT_BACKOFF,
+            limits: SubmitLimits::default(),
+            clock: ManualClock::starting_now(),
+            patience: PATIENCE,
+        }
+    }
+
+    /// The manual clock every actor of the node reads.
+    pub fn clock(&self) -> &ManualClock {
+        &self.clock
+    }
+
+    /// The time by the node's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// The node's store, for reads: the store itself, without a wrapper given to
+    /// [`TestNodeBuilder::wrap_store`] (the kit's reads and assertions use it too, so
+    /// injected faults reach only the actors).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The node's actors, to send them messages directly.
+    pub fn actors(&self) -> &NodeActors {
+        &self.actors
+    }
+
+    /// The node's worker slots, as its Supervisor sees them.
+    pub async fn slots(&self) -> Vec<SlotInfo> {
+        self.actors.supervisor.send(GetSlots).await.expect("the Supervisor answers")
+    }
+
+    /// Submits one job of `job_type` with `payload` and every default; answers its id.
+    /// Panics with the node's error if the job is refused.
+    pub async fn submit(&self, job_type: &str, payload: serde_json::Value) -> Uuid {
+        self.submit_request(JobRequest::new(job_type, payload)).await
+    }
+
+    /// Submits one job as `request` describes (priority, retries, timeout, run-at,
+    /// dependencies, …); answers its id. Panics with the node's error if refused.
+    pub async fn submit_request(&self, request: JobRequest) -> Uuid {
+        match self.try_submit(vec![request]).await {
+            Ok(enqueued) => enqueued[0].job_id,
+            Err(e) => panic!("the node refused the job: {e}"),
+        }
+    }
+
+    /// Submits jobs as a node does (validated, all or nothing, then the workers are
+    /// woken), answering what the node answers.
+    pub async fn try_submit(&self, requests: Vec<JobRequest>) -> Result<Vec<Enqueued>, SubmitError> {
+        let jobs = match requests.len() {
+            1 => vec![requests.into_iter().next().expect("one request").validate(&self.limits)?],
+            _ => validate_batch(requests, &self.limits)?,
+        };
+        let sent = self.actors.store.send(EnqueueMany(jobs)).await;
+        let enqueued = sent.map_err(|_| StoreError::Unavailable)??;
+        self.actors.supervisor.do_send(Wake);
+        Ok(enqueued)
+    }
+}
+
+impl TestNodeBuilder {
+    /// Where the node's jobs live (default: a fresh SQLite file).
+    pub fn database(mut self, database: TestDatabase) -> Self {
+        self.database = database;
+        self
+    }
+
+    /// A fresh schema of the Postgres database `url` names, dropped with the node.
+    pub fn postgres(self, url: impl Into<String>) -> Self {
+        self.database(TestDatabase::Postgres(url.into()))
+    }
+
+    /// A store the test made (and cleans up) instead of a fresh database; its own
+    /// backoff decides retry delays.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Puts a wrapper around the store before the actors get it, e.g.
+    /// [`FaultyStore::wrap`](super::FaultyStore::wrap).
+    pub fn wrap_store(mut self, wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store> + 'static) -> Self {
+        self.wrap = Some(Box::new(wrap));
+        self
+    }
+
+    /// How many workers, each with `capacity` slots.
+    pub fn workers(mut self, workers: u32, capacity: u32) -> Self {
+        self.config.workers = workers;
+        self.config.capacity = capacity;
+        self
+    }
+
+    /// Retry delays of a fresh database's store (default [`EXACT_BACKOFF`]).
+    pub fn backoff(mut self, backoff: BackoffPolicy) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    pub fn health(mut self, health: HealthConfig) -> Self {
+        self.config.health = health;
+        self
+    }
+
+    pub fn restarts(mut self, restarts: RestartPolicy) -> Self {
+        self.config.restarts = restarts;
+        self
+    }
+
+    /// How the StoreActor batches (default: a 1 ms window, 100 items).
+    pub fn batch(mut self, batch: StoreActorConfig) -> Self {
+        self.config.batch = batch;
+        self
+    }
+
+    /// Any other setting of the Supervisor (prefetch, backlog, lease, node id).
+    pub fn supervisor(mut self, tweak: impl FnOnce(&mut SupervisorConfig)) -> Self {
+        tweak(&mut self.config);
+        self.config.timers = false; // the test drives time
+        self
+    }
+
+    /// The limits submissions are validated against (defaults: the node's).
+    pub fn limits(mut self, limits: SubmitLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The clock to start from (default: standing at the current time).
+    pub fn clock(mut self, clock: ManualClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How long the kit waits for what it expects (default [`PATIENCE`]).
+    pub fn patience(mut self, patience: Duration) -> Self {
+        self.patience = patience;
+        self
+    }
+
+    /// Makes the database (unless a store was given) and starts the actors. Panics
+    /// if the database cannot be made, with the reason.
+    pub async fn start(self) -> TestNode {
+        let (store, scratch) = match self.store {
+            Some(store) => (store, None),
+            None => match Scratch::create(&self.database, self.backoff).await {
+                Ok((store, scratch)) => (store, Some(scratch)),
+                Err(e) => panic!("the test node's database ({:?}) could not be made: {e}", self.database),
+            },
+        };
+        let reads = store.clone();
+        let store = match self.wrap {
+            Some(wrap) => wrap(store),
+            None => store,
+        };
+        let (probe, events) = Probe::channel();
+        let job_types: Arc<[String]> = self.registry.job_types().into();
+        let lease = self.config.lease;
+        let clock = Arc::new(self.clock.clone());
+        let actors = Supervisor::start_node(self.config, store.clone(), self.registry, clock, probe);
+        TestNode {
+            actors,
+            store: reads,
+            clock: self.clock,
+            journal: Vec::new(),
+            read: 0,
+            events,
+            job_types,
+            limits: self.limits,
+            lease,
+            patience: self.patience,
+            _scratch: scratch,
+        }
+    }
+}
