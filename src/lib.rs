@@ -14,6 +14,10 @@
 //!   the built-in handlers.
 //! - [`actors`]: Supervisor, Worker, Job, HealthMonitor and the StoreActor, each
 //!   beside its messages, and the [`actors::probe`] tests await.
+//! - [`mailbox`]: the [`mailbox::Mailbox`] contract (typed, versioned envelopes between
+//!   nodes) and its backends, Redis streams and in-process.
+//! - [`cluster`]: a node's side of the cluster: wake-ups, due timers, requests to named
+//!   actors of other nodes, membership and failover (`docs/cluster.md`).
 //! - [`node`]: a node wired together: submit, read, cancel, drain.
 //! - [`process`]: a node and its HTTP API run until shutdown (`aeon node`).
 //! - [`api`]: the HTTP API (actix-web) and its OpenAPI document.
@@ -31,6 +35,9 @@
 //!   (production, several nodes). The [`actors::store::StoreActor`] owns one and
 //!   batches.
 //!
+//! - [`testing`]: the testing kit for handler authors (and the crate's own tests):
+//!   run one handler alone, a [`testing::TestNode`] of real actors with a manual clock,
+//!   assertions, and faults on demand ([`testing::FaultyStore`]).
 //! - [`vector`]: the [`vector::VectorStore`] contract for execution contexts, its
 //!   backends ([`vector::qdrant`], [`vector::embedded`]) and the feature-hashed
 //!   [`vector::embedding`]; the [`actors::context::ContextActor`] owns one.
@@ -44,6 +51,7 @@ pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod gauges;
 pub mod handler;
@@ -55,5 +63,6 @@ pub mod process;
 pub mod retry;
 pub mod snapshot;
 pub mod store;
+pub mod testing;
 pub mod ui;
 pub mod vector;

@@ -41,6 +41,8 @@ enum Command {
     Job(JobCommand),
     /// Lists the cluster's workers.
     Workers,
+    /// Lists the cluster's nodes: id, address, status, workers, last seen.
+    Nodes,
     /// Lists and requeues dead-lettered jobs.
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -82,6 +84,7 @@ fn main() -> ExitCode {
     let answer = match cli.command {
         Command::Job(command) => cli::job(client, command),
         Command::Workers => cli::workers(client),
+        Command::Nodes => cli::nodes(client),
         Command::Dlq(command) => cli::dlq(client, command),
         Command::Stats => cli::stats(client),
         Command::Snapshot(command) => cli::snapshot(client, command),

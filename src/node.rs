@@ -23,6 +23,7 @@ use crate::actors::supervisor::{
 };
 use crate::actors::worker::CrashMode;
 use crate::clock::SharedClock;
+use crate::cluster::{Cluster, ClusterLink, DueAt, RescueGate};
 use crate::config::{Config, redact_url};
 use crate::gauges::{GaugeCache, GaugeSnapshot};
 use crate::handler::Registry;
@@ -42,6 +43,10 @@ pub struct Node {
     pub node_id: String,
     /// The ContextActor (the vector store's only user) and the status it keeps.
     pub contexts: ContextLink,
+    /// This node's side of the cluster: mailbox, wake-ups, requests to other nodes.
+    pub cluster: Cluster,
+    /// Wakes this node and the others when dependents are released or a job comes due.
+    link: Addr<ClusterLink>,
     /// The store the actors own, for reads.
     store: Arc<dyn Store>,
     clock: SharedClock,
@@ -66,6 +71,7 @@ impl Node {
     /// Opens `store.url` (SQLite or Postgres), applies migrations and starts the
     /// actors, timers on.
     pub async fn start(config: Config, registry: Registry, clock: SharedClock, probe: Probe) -> anyhow::Result<Node> {
+        Cluster::check_redis(&config.redis.url, &config.cluster).await?;
         let store = crate::store::open(&config.store.url, config.store.max_connections, config.retry).await?;
         Ok(Self::start_with_store(config, store, registry, clock, probe))
     }
@@ -108,7 +114,9 @@ impl Node {
             timers: true,
             poll_every: Duration::from_millis(config.node.poll_ms),
             contexts: Some(contexts.sink(&node_id)),
+            rescue: RescueGate::default(),
         };
+        let gate = supervisor_config.rescue.clone();
         let job_types: Arc<[String]> = registry.job_types().into();
         let actors = Supervisor::start_node_seeded(
             supervisor_config,
@@ -122,12 +130,23 @@ impl Node {
             embedded.attach(actors.store.clone());
         }
         let pruner = Pruner::new(config.retention, actors.store.clone(), clock.clone(), probe, true).start();
+        let mailbox = Cluster::mailbox_for(&config.redis.url, &config.cluster);
+        let cluster = Cluster::new(&node_id, mailbox, config.cluster.clone());
+        let link = ClusterLink::new(cluster.clone(), actors.supervisor.clone().recipient(), clock.clone()).start();
+        // The link, not the Supervisor, hears of released dependents: it wakes both
+        // this node and the others.
+        actors.store.do_send(crate::actors::store::NotifyReady(link.clone().recipient()));
+        actors.store.do_send(crate::actors::store::NotifyDue(link.clone().recipient()));
+        let supervisor = actors.supervisor.clone();
+        cluster.on_wake(move || supervisor.do_send(Wake));
+        let draining = Arc::new(AtomicBool::new(false));
         tracing::info!(
             %node_id,
             store = %redact_url(&config.store.url),
             workers = config.workers.count,
             capacity = config.workers.capacity,
             vectors = contexts.status.backend(),
+            mailbox = cluster.status().backend(),
             "node started"
         );
         let node = Node {
@@ -135,13 +154,28 @@ impl Node {
             pruner,
             node_id,
             contexts,
+            cluster,
+            link,
             store,
             clock,
             config: Arc::new(config),
-            draining: Arc::new(AtomicBool::new(false)),
+            draining,
             job_types,
             gauges: Arc::default(),
         };
+        node.cluster.start();
+        actix_rt::spawn(
+            crate::cluster::membership::Membership {
+                cluster: node.cluster.clone(),
+                store: node.actors.store.clone(),
+                clock: node.clock.clone(),
+                gate,
+                draining: node.draining.clone(),
+                due: node.link.clone().recipient(),
+            }
+            .run(),
+        );
+        crate::cluster::serve_node(&node);
         crate::gauges::spawn_refresher(
             Arc::downgrade(&node.gauges),
             Arc::downgrade(&node.store),
@@ -167,9 +201,10 @@ impl Node {
         self.draining.load(Ordering::Relaxed)
     }
 
-    /// Tells the workers that jobs may be waiting.
+    /// Tells the workers, of this node and of the others, that jobs may be waiting.
     pub fn wake(&self) {
         self.actors.supervisor.do_send(Wake);
+        self.cluster.wake_peers();
     }
 
     /// The job types this node's workers handle, sorted.
@@ -205,6 +240,11 @@ impl Node {
         self.now() - crate::gauges::live_window(&self.config.health)
     }
 
+    /// Nodes whose last heartbeat is older than this are `DEAD`.
+    pub fn silent_since(&self) -> DateTime<Utc> {
+        self.now() - chrono::Duration::milliseconds(self.config.cluster.node_dead_after_ms as i64)
+    }
+
     /// The gauges `/metrics` shows, as last read (memory only: never waits).
     pub fn gauges(&self) -> GaugeSnapshot {
         self.gauges.snapshot()
@@ -223,8 +263,12 @@ impl Node {
             1 => vec![requests.into_iter().next().expect("one request").validate(&self.config.jobs)?],
             _ => validate_batch(requests, &self.config.jobs)?,
         };
+        let later = jobs.iter().filter_map(|j| j.run_at).filter(|&at| at > self.now()).min();
         let enqueued = self.actors.store.send(EnqueueMany(jobs)).await.map_err(|_| StoreError::Unavailable)??;
         self.wake();
+        if let Some(at) = later {
+            self.link.do_send(DueAt(at));
+        }
         Ok(enqueued)
     }
 
@@ -260,10 +304,52 @@ impl Node {
         self.clock.now()
     }
 
-    /// Cancels an unfinished job; a running handler on this node is stopped. Answers
-    /// the job as the cancel left it.
+    /// Cancels an unfinished job; a running handler is stopped, on this node or on
+    /// the node that runs it (asked through its mailbox; should it not answer, the
+    /// cancel is made here and its result is fenced off). Answers the job as the
+    /// cancel left it.
     pub async fn cancel(&self, job_id: Uuid) -> StoreResult<Job> {
+        if let Some(node) = self.running_elsewhere(job_id).await {
+            let timeout = Duration::from_millis(self.config.cluster.request_timeout_ms);
+            let asked =
+                self.cluster.ask::<_, crate::cluster::Cancelled>(&node, crate::cluster::CANCEL, &job_id, timeout);
+            match asked.await {
+                Ok(_) => {
+                    if let Some(job) = self.store.get_job(job_id).await? {
+                        return Ok(job);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%job_id, error = %e, "remote cancel failed: cancelling here (its result is fenced off)")
+                }
+            }
+        }
+        self.cancel_here(job_id).await
+    }
+
+    /// Cancels a job from this node: its handler is stopped if it runs here.
+    pub async fn cancel_here(&self, job_id: Uuid) -> StoreResult<Job> {
         self.actors.supervisor.send(CancelJob { job_id }).await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// The node whose worker runs `job_id`, when it is another live node.
+    async fn running_elsewhere(&self, job_id: Uuid) -> Option<String> {
+        let job = self.store.get_job(job_id).await.ok()??;
+        let worker_id = job.worker_id.filter(|_| job.status == crate::job::JobStatus::Running)?;
+        self.node_of_worker(worker_id).await.filter(|n| *n != self.node_id)
+    }
+
+    /// The node a worker belongs to, by its row.
+    pub async fn node_of_worker(&self, worker_id: Uuid) -> Option<String> {
+        let workers = self.store.list_workers().await.ok()?;
+        workers.into_iter().find(|w| w.worker_id == worker_id).map(|w| w.node_id)
+    }
+
+    /// Leaves the cluster (after a drain): the node's row says `STOPPED`, its Redis
+    /// registration goes.
+    pub async fn leave(&self) {
+        self.cluster.stop();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.cluster.left()).await;
     }
 
     /// Puts a dead-lettered job back to `PENDING` with fresh retries, and wakes the
@@ -299,6 +385,33 @@ impl Node {
     /// Crashes a worker of this node on purpose; `false` if it has no such live worker.
     pub async fn crash(&self, worker_id: Uuid, mode: CrashMode) -> bool {
         self.actors.supervisor.send(CrashWorker { worker_id, mode }).await.unwrap_or(false)
+    }
+
+    /// Crashes a worker of any node: this one's directly, another's through its
+    /// mailbox. `Ok(false)` if no live worker has that id.
+    pub async fn crash_anywhere(&self, worker_id: Uuid, mode: CrashMode) -> Result<bool, crate::cluster::AskError> {
+        if self.crash(worker_id, mode).await {
+            return Ok(true);
+        }
+        let Some(node) = self.node_of_worker(worker_id).await.filter(|n| *n != self.node_id) else { return Ok(false) };
+        let timeout = Duration::from_millis(self.config.cluster.request_timeout_ms);
+        let request = crate::cluster::CrashRequest { worker_id, mode };
+        self.cluster.ask(&node, crate::cluster::CRASH, &request, timeout).await
+    }
+
+    /// Drains node `node_id` (this one or another, through its mailbox): it stops
+    /// claiming, finishes or releases its jobs and reports `DRAINING`. Answers once
+    /// the drain has begun.
+    pub async fn drain_node(&self, node_id: &str) -> Result<(), crate::cluster::AskError> {
+        if node_id == self.node_id {
+            let node = self.clone();
+            actix_rt::spawn(async move {
+                node.drain().await;
+            });
+            return Ok(());
+        }
+        let timeout = Duration::from_millis(self.config.cluster.request_timeout_ms);
+        self.cluster.ask(node_id, crate::cluster::DRAIN, &(), timeout).await
     }
 
     /// Stops claiming, lets running jobs finish within `node.drain_grace_ms`, releases

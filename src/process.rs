@@ -59,11 +59,15 @@ pub async fn run_with(
     let (server, addrs) = crate::api::serve(node.clone(), &bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on api.bind = {bind}: {e}"))?;
     tracing::info!(node_id = %node.node_id, ?addrs, "HTTP API listening");
+    if let Some(addr) = addrs.first() {
+        node.cluster.set_address(addr.to_string());
+    }
     let api = server.handle();
     actix_rt::spawn(server);
     shutdown.await;
     tracing::info!(node_id = %node.node_id, "shutdown requested: draining");
     let released = node.drain().await;
+    node.leave().await;
     api.stop(true).await;
     tracing::info!(node_id = %node.node_id, released, "drained; exiting");
     Ok(())

@@ -7,6 +7,7 @@ mod contexts;
 mod error;
 pub mod filter;
 mod jobs;
+pub mod nodes;
 pub mod openapi;
 mod ops;
 mod snapshots;
@@ -73,6 +74,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/workers", web::get().to(workers::list))
                 .route("/workers/{id}/crash", web::post().to(workers::crash))
                 .route("/workers/{id}/health", web::get().to(workers::health))
+                .route("/nodes", web::get().to(nodes::list))
+                .route("/nodes/{id}/drain", web::post().to(nodes::drain))
                 .route("/dead-letters", web::get().to(ops::dead_letters))
                 .route("/dead-letters/{job_id}/requeue", web::post().to(ops::requeue))
                 .route("/snapshots", web::post().to(snapshots::create))

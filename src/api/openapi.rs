@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use crate::node::Node;
 
 use super::ApiError;
-use super::{bulk, contexts, jobs, ops, snapshots, workers};
+use super::{bulk, contexts, jobs, nodes, ops, snapshots, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +34,8 @@ use super::{bulk, contexts, jobs, ops, snapshots, workers};
         workers::list,
         workers::crash,
         workers::health,
+        nodes::list,
+        nodes::drain,
         snapshots::create,
         snapshots::list,
         snapshots::show,

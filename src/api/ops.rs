@@ -60,8 +60,26 @@ pub async fn requeue(job_id: web::Path<String>, node: web::Data<Node>) -> Result
 
 /// Jobs by status, throughput over the last minute, workers by status, and pending
 /// job types that no live worker handles.
-#[utoipa::path(get, path = "/v1/stats", responses((status = 200, body = Stats)))]
+#[utoipa::path(get, path = "/v1/stats", responses(
+    (status = 200, body = Stats),
+    (status = 503, description = "The store did not answer in time (see /readyz)", body = ErrorBody),
+))]
 pub async fn stats(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
+    // Bounded: a stuck store makes this a prompt 503, never a hung request.
+    match tokio::time::timeout(STATS_WAIT, read_stats(&node)).await {
+        Ok(stats) => Ok(HttpResponse::Ok().json(stats?)),
+        Err(_) => Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "store_busy",
+            format!("the store did not answer within {} ms; see /readyz", STATS_WAIT.as_millis()),
+        )),
+    }
+}
+
+/// How long `/v1/stats` waits for the store.
+const STATS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn read_stats(node: &Node) -> Result<Stats, ApiError> {
     let store = node.store();
     let mut jobs: BTreeMap<String, i64> = JobStatus::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
     for (status, n) in store.count_by_status().await? {
@@ -78,7 +96,7 @@ pub async fn stats(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
         .into_iter()
         .map(|(job_type, pending)| UnhandledType { job_type, pending })
         .collect();
-    Ok(HttpResponse::Ok().json(Stats { jobs, completed_last_minute, workers, unhandled_types }))
+    Ok(Stats { jobs, completed_last_minute, workers, unhandled_types })
 }
 
 /// What the caller's token may do here, and whether crashing workers is allowed.
@@ -135,10 +153,17 @@ pub async fn readyz(node: web::Data<Node>) -> HttpResponse {
         Ok(()) => {
             // A vector store that fails is reported, not a reason to refuse work.
             let status = &node.contexts.status;
-            let (degraded, reason) = match status.degraded() {
-                Some(why) => (vec![status.backend().to_string()], Some(format!("{}: {why}", status.backend()))),
-                None => (Vec::new(), None),
-            };
+            let (mut degraded, mut reasons) = (Vec::new(), Vec::new());
+            if let Some(why) = status.degraded() {
+                degraded.push(status.backend().to_string());
+                reasons.push(format!("{}: {why}", status.backend()));
+            }
+            // Nor is a lost Redis: the node works on the store alone meanwhile.
+            if let Some(why) = node.cluster.status().degraded() {
+                degraded.push("redis".to_string());
+                reasons.push(format!("redis: {why}"));
+            }
+            let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
             HttpResponse::Ok().json(Health { status: "ready".into(), reason, degraded })
         }
         Err(reason) => {
@@ -160,7 +185,7 @@ pub async fn readyz(node: web::Data<Node>) -> HttpResponse {
 pub async fn metrics(node: web::Data<Node>) -> HttpResponse {
     let mut body = crate::metrics::render(&node.gauges());
     // The vector store's health and counters (aeon_vector_*), before the closing `# EOF`.
-    let vectors = node.contexts.status.encode();
+    let vectors = node.contexts.status.encode() + &node.cluster.status().encode();
     body.insert_str(body.rfind("# EOF").unwrap_or(body.len()), &vectors);
     HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(body)
 }

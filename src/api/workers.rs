@@ -7,12 +7,29 @@ use super::jobs::body;
 use super::{ApiError, CrashRequest, ErrorBody, HealthHistoryView, HealthSampleView, WorkerView};
 use crate::actors::worker::CrashMode;
 use crate::node::Node;
+use crate::store::WorkerStatus;
 
 /// Every worker of the cluster.
 #[utoipa::path(get, path = "/v1/workers", responses((status = 200, body = Vec<WorkerView>)))]
 pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let workers = node.store().list_workers().await?;
-    Ok(HttpResponse::Ok().json(workers.into_iter().map(WorkerView::from).collect::<Vec<_>>()))
+    // A dead node's workers are dead, whether or not the rescuer has marked them yet.
+    let silent_since = node.silent_since();
+    let dead: Vec<String> = node
+        .store()
+        .list_nodes()
+        .await?
+        .into_iter()
+        .filter(|n| n.status_at(silent_since) == crate::store::NodeStatus::Dead)
+        .map(|n| n.node_id)
+        .collect();
+    let views = workers.into_iter().map(|mut w| {
+        if dead.contains(&w.node_id) && !matches!(w.status, WorkerStatus::Failed | WorkerStatus::Stopped) {
+            w.status = WorkerStatus::Dead;
+        }
+        WorkerView::from(w)
+    });
+    Ok(HttpResponse::Ok().json(views.collect::<Vec<_>>()))
 }
 
 /// A worker's health score over time: its last samples (at most 120), oldest first.
@@ -37,14 +54,16 @@ fn worker_id(id: &str) -> Result<uuid::Uuid, ApiError> {
     })
 }
 
-/// Crash a worker of this node on purpose. Refused unless
+/// Crash a worker of any node on purpose (another node's is reached through its
+/// mailbox). Refused unless
 /// `[experiments] allow_crash = true`.
 #[utoipa::path(post, path = "/v1/workers/{id}/crash", request_body = CrashRequest,
     params(("id" = uuid::Uuid, Path, description = "Worker id (UUID)")), responses(
     (status = 202, description = "The worker was told to crash"),
     (status = 400, description = "Malformed id or JSON", body = ErrorBody),
     (status = 403, description = "Crashing is not allowed on this node", body = ErrorBody),
-    (status = 404, description = "No such worker on this node", body = ErrorBody),
+    (status = 404, description = "No such live worker", body = ErrorBody),
+    (status = 503, description = "The worker's node could not be reached", body = ErrorBody),
     (status = 422, description = "Unknown mode", body = ErrorBody),
 ))]
 pub async fn crash(
@@ -59,8 +78,8 @@ pub async fn crash(
     }
     let worker_id = worker_id(&id)?;
     let mode: CrashMode = super::error::parse_body(&body(&req, payload, &node).await?)?;
-    if !node.crash(worker_id, mode).await {
-        return Err(ApiError::not_found(format!("no live worker {worker_id} on this node")));
+    if !node.crash_anywhere(worker_id, mode).await.map_err(super::nodes::unreachable)? {
+        return Err(ApiError::not_found(format!("no live worker {worker_id} on any node")));
     }
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "worker_id": worker_id, "crash": mode })))
 }

@@ -1,4 +1,4 @@
-//! `aeon job|workers|dlq|stats|snapshot`: a client of a node's HTTP API.
+//! `aeon job|workers|nodes|dlq|stats|snapshot`: a client of a node's HTTP API.
 //!
 //! Human-readable tables by default, `--json` for scripts. Exit codes scripts can rely
 //! on: 0 success; 1 the node could not be reached or failed; 2 bad input (400, 413,
@@ -341,6 +341,13 @@ pub fn workers(options: ClientOptions) -> Result<String, CliError> {
     let json_out = options.json;
     let value = Client::new(options).call("GET", "/v1/workers", None)?;
     Ok(if json_out { pretty(&value) } else { render::workers(&value) })
+}
+
+/// `aeon nodes`.
+pub fn nodes(options: ClientOptions) -> Result<String, CliError> {
+    let json_out = options.json;
+    let value = Client::new(options).call("GET", "/v1/nodes", None)?;
+    Ok(if json_out { pretty(&value) } else { render::nodes(&value) })
 }
 
 /// `aeon dlq list|requeue`.

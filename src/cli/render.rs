@@ -108,6 +108,15 @@ pub fn workers(v: &Value) -> String {
     table(&["WORKER_ID", "NODE", "STATUS", "LOAD", "CAPACITY", "HEALTH", "FAILURES", "LAST_HEARTBEAT"], rows)
 }
 
+pub fn nodes(v: &Value) -> String {
+    let fields = ["node_id", "address", "status", "live_workers", "workers", "last_seen"];
+    let rows = v
+        .as_array()
+        .map(|ns| ns.iter().map(|n| fields.iter().map(|f| text(&n[*f])).collect()).collect())
+        .unwrap_or_default();
+    table(&["NODE", "ADDRESS", "STATUS", "LIVE_WORKERS", "WORKERS", "LAST_SEEN"], rows)
+}
+
 pub fn dead_letters(v: &Value) -> String {
     let rows = v["dead_letters"]
         .as_array()

@@ -50,6 +50,7 @@ pub struct Config {
     pub health: HealthConfig,
     pub restarts: RestartPolicy,
     pub redis: RedisConfig,
+    pub cluster: crate::cluster::ClusterConfig,
     pub qdrant: QdrantConfig,
     pub api: ApiConfig,
     pub experiments: ExperimentsConfig,
@@ -139,7 +140,8 @@ impl Default for WorkersConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
-    /// `redis://:password@host:port/db`; empty: single node, in-process mailboxes.
+    /// `redis://[user]:password@host:port/db` (`rediss://` for TLS); empty: single
+    /// node, in-process mailboxes.
     pub url: String,
 }
 

@@ -40,6 +40,32 @@ impl Config {
         let s = &self.store;
         check((1..=1000).contains(&s.max_connections), "store.max_connections", s.max_connections, "must be 1..=1000")?;
         url_with_scheme("redis.url", &self.redis.url, &["redis", "rediss"], true)?;
+        let c = &self.cluster;
+        check((50..=60_000).contains(&c.heartbeat_ms), "cluster.heartbeat_ms", c.heartbeat_ms, "must be 50..=60000")?;
+        check(
+            c.node_dead_after_ms >= 2 * c.heartbeat_ms && c.node_dead_after_ms <= 600_000,
+            "cluster.node_dead_after_ms",
+            c.node_dead_after_ms,
+            "must be at least twice cluster.heartbeat_ms, and at most 600000",
+        )?;
+        check(
+            (100..=10_000_000).contains(&c.mailbox_max_len),
+            "cluster.mailbox_max_len",
+            c.mailbox_max_len,
+            "must be 100..=10000000",
+        )?;
+        check(
+            (1_000..=3_600_000).contains(&c.reclaim_idle_ms),
+            "cluster.reclaim_idle_ms",
+            c.reclaim_idle_ms,
+            "must be 1000..=3600000",
+        )?;
+        check(
+            (10..=600_000).contains(&c.request_timeout_ms),
+            "cluster.request_timeout_ms",
+            c.request_timeout_ms,
+            "must be 10..=600000",
+        )?;
         url_with_scheme("qdrant.url", &self.qdrant.url, &["http", "https"], true)?;
         let q = &self.qdrant;
         check(

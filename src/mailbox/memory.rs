@@ -100,13 +100,7 @@ impl Mailbox for MemoryMailbox {
         Ok(())
     }
 
-    async fn receive(
-        &self,
-        node: &str,
-        consumer: &str,
-        count: usize,
-        block: Duration,
-    ) -> MailboxResult<Vec<RawEntry>> {
+    async fn receive(&self, node: &str, consumer: &str, count: usize, block: Duration) -> MailboxResult<Vec<RawEntry>> {
         let deadline = tokio::time::Instant::now() + block.min(super::MAX_BLOCK);
         loop {
             let posted = self.posted.notified();

@@ -75,16 +75,20 @@ pub trait Mailbox: Send + Sync + 'static {
 
     /// Up to `count` entries of `node`'s mailbox that no consumer has read yet, waiting
     /// up to `block` for the first. Each stays pending for `consumer` until acked.
-    async fn receive(&self, node: &str, consumer: &str, count: usize, block: Duration)
-    -> MailboxResult<Vec<RawEntry>>;
+    async fn receive(&self, node: &str, consumer: &str, count: usize, block: Duration) -> MailboxResult<Vec<RawEntry>>;
 
     /// Acknowledges entries: they are handled (or refused) and never delivered again.
     async fn ack(&self, node: &str, ids: Vec<String>) -> MailboxResult<()>;
 
     /// Takes over up to `count` entries another consumer of `node`'s mailbox read but
     /// did not acknowledge within `min_idle` (it died), for `consumer`.
-    async fn reclaim(&self, node: &str, consumer: &str, min_idle: Duration, count: usize)
-    -> MailboxResult<Vec<RawEntry>>;
+    async fn reclaim(
+        &self,
+        node: &str,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> MailboxResult<Vec<RawEntry>>;
 
     /// How many entries of `node`'s mailbox are read and not acknowledged.
     async fn pending(&self, node: &str) -> MailboxResult<u64>;

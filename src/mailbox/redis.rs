@@ -173,13 +173,7 @@ impl Mailbox for RedisMailbox {
         self.pipe(&pipe).await
     }
 
-    async fn receive(
-        &self,
-        node: &str,
-        consumer: &str,
-        count: usize,
-        block: Duration,
-    ) -> MailboxResult<Vec<RawEntry>> {
+    async fn receive(&self, node: &str, consumer: &str, count: usize, block: Duration) -> MailboxResult<Vec<RawEntry>> {
         let stream = self.stream(node);
         let block = block.min(super::MAX_BLOCK);
         let mut cmd = redis::cmd("XREADGROUP");
@@ -298,11 +292,7 @@ impl Mailbox for RedisMailbox {
         cmd.arg(&keys);
         let values: Vec<Option<String>> = self.call(&cmd).await?;
         let strip = format!("{}:node:", self.prefix);
-        Ok(keys
-            .iter()
-            .zip(values)
-            .filter_map(|(k, v)| Some((k.strip_prefix(&strip)?.to_string(), v?)))
-            .collect())
+        Ok(keys.iter().zip(values).filter_map(|(k, v)| Some((k.strip_prefix(&strip)?.to_string(), v?))).collect())
     }
 
     async fn ping(&self) -> MailboxResult<()> {

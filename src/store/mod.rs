@@ -10,6 +10,7 @@
 //! Every method takes `now` from the caller's injected clock: scheduling, leases and
 //! backoff follow simulated time in tests.
 
+mod cluster;
 mod contexts;
 mod driver_error;
 mod failure;
@@ -19,6 +20,7 @@ mod snapshots;
 pub mod sqlite;
 mod types;
 
+pub use cluster::{Fence, NodeRecord, NodeStatus, RESCUE_LEASE};
 pub use contexts::{Checkpoint, MAX_CHECKPOINT_BYTES, decode_point, distinct_points, encode_point};
 pub use failure::{FailureDecision, decide_failure};
 pub use open::{Backend, open};
@@ -134,6 +136,36 @@ pub trait Store: Send + Sync + 'static {
     /// Voids every claim a dead worker holds, at once rather than at lease expiry:
     /// each attempt is recorded `CRASHED` and the job retried or dead-lettered.
     async fn rescue_worker(&self, worker_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>>;
+
+    /// Voids every claim the workers of node `node_id` hold, when it has been silent
+    /// since before `silent_since` and `fence` still holds: the node and its workers
+    /// are marked `DEAD`, each attempt is recorded `CRASHED` and the job retried or
+    /// dead-lettered. `None` when the fence no longer holds (nothing changed); no
+    /// jobs when the node spoke again meanwhile.
+    async fn rescue_node(
+        &self,
+        node_id: &str,
+        silent_since: DateTime<Utc>,
+        fence: Fence,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>>;
+
+    /// Writes a node's row: its address and status, last seen `now`.
+    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Every node's row, by id.
+    async fn list_nodes(&self) -> StoreResult<Vec<NodeRecord>>;
+
+    /// Takes lease `name` for `holder` until `until` if it is free, expired or already
+    /// `holder`'s; answers its fencing token then (a new, larger one when the lease
+    /// changed hands), `None` while another holds it.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>>;
 
     /// Cancels a job that has not finished. A running attempt is recorded `CANCELLED`.
     async fn cancel(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job>;

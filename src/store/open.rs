@@ -96,5 +96,10 @@ fn cause_of(error: &(dyn std::error::Error + 'static)) -> String {
     while let Some(next) = inner.source() {
         inner = next;
     }
-    inner.to_string()
+    let text = inner.to_string();
+    // Postgres errors end with the server's own source line ("at line 948"): noise here.
+    match text.rsplit_once(" at line ") {
+        Some((cause, line)) if line.chars().all(|c| c.is_ascii_digit()) => cause.to_string(),
+        _ => text,
+    }
 }

@@ -39,6 +39,14 @@ pub(crate) enum Scratch {
 }
 
 impl Scratch {
+    /// The SQLite file's path, or the Postgres schema's name.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Scratch::Folder(dir) => dir.join("aeon.db").display().to_string(),
+            Scratch::Schema { schema, .. } => schema.clone(),
+        }
+    }
+
     /// Makes and migrates the database; answers its store and what to remove later.
     pub(crate) async fn create(db: &TestDatabase, backoff: BackoffPolicy) -> StoreResult<(Arc<dyn Store>, Scratch)> {
         match db {
@@ -58,7 +66,8 @@ impl Scratch {
                 admin.close().await.ok();
                 let scratch = Scratch::Schema { admin_url: admin_url.clone(), schema: schema.clone() };
                 let separator = if admin_url.contains('?') { '&' } else { '?' };
-                let url = format!("{admin_url}{separator}application_name={schema}&options=-c%20search_path%3D{schema}");
+                let url =
+                    format!("{admin_url}{separator}application_name={schema}&options=-c%20search_path%3D{schema}");
                 let store = PgStore::connect(&url, 8, backoff).await?;
                 store.migrate().await?;
                 Ok((Arc::new(store), scratch))

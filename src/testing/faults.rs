@@ -56,9 +56,8 @@ impl TestNode {
         let from = self.journal.len();
         let killed = self.actors.supervisor.send(KillJob { job_id }).await.expect("the Supervisor answers");
         assert!(killed, "job {job_id} is not running on this node: {}", self.describe(&self.job(job_id).await).await);
-        let crashed = |e: &Event| {
-            matches!(e, Event::JobFinished { job_id: j, result: RunResult::Panicked, .. } if *j == job_id)
-        };
+        let crashed =
+            |e: &Event| matches!(e, Event::JobFinished { job_id: j, result: RunResult::Panicked, .. } if *j == job_id);
         let deadline = std::time::Instant::now() + self.patience;
         loop {
             // The worker looks for dead Job actors on its ticks.

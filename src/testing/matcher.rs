@@ -61,9 +61,15 @@ impl PayloadMatcher for Exactly {
     }
 }
 
-/// A payload a function accepts, described by its name: `Where("an amount over 100",
-/// |p| p["amount"].as_i64() > Some(100))`.
+/// A payload a function accepts, described by its name:
+/// `Where::new("an amount over 100", |p| p["amount"].as_i64() > Some(100))`.
 pub struct Where<F>(pub &'static str, pub F);
+
+impl<F: Fn(&Value) -> bool> Where<F> {
+    pub fn new(description: &'static str, accepts: F) -> Self {
+        Where(description, accepts)
+    }
+}
 
 impl<F: Fn(&Value) -> bool> PayloadMatcher for Where<F> {
     fn matches(&self, payload: &Value) -> bool {

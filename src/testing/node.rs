@@ -13,7 +13,7 @@ use super::db::{Scratch, TestDatabase};
 use crate::actors::health::HealthConfig;
 use crate::actors::probe::{Event, Probe};
 use crate::actors::store::{EnqueueMany, StoreActorConfig};
-use crate::actors::supervisor::{NodeActors, RestartPolicy, SlotInfo, Supervisor, SupervisorConfig, GetSlots, Wake};
+use crate::actors::supervisor::{GetSlots, NodeActors, RestartPolicy, SlotInfo, Supervisor, SupervisorConfig, Wake};
 use crate::clock::{Clock, ManualClock};
 use crate::handler::Registry;
 use crate::job::{JobRequest, SubmitLimits, validate_batch};
@@ -89,6 +89,7 @@ impl TestNode {
             timers: false,
             poll_every: Duration::from_secs(3_600),
             contexts: None,
+            rescue: Default::default(),
         };
         TestNodeBuilder {
             registry,
@@ -120,6 +121,12 @@ impl TestNode {
         &self.store
     }
 
+    /// Where the fresh database the node made lives: the SQLite file's path, or the
+    /// Postgres schema's name. `None` when the test gave the store.
+    pub fn database(&self) -> Option<String> {
+        self._scratch.as_ref().map(Scratch::describe)
+    }
+
     /// The node's actors, to send them messages directly.
     pub fn actors(&self) -> &NodeActors {
         &self.actors
@@ -131,7 +138,9 @@ impl TestNode {
     }
 
     /// Submits one job of `job_type` with `payload` and every default; answers its id.
-    /// Panics with the node's error if the job is refused.
+    /// Panics with the node's error if the job is refused. As on a node, submitting
+    /// wakes the workers: a ready job may start before this returns (give it a
+    /// `run_at` ahead to find it still enqueued).
     pub async fn submit(&self, job_type: &str, payload: serde_json::Value) -> Uuid {
         self.submit_request(JobRequest::new(job_type, payload)).await
     }

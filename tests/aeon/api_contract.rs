@@ -50,7 +50,7 @@ fn python_check(module: &str, script: &str, arg: &str) -> Option<std::process::O
     Some(std::process::Command::new("python3").args(["-c", script, arg]).output().expect("run python3"))
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn payload_numbers_are_stored_exactly_or_refused_naming_the_field() {
     let api = ApiNode::start(|_| {}).await;
     // Numbers no u64, i64 or f64 holds exactly: refused by path, nothing written.
@@ -129,7 +129,7 @@ async fn payload_numbers_round_trip_exactly_in_the_store(db: TestDb) {
 
 on_every_backend!(payload_numbers_round_trip_exactly_in_the_store,);
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn the_openapi_document_is_valid_and_declares_what_the_server_enforces() {
     let doc: Value = serde_json::from_str(&aeon::api::openapi::document()).unwrap();
     let script =
@@ -188,7 +188,7 @@ async fn the_openapi_document_is_valid_and_declares_what_the_server_enforces() {
     api.stop().await;
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn methods_a_path_does_not_allow_answer_405_with_allow() {
     let api = ApiNode::start(|_| {}).await;
     let doc: Value = serde_json::from_str(&aeon::api::openapi::document()).unwrap();
@@ -220,7 +220,7 @@ async fn methods_a_path_does_not_allow_answer_405_with_allow() {
     api.stop().await;
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn jobs_of_a_type_no_live_worker_handles_are_pointed_out() {
     let api = ApiNode::start(|_| {}).await;
     let (status, answer) = api.post("/v1/jobs", r#"{"type":"nobody.runs-this"}"#).await;
@@ -290,7 +290,7 @@ fn only_live_workers_count_as_handling_a_type() {
     assert_eq!(types, ["c", "d", "e"]);
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn metrics_are_openmetrics_text_with_every_family() {
     let api = ApiNode::start(|_| {}).await;
     let (_, done) = api.post("/v1/jobs", r#"{"type":"noop"}"#).await;

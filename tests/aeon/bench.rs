@@ -75,7 +75,7 @@ async fn every_scenario_runs_with_sqlite_side_by_side_and_scratch_schemas_are_dr
 
 postgres_only!(every_scenario_runs_with_sqlite_side_by_side_and_scratch_schemas_are_dropped);
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn on_the_embedded_default_the_bench_runs_on_sqlite_and_skips_the_postgres_ceiling() {
     let dir = scratch_dir();
     let (results, _) =

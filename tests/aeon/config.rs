@@ -214,3 +214,67 @@ fn a_node_open_to_the_network_needs_a_token_or_an_explicit_choice() {
     assert!(Config::load_with_env(None, on_purpose).is_ok());
     assert!(Config::load_with_env(None, env(&[("AEON__API__BIND", "[::1]:8080")])).is_ok(), "loopback is fine");
 }
+
+#[test]
+fn variables_are_read_as_the_type_of_their_key_and_errors_name_the_variable() {
+    // A token or an id of digits stays text; numbers and booleans parse from text.
+    let config = Config::load_with_env(
+        None,
+        env(&[
+            ("AEON__API__TOKEN", "12345678"),
+            ("AEON__NODE__ID", "42"),
+            ("AEON__WORKERS__COUNT", " 8 "),
+            ("AEON__RETRY__JITTER", "0"),
+            ("AEON__API__ALLOW_UNAUTHENTICATED", "false"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!((config.api.token.as_str(), config.node.id.as_str()), ("12345678", "42"));
+    assert_eq!((config.workers.count, config.retry.jitter), (8, 0.0));
+
+    let err = Config::load_with_env(None, env(&[("AEON__WORKERS__COUNT", "four")])).unwrap_err();
+    assert_eq!((err.key.as_str(), err.value.as_str()), ("workers.count", "\"four\""));
+    assert!(err.reason.contains("integer") && err.reason.ends_with("(from AEON__WORKERS__COUNT)"), "{err}");
+    let err = Config::load_with_env(None, env(&[("AEON__WORKERS__COUNT", "0")])).unwrap_err();
+    assert_eq!(err.reason, "must be 1..=1024 (from AEON__WORKERS__COUNT)");
+    // The AEON__ variable is the one named when it beats the conventional one.
+    let err = Config::load_with_env(
+        None,
+        env(&[("DATABASE_URL", "postgres://db/aeon"), ("AEON__STORE__URL", "mysql://u:pg-s3cret@h/db")]),
+    )
+    .unwrap_err();
+    assert!(err.reason.ends_with("(from AEON__STORE__URL)"), "{err}");
+    let err = Config::load_with_env(None, env(&[("REDIS_URL", "http://cache:6379")])).unwrap_err();
+    assert_eq!(err.key, "redis.url");
+    assert!(err.reason.ends_with("(from REDIS_URL)"), "{err}");
+    // A section is not a key.
+    let err = Config::load_with_env(None, env(&[("AEON__WORKERS", "4")])).unwrap_err();
+    assert_eq!((err.key.as_str(), err.reason.as_str()), ("workers", "unknown key (from AEON__WORKERS)"));
+}
+
+#[test]
+fn file_errors_show_the_value_and_what_the_key_expects() {
+    let wrong_type = file("[workers]\ncount = \"many\"\n");
+    let err = Config::load_with_env(Some(&wrong_type.0), env(&[])).unwrap_err();
+    assert_eq!((err.key.as_str(), err.value.as_str()), ("workers.count", "\"many\""));
+    assert!(err.reason.contains("integer") && !err.reason.contains("(from"), "{err}");
+    let flag = file("[experiments]\nallow_crash = \"yes\"\n");
+    let err = Config::load_with_env(Some(&flag.0), env(&[])).unwrap_err();
+    assert_eq!((err.key.as_str(), err.reason.as_str()), ("experiments.allow_crash", "expected true or false"));
+    let not_a_section = file("workers = 3\n");
+    let err = Config::load_with_env(Some(&not_a_section.0), env(&[])).unwrap_err();
+    assert_eq!((err.key.as_str(), err.reason.as_str()), ("workers", "expected a section ([...] table)"));
+    let unknown_section = file("[nope]\nkey = 1\n");
+    assert_eq!(Config::load_with_env(Some(&unknown_section.0), env(&[])).unwrap_err().key, "nope");
+    let format = file("[log]\nformat = \"xml\"\n");
+    let err = Config::load_with_env(Some(&format.0), env(&[])).unwrap_err();
+    assert_eq!((err.key.as_str(), err.reason.as_str()), ("log.format", "expected one of text, json"));
+    let broken = file("[workers]\ncount = 2\ncapacity = \n");
+    let err = Config::load_with_env(Some(&broken.0), env(&[])).unwrap_err();
+    assert_eq!(err.key, "--config");
+    assert!(err.reason.starts_with("not valid TOML at line 3, column 12: "), "{err}");
+    // The variables still beat the file, and the file the defaults.
+    let both = file("[workers]\ncount = 2\ncapacity = 3\n");
+    let config = Config::load_with_env(Some(&both.0), env(&[("AEON__WORKERS__COUNT", "5")])).unwrap();
+    assert_eq!((config.workers.count, config.workers.capacity, config.workers.lease_ms), (5, 3, 30_000));
+}

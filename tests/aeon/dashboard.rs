@@ -70,7 +70,7 @@ async fn until_status(api: &ApiNode, token: &str, ids: &[String], status: &str) 
     not(aeon_browser_tests),
     ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
 )]
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn every_page_works_in_a_browser_and_a_filtered_bulk_requeue_completes_the_dead_letters() {
     let broken = Arc::new(AtomicBool::new(true));
     let api = ApiNode::start_with(
@@ -197,7 +197,7 @@ async fn every_page_works_in_a_browser_and_a_filtered_bulk_requeue_completes_the
     not(aeon_browser_tests),
     ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
 )]
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn a_read_only_token_sees_no_button_and_its_direct_write_is_refused() {
     let api = ApiNode::start(|c| {
         c.api.token = WRITE_TOKEN.into();

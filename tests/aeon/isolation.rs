@@ -13,7 +13,7 @@ use crate::common::api::ApiNode;
 /// test's end waits for the blocked thread: keep it short).
 const BLOCKED_MS: u64 = 6_000;
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn a_handler_that_never_yields_costs_only_its_slot_and_its_timeout_fires() {
     let api = ApiNode::start(|c| c.workers.count = 2).await;
     let started = Instant::now();

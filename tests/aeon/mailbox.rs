@@ -38,12 +38,12 @@ macro_rules! on_every_mailbox {
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
-                #[actix_rt::test]
+                #[actix_rt::test(system = "crate::common::TestSystem")]
                 async fn memory() {
                     super::$name(super::Kind::Memory).await
                 }
 
-                #[actix_rt::test]
+                #[actix_rt::test(system = "crate::common::TestSystem")]
                 async fn redis() {
                     super::$name(super::Kind::Redis).await
                 }

@@ -1,6 +1,6 @@
 //! Honest health when the database is stuck: with `jobs` locked from outside, no job
 //! makes progress, so `/readyz` answers 503 with the reason — promptly, never hanging
-//! on the lock — and `/metrics` still answers; once the lock goes, the node is ready
+//! on the lock — and `/metrics` and `/v1/stats` still answer; once the lock goes, the node is ready
 //! again and the work goes on.
 
 use std::time::{Duration, Instant};
@@ -40,6 +40,8 @@ async fn a_locked_jobs_table_makes_the_node_unready_until_it_is_released(db: Tes
     assert!(reason.contains("waited"), "the reason names the stuck store: {reason}");
     let (status, metrics) = timed_get(&api, "/metrics").await;
     assert_eq!(status, 200, "{metrics}");
+    let (status, stats) = timed_get(&api, "/v1/stats").await;
+    assert!([200, 503].contains(&status), "answers, or says the store is busy: {stats}");
 
     lock.release().await;
     let job = blocked.await.unwrap().expect("the submit went through once the lock went");

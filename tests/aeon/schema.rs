@@ -88,7 +88,9 @@ async fn generic_plan(db: &PgSchema, begin: &str, params: &str, statement: &str,
     sqlx::raw_sql(sqlx::AssertSqlSafe(prepare)).execute(&mut *conn).await.unwrap();
     let explain = format!("EXPLAIN EXECUTE hot({args})");
     let lines: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(explain)).fetch_all(&mut *conn).await.unwrap();
-    sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.unwrap();
+    // A prepared statement outlives the transaction: drop it, the connection goes back
+    // to the pool and the next plan may get it.
+    sqlx::raw_sql("ROLLBACK; DEALLOCATE hot").execute(&mut *conn).await.unwrap();
     lines.join("\n")
 }
 
@@ -113,7 +115,16 @@ async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(db: Tes
     )
     .await;
     assert!(complete.contains("Index Scan using jobs_pkey on jobs"), "the completion finds jobs by key:\n{complete}");
-    for (name, plan) in [("claim", &claim), ("completion", &complete)] {
+    let renew = generic_plan(
+        db,
+        &sql::begin_with_settings(sql::claim_session()),
+        "uuid[], uuid[], timestamptz",
+        sql::EXTEND_LEASES,
+        "'{}', '{}', now()",
+    )
+    .await;
+    assert!(renew.contains("Index Scan using jobs_pkey on jobs"), "lease renewal finds jobs by key:\n{renew}");
+    for (name, plan) in [("claim", &claim), ("completion", &complete), ("lease renewal", &renew)] {
         for scan in ["Seq Scan", "Bitmap", "Hash Join", "Merge Join"] {
             assert!(!plan.contains(scan), "the {name} plan holds a {scan}, which grows with the table:\n{plan}");
         }

@@ -18,7 +18,7 @@ async fn submit(api: &ApiNode, body: Value) -> String {
     job["job_id"].as_str().unwrap().to_string()
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn cancelling_a_running_job_through_the_api_stops_its_handler() {
     let mut api = ApiNode::start(|_| {}).await;
     let id = submit(&api, json!({"type": "sleep", "payload": {"ms": 600_000}})).await;
@@ -32,7 +32,7 @@ async fn cancelling_a_running_job_through_the_api_stops_its_handler() {
     assert!(api.node.slots().await.iter().all(|s| s.load == 0), "its slot is free: the handler was stopped");
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn a_job_that_ends_inside_the_drain_grace_completes_and_its_result_is_written_before_drain_returns() {
     // Results wait up to a second in their batch: the drain must wait for the write.
     let mut api = ApiNode::start(|c| {
@@ -48,7 +48,7 @@ async fn a_job_that_ends_inside_the_drain_grace_completes_and_its_result_is_writ
     assert_eq!(job.status.as_str(), "COMPLETED", "finished inside the grace, written before drain returned");
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn a_snoozed_job_goes_back_without_spending_an_attempt_and_runs_again() {
     let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut registry = Registry::with_builtins();
@@ -76,7 +76,7 @@ async fn a_snoozed_job_goes_back_without_spending_an_attempt_and_runs_again() {
     assert_eq!(done["result"], json!({"attempt": 1}));
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn a_payload_that_does_not_fit_its_handler_fails_for_good_naming_the_field() {
     let api = ApiNode::start(|_| {}).await;
     let id = submit(&api, json!({"type": "sleep", "payload": {"ms": "soon"}, "max_retries": 5})).await;

@@ -75,12 +75,12 @@ macro_rules! on_every_vector_store {
                     vectors.cleanup().await;
                 }
 
-                #[actix_rt::test]
+                #[actix_rt::test(system = "crate::common::TestSystem")]
                 async fn embedded_sqlite() {
                     run(TestVectors::embedded(Backend::Sqlite).await).await
                 }
 
-                #[actix_rt::test]
+                #[actix_rt::test(system = "crate::common::TestSystem")]
                 #[cfg_attr(
                     not(aeon_postgres_tests),
                     ignore = "Postgres case: AEON_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test"
@@ -89,7 +89,7 @@ macro_rules! on_every_vector_store {
                     run(TestVectors::embedded(Backend::Postgres).await).await
                 }
 
-                #[actix_rt::test]
+                #[actix_rt::test(system = "crate::common::TestSystem")]
                 #[cfg_attr(not(aeon_qdrant_tests), ignore = "Qdrant case: QDRANT_URL=http://127.0.0.1:6334 cargo test")]
                 async fn qdrant() {
                     run(TestVectors::qdrant().await).await

@@ -42,6 +42,8 @@ pub struct HealthMonitor {
     job_types: std::sync::Arc<[String]>,
     /// Which samples are worth a health-log row.
     log_filter: log_filter::LogFilter,
+    /// Whether this node sweeps expired leases (the rescue lease's holder does).
+    rescue: crate::cluster::RescueGate,
 }
 
 impl HealthMonitor {
@@ -66,12 +68,19 @@ impl HealthMonitor {
             sweep_every,
             job_types,
             log_filter: Default::default(),
+            rescue: Default::default(),
         }
     }
 
     /// The job types this node's workers handle, for their rows' `metadata.job_types`.
     pub fn with_job_types(mut self, job_types: std::sync::Arc<[String]>) -> Self {
         self.job_types = job_types;
+        self
+    }
+
+    /// Sweeps expired leases only while `gate` is open (default: always).
+    pub fn with_rescue_gate(mut self, gate: crate::cluster::RescueGate) -> Self {
+        self.rescue = gate;
         self
     }
 }
@@ -183,10 +192,16 @@ impl Handler<Sweep> for HealthMonitor {
         self.probe.emit(Event::Swept { scores: verdicts.iter().map(|v| (v.worker_id, v.score)).collect() });
         self.supervisor.do_send(Verdicts(verdicts.clone()));
         let store = self.store.clone();
+        let sweep_expired = self.rescue.is_open();
         let writes = async move {
             let rows = store.send(store::UpsertWorkers(rows));
             let logs = store.send(store::WriteHealthLogs(logs));
-            let rescue = store.send(store::RescueExpired(RESCUE_BATCH));
+            let rescue = async {
+                if !sweep_expired {
+                    return Ok(Ok(Vec::new())); // another node holds the rescue lease
+                }
+                store.send(store::RescueExpired(RESCUE_BATCH)).await
+            };
             let (rows, logs, rescue) = futures::join!(rows, logs, rescue);
             for (what, written) in [("worker rows", error_of(rows)), ("health logs", error_of(logs))] {
                 if let Some(error) = written {

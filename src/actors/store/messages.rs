@@ -32,6 +32,20 @@ impl Handler<NotifyReady> for StoreActor {
     }
 }
 
+/// Who to tell when a failed attempt's retry will come due (the node's ClusterLink,
+/// which sets a timer for it).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct NotifyDue(pub Recipient<crate::cluster::DueAt>);
+
+impl Handler<NotifyDue> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: NotifyDue, _: &mut Self::Context) {
+        self.due = Some(msg.0);
+    }
+}
+
 /// Buffers `$item` in `$batch`, flushing at `max_size` or when the window ends.
 macro_rules! batched_handler {
     ($msg:ty, $field:ident, $reply:ty) => {
@@ -187,6 +201,24 @@ direct!(
     /// Applies an operator's action to those of the jobs it fits, in one transaction.
     ApplyBulk(action: crate::store::BulkAction, job_ids: Vec<Uuid>) -> Vec<Uuid>,
     |store, now| store.apply_bulk(action, job_ids, now)
+);
+direct!(
+    /// Voids the claims of a node silent for `dead_after`, under the rescue lease's fence.
+    RescueNode(node_id: String, dead_after: Duration, fence: crate::store::Fence) -> Option<Vec<Rescued>>,
+    |store, now| async move {
+        let silent_since = now - chrono::Duration::from_std(dead_after).unwrap_or_default();
+        store.rescue_node(&node_id, silent_since, fence, now).await
+    }
+);
+direct!(
+    /// Writes this node's row, last seen now.
+    HeartbeatNode(node: crate::store::NodeRecord) -> (), |store, now| store.heartbeat_node(node, now)
+);
+direct!(ListNodes -> Vec<crate::store::NodeRecord>, |store, now| store.list_nodes());
+direct!(
+    /// Takes or renews a lease for `holder`, for `ttl`; its fencing token if held.
+    AcquireLease(name: String, holder: String, ttl: Duration) -> Option<i64>,
+    |store, now| async move { store.acquire_lease(&name, &holder, crate::clock::after(now, ttl), now).await }
 );
 direct!(GetJob(job_id: Uuid) -> Option<Job>, |store, now| store.get_job(job_id));
 direct!(GetEdges(job_id: Uuid) -> Edges, |store, now| store.edges(job_id));

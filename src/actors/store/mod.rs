@@ -54,6 +54,8 @@ pub struct StoreActor {
     pub(super) health_logs: Batch<HealthLog, ()>,
     /// Told when settling released dependents, so they run without waiting for a poll.
     pub(super) ready: Option<Recipient<JobsReady>>,
+    /// Told when a failed attempt will be retried, so that a timer wakes the node then.
+    pub(super) due: Option<Recipient<crate::cluster::DueAt>>,
     /// Every call's start, end and outcome, for readiness.
     pub(super) watch: StoreWatch,
 }
@@ -75,6 +77,7 @@ impl StoreActor {
             failures: Batch::default(),
             health_logs: Batch::default(),
             ready: None,
+            due: None,
             watch: StoreWatch::new(clock.clone()),
             clock,
         }
@@ -109,7 +112,7 @@ impl StoreActor {
             },
             {
                 let (items, waiters) = self.failures.take();
-                let (store, ready) = (self.store.clone(), self.ready.clone());
+                let (store, ready, due) = (self.store.clone(), self.ready.clone(), self.due.clone());
                 let watch = self.watch.clone();
                 Box::pin(async move {
                     let answers = batch_or_each(&watch, items, |items| {
@@ -118,6 +121,13 @@ impl StoreActor {
                     })
                     .await;
                     announce(&ready, answers.released);
+                    let retry_at = answers.each.iter().filter_map(|a| match a {
+                        Ok(crate::store::FailOutcome::Retrying { at }) => Some(*at),
+                        _ => None,
+                    });
+                    if let (Some(at), Some(due)) = (retry_at.min(), &due) {
+                        due.do_send(crate::cluster::DueAt(at));
+                    }
                     waiters.answer_each(answers.each);
                 })
             },

@@ -62,6 +62,9 @@ pub struct SupervisorConfig {
     /// Where Job actors send their execution contexts (the node's ContextActor);
     /// `None`: nowhere.
     pub contexts: Option<super::context::ContextSink>,
+    /// Whether this node's HealthMonitor sweeps expired leases (see
+    /// [`crate::cluster::membership`]); open by default.
+    pub rescue: crate::cluster::RescueGate,
 }
 
 /// The running actors of a node.
@@ -116,6 +119,7 @@ fn spawn_monitor(
         sweep_every,
     )
     .with_job_types(job_types)
+    .with_rescue_gate(config.rescue.clone())
     .start()
 }
 

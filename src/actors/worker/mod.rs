@@ -79,6 +79,8 @@ struct Run {
     addr: Addr<JobActor>,
     /// The handler has stopped; the result is on its way to the database.
     ended: bool,
+    /// Its actor was found stopped at a tick, with the run still here.
+    seen_dead: bool,
 }
 
 pub struct Worker {
@@ -158,8 +160,18 @@ impl Worker {
     /// not in its handler, which it contains): each attempt is recorded `CRASHED` and
     /// its job retried like any crash, and its slot is free. Left alone, a dead Job
     /// actor's claim would be renewed with this worker's and its job never finish.
+    ///
+    /// A Job actor that settled stops right after sending its `JobFinished`, which is
+    /// then already in this mailbox: a stopped actor whose run is still here at the
+    /// next tick is the one that died.
     fn bury_dead_runs(&mut self, ctx: &mut Context<Self>) {
-        let dead: Vec<Uuid> = self.runs.iter().filter(|(_, r)| !r.addr.connected()).map(|(&id, _)| id).collect();
+        let mut dead = Vec::new();
+        for (&execution_id, run) in self.runs.iter_mut().filter(|(_, r)| !r.addr.connected()) {
+            if run.seen_dead {
+                dead.push(execution_id);
+            }
+            run.seen_dead = true;
+        }
         for execution_id in dead {
             let Some(run) = self.runs.remove(&execution_id) else { continue };
             if !run.ended {
@@ -214,7 +226,7 @@ impl Worker {
         )
         .with_contexts(self.links.contexts.clone())
         .start();
-        self.runs.insert(execution_id, Run { job_id, addr: job, ended: false });
+        self.runs.insert(execution_id, Run { job_id, addr: job, ended: false, seen_dead: false });
         self.busy += 1;
         self.links.probe.emit(Event::JobStarted { job_id, worker_id: self.spec.worker_id, load: self.load() });
     }

@@ -27,8 +27,9 @@ use crate::job::{Execution, ExecutionStatus, Job, JobStatus, NewJob};
 use crate::retry::BackoffPolicy;
 use crate::store::{
     Applied, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, DeadLetter, Edges, Enqueued, FailOutcome,
-    Failed, Failure, FailureDecision, HealthLog, JobFilter, PrunePolicy, Pruned, Rescued, SnapshotFilter, SnapshotRow,
-    SnapshotSummary, Store, StoreError, StoreResult, WorkerRecord, WorkflowNode, decide_failure,
+    Failed, Failure, FailureDecision, Fence, HealthLog, JobFilter, NodeRecord, NodeStatus, PrunePolicy, Pruned,
+    Rescued, SnapshotFilter, SnapshotRow, SnapshotSummary, Store, StoreError, StoreResult, WorkerRecord, WorkflowNode,
+    decide_failure,
 };
 
 /// The migrations of the Postgres schema, embedded at build time.
@@ -137,6 +138,17 @@ impl PgStore {
         let mut tx = self.begin().await?;
         let locked: Vec<LockedClaim> = lock.fetch_all(&mut *tx).await?;
         self.sent(1);
+        self.rescue_locked(tx, locked, why, now).await
+    }
+
+    /// Settles each claim of `locked` (locked in `tx`) as a crashed attempt and commits.
+    async fn rescue_locked(
+        &self,
+        mut tx: sqlx::Transaction<'static, Postgres>,
+        locked: Vec<LockedClaim>,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Rescued>> {
         let mut failures = Vec::with_capacity(locked.len());
         let mut holders = HashMap::new();
         for (job_id, exec, worker, attempts, max_retries) in locked {
@@ -424,8 +436,10 @@ impl Store for PgStore {
         }
         let job_ids: Vec<Uuid> = claims.iter().map(|c| c.job_id).collect();
         let exec_ids: Vec<Uuid> = claims.iter().map(|c| c.execution_id).collect();
+        // On the claim connections: their plans are pinned to index paths, so a renewal
+        // finds its rows by key whatever the statistics say.
         let done =
-            sqlx::query(sql::EXTEND_LEASES).bind(&job_ids).bind(&exec_ids).bind(until).execute(&self.pool).await?;
+            sqlx::query(sql::EXTEND_LEASES).bind(&job_ids).bind(&exec_ids).bind(until).execute(&self.claims).await?;
         self.sent(1);
         Ok(done.rows_affected())
     }
@@ -438,6 +452,80 @@ impl Store for PgStore {
     async fn rescue_worker(&self, worker_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>> {
         let lock = sqlx::query_as(sql::LOCK_WORKER_CLAIMS).bind(worker_id);
         self.rescue(lock, "worker {worker} died while running this attempt", now).await
+    }
+
+    async fn rescue_node(
+        &self,
+        node_id: &str,
+        silent_since: DateTime<Utc>,
+        fence: Fence,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        let mut tx = self.begin().await?;
+        let fenced = sqlx::query(sql::CHECK_FENCE)
+            .bind(&fence.name)
+            .bind(&fence.holder)
+            .bind(fence.token)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if fenced.is_none() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let dead = sqlx::query(sql::MARK_NODE_DEAD).bind(node_id).bind(silent_since).fetch_optional(&mut *tx).await?;
+        if dead.is_none() {
+            tx.rollback().await?;
+            return Ok(Some(Vec::new()));
+        }
+        sqlx::query(sql::MARK_NODE_WORKERS_DEAD).bind(node_id).bind(now).execute(&mut *tx).await?;
+        let locked: Vec<LockedClaim> = sqlx::query_as(sql::LOCK_NODE_CLAIMS).bind(node_id).fetch_all(&mut *tx).await?;
+        self.sent(4);
+        let why = format!("node {node_id} stopped heartbeating; its worker {{worker}} was running this attempt");
+        self.rescue_locked(tx, locked, &why, now).await.map(Some)
+    }
+
+    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(sql::UPSERT_NODE)
+            .bind(&node.node_id)
+            .bind(&node.address)
+            .bind(node.status.as_str())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        self.sent(1);
+        Ok(())
+    }
+
+    async fn list_nodes(&self) -> StoreResult<Vec<NodeRecord>> {
+        let rows: Vec<(String, String, String, DateTime<Utc>, DateTime<Utc>)> =
+            sqlx::query_as(sql::SELECT_NODES).fetch_all(&self.pool).await?;
+        self.sent(1);
+        rows.into_iter()
+            .map(|(node_id, address, status, started_at, last_seen)| {
+                let status = NodeStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("node {node_id} has status {status:?}")))?;
+                Ok(NodeRecord { node_id, address, status, started_at, last_seen })
+            })
+            .collect()
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        let token: Option<i64> = sqlx::query_scalar(sql::ACQUIRE_LEASE)
+            .bind(name)
+            .bind(holder)
+            .bind(until)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        self.sent(1);
+        Ok(token)
     }
 
     async fn cancel(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {

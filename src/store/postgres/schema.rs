@@ -80,6 +80,15 @@ pub const EXPECTED_COLUMNS: &[(&str, &str, &str, bool)] = &[
     ("execution_contexts", "vector", "bytea", false),
     ("execution_contexts", "context", "jsonb", false),
     ("execution_contexts", "created_at", "timestamp with time zone", false),
+    ("nodes", "node_id", "character varying", false),
+    ("nodes", "address", "character varying", false),
+    ("nodes", "status", "character varying", false),
+    ("nodes", "started_at", "timestamp with time zone", false),
+    ("nodes", "last_seen", "timestamp with time zone", false),
+    ("cluster_leases", "name", "character varying", false),
+    ("cluster_leases", "holder", "character varying", false),
+    ("cluster_leases", "token", "bigint", false),
+    ("cluster_leases", "expires_at", "timestamp with time zone", false),
 ];
 
 /// (table, column, the values its CHECK constraint allows): kept equal to the Rust enums.
@@ -92,5 +101,6 @@ pub fn expected_status_values() -> Vec<(&'static str, &'static str, Vec<&'static
         ("workers", "status", WorkerStatus::ALL.iter().map(|s| s.as_str()).collect()),
         ("state_snapshots", "snapshot_type", vec!["FULL", "INCREMENTAL", "AUTO"]),
         ("job_dependencies", "failure_policy", vec!["cancel", "continue"]),
+        ("nodes", "status", crate::store::NodeStatus::ALL.iter().map(|s| s.as_str()).collect()),
     ]
 }

@@ -514,6 +514,50 @@ WHERE (NOT $1 OR outcome IN ('FAILED', 'TIMED_OUT', 'CRASHED')) AND ($2::uuid IS
 pub const SELECT_JOB_CONTEXTS: &str =
     "SELECT vector, context::text FROM execution_contexts WHERE job_id = $1 ORDER BY attempt, created_at";
 
+/// $1 lease, $2 holder, $3 token, $4 now. Whether the fence holds; locks the lease
+/// row against a change of hands until the fenced transaction ends.
+pub const CHECK_FENCE: &str = "
+SELECT 1 FROM cluster_leases WHERE name = $1 AND holder = $2 AND token = $3 AND expires_at > $4 FOR SHARE";
+
+/// $1 node, $2 silent since. Marks a node dead if it is still silent.
+pub const MARK_NODE_DEAD: &str = "
+UPDATE nodes SET status = 'DEAD' WHERE node_id = $1 AND status IN ('ACTIVE', 'DRAINING') AND last_seen < $2
+RETURNING node_id";
+
+/// $1 node, $2 now. Its workers are dead too.
+pub const MARK_NODE_WORKERS_DEAD: &str = "
+UPDATE workers SET status = 'DEAD', current_load = 0, updated_at = $2
+WHERE node_id = $1 AND status NOT IN ('DEAD', 'FAILED', 'STOPPED')";
+
+/// $1 node. Locks every job the node's workers hold (it died: its claims are void).
+pub const LOCK_NODE_CLAIMS: &str = "
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+WHERE status = 'RUNNING' AND worker_id IN (SELECT worker_id FROM workers WHERE node_id = $1)
+ORDER BY job_id
+FOR UPDATE";
+
+/// $1 node, $2 address, $3 status, $4 now. A node back from the dead (or restarted
+/// under its id) starts again.
+pub const UPSERT_NODE: &str = "
+INSERT INTO nodes (node_id, address, status, started_at, last_seen) VALUES ($1, $2, $3, $4, $4)
+ON CONFLICT (node_id) DO UPDATE SET
+    address = EXCLUDED.address, status = EXCLUDED.status, last_seen = EXCLUDED.last_seen,
+    started_at = CASE WHEN nodes.status IN ('DEAD', 'STOPPED') THEN EXCLUDED.started_at ELSE nodes.started_at END";
+
+pub const SELECT_NODES: &str = "SELECT node_id, address, status, started_at, last_seen FROM nodes ORDER BY node_id";
+
+/// $1 lease, $2 holder, $3 until, $4 now. Takes or renews a lease that is free,
+/// expired or the holder's own; the token grows when it changes hands. No row: another
+/// holds it.
+pub const ACQUIRE_LEASE: &str = "
+INSERT INTO cluster_leases (name, holder, token, expires_at) VALUES ($1, $2, 1, $3)
+ON CONFLICT (name) DO UPDATE SET
+    token = CASE WHEN cluster_leases.holder = EXCLUDED.holder THEN cluster_leases.token
+                 ELSE cluster_leases.token + 1 END,
+    holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+WHERE cluster_leases.holder = EXCLUDED.holder OR cluster_leases.expires_at <= $4
+RETURNING token";
+
 /// Every statement, for the schema test.
 pub const ALL: &[(&str, &str)] = &[
     ("INSERT_SNAPSHOT", INSERT_SNAPSHOT),
@@ -528,6 +572,13 @@ pub const ALL: &[(&str, &str)] = &[
     ("LOCK_RUNNING", LOCK_RUNNING),
     ("LOCK_EXPIRED", LOCK_EXPIRED),
     ("LOCK_WORKER_CLAIMS", LOCK_WORKER_CLAIMS),
+    ("CHECK_FENCE", CHECK_FENCE),
+    ("MARK_NODE_DEAD", MARK_NODE_DEAD),
+    ("MARK_NODE_WORKERS_DEAD", MARK_NODE_WORKERS_DEAD),
+    ("LOCK_NODE_CLAIMS", LOCK_NODE_CLAIMS),
+    ("UPSERT_NODE", UPSERT_NODE),
+    ("SELECT_NODES", SELECT_NODES),
+    ("ACQUIRE_LEASE", ACQUIRE_LEASE),
     ("SETTLE_FAILURES", SETTLE_FAILURES),
     ("RELEASE", RELEASE),
     ("GIVE_BACK", GIVE_BACK),

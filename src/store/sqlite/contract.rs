@@ -9,8 +9,8 @@ use super::{MIGRATOR, SqliteStore};
 use crate::job::{Execution, Job, JobStatus, NewJob};
 use crate::store::{
     Applied, BulkAction, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, DeadLetter, Edges, Enqueued,
-    Failed, Failure, HealthLog, JobFilter, PrunePolicy, Pruned, Rescued, SnapshotFilter, SnapshotRow, SnapshotSummary,
-    Store, StoreError, StoreResult, WorkerRecord, WorkflowNode,
+    Failed, Failure, Fence, HealthLog, JobFilter, NodeRecord, PrunePolicy, Pruned, Rescued, SnapshotFilter,
+    SnapshotRow, SnapshotSummary, Store, StoreError, StoreResult, WorkerRecord, WorkflowNode,
 };
 
 #[async_trait]
@@ -64,6 +64,34 @@ impl Store for SqliteStore {
 
     async fn rescue_worker(&self, worker_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>> {
         self.rescue_worker_claims(worker_id, now).await
+    }
+
+    async fn rescue_node(
+        &self,
+        node_id: &str,
+        silent_since: DateTime<Utc>,
+        fence: Fence,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        self.rescue_dead_node(node_id, silent_since, fence, now).await
+    }
+
+    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<()> {
+        self.write_node(node, now).await
+    }
+
+    async fn list_nodes(&self) -> StoreResult<Vec<NodeRecord>> {
+        self.read_nodes().await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        self.take_lease(name, holder, until, now).await
     }
 
     async fn cancel(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {

@@ -18,6 +18,7 @@
 //! [`recovery`] (rescue, cancel, requeue), [`dependencies`], [`reads`],
 //! [`workers`] and [`snapshots`]; [`contract`] only delegates. Like `PgStore`, the store counts what it sends ([`SqliteStore::statements_sent`]).
 
+mod cluster;
 mod codec;
 mod contexts;
 mod contract;

@@ -33,7 +33,7 @@ impl SqliteStore {
     }
 
     /// Settles each claim of `held` (read in `tx`) as a crashed attempt and commits.
-    async fn rescue(
+    pub(super) async fn rescue(
         &self,
         mut tx: Transaction<'static, Sqlite>,
         held: &[SqliteRow],

@@ -549,6 +549,45 @@ WHERE (?1 = 0 OR outcome IN ('FAILED', 'TIMED_OUT', 'CRASHED')) AND (?2 IS NULL 
 pub const SELECT_JOB_CONTEXTS: &str =
     "SELECT vector, context FROM execution_contexts WHERE job_id = ?1 ORDER BY attempt, created_at";
 
+/// ?1 lease, ?2 holder, ?3 token, ?4 now. Whether the fence holds.
+pub const CHECK_FENCE: &str = "
+SELECT 1 FROM cluster_leases WHERE name = ?1 AND holder = ?2 AND token = ?3 AND expires_at > ?4";
+
+/// ?1 node, ?2 silent since. Marks a node dead if it is still silent.
+pub const MARK_NODE_DEAD: &str = "
+UPDATE nodes SET status = 'DEAD' WHERE node_id = ?1 AND status IN ('ACTIVE', 'DRAINING') AND last_seen < ?2
+RETURNING node_id";
+
+/// ?1 node, ?2 now. Its workers are dead too.
+pub const MARK_NODE_WORKERS_DEAD: &str = "
+UPDATE workers SET status = 'DEAD', current_load = 0, updated_at = ?2
+WHERE node_id = ?1 AND status NOT IN ('DEAD', 'FAILED', 'STOPPED')";
+
+/// ?1 node. Every job the node's workers hold.
+pub const LOCK_NODE_CLAIMS: &str = "
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+WHERE status = 'RUNNING' AND worker_id IN (SELECT worker_id FROM workers WHERE node_id = ?1)
+ORDER BY job_id";
+
+/// ?1 node, ?2 address, ?3 status, ?4 now.
+pub const UPSERT_NODE: &str = "
+INSERT INTO nodes (node_id, address, status, started_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+ON CONFLICT (node_id) DO UPDATE SET
+    address = excluded.address, status = excluded.status, last_seen = excluded.last_seen,
+    started_at = CASE WHEN nodes.status IN ('DEAD', 'STOPPED') THEN excluded.started_at ELSE nodes.started_at END";
+
+pub const SELECT_NODES: &str = "SELECT node_id, address, status, started_at, last_seen FROM nodes ORDER BY node_id";
+
+/// ?1 lease, ?2 holder, ?3 until, ?4 now. As on Postgres.
+pub const ACQUIRE_LEASE: &str = "
+INSERT INTO cluster_leases (name, holder, token, expires_at) VALUES (?1, ?2, 1, ?3)
+ON CONFLICT (name) DO UPDATE SET
+    token = CASE WHEN cluster_leases.holder = excluded.holder THEN cluster_leases.token
+                 ELSE cluster_leases.token + 1 END,
+    holder = excluded.holder, expires_at = excluded.expires_at
+WHERE cluster_leases.holder = excluded.holder OR cluster_leases.expires_at <= ?4
+RETURNING token";
+
 /// Every statement, for a test that prepares them all against the live schema.
 pub const ALL: &[(&str, &str)] = &[
     ("INSERT_SNAPSHOT", INSERT_SNAPSHOT),
@@ -563,6 +602,13 @@ pub const ALL: &[(&str, &str)] = &[
     ("LOCK_RUNNING", LOCK_RUNNING),
     ("LOCK_EXPIRED", LOCK_EXPIRED),
     ("LOCK_WORKER_CLAIMS", LOCK_WORKER_CLAIMS),
+    ("CHECK_FENCE", CHECK_FENCE),
+    ("MARK_NODE_DEAD", MARK_NODE_DEAD),
+    ("MARK_NODE_WORKERS_DEAD", MARK_NODE_WORKERS_DEAD),
+    ("LOCK_NODE_CLAIMS", LOCK_NODE_CLAIMS),
+    ("UPSERT_NODE", UPSERT_NODE),
+    ("SELECT_NODES", SELECT_NODES),
+    ("ACQUIRE_LEASE", ACQUIRE_LEASE),
     ("SETTLE_FAILURES", SETTLE_FAILURES),
     ("RELEASE", RELEASE),
     ("GIVE_BACK", GIVE_BACK),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aeon::actors::probe::{Event, RunResult};
-use aeon::actors::worker::{Assign, CancelJob, ReleaseAll, Tick};
+use aeon::actors::worker::{Assign, CancelJob, ReleaseAll};
 use aeon::clock::Clock;
 use aeon::job::{ExecutionStatus, JobRequest, JobStatus, SubmitLimits};
 use serde_json::json;
@@ -13,33 +13,30 @@ use super::worker_rig;
 use crate::common::actors::{GateEvent, expect_event};
 use crate::common::{TestDb, on_every_backend};
 
+/// On a test node (the testing kit): the real Worker ticks as the clock moves.
 async fn a_timed_out_job_is_retried_then_dead_lettered(db: TestDb) {
-    let mut rig = worker_rig(db, 2).await;
+    let (mut node, _gate) = crate::kit::gated_node(&db).await;
     let mut request = JobRequest::new("gate", json!("never opened"));
     request.timeout_ms = Some(1_000);
     request.max_retries = Some(1);
-    let job = request.validate(&SubmitLimits::default()).unwrap();
-    rig.store.enqueue(vec![job.clone()], rig.clock.now()).await.unwrap();
+    let job_id = node.submit_request(request).await;
 
     for (attempt, expected) in [(1, JobStatus::Pending), (2, JobStatus::DeadLetter)] {
-        let claimed = rig.claim(1).await;
-        assert_eq!(claimed[0].attempt, attempt);
-        rig.worker.send(Assign(claimed)).await.unwrap();
-        expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
-
-        rig.clock.advance(Duration::from_millis(999));
-        rig.worker.send(Tick).await.unwrap();
-        rig.clock.advance(Duration::from_millis(1));
-        rig.worker.send(Tick).await.unwrap();
-        let finished = expect_event(&mut rig.events, "the timeout", |e| matches!(e, Event::JobFinished { .. })).await;
+        node.expect_event("job start", |e| matches!(e, Event::JobStarted { .. })).await;
+        node.assert_attempts(job_id, attempt).await;
+        node.advance(Duration::from_millis(999)).await;
+        node.advance(Duration::from_millis(1)).await;
+        let finished = node.expect_event("the timeout", |e| matches!(e, Event::JobFinished { .. })).await;
         assert!(matches!(finished, Event::JobFinished { result: RunResult::TimedOut, .. }), "{finished:?}");
-        assert_eq!(rig.store.get_job(job.job_id).await.unwrap().unwrap().status, expected);
-        rig.clock.advance(Duration::from_secs(1)); // the backoff before the retry
+        let ran = node.events().iter().filter(|e| matches!(e, Event::JobFinished { .. })).count();
+        assert_eq!(ran, attempt as usize, "not before its deadline");
+        node.assert_status(job_id, expected).await;
+        node.advance(Duration::from_secs(1)).await; // the backoff before the retry
     }
-    let executions = rig.store.executions(job.job_id).await.unwrap();
+    let executions = node.executions(job_id).await;
     assert_eq!(executions.len(), 2);
     assert!(executions.iter().all(|e| e.execution_status == ExecutionStatus::TimedOut));
-    assert_eq!(rig.store.dead_letters(10, None).await.unwrap()[0].job_id, job.job_id);
+    assert_eq!(node.store().dead_letters(10, None).await.unwrap()[0].job_id, job_id);
 }
 
 async fn cancelling_a_running_job_stops_it_and_records_the_cancellation(db: TestDb) {

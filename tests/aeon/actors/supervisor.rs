@@ -16,7 +16,11 @@ use aeon::store::WorkerStatus;
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::common::actors::{Gate, Sickness, expect_event, registry_with_gate_and_sickness};
+use aeon::testing::TestNode;
+
+use crate::common::actors::{
+    Gate, GateEvent, Sickness, expect_event, registry_with_gate, registry_with_gate_and_sickness,
+};
 use crate::common::{TestDb, exact_backoff, new_job, on_every_backend, shared};
 
 struct Rig {
@@ -50,50 +54,57 @@ async fn rig_with(db: TestDb, workers: u32, max_restarts: u32, backlog: u32, bat
         timers: false,
         poll_every: Duration::from_secs(3600),
         contexts: None,
+        rescue: Default::default(),
     };
     let node = Supervisor::start_node(config, db.store(exact_backoff()).shared(), registry, shared(&clock), probe);
     Rig { db, node, clock, gate, sickness, events }
 }
 
-async fn a_panicked_worker_is_restarted_its_job_retried_and_given_up_on_past_the_limit(db: TestDb) {
-    let mut rig = rig(db, 1, 2).await;
-    let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
-    let store = rig.db.store(exact_backoff());
-    let job = new_job("gate", json!("held by the dying worker"));
-    store.enqueue(vec![job.clone()], rig.clock.now()).await.unwrap();
-    rig.node.supervisor.send(Wake).await.unwrap();
-    expect_event(&mut rig.events, "the job start", |e| matches!(e, Event::JobStarted { .. })).await;
+/// A test node (the testing kit) of one worker of capacity 2 on `db`, its handlers
+/// the built-ins and `gate`, giving up on a worker restarted more than `max_restarts`
+/// times a minute.
+async fn kit_node(db: &TestDb, max_restarts: u32) -> (TestNode, Gate) {
+    let (registry, gate) = registry_with_gate();
+    let node = TestNode::builder(registry)
+        .store(db.store(exact_backoff()).shared())
+        .workers(1, 2)
+        .restarts(RestartPolicy { max_restarts, window_ms: 60_000 })
+        .start()
+        .await;
+    (node, gate)
+}
 
-    assert!(rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap());
-    let restarted = expect_event(&mut rig.events, "a restart", |e| matches!(e, Event::WorkerRestarted { .. })).await;
+async fn a_panicked_worker_is_restarted_its_job_retried_and_given_up_on_past_the_limit(db: TestDb) {
+    let (mut node, mut gate) = kit_node(&db, 2).await;
+    let job_id = node.submit("gate", json!("held by the dying worker")).await;
+    assert_eq!(gate.next().await, GateEvent::Arrived(json!("held by the dying worker")));
+
+    let worker_id = node.crash_worker_running(job_id, CrashMode::Panic).await;
+    let restarted = node.expect_event("a restart", |e| matches!(e, Event::WorkerRestarted { .. })).await;
     assert_eq!(restarted, Event::WorkerRestarted { worker_id, failure_count: 1 });
-    let crashed = store.executions(job.job_id).await.unwrap();
+    let crashed = node.executions(job_id).await;
     assert_eq!(crashed[0].execution_status, ExecutionStatus::Crashed, "the dead worker's claim was voided");
 
     // The retry waits out its backoff; the restarted worker then runs it.
-    rig.clock.advance(Duration::from_secs(1));
-    rig.node.supervisor.send(Wake).await.unwrap();
-    expect_event(&mut rig.events, "the retry start", |e| matches!(e, Event::JobStarted { .. })).await;
-    rig.gate.open(1);
-    expect_event(&mut rig.events, "the retry", |e| {
-        matches!(e, Event::JobFinished { result: RunResult::Succeeded, .. })
-    })
-    .await;
-    let done = store.get_job(job.job_id).await.unwrap().unwrap();
-    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
+    node.advance(Duration::from_secs(1)).await;
+    gate.open(1);
+    node.drain().await;
+    node.assert_status(job_id, JobStatus::Completed).await;
+    node.assert_attempts(job_id, 2).await;
 
-    assert!(rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap());
-    let again = expect_event(&mut rig.events, "a second restart", |e| matches!(e, Event::WorkerRestarted { .. })).await;
+    let crash = CrashWorker { worker_id, mode: CrashMode::Panic };
+    assert!(node.actors().supervisor.send(crash).await.unwrap());
+    let again = node.expect_event("a second restart", |e| matches!(e, Event::WorkerRestarted { .. })).await;
     assert_eq!(again, Event::WorkerRestarted { worker_id, failure_count: 2 });
-    assert!(rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap());
-    expect_event(&mut rig.events, "giving up", |e| matches!(e, Event::WorkerFailed { .. })).await;
+    assert!(node.actors().supervisor.send(crash).await.unwrap());
+    node.expect_event("giving up", |e| matches!(e, Event::WorkerFailed { .. })).await;
 
-    let slot = rig.node.supervisor.send(GetSlots).await.unwrap().pop().unwrap();
+    let slot = node.slots().await.pop().unwrap();
     assert_eq!((slot.status, slot.failure_count, slot.incarnation), (WorkerStatus::Failed, 3, 2));
-    assert!(!rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap());
-    rig.node.health.send(Sweep).await.unwrap();
-    rig.node.store.send(Flush).await.unwrap();
-    let row = store.list_workers().await.unwrap().pop().unwrap();
+    assert!(!node.actors().supervisor.send(crash).await.unwrap());
+    node.tick().await; // the sweep records the workers
+    node.actors().store.send(Flush).await.unwrap();
+    let row = node.store().list_workers().await.unwrap().pop().unwrap();
     assert_eq!((row.status, row.failure_count), (WorkerStatus::Failed, 3));
 }
 
@@ -110,17 +121,17 @@ async fn old_restarts_fall_out_of_the_window(db: TestDb) {
 }
 
 async fn a_hung_worker_is_declared_dead_and_replaced(db: TestDb) {
-    let mut rig = rig(db, 1, 5).await;
-    let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
-    rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Hang }).await.unwrap();
-    rig.clock.advance(Duration::from_millis(5_001));
-    let verdicts = rig.node.health.send(Sweep).await.unwrap();
-    assert!(verdicts[0].dead, "no heartbeat for dead_after_ms");
-    let restarted =
-        expect_event(&mut rig.events, "the replacement", |e| matches!(e, Event::WorkerRestarted { .. })).await;
+    let (mut node, _gate) = kit_node(&db, 5).await;
+    let worker_id = node.slots().await[0].worker_id;
+    node.actors().supervisor.send(CrashWorker { worker_id, mode: CrashMode::Hang }).await.unwrap();
+    node.advance(Duration::from_millis(5_000)).await;
+    let dead = |e: &Event| matches!(e, Event::WorkerDeclaredDead { worker_id: w } if *w == worker_id);
+    assert!(!node.events().iter().any(dead), "silent for dead_after_ms, not more: alive");
+    node.advance(Duration::from_millis(1)).await;
+    node.expect_event("the death", dead).await;
+    let restarted = node.expect_event("the replacement", |e| matches!(e, Event::WorkerRestarted { .. })).await;
     assert_eq!(restarted, Event::WorkerRestarted { worker_id, failure_count: 1 });
-    expect_event(&mut rig.events, "the new incarnation", |e| matches!(e, Event::WorkerStarted { incarnation: 1, .. }))
-        .await;
+    node.expect_event("the new incarnation", |e| matches!(e, Event::WorkerStarted { incarnation: 1, .. })).await;
 }
 
 async fn unhealthy_workers_get_no_new_jobs(db: TestDb) {

@@ -11,7 +11,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 /// How long a test waits for an event before it fails. A guard, not a delay: tests
 /// continue the moment the event arrives.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+pub const PATIENCE: Duration = aeon::testing::PATIENCE;
 
 /// A stand-in neighbour that records every message of type `M` it receives.
 pub struct Recorder<M: Message<Result = ()> + Send + 'static>(mpsc::UnboundedSender<M>);
@@ -33,26 +33,14 @@ pub fn recorder<M: Message<Result = ()> + Send + 'static>() -> (Recipient<M>, mp
     (Recorder(tx).start().recipient(), rx)
 }
 
-/// Waits for the first event matching `wanted`, returning it; fails after [`PATIENCE`].
+/// Waits for the first event matching `wanted`, returning it; fails after [`PATIENCE`]
+/// (the testing kit's [`aeon::testing::expect_event`]).
 pub async fn expect_event(
     events: &mut mpsc::UnboundedReceiver<Event>,
     what: &str,
     wanted: impl Fn(&Event) -> bool,
 ) -> Event {
-    let found = tokio::time::timeout(PATIENCE, async {
-        while let Some(event) = events.recv().await {
-            if wanted(&event) {
-                return Some(event);
-            }
-        }
-        None
-    })
-    .await;
-    match found {
-        Ok(Some(event)) => event,
-        Ok(None) => panic!("probe closed while waiting for {what}"),
-        Err(_) => panic!("no {what} within {PATIENCE:?}"),
-    }
+    aeon::testing::expect_event(events, PATIENCE, what, wanted).await
 }
 
 /// Waits for the next message a recorder got.

@@ -257,12 +257,12 @@ macro_rules! on_every_backend {
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
-                #[actix_rt::test]
+                #[actix_rt::test(system = "crate::common::TestSystem")]
                 async fn sqlite() {
                     super::$name($crate::common::TestDb::new($crate::common::Backend::Sqlite).await).await
                 }
 
-                #[actix_rt::test]
+                #[actix_rt::test(system = "crate::common::TestSystem")]
                 #[cfg_attr(
                     not(aeon_postgres_tests),
                     ignore = "Postgres case: AEON_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test"
@@ -282,7 +282,7 @@ macro_rules! postgres_only {
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
-                #[actix_rt::test]
+                #[actix_rt::test(system = "crate::common::TestSystem")]
                 #[cfg_attr(
                     not(aeon_postgres_tests),
                     ignore = "Postgres case: AEON_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test"

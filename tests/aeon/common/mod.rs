@@ -5,12 +5,15 @@ pub mod actors;
 pub mod api;
 pub mod backend;
 pub mod browser;
+pub mod cluster;
 pub mod postgres;
+pub mod system;
 pub mod redis;
 
 pub use backend::{AnyStore, Backend, TestDb};
 pub(crate) use backend::{on_every_backend, postgres_only};
 pub use postgres::database_url;
+pub use system::TestSystem;
 
 use std::sync::Arc;
 

@@ -1,0 +1,383 @@
+//! The cluster: what makes several nodes on one Postgres one runtime (`docs/cluster.md`).
+//!
+//! Each node reads its own [mailbox](crate::mailbox) (a Redis stream with a consumer
+//! group; in-process without Redis) and sends envelopes to the others':
+//!
+//! - **wake-ups**: a submit, a requeue, dependents released, a retry coming due on one
+//!   node wake the idle others at once rather than at their next poll ([`Cluster::wake_peers`]);
+//! - **requests** to a named actor of another node, answered with a reply
+//!   ([`Cluster::ask`], served by [`Cluster::serve`]): cancel a running job where it
+//!   runs, crash a worker, drain a node;
+//! - **membership** ([`membership`]): an expiring Redis key and a `nodes` row per node;
+//!   one node at a time holds the rescue lease and voids the claims of dead nodes.
+//!
+//! Postgres stays the only truth: a lost message costs at most a poll interval, a
+//! request that gets no answer falls back to what the store alone can do.
+//!
+//! ```no_run
+//! # async fn example(node: aeon::node::Node) -> Result<(), aeon::cluster::AskError> {
+//! use std::time::Duration;
+//! // On every node: an actor named "greeter" answers requests.
+//! node.cluster.serve("greeter", |name: String| async move { Ok::<_, String>(format!("hello, {name}")) });
+//! // On any node: ask the greeter of node "b", waiting at most a second.
+//! let reply: String = node.cluster.ask("b", "greeter", &"ada", Duration::from_secs(1)).await?;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod link;
+pub mod membership;
+mod receive;
+mod status;
+
+pub use config::ClusterConfig;
+pub use link::{ClusterLink, DueAt};
+pub use membership::RescueGate;
+pub use status::LinkStatus;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::LocalBoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::mailbox::{Body, Envelope, Mailbox, MailboxError, MemoryMailbox, RedisMailbox};
+
+/// Why [`Cluster::ask`] got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
+    /// The request could not be sent (Redis down).
+    #[error("node {node} cannot be reached: {error}")]
+    Unreachable { node: String, error: MailboxError },
+    /// No answer in time (the node is dead, or Redis lost the message).
+    #[error("node {node} did not answer within {} ms", timeout.as_millis())]
+    Timeout { node: String, timeout: Duration },
+    /// The node answered with an error (no such actor, or the actor's own).
+    #[error("node {node} refused: {reason}")]
+    Refused { node: String, reason: String },
+    /// The answer was not of the expected type.
+    #[error("node {node} answered something unexpected: {reason}")]
+    Malformed { node: String, reason: String },
+}
+
+type Served = Arc<dyn Fn(Value) -> LocalBoxFuture<'static, Result<Value, String>> + Send + Sync>;
+
+struct Inner {
+    node_id: String,
+    /// This process's reader of the node's mailbox (a restarted node is a new consumer
+    /// and reclaims what the old one left pending).
+    consumer: String,
+    mailbox: Arc<dyn Mailbox>,
+    config: ClusterConfig,
+    status: LinkStatus,
+    /// The other live nodes, as membership last saw them.
+    peers: Mutex<Vec<String>>,
+    replies: Mutex<HashMap<Uuid, oneshot::Sender<Result<Value, String>>>>,
+    actors: Mutex<HashMap<String, Served>>,
+    local_wake: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+    /// A wake-up to the peers is on its way; `wake_again`: another was asked meanwhile.
+    waking: AtomicBool,
+    wake_again: AtomicBool,
+    address: Mutex<String>,
+    stop: CancellationToken,
+    /// Cancelled once the node's row says `STOPPED`.
+    left: CancellationToken,
+}
+
+/// A node's side of the cluster; cheap to clone. See the module docs.
+#[derive(Clone)]
+pub struct Cluster(Arc<Inner>);
+
+impl Cluster {
+    pub fn new(node_id: &str, mailbox: Arc<dyn Mailbox>, config: ClusterConfig) -> Cluster {
+        let status = LinkStatus::new(mailbox.backend());
+        let consumer = format!("{node_id}:{}", Uuid::new_v4().simple());
+        Cluster(Arc::new(Inner {
+            node_id: node_id.to_string(),
+            consumer,
+            mailbox,
+            config,
+            status,
+            peers: Mutex::default(),
+            replies: Mutex::default(),
+            actors: Mutex::default(),
+            local_wake: Mutex::default(),
+            waking: AtomicBool::new(false),
+            wake_again: AtomicBool::new(false),
+            address: Mutex::default(),
+            stop: CancellationToken::new(),
+            left: CancellationToken::new(),
+        }))
+    }
+
+    /// The mailbox `redis.url` names (in-process when empty). Connects lazily.
+    pub fn mailbox_for(redis_url: &str, config: &ClusterConfig) -> Arc<dyn Mailbox> {
+        if redis_url.is_empty() {
+            return Arc::new(MemoryMailbox::new(config.mailbox_max_len));
+        }
+        match RedisMailbox::open(redis_url, "aeon", config.mailbox_max_len) {
+            Ok(redis) => Arc::new(redis),
+            // Validated at load; should it still not parse, run alone rather than fail.
+            Err(e) => {
+                tracing::error!(error = %e, "redis.url cannot be used: in-process mailboxes");
+                Arc::new(MemoryMailbox::new(config.mailbox_max_len))
+            }
+        }
+    }
+
+    /// Checks at start that the Redis of `redis.url` accepts our credentials: a wrong
+    /// password is a configuration error. Redis not answering is not: the node starts
+    /// degraded and reconnects by itself.
+    pub async fn check_redis(redis_url: &str, config: &ClusterConfig) -> anyhow::Result<()> {
+        if redis_url.is_empty() {
+            return Ok(());
+        }
+        let shown = crate::config::redact_url(redis_url);
+        let mailbox = Self::mailbox_for(redis_url, config);
+        match tokio::time::timeout(Duration::from_secs(5), mailbox.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(MailboxError::Auth(e))) => {
+                let e = e.replace(redis_url, &shown);
+                anyhow::bail!(
+                    "config key `redis.url` = {shown}: Redis refused the credentials ({e}); check the user and password"
+                )
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(redis = %shown, error = %e, "Redis does not answer: starting degraded (working on the store alone), reconnecting in the background");
+                Ok(())
+            }
+            Err(_) => {
+                tracing::warn!(redis = %shown, "Redis did not answer within 5 s: starting degraded, reconnecting in the background");
+                Ok(())
+            }
+        }
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.0.node_id
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.0.config
+    }
+
+    /// The mailbox's health and counters.
+    pub fn status(&self) -> &LinkStatus {
+        &self.0.status
+    }
+
+    pub fn mailbox(&self) -> &Arc<dyn Mailbox> {
+        &self.0.mailbox
+    }
+
+    /// Where this node's API listens, as membership announces it.
+    pub fn set_address(&self, address: String) {
+        *self.0.address.lock().unwrap_or_else(|p| p.into_inner()) = address;
+    }
+
+    pub fn address(&self) -> String {
+        self.0.address.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The other live nodes, as membership last saw them.
+    pub fn peers(&self) -> Vec<String> {
+        self.0.peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn set_peers(&self, peers: Vec<String>) {
+        *self.0.peers.lock().unwrap_or_else(|p| p.into_inner()) = peers;
+    }
+
+    /// What a wake-up from another node does here (tell the Supervisor).
+    pub fn on_wake(&self, wake: impl Fn() + Send + Sync + 'static) {
+        *self.0.local_wake.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(wake));
+    }
+
+    pub(crate) fn wake_locally(&self) {
+        let wake = self.0.local_wake.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(wake) = wake {
+            wake();
+        }
+    }
+
+    /// Tells every other live node that jobs may be ready. Coalesced: while one
+    /// wake-up is on its way, those asked meanwhile become one more after it.
+    pub fn wake_peers(&self) {
+        if self.0.waking.swap(true, Ordering::AcqRel) {
+            self.0.wake_again.store(true, Ordering::Release);
+            return;
+        }
+        let cluster = self.clone();
+        actix_rt::spawn(async move {
+            loop {
+                cluster.0.wake_again.store(false, Ordering::Release);
+                let peers = cluster.peers();
+                if !peers.is_empty() {
+                    let envelope = Envelope::new(&cluster.0.node_id, Body::Wake);
+                    match crate::mailbox::send(&*cluster.0.mailbox, &peers, &envelope).await {
+                        Ok(()) => {
+                            cluster.0.status.sent.fetch_add(peers.len() as u64, Ordering::Relaxed);
+                        }
+                        Err(e) => cluster.0.status.failed(&e.to_string()),
+                    }
+                }
+                if cluster.0.wake_again.load(Ordering::Acquire) {
+                    continue;
+                }
+                cluster.0.waking.store(false, Ordering::Release);
+                // One asked between the look and the release is ours to send, unless
+                // a new sender took over already.
+                if !cluster.0.wake_again.load(Ordering::Acquire) || cluster.0.waking.swap(true, Ordering::AcqRel) {
+                    break;
+                }
+            }
+        });
+    }
+
+    /// Serves requests for `actor` on this node: each message is read as `Req`, the
+    /// handler's answer sent back as JSON. Replaces any earlier handler of that name.
+    pub fn serve<Req, Resp, F, Fut>(&self, actor: &str, handler: F)
+    where
+        Req: DeserializeOwned + 'static,
+        Resp: Serialize + 'static,
+        F: Fn(Req) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Resp, String>> + 'static,
+    {
+        let served: Served = Arc::new(move |message: Value| {
+            let request = serde_json::from_value::<Req>(message);
+            let answer = request.map(&handler);
+            Box::pin(async move {
+                let reply = answer.map_err(|e| format!("malformed request: {e}"))?.await?;
+                serde_json::to_value(reply).map_err(|e| e.to_string())
+            })
+        });
+        self.0.actors.lock().unwrap_or_else(|p| p.into_inner()).insert(actor.to_string(), served);
+    }
+
+    pub(crate) fn served(&self, actor: &str) -> Option<Served> {
+        self.0.actors.lock().unwrap_or_else(|p| p.into_inner()).get(actor).cloned()
+    }
+
+    /// Sends `message` to the actor named `actor` on node `node` and waits up to
+    /// `timeout` for its reply. Delivery is at least once: make the actor's handling
+    /// idempotent.
+    pub async fn ask<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        node: &str,
+        actor: &str,
+        message: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, AskError> {
+        let message = serde_json::to_value(message)
+            .map_err(|e| AskError::Malformed { node: node.to_string(), reason: e.to_string() })?;
+        let envelope = Envelope::new(&self.0.node_id, Body::Request { actor: actor.to_string(), message });
+        let (tx, rx) = oneshot::channel();
+        self.0.replies.lock().unwrap_or_else(|p| p.into_inner()).insert(envelope.id, tx);
+        let forget = || {
+            self.0.replies.lock().unwrap_or_else(|p| p.into_inner()).remove(&envelope.id);
+        };
+        if let Err(error) = crate::mailbox::send(&*self.0.mailbox, &[node.to_string()], &envelope).await {
+            forget();
+            self.0.status.failed(&error.to_string());
+            return Err(AskError::Unreachable { node: node.to_string(), error });
+        }
+        self.0.status.sent.fetch_add(1, Ordering::Relaxed);
+        let answer = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(answer)) => answer,
+            _ => {
+                forget();
+                return Err(AskError::Timeout { node: node.to_string(), timeout });
+            }
+        };
+        let value = answer.map_err(|reason| AskError::Refused { node: node.to_string(), reason })?;
+        serde_json::from_value(value).map_err(|e| AskError::Malformed { node: node.to_string(), reason: e.to_string() })
+    }
+
+    pub(crate) fn deliver_reply(&self, request_id: Uuid, answer: Result<Value, String>) {
+        let waiter = self.0.replies.lock().unwrap_or_else(|p| p.into_inner()).remove(&request_id);
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(answer);
+        }
+    }
+
+    /// Starts reading this node's mailbox (until [`Cluster::stop`]). Must run inside an
+    /// actix System.
+    pub fn start(&self) {
+        actix_rt::spawn(receive::run(self.clone()));
+    }
+
+    /// Stops the mailbox reader and the membership loop.
+    pub fn stop(&self) {
+        self.0.stop.cancel();
+    }
+
+    /// Resolves once the node has left (its row says `STOPPED`).
+    pub async fn left(&self) {
+        self.0.left.cancelled().await
+    }
+
+    pub(crate) fn mark_left(&self) {
+        self.0.left.cancel();
+    }
+
+    pub(crate) fn stopped(&self) -> &CancellationToken {
+        &self.0.stop
+    }
+
+    pub(crate) fn consumer(&self) -> &str {
+        &self.0.consumer
+    }
+}
+
+/// The actor that cancels a job where it runs: a job id → [`Cancelled`].
+pub const CANCEL: &str = "node.cancel";
+/// The actor that crashes a worker: a [`CrashRequest`] → whether it had that worker.
+pub const CRASH: &str = "node.crash";
+/// The actor that drains its node: `null` → `null`, once the drain has begun.
+pub const DRAIN: &str = "node.drain";
+
+/// What a remote cancel did: the job's status after it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Cancelled {
+    pub status: crate::job::JobStatus,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CrashRequest {
+    pub worker_id: Uuid,
+    pub mode: crate::actors::worker::CrashMode,
+}
+
+/// Serves a node's own requests: [`CANCEL`], [`CRASH`], [`DRAIN`].
+pub fn serve_node(node: &crate::node::Node) {
+    let cluster = &node.cluster;
+    let n = node.clone();
+    cluster.serve(CANCEL, move |job_id: Uuid| {
+        let node = n.clone();
+        async move {
+            let job = node.cancel_here(job_id).await.map_err(|e| e.to_string())?;
+            Ok(Cancelled { status: job.status })
+        }
+    });
+    let n = node.clone();
+    cluster.serve(CRASH, move |request: CrashRequest| {
+        let node = n.clone();
+        async move { Ok(node.crash(request.worker_id, request.mode).await) }
+    });
+    let n = node.clone();
+    cluster.serve(DRAIN, move |(): ()| {
+        let node = n.clone();
+        async move {
+            let id = node.node_id.clone();
+            node.drain_node(&id).await.map_err(|e| e.to_string())
+        }
+    });
+}

@@ -1,0 +1,426 @@
+//! A cluster of `aeon node` processes on one Postgres and one Redis (a `redis-server`
+//! of the test's own): cross-node wake-ups, failover of a SIGKILLed node, remote
+//! cancel, crash and drain, mailbox entries reclaimed or refused, Redis lost and back.
+
+use std::time::{Duration, Instant};
+
+use aeon::clock::{Clock, SystemClock};
+use aeon::cluster::{CANCEL, Cancelled};
+use aeon::mailbox::{Body, Delivery, Envelope, Mailbox, RedisMailbox};
+use aeon::retry::BackoffPolicy;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::common::cluster::{NodeProcess, eventually};
+use crate::common::redis::TestRedis;
+use crate::common::{TestDb, new_job, postgres_only};
+
+async fn scalar<T>(db: &TestDb, sql: &str) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&db.postgres().pool).await.expect(sql)
+}
+
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    scalar::<i64>(db, sql).await
+}
+
+/// The node whose worker holds `job_id`, once it runs.
+async fn runner_of(db: &TestDb, job_id: Uuid) -> String {
+    let sql = format!(
+        "SELECT COALESCE((SELECT w.node_id FROM jobs j JOIN workers w USING (worker_id)
+          WHERE j.job_id = '{job_id}' AND j.status = 'RUNNING'), '')"
+    );
+    eventually("the job runs", Duration::from_secs(20), || async {
+        let node: String = scalar(db, &sql).await;
+        (!node.is_empty()).then_some(node)
+    })
+    .await
+}
+
+async fn submit(node: &NodeProcess, job_type: &str, payload: Value) -> Uuid {
+    let (status, body) = node.post("/v1/jobs", &json!({"type": job_type, "payload": payload}).to_string()).await;
+    assert_eq!(status, 201, "{body}");
+    body["job_id"].as_str().unwrap().parse().unwrap()
+}
+
+fn held_by(db: &TestDb) -> impl Fn(&'static str) -> String + '_ {
+    let _ = db;
+    |node| {
+        format!(
+            "SELECT COUNT(*) FROM jobs j JOIN workers w USING (worker_id) WHERE j.status = 'RUNNING' AND w.node_id = '{node}'"
+        )
+    }
+}
+
+async fn a_job_submitted_to_one_node_is_started_by_an_idle_other_at_once(mut db: TestDb) {
+    db.release_lock();
+    let redis = TestRedis::start(None).await;
+    // A: one slot, kept busy. B: idle. Both poll every 30 s: only a wake-up explains a
+    // quick start on B.
+    let busy = [("AEON__WORKERS__COUNT", "1"), ("AEON__WORKERS__CAPACITY", "1"), ("AEON__WORKERS__PREFETCH", "0")];
+    let a = NodeProcess::start(&db, &redis.url(), "a", &busy).await;
+    let _b = NodeProcess::start(&db, &redis.url(), "b", &[]).await;
+    eventually("a and b know each other", Duration::from_secs(10), || async {
+        let (_, nodes) = a.get("/v1/nodes").await;
+        (nodes.as_array().unwrap().iter().filter(|n| n["status"] == "ACTIVE").count() == 2).then_some(())
+    })
+    .await;
+    let blocker = submit(&a, "sleep", json!({"ms": 600_000})).await;
+    // Whoever took the blocker, make A busy: submit until A holds one.
+    let mut on_a = runner_of(&db, blocker).await == "a";
+    while !on_a {
+        let job = submit(&a, "sleep", json!({"ms": 600_000})).await;
+        on_a = runner_of(&db, job).await == "a";
+    }
+
+    let mut delays = Vec::new();
+    for _ in 0..5 {
+        let job_id = submit(&a, "noop", json!({})).await;
+        let sql = format!("SELECT COUNT(*) FROM jobs WHERE job_id = '{job_id}' AND status = 'COMPLETED'");
+        let start = Instant::now();
+        while count(&db, &sql).await != 1 {
+            if start.elapsed() > Duration::from_secs(10) {
+                let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+                    "SELECT j.job_type, j.status, w.node_id FROM jobs j LEFT JOIN workers w USING (worker_id)",
+                )
+                .fetch_all(&db.postgres().pool)
+                .await
+                .unwrap();
+                panic!("the noop job did not complete on b: {rows:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(runner_node_of_execution(&db, job_id).await, "b", "the idle node ran it");
+        let delay: f64 = scalar(
+            &db,
+            &format!(
+                "SELECT EXTRACT(EPOCH FROM (started_at - created_at))::float8 FROM jobs WHERE job_id = '{job_id}'"
+            ),
+        )
+        .await;
+        delays.push(delay);
+    }
+    delays.sort_by(f64::total_cmp);
+    // Without the wake-up B would find them at its poll, up to 30 s later.
+    assert!(delays[delays.len() / 2] < 0.5, "submit-to-start on the other node: {delays:?} s");
+}
+
+/// The node of the worker that ran `job_id`'s successful attempt.
+async fn runner_node_of_execution(db: &TestDb, job_id: Uuid) -> String {
+    scalar(
+        db,
+        &format!(
+            "SELECT w.node_id FROM job_executions e JOIN workers w USING (worker_id)
+             WHERE e.job_id = '{job_id}' AND e.execution_status = 'SUCCEEDED'"
+        ),
+    )
+    .await
+}
+
+async fn a_sigkilled_node_is_declared_dead_and_its_jobs_run_elsewhere_within_the_bound(mut db: TestDb) {
+    const JOBS: usize = 60;
+    let store = db.store(BackoffPolicy::default());
+    // One attempt only: a job whose claim was voided runs again only if the rescue
+    // costs... no more than the retries it has.
+    store
+        .enqueue((0..JOBS).map(|_| new_job("sleep", json!({"ms": 1_500}))).collect(), SystemClock.now())
+        .await
+        .unwrap();
+    drop(store);
+    db.release_lock();
+    let redis = TestRedis::start(None).await;
+    let mut a = NodeProcess::start(&db, &redis.url(), "a", &[]).await;
+    let b = NodeProcess::start(&db, &redis.url(), "b", &[]).await;
+    let c = NodeProcess::start(&db, &redis.url(), "c", &[]).await;
+    let held = held_by(&db);
+    eventually("a runs jobs", Duration::from_secs(20), || async { (count(&db, &held("a")).await >= 4).then_some(()) })
+        .await;
+    let a_workers = count(&db, "SELECT COUNT(*) FROM workers WHERE node_id = 'a'").await;
+    a.kill();
+    let killed = Instant::now();
+    let stranded = count(&db, &held("a")).await;
+    assert!(stranded > 0, "the kill left claims behind");
+
+    eventually("every job completed", Duration::from_secs(120), || async {
+        (count(&db, "SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await == JOBS as i64).then_some(())
+    })
+    .await;
+    let one_success = "SELECT COUNT(*) FROM jobs j WHERE 1 = (SELECT COUNT(*) FROM job_executions e
+                       WHERE e.job_id = j.job_id AND e.execution_status = 'SUCCEEDED')";
+    assert_eq!(count(&db, one_success).await, JOBS as i64, "every job completed exactly once");
+    let voided = "SELECT COUNT(*) FROM job_executions WHERE execution_status = 'CRASHED'
+                  AND error LIKE 'node a stopped heartbeating%'";
+    assert!(count(&db, voided).await >= stranded, "a's claims were voided as a dead node's, not by lease expiry");
+    // The bound: node_dead_after_ms (1.5 s) + a heartbeat (0.1 s), with room for a
+    // loaded machine; the job lease (60 s) played no part.
+    let rescue_after: f64 = scalar(
+        &db,
+        "SELECT EXTRACT(EPOCH FROM (MAX(e.finished_at) - (SELECT MAX(last_seen) FROM nodes WHERE node_id = 'a')))::float8
+         FROM job_executions e WHERE e.execution_status = 'CRASHED'",
+    )
+    .await;
+    assert!(rescue_after < 3.0, "claims voided {rescue_after:.2} s after a's last heartbeat");
+    assert!(killed.elapsed() < Duration::from_secs(60));
+
+    let (_, nodes) = b.get("/v1/nodes").await;
+    let status = |id: &str| nodes.as_array().unwrap().iter().find(|n| n["node_id"] == id).unwrap()["status"].clone();
+    assert_eq!((status("a"), status("b"), status("c")), (json!("DEAD"), json!("ACTIVE"), json!("ACTIVE")), "{nodes}");
+    let (_, workers) = c.get("/v1/workers").await;
+    let dead = workers.as_array().unwrap().iter().filter(|w| w["node_id"] == "a" && w["status"] == "DEAD").count();
+    assert_eq!(dead as i64, a_workers, "a's workers are reported DEAD: {workers}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM cluster_leases WHERE name = 'rescue'").await, 1);
+}
+
+async fn a_job_running_on_another_node_is_cancelled_there_and_its_handler_stops(mut db: TestDb) {
+    db.release_lock();
+    let redis = TestRedis::start(None).await;
+    let a = NodeProcess::start(&db, &redis.url(), "a", &[]).await;
+    let b = NodeProcess::start(&db, &redis.url(), "b", &[]).await;
+    let job_id = submit(&a, "sleep", json!({"ms": 600_000})).await;
+    let runner = runner_of(&db, job_id).await;
+    let (other, running) = if runner == "a" { (&b, &a) } else { (&a, &b) };
+
+    let (status, body) = other.post(&format!("/v1/jobs/{job_id}/cancel"), "").await;
+    assert_eq!((status, body["status"].clone()), (200, json!("CANCELLED")), "{body}");
+    // The handler stopped where it ran: its worker holds nothing any more (a cancel
+    // made only in the store would leave the 10-minute sleep running).
+    let load = format!("SELECT COALESCE(SUM(current_load), 0)::bigint FROM workers WHERE node_id = '{}'", running.id);
+    eventually("the running node's load drops to 0", Duration::from_secs(5), || async {
+        (count(&db, &load).await == 0).then_some(())
+    })
+    .await;
+    let cancelled =
+        format!("SELECT COUNT(*) FROM job_executions WHERE job_id = '{job_id}' AND execution_status = 'CANCELLED'");
+    assert_eq!(count(&db, &cancelled).await, 1);
+    let log = running.log();
+    assert!(!log.contains("remote cancel failed"), "{log}");
+}
+
+async fn crash_and_drain_reach_a_worker_and_a_node_elsewhere(mut db: TestDb) {
+    db.release_lock();
+    let redis = TestRedis::start(None).await;
+    let a = NodeProcess::start(&db, &redis.url(), "a", &[]).await;
+    let b = NodeProcess::start(&db, &redis.url(), "b", &[]).await;
+    let worker: String = eventually("b's workers have rows", Duration::from_secs(10), || async {
+        let (_, workers) = a.get("/v1/workers").await;
+        workers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["node_id"] == "b")
+            .map(|w| w["worker_id"].as_str().unwrap().to_string())
+    })
+    .await;
+
+    let (status, body) = a.post(&format!("/v1/workers/{worker}/crash"), r#"{"mode": "panic"}"#).await;
+    assert_eq!(status, 202, "{body}");
+    let restarted = format!("SELECT COUNT(*) FROM workers WHERE worker_id = '{worker}' AND failure_count = 1");
+    eventually("b restarted its crashed worker", Duration::from_secs(10), || async {
+        (count(&db, &restarted).await == 1).then_some(())
+    })
+    .await;
+    let (status, _) = a.post(&format!("/v1/workers/{}/crash", Uuid::new_v4()), r#"{"mode": "panic"}"#).await;
+    assert_eq!(status, 404, "an unknown worker");
+
+    let (status, body) = a.post("/v1/nodes/b/drain", "").await;
+    assert_eq!(status, 202, "{body}");
+    eventually("b reports DRAINING", Duration::from_secs(10), || async {
+        let (_, nodes) = a.get("/v1/nodes").await;
+        nodes.as_array().unwrap().iter().any(|n| n["node_id"] == "b" && n["status"] == "DRAINING").then_some(())
+    })
+    .await;
+    let (ready, _) = b.get("/readyz").await;
+    assert_eq!(ready, 503, "a draining node is not ready");
+    for _ in 0..10 {
+        submit(&a, "noop", json!({})).await;
+    }
+    eventually("a ran them", Duration::from_secs(20), || async {
+        (count(&db, "SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await == 10).then_some(())
+    })
+    .await;
+    let on_b = "SELECT COUNT(*) FROM job_executions e JOIN workers w USING (worker_id) WHERE w.node_id = 'b'";
+    assert_eq!(count(&db, on_b).await, 0, "the drained node claims nothing");
+    let (status, _) = a.post("/v1/nodes/nobody/drain", "").await;
+    assert_eq!(status, 404);
+
+    let mut a = a;
+    assert!(a.terminate().await.success(), "SIGTERM: a drains and exits 0");
+    let (_, nodes) = b.get("/v1/nodes").await;
+    let a_row = nodes.as_array().unwrap().iter().find(|n| n["node_id"] == "a").unwrap().clone();
+    assert_eq!(a_row["status"], "STOPPED", "a node that left says so: {nodes}");
+}
+
+async fn a_request_left_pending_by_a_killed_reader_is_reclaimed_and_handled_once(mut db: TestDb) {
+    let store = db.store(BackoffPolicy::default());
+    let job = new_job("sleep", json!({"ms": 1}));
+    let job_id = job.job_id;
+    let mut waiting = job;
+    waiting.run_at = Some(SystemClock.now() + chrono::Duration::hours(1)); // stays PENDING
+    store.enqueue(vec![waiting], SystemClock.now()).await.unwrap();
+    drop(store);
+    db.release_lock();
+    let redis = TestRedis::start(None).await;
+    let mailbox = RedisMailbox::open(&redis.url(), "aeon", 1_000).unwrap();
+    // A request to node b, read by a reader of b that then died without acking.
+    let request = Envelope::new("test", Body::Request { actor: CANCEL.into(), message: json!(job_id) });
+    mailbox.post(vec![("b".into(), request.encode())]).await.unwrap();
+    let read = mailbox.receive("b", "b:dead-process", 10, Duration::from_millis(50)).await.unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(mailbox.pending("b").await.unwrap(), 1);
+
+    let _b = NodeProcess::start(&db, &redis.url(), "b", &[("AEON__CLUSTER__RECLAIM_IDLE_MS", "1000")]).await;
+    let sql = format!("SELECT COUNT(*) FROM jobs WHERE job_id = '{job_id}' AND status = 'CANCELLED'");
+    eventually("b reclaimed the request and cancelled the job", Duration::from_secs(15), || async {
+        (count(&db, &sql).await == 1).then_some(())
+    })
+    .await;
+    let replies: Vec<Delivery> = eventually("the reply arrives", Duration::from_secs(5), || async {
+        let got = mailbox.receive("test", "test", 10, Duration::from_millis(100)).await.unwrap();
+        (!got.is_empty()).then(|| got.into_iter().map(Delivery::from).collect())
+    })
+    .await;
+    assert_eq!(replies.len(), 1, "handled once");
+    let Body::Reply { request_id, answer } = replies[0].envelope.clone().unwrap().body else { panic!("a reply") };
+    assert_eq!(request_id, request.id);
+    let cancelled: Cancelled = serde_json::from_value(answer.unwrap()).unwrap();
+    assert_eq!(cancelled.status.as_str(), "CANCELLED");
+    eventually("nothing left pending", Duration::from_secs(5), || async {
+        (mailbox.pending("b").await.unwrap() == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await; // another reclaim round: nothing handled twice
+    assert!(mailbox.receive("test", "test", 10, Duration::from_millis(100)).await.unwrap().is_empty());
+}
+
+async fn malformed_entries_written_into_a_nodes_stream_are_refused_and_acknowledged(mut db: TestDb) {
+    db.release_lock();
+    let redis = TestRedis::start(None).await;
+    let a = NodeProcess::start(&db, &redis.url(), "a", &[]).await;
+    eventually("a reads its mailbox", Duration::from_secs(10), || async {
+        redis.cli(&["XINFO", "GROUPS", "aeon:mailbox:a"]).filter(|o| o.contains("aeon")).map(drop)
+    })
+    .await;
+    for data in ["{not json", r#"{"v":2,"id":"x","kind":"wake"}"#, r#"{"v":1}"#] {
+        redis.cli(&["XADD", "aeon:mailbox:a", "*", "e", data]).expect("XADD");
+    }
+    redis.cli(&["XADD", "aeon:mailbox:a", "*", "other", "field"]).expect("XADD");
+    eventually("all four refused", Duration::from_secs(10), || async {
+        let (_, metrics) = a.get("/metrics").await;
+        metrics.as_str().unwrap().contains("aeon_mailbox_rejected_total{backend=\"redis\"} 4").then_some(())
+    })
+    .await;
+    let pending = redis.cli(&["XPENDING", "aeon:mailbox:a", "aeon"]).unwrap();
+    assert!(pending.starts_with("0\n"), "acknowledged: {pending}");
+    // The mailbox still works: a request after them is answered.
+    let b = NodeProcess::start(&db, &redis.url(), "b", &[]).await;
+    let (status, body) = b.post("/v1/nodes/a/drain", "").await;
+    assert_eq!(status, 202, "{body}");
+    let log = a.log();
+    assert!(log.contains("envelope version 2"), "the refusal is logged with its reason: {log}");
+}
+
+async fn nothing_is_lost_when_redis_is_killed_restarted_and_flushed_mid_run(mut db: TestDb) {
+    db.release_lock();
+    let mut redis = TestRedis::start(None).await;
+    let poll = [("AEON__NODE__POLL_MS", "200")];
+    let a = NodeProcess::start(&db, &redis.url(), "a", &poll).await;
+    let b = NodeProcess::start(&db, &redis.url(), "b", &poll).await;
+    let mut submitted = 0;
+    let mut submit_some = async |n: usize| {
+        for _ in 0..n {
+            let node = if submitted % 2 == 0 { &a } else { &b };
+            submit(node, "sleep", json!({"ms": 20})).await;
+            submitted += 1;
+        }
+    };
+    submit_some(20).await;
+
+    redis.kill();
+    submit_some(20).await;
+    for node in [&a, &b] {
+        let body = eventually("degraded: redis", Duration::from_secs(10), || async {
+            let (status, body) = node.get("/readyz").await;
+            (status == 200 && body["degraded"] == json!(["redis"])).then_some(body)
+        })
+        .await;
+        assert!(body["reason"].as_str().unwrap().starts_with("redis: "), "{body}");
+        let (_, metrics) = node.get("/metrics").await;
+        assert!(metrics.as_str().unwrap().contains("aeon_redis_degraded{backend=\"redis\"} 1"));
+    }
+    eventually("jobs still complete (by the poll)", Duration::from_secs(30), || async {
+        (count(&db, "SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await == 40).then_some(())
+    })
+    .await;
+
+    redis.restart().await;
+    for node in [&a, &b] {
+        eventually("reconnected", Duration::from_secs(15), || async {
+            let (status, body) = node.get("/readyz").await;
+            (status == 200 && body.get("degraded").is_none()).then_some(())
+        })
+        .await;
+    }
+    submit_some(20).await;
+    redis.cli(&["FLUSHALL"]).expect("FLUSHALL");
+    submit_some(20).await;
+    eventually("every job completed", Duration::from_secs(30), || async {
+        (count(&db, "SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await == 80).then_some(())
+    })
+    .await;
+    let once = "SELECT COUNT(*) FROM jobs j WHERE 1 = (SELECT COUNT(*) FROM job_executions e
+                WHERE e.job_id = j.job_id AND e.execution_status = 'SUCCEEDED')";
+    assert_eq!(count(&db, once).await, 80, "each exactly once");
+    // Membership and mailboxes are rebuilt after the flush.
+    eventually("membership rebuilt", Duration::from_secs(10), || async {
+        let members = redis.cli(&["KEYS", "aeon:node:*"]).unwrap_or_default();
+        (members.contains("aeon:node:a") && members.contains("aeon:node:b")).then_some(())
+    })
+    .await;
+    let (status, _) = a.post("/v1/nodes/b/drain", "").await;
+    assert_eq!(status, 202, "requests cross nodes again");
+}
+
+async fn a_redis_password_right_works_and_wrong_fails_clearly_without_showing_it(mut db: TestDb) {
+    db.release_lock();
+    let redis = TestRedis::start(Some("s3cret-pass")).await;
+    let a = NodeProcess::start(&db, &redis.url(), "a", &[]).await;
+    let (status, body) = a.get("/readyz").await;
+    assert_eq!((status, body.get("degraded")), (200, None), "{body}");
+    let b = NodeProcess::start(&db, &redis.url(), "b", &[]).await;
+    eventually("b has joined", Duration::from_secs(10), || async {
+        let (_, nodes) = a.get("/v1/nodes").await;
+        nodes.as_array().unwrap().iter().any(|n| n["node_id"] == "b" && n["status"] == "ACTIVE").then_some(())
+    })
+    .await;
+    let (status, body) = a.post("/v1/nodes/b/drain", "").await;
+    assert_eq!(status, 202, "the authenticated mailbox carries requests: {body}");
+
+    let mut wrong = NodeProcess::spawn(&db, &redis.url_with_password("wr0ng-pass"), "c", &[]);
+    let start = Instant::now();
+    let exit = loop {
+        if let Some(exit) = wrong.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "a wrong password must stop the node");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(!exit.success());
+    let log = wrong.log();
+    assert!(log.contains("redis.url"), "the error names the key: {log}");
+    assert!(log.contains("refused the credentials"), "{log}");
+    assert!(!log.contains("wr0ng-pass"), "the password is never shown: {log}");
+    drop(b);
+}
+
+postgres_only!(
+    a_job_submitted_to_one_node_is_started_by_an_idle_other_at_once,
+    a_sigkilled_node_is_declared_dead_and_its_jobs_run_elsewhere_within_the_bound,
+    a_job_running_on_another_node_is_cancelled_there_and_its_handler_stops,
+    crash_and_drain_reach_a_worker_and_a_node_elsewhere,
+    a_request_left_pending_by_a_killed_reader_is_reclaimed_and_handled_once,
+    malformed_entries_written_into_a_nodes_stream_are_refused_and_acknowledged,
+    nothing_is_lost_when_redis_is_killed_restarted_and_flushed_mid_run,
+    a_redis_password_right_works_and_wrong_fails_clearly_without_showing_it,
+);

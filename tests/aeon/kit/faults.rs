@@ -1,0 +1,84 @@
+//! Faults on demand through a `TestNode`: a crashed or hung worker, a killed Job
+//! actor. Each time the job is retried as a node retries it.
+
+use std::time::Duration;
+
+use aeon::actors::probe::Event;
+use aeon::actors::worker::CrashMode;
+use aeon::job::{ExecutionStatus, JobStatus};
+use serde_json::json;
+
+use super::gated_node;
+use crate::common::actors::GateEvent;
+use crate::common::{TestDb, on_every_backend};
+
+async fn a_panicked_worker_s_job_is_recorded_crashed_and_retried(db: TestDb) {
+    let (mut node, mut gate) = gated_node(&db).await;
+    let job_id = node.submit("gate", json!("once")).await;
+    assert_eq!(gate.next().await, GateEvent::Arrived(json!("once")));
+    let worker_id = node.crash_worker_running(job_id, CrashMode::Panic).await;
+    assert_eq!(node.slots().await[0].failure_count, 1, "restarted once");
+    let crashed = node.executions(job_id).await;
+    assert_eq!((crashed[0].execution_status, crashed[0].worker_id), (ExecutionStatus::Crashed, worker_id));
+    node.assert_status(job_id, JobStatus::Pending).await;
+
+    node.advance(Duration::from_secs(1)).await;
+    gate.open(1);
+    node.drain().await;
+    node.assert_status(job_id, JobStatus::Completed).await;
+    node.assert_attempts(job_id, 2).await;
+}
+
+async fn a_hung_worker_is_declared_dead_once_time_passes_and_its_job_retried(db: TestDb) {
+    let (mut node, mut gate) = gated_node(&db).await;
+    let job_id = node.submit("gate", json!("hang")).await;
+    assert_eq!(gate.next().await, GateEvent::Arrived(json!("hang")));
+    let worker_id = node.crash_worker_running(job_id, CrashMode::Hang).await;
+    node.advance(Duration::from_millis(5_001)).await; // health.dead_after_ms
+    node.expect_event(
+        "the hung worker's death",
+        |e| matches!(e, Event::WorkerDeclaredDead { worker_id: w } if *w == worker_id),
+    )
+    .await;
+    node.expect_event("its replacement", |e| matches!(e, Event::WorkerRestarted { .. })).await;
+    assert_eq!(node.executions(job_id).await[0].execution_status, ExecutionStatus::Crashed);
+
+    gate.open(2); // the hung incarnation's run was stopped; the retry passes
+    node.advance(Duration::from_secs(1)).await;
+    node.drain().await;
+    node.assert_status(job_id, JobStatus::Completed).await;
+    node.assert_attempts(job_id, 2).await;
+}
+
+async fn a_killed_job_actor_s_run_is_recorded_crashed_and_retried(db: TestDb) {
+    let (mut node, mut gate) = gated_node(&db).await;
+    let job_id = node.submit("gate", json!("killed")).await;
+    assert_eq!(gate.next().await, GateEvent::Arrived(json!("killed")));
+    node.kill_job(job_id).await;
+    assert_eq!(gate.next().await, GateEvent::Dropped(json!("killed")), "the handler stopped with its actor");
+    let executions = node.executions(job_id).await;
+    assert_eq!(executions[0].execution_status, ExecutionStatus::Crashed);
+    assert!(executions[0].error.as_deref().unwrap_or("").contains("Job actor died"), "{executions:?}");
+    assert_eq!(node.slots().await[0].load, 0, "its slot is free");
+
+    node.advance(Duration::from_secs(1)).await;
+    gate.open(1);
+    node.drain().await;
+    node.assert_status(job_id, JobStatus::Completed).await;
+    node.assert_attempts(job_id, 2).await;
+}
+
+on_every_backend!(
+    a_panicked_worker_s_job_is_recorded_crashed_and_retried,
+    a_hung_worker_is_declared_dead_once_time_passes_and_its_job_retried,
+    a_killed_job_actor_s_run_is_recorded_crashed_and_retried,
+);
+
+#[actix_rt::test(system = "crate::common::TestSystem")]
+#[should_panic(expected = "is not running")]
+async fn crashing_the_worker_of_a_job_that_does_not_run_fails_the_test() {
+    let db = TestDb::new(crate::common::Backend::Sqlite).await;
+    let (mut node, _gate) = super::gated_node(&db).await;
+    let job_id = node.submit("sms", json!({})).await; // nobody handles it
+    node.crash_worker_running(job_id, CrashMode::Panic).await;
+}

@@ -1,0 +1,114 @@
+//! The store's side of the cluster, on each backend: node rows, the rescue lease and
+//! its fencing token, and voiding a dead node's claims at once.
+
+use std::time::Duration;
+
+use aeon::clock::Clock;
+use aeon::job::{ExecutionStatus, JobStatus};
+use aeon::store::{Fence, NodeRecord, NodeStatus, RESCUE_LEASE, WorkerRecord, WorkerStatus};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::common::{TestDb, claim_request, clock, exact_backoff, new_job, on_every_backend};
+
+fn node(id: &str, at: chrono::DateTime<chrono::Utc>) -> NodeRecord {
+    NodeRecord {
+        node_id: id.into(),
+        address: format!("{id}:8080"),
+        status: NodeStatus::Active,
+        started_at: at,
+        last_seen: at,
+    }
+}
+
+fn worker(worker_id: Uuid, node_id: &str) -> WorkerRecord {
+    WorkerRecord {
+        worker_id,
+        node_id: node_id.into(),
+        status: WorkerStatus::Active,
+        capacity: 10,
+        current_load: 1,
+        health_score: 1.0,
+        failure_count: 0,
+        metadata: json!({}),
+        last_heartbeat: None,
+    }
+}
+
+async fn one_holder_at_a_time_and_the_token_grows_when_the_lease_changes_hands(db: TestDb) {
+    let clock = clock();
+    let store = db.store(exact_backoff());
+    let ttl = chrono::Duration::seconds(10);
+    let a = store.acquire_lease(RESCUE_LEASE, "a", clock.now() + ttl, clock.now()).await.unwrap();
+    assert_eq!(a, Some(1));
+    assert_eq!(store.acquire_lease(RESCUE_LEASE, "b", clock.now() + ttl, clock.now()).await.unwrap(), None);
+    clock.advance(Duration::from_secs(5));
+    let renewed = store.acquire_lease(RESCUE_LEASE, "a", clock.now() + ttl, clock.now()).await.unwrap();
+    assert_eq!(renewed, Some(1), "renewing keeps the token");
+    clock.advance(Duration::from_secs(11));
+    let b = store.acquire_lease(RESCUE_LEASE, "b", clock.now() + ttl, clock.now()).await.unwrap();
+    assert_eq!(b, Some(2), "an expired lease is taken, under a larger token");
+    assert_eq!(store.acquire_lease(RESCUE_LEASE, "a", clock.now() + ttl, clock.now()).await.unwrap(), None);
+}
+
+async fn a_dead_nodes_claims_are_voided_at_once_under_a_valid_fence_only(db: TestDb) {
+    let clock = clock();
+    let store = db.store(exact_backoff());
+    let t0 = clock.now();
+    store.heartbeat_node(node("dead", t0), t0).await.unwrap();
+    store.heartbeat_node(node("alive", t0), t0).await.unwrap();
+    let (w_dead, w_alive) = (Uuid::new_v4(), Uuid::new_v4());
+    store.upsert_workers(vec![worker(w_dead, "dead"), worker(w_alive, "alive")]).await.unwrap();
+    store.enqueue((0..3).map(|_| new_job("echo", json!({}))).collect(), t0).await.unwrap();
+    let lease = Duration::from_secs(300);
+    let held = store.claim(claim_request(w_dead, 2, lease), t0).await.unwrap();
+    let other = store.claim(claim_request(w_alive, 1, lease), t0).await.unwrap();
+    assert_eq!((held.len(), other.len()), (2, 1));
+
+    clock.advance(Duration::from_secs(20));
+    let now = clock.now();
+    store.heartbeat_node(node("alive", now), now).await.unwrap();
+    let token = store.acquire_lease(RESCUE_LEASE, "alive", now + chrono::Duration::seconds(10), now).await.unwrap();
+    let fence = Fence { name: RESCUE_LEASE.into(), holder: "alive".into(), token: token.unwrap() };
+    let silent_since = now - chrono::Duration::seconds(10);
+
+    let stale = Fence { token: fence.token + 1, ..fence.clone() };
+    assert_eq!(
+        store.rescue_node("dead", silent_since, stale, now).await.unwrap(),
+        None,
+        "a stale fence changes nothing"
+    );
+    assert_eq!(store.get_job(held[0].job_id).await.unwrap().unwrap().status, JobStatus::Running);
+
+    let spoke = store.rescue_node("alive", silent_since, fence.clone(), now).await.unwrap();
+    assert_eq!(spoke, Some(Vec::new()), "a node that spoke recently is not dead");
+
+    let rescued = store.rescue_node("dead", silent_since, fence.clone(), now).await.unwrap().unwrap();
+    let mut ids: Vec<Uuid> = rescued.iter().map(|r| r.job_id).collect();
+    ids.sort();
+    let mut expected: Vec<Uuid> = held.iter().map(|c| c.job_id).collect();
+    expected.sort();
+    assert_eq!(ids, expected, "exactly the dead node's claims");
+    for claim in &held {
+        let job = store.get_job(claim.job_id).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Pending, "retried");
+        let runs = store.executions(claim.job_id).await.unwrap();
+        assert_eq!(runs[0].execution_status, ExecutionStatus::Crashed);
+        assert!(runs[0].error.as_deref().unwrap().starts_with("node dead stopped heartbeating"), "{:?}", runs[0].error);
+    }
+    assert_eq!(store.get_job(other[0].job_id).await.unwrap().unwrap().status, JobStatus::Running);
+
+    let nodes = store.list_nodes().await.unwrap();
+    let statuses: Vec<(&str, NodeStatus)> = nodes.iter().map(|n| (n.node_id.as_str(), n.status)).collect();
+    assert_eq!(statuses, vec![("alive", NodeStatus::Active), ("dead", NodeStatus::Dead)]);
+    assert_eq!(nodes[1].address, "dead:8080");
+    let workers = store.list_workers().await.unwrap();
+    let status_of = |id: Uuid| workers.iter().find(|w| w.worker_id == id).unwrap().status;
+    assert_eq!((status_of(w_dead), status_of(w_alive)), (WorkerStatus::Dead, WorkerStatus::Active));
+    assert_eq!(store.rescue_node("dead", silent_since, fence, now).await.unwrap(), Some(Vec::new()), "once");
+}
+
+on_every_backend!(
+    one_holder_at_a_time_and_the_token_grows_when_the_lease_changes_hands,
+    a_dead_nodes_claims_are_voided_at_once_under_a_valid_fence_only,
+);
