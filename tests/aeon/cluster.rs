@@ -45,13 +45,11 @@ async fn submit(node: &NodeProcess, job_type: &str, payload: Value) -> Uuid {
     body["job_id"].as_str().unwrap().parse().unwrap()
 }
 
-fn held_by(db: &TestDb) -> impl Fn(&'static str) -> String + '_ {
-    let _ = db;
-    |node| {
-        format!(
-            "SELECT COUNT(*) FROM jobs j JOIN workers w USING (worker_id) WHERE j.status = 'RUNNING' AND w.node_id = '{node}'"
-        )
-    }
+/// How many running jobs `node`'s workers hold.
+fn held_by(node: &str) -> String {
+    format!(
+        "SELECT COUNT(*) FROM jobs j JOIN workers w USING (worker_id) WHERE j.status = 'RUNNING' AND w.node_id = '{node}'"
+    )
 }
 
 async fn a_job_submitted_to_one_node_is_started_by_an_idle_other_at_once(mut db: TestDb) {
@@ -119,6 +117,39 @@ async fn runner_node_of_execution(db: &TestDb, job_id: Uuid) -> String {
     .await
 }
 
+async fn a_dependent_released_on_a_draining_node_starts_at_once_on_the_other(mut db: TestDb) {
+    db.release_lock();
+    let redis = TestRedis::start(None).await;
+    let a = NodeProcess::start(&db, &redis.url(), "a", &[]).await;
+    let b = NodeProcess::start(&db, &redis.url(), "b", &[]).await;
+    let parent = submit(&a, "sleep", json!({"ms": 1_000})).await;
+    let body = json!({"type": "noop", "payload": {}, "depends_on": [parent.to_string()]}).to_string();
+    let (status, answer) = a.post("/v1/jobs", &body).await;
+    assert_eq!(status, 201, "{answer}");
+    let child: Uuid = answer["job_id"].as_str().unwrap().parse().unwrap();
+    // The node running the parent drains: the parent finishes there, and its release
+    // of the child must reach the other node (polls are 30 s).
+    let runner = runner_of(&db, parent).await;
+    let (drained, other) = if runner == "a" { (&a, "b") } else { (&b, "a") };
+    let (status, _) = drained.post(&format!("/v1/nodes/{runner}/drain"), "").await;
+    assert_eq!(status, 202);
+    let done = format!("SELECT COUNT(*) FROM jobs WHERE job_id = '{child}' AND status = 'COMPLETED'");
+    eventually("the child completes", Duration::from_secs(10), || async {
+        (count(&db, &done).await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(runner_node_of_execution(&db, child).await, other);
+    let gap: f64 = scalar(
+        &db,
+        &format!(
+            "SELECT EXTRACT(EPOCH FROM ((SELECT started_at FROM jobs WHERE job_id = '{child}')
+                                     - (SELECT completed_at FROM jobs WHERE job_id = '{parent}')))::float8"
+        ),
+    )
+    .await;
+    assert!(gap < 1.0, "the child started {gap:.3} s after its parent completed elsewhere");
+}
+
 async fn a_sigkilled_node_is_declared_dead_and_its_jobs_run_elsewhere_within_the_bound(mut db: TestDb) {
     const JOBS: usize = 60;
     let store = db.store(BackoffPolicy::default());
@@ -134,13 +165,14 @@ async fn a_sigkilled_node_is_declared_dead_and_its_jobs_run_elsewhere_within_the
     let mut a = NodeProcess::start(&db, &redis.url(), "a", &[]).await;
     let b = NodeProcess::start(&db, &redis.url(), "b", &[]).await;
     let c = NodeProcess::start(&db, &redis.url(), "c", &[]).await;
-    let held = held_by(&db);
-    eventually("a runs jobs", Duration::from_secs(20), || async { (count(&db, &held("a")).await >= 4).then_some(()) })
-        .await;
+    eventually("a runs jobs", Duration::from_secs(20), || async {
+        (count(&db, &held_by("a")).await >= 4).then_some(())
+    })
+    .await;
     let a_workers = count(&db, "SELECT COUNT(*) FROM workers WHERE node_id = 'a'").await;
     a.kill();
     let killed = Instant::now();
-    let stranded = count(&db, &held("a")).await;
+    let stranded = count(&db, &held_by("a")).await;
     assert!(stranded > 0, "the kill left claims behind");
 
     eventually("every job completed", Duration::from_secs(120), || async {
@@ -382,6 +414,36 @@ async fn nothing_is_lost_when_redis_is_killed_restarted_and_flushed_mid_run(mut 
     assert_eq!(status, 202, "requests cross nodes again");
 }
 
+async fn a_node_starts_while_its_redis_is_down_and_connects_when_it_comes(mut db: TestDb) {
+    db.release_lock();
+    let mut redis = TestRedis::start(None).await;
+    redis.kill();
+    let a = NodeProcess::start(&db, &redis.url(), "a", &[("AEON__NODE__POLL_MS", "200")]).await;
+    let body = eventually("ready, degraded: redis", Duration::from_secs(10), || async {
+        let (status, body) = a.get("/readyz").await;
+        (status == 200 && body["degraded"] == json!(["redis"])).then_some(body)
+    })
+    .await;
+    assert!(body["reason"].as_str().unwrap().contains("redis"), "{body}");
+    assert!(a.log().contains("starting degraded"), "the start says so: {}", a.log());
+    let job_id = submit(&a, "noop", json!({})).await;
+    let done = format!("SELECT COUNT(*) FROM jobs WHERE job_id = '{job_id}' AND status = 'COMPLETED'");
+    eventually("it works on the store alone", Duration::from_secs(10), || async {
+        (count(&db, &done).await == 1).then_some(())
+    })
+    .await;
+    redis.restart().await;
+    eventually("connected once Redis is up", Duration::from_secs(15), || async {
+        let (status, body) = a.get("/readyz").await;
+        (status == 200 && body.get("degraded").is_none()).then_some(())
+    })
+    .await;
+    eventually("registered in Redis", Duration::from_secs(5), || async {
+        redis.cli(&["EXISTS", "aeon:node:a"]).filter(|o| o.trim() == "1").map(drop)
+    })
+    .await;
+}
+
 async fn a_redis_password_right_works_and_wrong_fails_clearly_without_showing_it(mut db: TestDb) {
     db.release_lock();
     let redis = TestRedis::start(Some("s3cret-pass")).await;
@@ -417,10 +479,12 @@ async fn a_redis_password_right_works_and_wrong_fails_clearly_without_showing_it
 postgres_only!(
     a_job_submitted_to_one_node_is_started_by_an_idle_other_at_once,
     a_sigkilled_node_is_declared_dead_and_its_jobs_run_elsewhere_within_the_bound,
+    a_dependent_released_on_a_draining_node_starts_at_once_on_the_other,
     a_job_running_on_another_node_is_cancelled_there_and_its_handler_stops,
     crash_and_drain_reach_a_worker_and_a_node_elsewhere,
     a_request_left_pending_by_a_killed_reader_is_reclaimed_and_handled_once,
     malformed_entries_written_into_a_nodes_stream_are_refused_and_acknowledged,
     nothing_is_lost_when_redis_is_killed_restarted_and_flushed_mid_run,
+    a_node_starts_while_its_redis_is_down_and_connects_when_it_comes,
     a_redis_password_right_works_and_wrong_fails_clearly_without_showing_it,
 );

@@ -167,3 +167,15 @@ on_every_mailbox!(
     a_mailbox_is_trimmed_to_about_its_maximum_length,
     registrations_expire_unless_renewed,
 );
+
+/// `rediss://`: the mailbox speaks TLS to a Redis that accepts nothing else.
+#[actix_rt::test]
+async fn the_redis_mailbox_works_over_tls() {
+    let redis = TestRedis::start_tls().await;
+    let tls = RedisMailbox::open(&redis.url(), "aeon", 1_000).unwrap();
+    tls.ping().await.expect("a TLS connection");
+    tls.post(vec![("a".to_string(), wake("x"))]).await.unwrap();
+    assert_eq!(tls.receive("a", "c", 10, SHORT).await.unwrap().len(), 1);
+    let plain = RedisMailbox::open(&format!("redis://127.0.0.1:{}", redis.port), "aeon", 1_000).unwrap();
+    assert!(plain.ping().await.is_err(), "the server speaks only TLS: a plain connection fails");
+}

@@ -9,6 +9,8 @@ pub struct TestRedis {
     pub port: u16,
     password: Option<String>,
     child: Option<Child>,
+    /// A TLS-only server: the directory of its self-signed certificate.
+    tls: Option<std::path::PathBuf>,
 }
 
 fn free_port() -> u16 {
@@ -18,13 +20,35 @@ fn free_port() -> u16 {
 impl TestRedis {
     /// Starts a server; `password`: it requires one (`requirepass`).
     pub async fn start(password: Option<&str>) -> TestRedis {
-        let mut redis = TestRedis { port: free_port(), password: password.map(str::to_string), child: None };
+        let mut redis = TestRedis { port: free_port(), password: password.map(str::to_string), child: None, tls: None };
         redis.restart().await;
         redis
     }
 
-    /// `redis://[:password@]127.0.0.1:<port>`.
+    /// A server that speaks TLS only, with a self-signed certificate (made with
+    /// `openssl`) for 127.0.0.1.
+    pub async fn start_tls() -> TestRedis {
+        let dir = std::env::temp_dir().join(format!("aeon-redis-tls-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let made = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "key.pem", "-out", "cert.pem"])
+            .current_dir(&dir)
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl makes the test certificate");
+        assert!(made.success());
+        let mut redis = TestRedis { port: free_port(), password: None, child: None, tls: Some(dir) };
+        redis.restart().await;
+        redis
+    }
+
+    /// `redis://[:password@]127.0.0.1:<port>`; `rediss://…/#insecure` for a TLS server
+    /// (its certificate is self-signed).
     pub fn url(&self) -> String {
+        if self.tls.is_some() {
+            return format!("rediss://127.0.0.1:{}/#insecure", self.port);
+        }
         match &self.password {
             Some(p) => format!("redis://:{p}@127.0.0.1:{}", self.port),
             None => format!("redis://127.0.0.1:{}", self.port),
@@ -48,7 +72,20 @@ impl TestRedis {
     pub async fn restart(&mut self) {
         self.kill();
         let mut command = Command::new("redis-server");
-        command.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        match &self.tls {
+            None => command.args(["--port", &self.port.to_string()]),
+            Some(dir) => {
+                command.args(["--port", "0", "--tls-port", &self.port.to_string(), "--tls-auth-clients", "no"]).args([
+                    "--tls-cert-file",
+                    &dir.join("cert.pem").to_string_lossy(),
+                    "--tls-key-file",
+                    &dir.join("key.pem").to_string_lossy(),
+                    "--tls-ca-cert-file",
+                    &dir.join("cert.pem").to_string_lossy(),
+                ])
+            }
+        };
         if let Some(p) = &self.password {
             command.args(["--requirepass", p]);
         }
@@ -69,6 +106,9 @@ impl TestRedis {
     pub fn cli(&self, args: &[&str]) -> Option<String> {
         let mut command = Command::new("redis-cli");
         command.args(["-p", &self.port.to_string(), "--no-auth-warning"]);
+        if self.tls.is_some() {
+            command.args(["--tls", "--insecure"]);
+        }
         if let Some(p) = &self.password {
             command.args(["-a", p]);
         }
@@ -80,5 +120,8 @@ impl TestRedis {
 impl Drop for TestRedis {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = &self.tls {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
