@@ -30,6 +30,8 @@
 //! - [`metrics`]: `GET /metrics` (the `prometheus-client` crate): process-wide counters
 //!   and histograms, and the node's [`gauges`], cached off the request path.
 //! - [`bench`]: `aeon bench`, the scenarios behind `BENCHMARKS.md`.
+//! - [`experiment`]: `aeon experiment run`, crash-simulation experiments against real
+//!   node processes, and their invariant reports (`docs/experiments.md`).
 //! - [`store`]: the [`store::Store`] contract alone, and its backends, each in its own
 //!   folder: [`store::sqlite`] (the embedded default) and [`store::postgres`]
 //!   (production, several nodes). The [`actors::store::StoreActor`] owns one and
@@ -53,6 +55,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod experiment;
 pub mod gauges;
 pub mod handler;
 pub mod job;

@@ -54,6 +54,10 @@ enum Command {
     /// Measures throughput, the plain-SQL ceiling, latency, recovery, actor overhead
     /// and memory on the backend of `store.url` (in scratch databases), and writes
     /// BENCHMARKS.md.
+    /// Crash-simulation experiments: a workload and a fault schedule against real node
+    /// processes, and a report of which guarantees held (docs/experiments.md).
+    #[command(subcommand)]
+    Experiment(ExperimentCommand),
     Bench {
         /// Scenarios to run (repeatable): memory, throughput, limit, latency, recovery,
         /// actors. Default: all.
@@ -78,6 +82,31 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ExperimentCommand {
+    /// Runs a scenario (TOML); exits 1 when an invariant failed, 2 when it could not run.
+    Run {
+        /// The scenario file, e.g. experiments/worker-panics.toml.
+        scenario: PathBuf,
+        /// The seed of the workload and the fault schedule; random (and printed) when absent.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where report.json, report.html, plan.json and the node logs go
+        /// (default experiment-runs/NAME-SEED).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// No progress line, a one-word verdict (for CI).
+        #[arg(long)]
+        quiet: bool,
+        /// The Postgres server of a postgres scenario (a scratch schema is made on it).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+        /// When an invariant fails, rerun with fewer faults to find a smallest failing schedule.
+        #[arg(long)]
+        shrink: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let client = cli.client.clone();
@@ -88,6 +117,11 @@ fn main() -> ExitCode {
         Command::Dlq(command) => cli::dlq(client, command),
         Command::Stats => cli::stats(client),
         Command::Snapshot(command) => cli::snapshot(client, command),
+        Command::Experiment(ExperimentCommand::Run { scenario, seed, out, quiet, store, shrink }) => {
+            init_logging(LogFormat::Text);
+            let options = aeon::experiment::RunOptions { seed, out, quiet, store, shrink, aeon_bin: None };
+            return aeon::experiment::command(&scenario, &options);
+        }
         command => return local(cli.config, command, cli.client.json),
     };
     init_logging(LogFormat::Text);

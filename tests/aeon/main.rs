@@ -23,6 +23,7 @@ mod config;
 mod contexts;
 mod dashboard;
 mod dependencies;
+mod experiment;
 mod due;
 mod embedded;
 mod idempotency;
