@@ -12,6 +12,7 @@
 
 mod cluster;
 mod contexts;
+pub mod answers;
 mod driver_error;
 mod failure;
 mod open;

@@ -10,12 +10,7 @@ use super::{PgStore, sql};
 use crate::job::NewJob;
 use crate::store::{Edges, StoreError, StoreResult, WorkflowNode};
 
-/// What settling a set of finished jobs did to their dependents.
-#[derive(Debug, Default)]
-pub(super) struct Settled {
-    pub released: HashSet<Uuid>,
-    pub cancelled: HashSet<Uuid>,
-}
+pub(super) use crate::store::answers::Settled;
 
 impl PgStore {
     /// Locks the dependencies that already exist and refuses the submit if one does

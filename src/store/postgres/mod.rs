@@ -25,6 +25,7 @@ use uuid::Uuid;
 use crate::clock::after;
 use crate::job::{Execution, ExecutionStatus, Job, JobStatus, NewJob};
 use crate::retry::BackoffPolicy;
+use crate::store::answers::{answer_enqueue, applied_in_order, inserted_with_resolved_dependencies};
 use crate::store::{
     Applied, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, DeadLetter, Edges, Enqueued, FailOutcome,
     Failed, Failure, FailureDecision, Fence, HealthLog, JobFilter, NodeRecord, NodeStatus, PrunePolicy, Pruned,
@@ -274,20 +275,7 @@ impl Store for PgStore {
         let mut tx = self.begin().await?;
         self.lock_dependencies(&mut tx, &jobs).await?;
         let (inserted, existing) = self.insert_jobs(&mut tx, &jobs, now).await?;
-        // A batch job that lost to an idempotency key is the existing job, edges too.
-        let actual: HashMap<Uuid, Uuid> = jobs
-            .iter()
-            .filter(|j| !inserted.contains(&j.job_id))
-            .filter_map(|j| Some((j.job_id, existing.get(j.idempotency_key.as_deref()?)?.0)))
-            .collect();
-        let new_jobs: Vec<NewJob> = jobs
-            .iter()
-            .filter(|j| inserted.contains(&j.job_id))
-            .map(|j| NewJob {
-                depends_on: j.depends_on.iter().map(|d| *actual.get(d).unwrap_or(d)).collect(),
-                ..j.clone()
-            })
-            .collect();
+        let new_jobs = inserted_with_resolved_dependencies(&jobs, &inserted, &existing);
         let settled = self.insert_edges(&mut tx, &new_jobs.iter().collect::<Vec<_>>(), now).await?;
         self.commit(tx).await?;
         answer_enqueue(&jobs, &inserted, &existing, &settled)
@@ -844,40 +832,7 @@ impl<'q, O> BindFilter<'q> for sqlx::query::QueryScalar<'q, Postgres, O, sqlx::p
     }
 }
 
-/// The answer for each submitted job, in order.
-fn answer_enqueue(
-    jobs: &[NewJob],
-    inserted: &HashSet<Uuid>,
-    existing: &HashMap<String, (Uuid, JobStatus)>,
-    settled: &dependencies::Settled,
-) -> StoreResult<Vec<Enqueued>> {
-    jobs.iter()
-        .map(|job| {
-            if inserted.contains(&job.job_id) {
-                let status = if job.depends_on.is_empty() || settled.released.contains(&job.job_id) {
-                    JobStatus::Pending
-                } else if settled.cancelled.contains(&job.job_id) {
-                    JobStatus::Cancelled
-                } else {
-                    JobStatus::Waiting
-                };
-                return Ok(Enqueued { job_id: job.job_id, status, created: true });
-            }
-            let key = job.idempotency_key.as_deref().unwrap_or_default();
-            let (job_id, status) = existing.get(key).copied().ok_or_else(|| {
-                StoreError::Corrupt(format!("job {} was neither inserted nor found by its key", job.job_id))
-            })?;
-            Ok(Enqueued { job_id, status, created: false })
-        })
-        .collect()
-}
 
-/// For each execution id asked about, in order: applied if it is among `done` (each
-/// at most once, so a duplicate in the batch reads as stale).
-fn applied_in_order(asked: &[Uuid], done: Vec<Uuid>) -> Vec<Applied> {
-    let mut done: std::collections::HashSet<Uuid> = done.into_iter().collect();
-    asked.iter().map(|e| if done.remove(e) { Applied::Applied } else { Applied::Stale }).collect()
-}
 
 /// Health scores are NUMERIC(3,2) in 0..=1.
 fn clamp_score(score: f64) -> f64 {

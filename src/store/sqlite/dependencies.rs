@@ -16,12 +16,7 @@ use super::{SqliteStore, rows, sql};
 use crate::job::NewJob;
 use crate::store::{Edges, StoreError, StoreResult, WorkflowNode};
 
-/// What settling a set of finished jobs did to their dependents.
-#[derive(Debug, Default)]
-pub(super) struct Settled {
-    pub released: HashSet<Uuid>,
-    pub cancelled: HashSet<Uuid>,
-}
+pub(super) use crate::store::answers::Settled;
 
 impl SqliteStore {
     /// Refuses the submit if a dependency outside the batch does not exist (one inside

@@ -15,6 +15,7 @@ use super::dependencies::Settled;
 use super::{SqliteStore, rows, sql};
 use crate::clock::after;
 use crate::job::{JobStatus, NewJob};
+use crate::store::answers::{answer_enqueue, inserted_with_resolved_dependencies};
 use crate::store::{ClaimRequest, ClaimedJob, DependencyOutcome, Enqueued, StoreError, StoreResult};
 
 impl SqliteStore {
@@ -33,20 +34,7 @@ impl SqliteStore {
         let mut tx = self.begin().await?;
         self.check_dependencies(&mut tx, &jobs).await?;
         let (inserted, existing) = self.insert_jobs(&mut tx, &jobs, now).await?;
-        // A batch job that lost to an idempotency key is the existing job, edges too.
-        let actual: HashMap<Uuid, Uuid> = jobs
-            .iter()
-            .filter(|j| !inserted.contains(&j.job_id))
-            .filter_map(|j| Some((j.job_id, existing.get(j.idempotency_key.as_deref()?)?.0)))
-            .collect();
-        let new_jobs: Vec<NewJob> = jobs
-            .iter()
-            .filter(|j| inserted.contains(&j.job_id))
-            .map(|j| NewJob {
-                depends_on: j.depends_on.iter().map(|d| *actual.get(d).unwrap_or(d)).collect(),
-                ..j.clone()
-            })
-            .collect();
+        let new_jobs = inserted_with_resolved_dependencies(&jobs, &inserted, &existing);
         let settled = self.insert_edges(&mut tx, &new_jobs.iter().collect::<Vec<_>>(), now).await?;
         self.commit(tx).await?;
         answer_enqueue(&jobs, &inserted, &existing, &settled)
@@ -150,30 +138,3 @@ impl SqliteStore {
     }
 }
 
-/// The answer for each submitted job, in order.
-fn answer_enqueue(
-    jobs: &[NewJob],
-    inserted: &HashSet<Uuid>,
-    existing: &HashMap<String, (Uuid, JobStatus)>,
-    settled: &Settled,
-) -> StoreResult<Vec<Enqueued>> {
-    jobs.iter()
-        .map(|job| {
-            if inserted.contains(&job.job_id) {
-                let status = if job.depends_on.is_empty() || settled.released.contains(&job.job_id) {
-                    JobStatus::Pending
-                } else if settled.cancelled.contains(&job.job_id) {
-                    JobStatus::Cancelled
-                } else {
-                    JobStatus::Waiting
-                };
-                return Ok(Enqueued { job_id: job.job_id, status, created: true });
-            }
-            let key = job.idempotency_key.as_deref().unwrap_or_default();
-            let (job_id, status) = existing.get(key).copied().ok_or_else(|| {
-                StoreError::Corrupt(format!("job {} was neither inserted nor found by its key", job.job_id))
-            })?;
-            Ok(Enqueued { job_id, status, created: false })
-        })
-        .collect()
-}

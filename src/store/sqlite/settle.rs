@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::codec::{opt_time, time, uuid_list};
 use super::{SqliteStore, rows, sql};
+use crate::store::answers::applied_in_order;
 use crate::store::{
     Applied, ClaimRef, Completed, Completion, FailOutcome, Failed, Failure, FailureDecision, StoreError, StoreResult,
     decide_failure,
@@ -226,9 +227,3 @@ fn parse_ids(ids: &[String]) -> StoreResult<Vec<Uuid>> {
     ids.iter().map(|id| super::codec::parse_uuid(id)).collect()
 }
 
-/// For each execution id asked about, in order: applied if it is among `done` (each
-/// at most once, so a duplicate in the batch reads as stale).
-fn applied_in_order(asked: &[Uuid], done: Vec<Uuid>) -> Vec<Applied> {
-    let mut done: HashSet<Uuid> = done.into_iter().collect();
-    asked.iter().map(|e| if done.remove(e) { Applied::Applied } else { Applied::Stale }).collect()
-}
