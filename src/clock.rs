@@ -41,8 +41,11 @@ impl Clock for SystemClock {
 pub struct ManualClock {
     now: Arc<Mutex<DateTime<Utc>>>,
     /// Sleeps not yet over: when each ends, and whom to tell.
-    sleepers: Arc<Mutex<Vec<(DateTime<Utc>, oneshot::Sender<()>)>>>,
+    sleepers: Arc<Mutex<Vec<Sleeper>>>,
 }
+
+/// A sleep of a [`ManualClock`]: when it ends, and whom to tell.
+type Sleeper = (DateTime<Utc>, oneshot::Sender<()>);
 
 impl ManualClock {
     /// A clock standing at `start`. Postgres keeps microseconds, so the start is

@@ -57,10 +57,10 @@ impl FilterSpec {
         }
         filter.created_from = nonempty(&self.since).map(|s| time(s).map_err(|r| bad("since", r))).transpose()?;
         filter.created_until = nonempty(&self.until).map(|s| time(s).map_err(|r| bad("until", r))).transpose()?;
-        if let (Some(from), Some(until)) = (filter.created_from, filter.created_until) {
-            if from >= until {
-                return Err(bad("until", "must be after since".into()));
-            }
+        if let (Some(from), Some(until)) = (filter.created_from, filter.created_until)
+            && from >= until
+        {
+            return Err(bad("until", "must be after since".into()));
         }
         if let Some(text) = nonempty(&self.search) {
             let chars = text.chars().count();

@@ -48,12 +48,15 @@ pub struct TestNode {
     _scratch: Option<Scratch>,
 }
 
+/// Wraps the store a test node runs on (a [`FaultyStore`](super::FaultyStore), say).
+type StoreWrap = Box<dyn FnOnce(Arc<dyn Store>) -> Arc<dyn Store>>;
+
 /// How to build a [`TestNode`]; every setting has a default fit for tests.
 pub struct TestNodeBuilder {
     registry: Registry,
     database: TestDatabase,
     store: Option<Arc<dyn Store>>,
-    wrap: Option<Box<dyn FnOnce(Arc<dyn Store>) -> Arc<dyn Store>>>,
+    wrap: Option<StoreWrap>,
     config: SupervisorConfig,
     backoff: BackoffPolicy,
     limits: SubmitLimits,

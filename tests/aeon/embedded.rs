@@ -123,7 +123,7 @@ async fn a_second_store_on_one_sqlite_file_is_refused_until_the_first_lets_go() 
     let folder = Folder::new();
     let url = format!("sqlite://{}", folder.0.join("one.db").display());
     let first = SqliteStore::connect(&url, BackoffPolicy::default()).await.expect("the first store");
-    let refused = SqliteStore::connect(&url, BackoffPolicy::default()).await.err().expect("a second is refused");
+    let refused = SqliteStore::connect(&url, BackoffPolicy::default()).await.expect_err("a second is refused");
     assert!(matches!(refused, StoreError::Database(_)), "{refused}");
     let said = refused.to_string();
     assert!(said.contains("already in use") && said.contains("postgres://"), "{said}");

@@ -98,7 +98,7 @@ async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(db: Tes
     let db = db.postgres();
     // A fresh, never analyzed schema: the statistics that mislead the planner most.
     let claim = generic_plan(
-        &db,
+        db,
         &sql::begin_with_settings(sql::claim_session()),
         "uuid[], timestamptz, timestamptz, text[], uuid[]",
         sql::CLAIM,
@@ -107,7 +107,7 @@ async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(db: Tes
     .await;
     assert!(claim.contains("Index Scan using jobs_claim_idx on jobs"), "the claim walks the claim index:\n{claim}");
     let complete = generic_plan(
-        &db,
+        db,
         &sql::BEGIN_COMPLETE,
         "uuid[], uuid[], text[], timestamptz",
         sql::COMPLETE,

@@ -1,0 +1,313 @@
+//! The report of a run: JSON, and one self-contained HTML page with inline SVG.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+use super::check::{Check, Observed, attempts_histogram, duplicate_executions, percentile, recovery_ms, run_checks};
+use super::harness::{FiredFault, Outcome};
+use super::plan::Plan;
+use super::scenario::Scenario;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recovery {
+    pub kind: String,
+    pub faults: usize,
+    pub p50_ms: Option<i64>,
+    pub p99_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub scenario: String,
+    pub seed: u64,
+    pub reproduce: String,
+    pub passed: bool,
+    pub settled: bool,
+    pub jobs_planned: usize,
+    pub jobs_submitted: usize,
+    pub submit_errors: Vec<String>,
+    pub elapsed_ms: i64,
+    pub by_status: BTreeMap<String, usize>,
+    pub checks: Vec<Check>,
+    pub faults: Vec<FiredFault>,
+    pub recovery: Vec<Recovery>,
+    pub duplicate_executions: usize,
+    pub throughput_per_s: f64,
+    /// Jobs finished in each second of the run.
+    pub throughput: Vec<usize>,
+    pub attempts_histogram: BTreeMap<i64, usize>,
+    /// Set by `--shrink`: the smallest fault schedule found that still fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shrunk: Option<Vec<FiredFault>>,
+}
+
+impl Report {
+    pub fn new(scenario: &Scenario, plan: &Plan, outcome: &Outcome, reproduce: String) -> Report {
+        let o: &Observed = &outcome.observed;
+        let mut checks = run_checks(o);
+        if !outcome.submit_errors.is_empty() {
+            checks.push(Check {
+                name: "workload_submitted".into(),
+                guarantee: "(harness) every planned job was accepted by a node".into(),
+                held: false,
+                detail: format!("{} submissions failed", outcome.submit_errors.len()),
+                examples: outcome.submit_errors.iter().take(10).cloned().collect(),
+            });
+        }
+        let passed = checks.iter().all(|c| c.held);
+        let mut by_status = BTreeMap::new();
+        for j in &o.jobs {
+            *by_status.entry(j.status.clone()).or_default() += 1;
+        }
+        let mut per_kind: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        let mut counted: BTreeMap<&str, usize> = BTreeMap::new();
+        for f in &outcome.fired {
+            *counted.entry(f.kind.name()).or_default() += 1;
+            if let Some(r) = recovery_ms(o, f.fired_ms) {
+                per_kind.entry(f.kind.name()).or_default().push(r);
+            }
+        }
+        let recovery = counted
+            .iter()
+            .map(|(kind, &faults)| {
+                let values = per_kind.get(kind).cloned().unwrap_or_default();
+                Recovery {
+                    kind: kind.to_string(),
+                    faults,
+                    p50_ms: percentile(&values, 0.5),
+                    p99_ms: percentile(&values, 0.99),
+                }
+            })
+            .collect();
+        let seconds = (outcome.elapsed_ms.max(1) as usize).div_ceil(1_000);
+        let mut throughput = vec![0usize; seconds.max(1)];
+        let mut finished = 0usize;
+        for j in &o.jobs {
+            if let Some(ms) = j.completed_ms.filter(|&ms| ms >= 0) {
+                let s = (ms as usize / 1_000).min(throughput.len() - 1);
+                throughput[s] += 1;
+                finished += 1;
+            }
+        }
+        Report {
+            scenario: scenario.name.clone(),
+            seed: plan.seed,
+            reproduce,
+            passed,
+            settled: outcome.settled,
+            jobs_planned: plan.jobs(),
+            jobs_submitted: o.submitted.len(),
+            submit_errors: outcome.submit_errors.clone(),
+            elapsed_ms: outcome.elapsed_ms,
+            by_status,
+            checks,
+            faults: outcome.fired.clone(),
+            recovery,
+            duplicate_executions: duplicate_executions(o),
+            throughput_per_s: finished as f64 / (outcome.elapsed_ms.max(1) as f64 / 1_000.0),
+            throughput,
+            attempts_histogram: attempts_histogram(o),
+            shrunk: None,
+        }
+    }
+
+    /// A few lines for the terminal.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        for c in &self.checks {
+            let _ = writeln!(s, "  [{}] {}: {}", if c.held { "held" } else { "FAILED" }, c.name, c.detail);
+            for e in c.examples.iter().take(3) {
+                let _ = writeln!(s, "         {e}");
+            }
+        }
+        for r in &self.recovery {
+            let _ = writeln!(
+                s,
+                "  recovery {}: {} faults, p50 {} ms, p99 {} ms",
+                r.kind,
+                r.faults,
+                r.p50_ms.map_or("-".into(), |v| v.to_string()),
+                r.p99_ms.map_or("-".into(), |v| v.to_string())
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  {} jobs in {:.1} s ({:.1} jobs/s), {} duplicate executions; {:?}",
+            self.jobs_submitted,
+            self.elapsed_ms as f64 / 1_000.0,
+            self.throughput_per_s,
+            self.duplicate_executions,
+            self.by_status
+        );
+        let _ = write!(
+            s,
+            "{}",
+            if self.passed { "PASSED: every invariant held" } else { "FAILED: an invariant did not hold" }
+        );
+        s
+    }
+
+    /// One self-contained page: no script, no external file.
+    pub fn html(&self) -> String {
+        let mut h = String::new();
+        let verdict = if self.passed { "PASSED" } else { "FAILED" };
+        let _ = write!(
+            h,
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Aeon experiment: {title} ({verdict})</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}
+.held,.passed{{color:#1a7f37;font-weight:bold}}.failed{{color:#cf222e;font-weight:bold}}code{{background:#f4f4f4;padding:2px 4px}}
+blockquote{{margin:0;color:#555;font-size:90%}}</style></head><body>
+<h1>Aeon experiment: {title}</h1>
+<p class=\"{class}\">{verdict}</p>
+<p>Seed <code>{seed}</code>. Reproduce: <code>{cmd}</code></p>
+<p>{jobs} jobs submitted of {planned} planned, in {secs:.1} s ({tput:.1} jobs/s); {dups} duplicate executions (CRASHED attempts run again: allowed under at-least-once); settled: {settled}.</p>",
+            title = esc(&self.scenario),
+            class = verdict.to_lowercase(),
+            seed = self.seed,
+            cmd = esc(&self.reproduce),
+            jobs = self.jobs_submitted,
+            planned = self.jobs_planned,
+            secs = self.elapsed_ms as f64 / 1_000.0,
+            tput = self.throughput_per_s,
+            dups = self.duplicate_executions,
+            settled = self.settled,
+        );
+        h.push_str("<h2>Guarantees checked</h2><table><tr><th>check</th><th>guarantee (docs/guarantees.md)</th><th>result</th></tr>");
+        for c in &self.checks {
+            let (class, word) = if c.held { ("held", "held") } else { ("failed", "FAILED") };
+            let examples: String = c.examples.iter().map(|e| format!("<br><code>{}</code>", esc(e))).collect();
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td><blockquote>{}</blockquote></td><td><span class=\"{class}\">{word}</span>: {}{examples}</td></tr>",
+                esc(&c.name),
+                esc(&c.guarantee),
+                esc(&c.detail)
+            );
+        }
+        h.push_str("</table><h2>Jobs by status</h2><table>");
+        for (s, n) in &self.by_status {
+            let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", esc(s));
+        }
+        h.push_str("</table><h2>Throughput over time</h2><p>Jobs finished per second; red lines are faults.</p>");
+        h.push_str(&self.throughput_svg());
+        h.push_str("<h2>Recovery per fault kind</h2><p>From the fault until every job running at that moment had finished or started again.</p><table><tr><th>fault</th><th>count</th><th>p50</th><th>p99</th></tr>");
+        for r in &self.recovery {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.kind),
+                r.faults,
+                r.p50_ms.map_or("-".into(), |v| format!("{v} ms")),
+                r.p99_ms.map_or("-".into(), |v| format!("{v} ms"))
+            );
+        }
+        h.push_str("</table><h2>Attempts per job</h2>");
+        h.push_str(&self.attempts_svg());
+        h.push_str("<h2>Faults fired</h2><table><tr><th>at</th><th>fault</th><th>node</th><th>outcome</th></tr>");
+        for f in &self.faults {
+            let _ = write!(
+                h,
+                "<tr><td>{} ms</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                f.fired_ms,
+                f.kind.name(),
+                f.node,
+                esc(&f.outcome)
+            );
+        }
+        h.push_str("</table>");
+        if let Some(shrunk) = &self.shrunk {
+            h.push_str("<h2>Shrunk schedule</h2><p>A smallest fault schedule found that still fails:</p><ul>");
+            for f in shrunk {
+                let _ = write!(h, "<li>{} at {} ms on node {}</li>", f.kind.name(), f.planned_ms, f.node);
+            }
+            h.push_str("</ul>");
+        }
+        h.push_str("</body></html>\n");
+        h
+    }
+
+    fn throughput_svg(&self) -> String {
+        let (w, hgt, pad) = (900.0, 240.0, 40.0);
+        let n = self.throughput.len().max(1) as f64;
+        let max = self.throughput.iter().copied().max().unwrap_or(0).max(1) as f64;
+        let x = |s: f64| pad + s / n * (w - 2.0 * pad);
+        let y = |v: f64| hgt - pad - v / max * (hgt - 2.0 * pad);
+        let points: Vec<String> = self
+            .throughput
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| format!("{:.1},{:.1}", x(i as f64 + 0.5), y(v as f64)))
+            .collect();
+        let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" role=\"img\">");
+        let _ = write!(
+            s,
+            "<line x1=\"{pad}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#888\"/><line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{b}\" stroke=\"#888\"/>",
+            b = hgt - pad,
+            r = w - pad
+        );
+        let _ = write!(s, "<text x=\"4\" y=\"{pad}\" font-size=\"11\">{max}/s</text>");
+        let _ = write!(s, "<text x=\"{}\" y=\"{}\" font-size=\"11\">{n} s</text>", w - pad - 20.0, hgt - pad + 15.0);
+        for f in &self.faults {
+            let fx = x(f.fired_ms as f64 / 1_000.0);
+            let _ = write!(
+                s,
+                "<line x1=\"{fx:.1}\" y1=\"{pad}\" x2=\"{fx:.1}\" y2=\"{}\" stroke=\"#cf222e\" stroke-dasharray=\"4 2\"><title>{} at {} ms</title></line>",
+                hgt - pad,
+                f.kind.name(),
+                f.fired_ms
+            );
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{}\" font-size=\"9\" fill=\"#cf222e\">{}</text>",
+                fx + 2.0,
+                pad - 4.0,
+                f.kind.name()
+            );
+        }
+        let _ = write!(
+            s,
+            "<polyline fill=\"none\" stroke=\"#0969da\" stroke-width=\"2\" points=\"{}\"/></svg>",
+            points.join(" ")
+        );
+        s
+    }
+
+    fn attempts_svg(&self) -> String {
+        let (bar, hgt, pad) = (60.0, 200.0, 30.0);
+        let max = self.attempts_histogram.values().copied().max().unwrap_or(0).max(1) as f64;
+        let w = pad * 2.0 + bar * self.attempts_histogram.len().max(1) as f64;
+        let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" role=\"img\">");
+        for (i, (attempts, &count)) in self.attempts_histogram.iter().enumerate() {
+            let bh = count as f64 / max * (hgt - 2.0 * pad);
+            let bx = pad + i as f64 * bar;
+            let _ = write!(
+                s,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"#8250df\"><title>{count} jobs with {attempts} attempts</title></rect>",
+                bx + 5.0,
+                hgt - pad - bh,
+                bar - 10.0
+            );
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\">{attempts}</text>",
+                bx + bar / 2.0 - 3.0,
+                hgt - pad + 14.0
+            );
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\">{count}</text>",
+                bx + 8.0,
+                hgt - pad - bh - 3.0
+            );
+        }
+        s.push_str("</svg>");
+        s
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

@@ -1,0 +1,245 @@
+//! A scenario file (TOML): the cluster, the workload and the fault schedule.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// How long, after the last submission and fault, the jobs get to finish.
+    #[serde(default = "default_settle")]
+    pub settle_timeout_s: u64,
+    pub cluster: ClusterSpec,
+    pub workload: Workload,
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+}
+
+fn default_settle() -> u64 {
+    120
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    #[serde(default = "one")]
+    pub nodes: usize,
+    #[serde(default = "four")]
+    pub workers: u32,
+    #[serde(default = "ten")]
+    pub capacity: u32,
+    pub backend: BackendKind,
+    /// The Postgres server the experiment's scratch schema is made on; default
+    /// `--store`, else `AEON_EXPERIMENT_DATABASE_URL`, else `DATABASE_URL`.
+    #[serde(default)]
+    pub store_url: Option<String>,
+    /// Start a `redis-server` of the experiment's own and give it to the nodes.
+    #[serde(default)]
+    pub redis: bool,
+    #[serde(default = "lease")]
+    pub lease_ms: u64,
+    /// More `AEON__SECTION__KEY` settings for every node.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+fn one() -> usize {
+    1
+}
+fn four() -> u32 {
+    4
+}
+fn ten() -> u32 {
+    10
+}
+fn lease() -> u64 {
+    2_000
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub jobs: usize,
+    /// Jobs per second; all at once when absent.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    #[serde(default = "three")]
+    pub max_retries: i32,
+    pub mix: Vec<MixEntry>,
+    /// Chains: each `length` jobs long, each job depending on the one before.
+    #[serde(default)]
+    pub chains: Option<Shape>,
+    /// Fan-ins: `width` jobs and one `collect` job that depends on them all.
+    #[serde(default)]
+    pub fan_in: Option<FanIn>,
+}
+
+fn three() -> i32 {
+    3
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixEntry {
+    #[serde(rename = "type")]
+    pub job_type: String,
+    #[serde(default = "one_u32")]
+    pub weight: u32,
+    #[serde(default)]
+    pub payload: Option<toml::Value>,
+    #[serde(default)]
+    pub max_retries: Option<i32>,
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shape {
+    pub count: usize,
+    pub length: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FanIn {
+    pub count: usize,
+    pub width: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    WorkerPanic,
+    WorkerHang,
+    WorkerSlow,
+    NodeKill,
+    NodePause,
+    DbDisconnect,
+    DbLock,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::WorkerPanic => "worker_panic",
+            FaultKind::WorkerHang => "worker_hang",
+            FaultKind::WorkerSlow => "worker_slow",
+            FaultKind::NodeKill => "node_kill",
+            FaultKind::NodePause => "node_pause",
+            FaultKind::DbDisconnect => "db_disconnect",
+            FaultKind::DbLock => "db_lock",
+        }
+    }
+}
+
+/// One fault at `at_ms`, or `count` of them at times drawn from the seed in `between_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub kind: FaultKind,
+    #[serde(default)]
+    pub at_ms: Option<u64>,
+    #[serde(default)]
+    pub count: Option<usize>,
+    #[serde(default)]
+    pub between_ms: Option<[u64; 2]>,
+    /// The node (index from 0); drawn from the seed when absent.
+    #[serde(default)]
+    pub node: Option<usize>,
+    /// How long a hang, a slow worker, a pause or a lock lasts.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// node_kill: start the node again (same id, port and store) after this long.
+    #[serde(default)]
+    pub restart_after_ms: Option<u64>,
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file; errors name the file and the key.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let de = toml::Deserializer::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            anyhow::anyhow!("at `{path}`: {}", e.into_inner().message().trim())
+        })?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let bad = |key: &str, why: &str| Err(anyhow::anyhow!("at `{key}`: {why}"));
+        if self.cluster.nodes == 0 {
+            return bad("cluster.nodes", "must be at least 1");
+        }
+        if self.cluster.nodes > 1 && self.cluster.backend == BackendKind::Sqlite {
+            return bad("cluster.nodes", "SQLite serves one node; use backend = \"postgres\" for several");
+        }
+        if self.cluster.workers == 0 || self.cluster.capacity == 0 {
+            return bad("cluster.workers", "workers and capacity must be at least 1");
+        }
+        if self.workload.mix.is_empty() || self.workload.mix.iter().all(|m| m.weight == 0) {
+            return bad("workload.mix", "needs at least one entry with a weight above 0");
+        }
+        if self.workload.rate.is_some_and(|r| r <= 0.0 || !r.is_finite()) {
+            return bad("workload.rate", "must be a positive number of jobs per second");
+        }
+        if let Some(c) = &self.workload.chains
+            && c.length < 2
+        {
+            return bad("workload.chains.length", "must be at least 2");
+        }
+        if let Some(f) = &self.workload.fan_in
+            && f.width < 1
+        {
+            return bad("workload.fan_in.width", "must be at least 1");
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            let key = |k: &str| format!("faults[{i}].{k}");
+            match (f.at_ms, f.between_ms) {
+                (Some(_), None) if f.count.is_none() => {}
+                (None, Some([a, b])) if a <= b => {}
+                (None, Some(_)) => return bad(&key("between_ms"), "must be [from, to] with from <= to"),
+                _ => return bad(&key("at_ms"), "give either at_ms, or count and between_ms"),
+            }
+            if f.node.is_some_and(|n| n >= self.cluster.nodes) {
+                return bad(&key("node"), "names a node the cluster does not have");
+            }
+            if matches!(f.kind, FaultKind::DbDisconnect) && self.cluster.backend != BackendKind::Postgres {
+                return bad(&key("kind"), "db_disconnect needs backend = \"postgres\"");
+            }
+            if f.restart_after_ms.is_some() && f.kind != FaultKind::NodeKill {
+                return bad(&key("restart_after_ms"), "only node_kill restarts a node");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A TOML payload as JSON.
+pub(crate) fn to_json(value: &Option<toml::Value>) -> Value {
+    match value {
+        None => Value::Object(Default::default()),
+        Some(v) => serde_json::to_value(v).unwrap_or(Value::Null),
+    }
+}
