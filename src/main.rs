@@ -51,13 +51,13 @@ enum Command {
     /// Take, list, show, verify and restore state snapshots of the node's actors.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
-    /// Measures throughput, the plain-SQL ceiling, latency, recovery, actor overhead
-    /// and memory on the backend of `store.url` (in scratch databases), and writes
-    /// BENCHMARKS.md.
     /// Crash-simulation experiments: a workload and a fault schedule against real node
     /// processes, and a report of which guarantees held (docs/experiments.md).
     #[command(subcommand)]
     Experiment(ExperimentCommand),
+    /// Measures throughput, the plain-SQL ceiling, latency, recovery, actor overhead
+    /// and memory on the backend of `store.url` (in scratch databases), and writes
+    /// BENCHMARKS.md.
     Bench {
         /// Scenarios to run (repeatable): memory, throughput, limit, latency, recovery,
         /// actors. Default: all.

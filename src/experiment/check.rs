@@ -138,7 +138,7 @@ pub fn run_checks(o: &Observed) -> Vec<Check> {
             let failed = by_job
                 .get(j.job_id.as_str())
                 .map_or(0, |es| es.iter().filter(|e| FAILED.contains(&e.status.as_str())).count());
-            failed as i64 >= j.max_retries + 1
+            failed as i64 > j.max_retries
         })
         .map(|j| j.job_id.as_str())
         .collect();

@@ -138,7 +138,8 @@ impl Db {
         const DEPS: &str = "SELECT CAST(job_id AS TEXT), CAST(depends_on_job_id AS TEXT) FROM job_dependencies";
         type J = (String, String, i64, i64, Option<String>);
         type E = (String, String, i64, Option<String>, Option<String>);
-        let (jobs, execs, dlq, deps): (Vec<J>, Vec<E>, Vec<String>, Vec<(String, String)>) = match self {
+        type Rows = (Vec<J>, Vec<E>, Vec<String>, Vec<(String, String)>);
+        let (jobs, execs, dlq, deps): Rows = match self {
             Db::Postgres { pool, .. } => (
                 sqlx::query_as(sqlx::AssertSqlSafe(jobs_sql)).fetch_all(pool).await?,
                 sqlx::query_as(sqlx::AssertSqlSafe(exec_sql)).fetch_all(pool).await?,
@@ -312,7 +313,7 @@ impl Spawner {
         for (k, v) in &self.env {
             command.env(k, v);
         }
-        Ok(command.spawn().map_err(|e| anyhow::anyhow!("start {}: {e}", self.bin.display()))?)
+        command.spawn().map_err(|e| anyhow::anyhow!("start {}: {e}", self.bin.display()))
     }
 }
 

@@ -10,9 +10,9 @@
 //! Every method takes `now` from the caller's injected clock: scheduling, leases and
 //! backoff follow simulated time in tests.
 
+pub mod answers;
 mod cluster;
 mod contexts;
-pub mod answers;
 mod driver_error;
 mod failure;
 mod open;

@@ -7,7 +7,6 @@
 //! (one node; database faults that need Postgres are left out).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use aeon::experiment::check::{ExecutionRow, JobRow, Observed, run_checks};
 use aeon::experiment::scenario::{BackendKind, FaultKind};
@@ -15,7 +14,7 @@ use aeon::experiment::{Plan, Report, RunOptions, Scenario, run_scenario};
 
 /// The runs start real processes: one at a time, so their timings are not a race
 /// for two cores.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const SHIPPED: [&str; 4] = ["worker-panics", "node-kill-fan-in", "db-connection-loss", "poison-job"];
 
@@ -73,7 +72,7 @@ fn options(seed: u64, shrink: bool) -> (RunOptions, PathBuf) {
 }
 
 async fn run_short(name: &str, seed: u64) -> Report {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let scenario = short(Scenario::load(&path(name)).expect("a shipped scenario parses"));
     let (options, out) = options(seed, false);
     let (report, written) = run_scenario(&scenario, &path(name), &options).await.expect("the experiment runs");
@@ -159,7 +158,7 @@ node = 0
         jobs = if postgres().is_some() { 16 } else { 8 },
     );
     let scenario = Scenario::parse(&text).expect("parses");
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let (options, out) = options(5, true);
     let (report, _) = run_scenario(&scenario, Path::new("broken.toml"), &options).await.expect("the experiment runs");
     assert!(!report.passed, "{}", report.summary());

@@ -37,8 +37,10 @@ async fn two_submits_racing_with_one_key_make_one_job(db: TestDb) {
         // Two stores, each with connections of its own (on Postgres): the inserts race.
         let (left, right) = (db.store(exact_backoff()), db.store(exact_backoff()));
         let key = format!("race-{round}");
-        let (a, b) = (job_with(|j| j.idempotency_key = Some(key.clone())), job_with(|j| j.idempotency_key = Some(key.clone())));
-        let (x, y) = futures::join!(left.enqueue(vec![a.clone()], clock.now()), right.enqueue(vec![b.clone()], clock.now()));
+        let (a, b) =
+            (job_with(|j| j.idempotency_key = Some(key.clone())), job_with(|j| j.idempotency_key = Some(key.clone())));
+        let (x, y) =
+            futures::join!(left.enqueue(vec![a.clone()], clock.now()), right.enqueue(vec![b.clone()], clock.now()));
         let (x, y) = (x.expect("no error for the loser either").remove(0), y.expect("no error").remove(0));
         assert_eq!(x.job_id, y.job_id, "round {round}: both answers name one job");
         assert_eq!(u8::from(x.created) + u8::from(y.created), 1, "round {round}: exactly one created it");

@@ -103,7 +103,11 @@ async fn five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_l
     let start = Instant::now();
     while db.count(UNFINISHED).await > 0 {
         if start.elapsed() > Duration::from_secs(120) {
-            panic!("jobs still unfinished after 120 s: {:?}\nworkers: {:?}", db.status_summary().await, node.slots().await);
+            panic!(
+                "jobs still unfinished after 120 s: {:?}\nworkers: {:?}",
+                db.status_summary().await,
+                node.slots().await
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

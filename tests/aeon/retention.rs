@@ -11,8 +11,8 @@ use aeon::actors::store::{StoreActor, StoreActorConfig};
 use aeon::clock::{Clock, ManualClock};
 use aeon::job::{ExecutionStatus, JobRequest, SubmitLimits, validate_batch};
 use aeon::store::{Completion, Failure, HealthLog, PrunePolicy};
-use serde_json::json;
 use aeon::vector::{ContextPoint, ExecutionContext};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::common::{AnyStore, TestDb, claim, clock, exact_backoff, new_job, on_every_backend, shared};
@@ -150,7 +150,8 @@ async fn the_pruner_works_off_a_backlog_in_one_tick_and_zero_keeps_forever(db: T
     assert_eq!((pruned.finished, pruned.dead_letters, pruned.health_logs), (7, 0, 1), "{pruned:?}");
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs").await, 1, "the dead letter is kept forever");
     let metrics = aeon::metrics::render(&Default::default());
-    let line = metrics.lines().find(|l| l.starts_with("aeon_pruned_rows_total{kind=\"finished\"}")).expect("the metric");
+    let line =
+        metrics.lines().find(|l| l.starts_with("aeon_pruned_rows_total{kind=\"finished\"}")).expect("the metric");
     let counted: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(counted >= 7.0, "counted for the metric: {line}");
 }

@@ -22,7 +22,12 @@ async fn submit(api: &ApiNode, body: Value) -> String {
 async fn cancelling_a_running_job_through_the_api_stops_its_handler() {
     let mut api = ApiNode::start(|_| {}).await;
     let id = submit(&api, json!({"type": "sleep", "payload": {"ms": 600_000}})).await;
-    expect_event(&mut api.events, "the job starting", |e| matches!(e, Event::JobStarted { job_id, .. } if job_id.to_string() == id)).await;
+    expect_event(
+        &mut api.events,
+        "the job starting",
+        |e| matches!(e, Event::JobStarted { job_id, .. } if job_id.to_string() == id),
+    )
+    .await;
     let (status, cancelled) = api.post(&format!("/v1/jobs/{id}/cancel"), "").await;
     assert_eq!((status, cancelled["status"].as_str()), (200, Some("CANCELLED")), "{cancelled}");
     let finished = expect_event(&mut api.events, "the run ending", |e| matches!(e, Event::JobFinished { .. })).await;

@@ -11,7 +11,8 @@ mod snapshot;
 
 pub use history::{HISTORY_LIMIT, RestartEvent, RestartOutcome};
 pub use messages::{
-    CancelJob, CheckChildren, CrashWorker, Drain, GetMonitor, GetSlots, KillJob, SlotInfo, SlotsFreed, TickWorkers, Wake,
+    CancelJob, CheckChildren, CrashWorker, Drain, GetMonitor, GetSlots, KillJob, SlotInfo, SlotsFreed, TickWorkers,
+    Wake,
 };
 pub use restarts::RestartPolicy;
 pub use snapshot::{GetRuntime, RestoreWorkers, SlotRuntime, SupervisorRuntime, WorkerRestore, WorkerSeed};
@@ -239,7 +240,13 @@ impl Supervisor {
             }
         });
         store.do_send(store::NotifyReady(supervisor.clone().recipient()));
-        NodeActors { supervisor, store, store_watch, health: health.expect("health monitor started"), alarm: node_alarm }
+        NodeActors {
+            supervisor,
+            store,
+            store_watch,
+            health: health.expect("health monitor started"),
+            alarm: node_alarm,
+        }
     }
 
     fn spawn_worker(
@@ -328,7 +335,10 @@ impl Supervisor {
                     // `load` counts queued jobs too; they only queue once the slots are full.
                     let slots = capacity.saturating_sub(s.load);
                     let queue = (capacity + prefetch).saturating_sub(s.load) - slots;
-                    return Some(Asking { incarnation: s.incarnation, room: Room { worker_id: s.worker_id, slots, queue } });
+                    return Some(Asking {
+                        incarnation: s.incarnation,
+                        room: Room { worker_id: s.worker_id, slots, queue },
+                    });
                 }
                 // Unhealthy: nothing, but one job on probation once it has cooled down
                 // and holds nothing, so that a worker that got well can show it.

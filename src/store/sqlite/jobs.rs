@@ -137,4 +137,3 @@ impl SqliteStore {
         Ok(claimed.into_iter().map(|(_, job)| job).collect())
     }
 }
-

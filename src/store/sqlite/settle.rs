@@ -226,4 +226,3 @@ fn claims_json(claims: &[ClaimRef]) -> String {
 fn parse_ids(ids: &[String]) -> StoreResult<Vec<Uuid>> {
     ids.iter().map(|id| super::codec::parse_uuid(id)).collect()
 }
-

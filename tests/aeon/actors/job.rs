@@ -98,7 +98,9 @@ async fn jobs_of_a_dead_worker_incarnation_are_abandoned_without_writing(db: Tes
     assert_eq!(rig.gate.next().await, GateEvent::Dropped(json!(1)));
     rig.store_addr.send(aeon::actors::store::Flush).await.unwrap();
     assert_eq!(rig.store.get_job(job.job_id).await.unwrap().unwrap().status, JobStatus::Running);
-    assert!(rig.store.executions(job.job_id).await.unwrap().iter().all(|e| e.execution_status == ExecutionStatus::Running));
+    assert!(
+        rig.store.executions(job.job_id).await.unwrap().iter().all(|e| e.execution_status == ExecutionStatus::Running)
+    );
 }
 
 on_every_backend!(

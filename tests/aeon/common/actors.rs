@@ -98,7 +98,11 @@ pub struct Sickness(Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>
 impl Sickness {
     pub fn set(&self, worker_id: uuid::Uuid, sick: bool) {
         let mut sick_workers = self.0.lock().unwrap();
-        if sick { sick_workers.insert(worker_id) } else { sick_workers.remove(&worker_id) };
+        if sick {
+            sick_workers.insert(worker_id)
+        } else {
+            sick_workers.remove(&worker_id)
+        };
     }
 }
 
@@ -121,7 +125,11 @@ pub fn registry_with_gate_and_sickness() -> (Registry, Gate, Sickness) {
         .register_fn("sick", move |ctx: JobContext, _: Value| {
             let sick = sick_workers.0.lock().unwrap().contains(&ctx.worker_id);
             async move {
-                if sick { Outcome::FailPermanently("this worker is sick".into()) } else { Outcome::Complete(json!("well")) }
+                if sick {
+                    Outcome::FailPermanently("this worker is sick".into())
+                } else {
+                    Outcome::Complete(json!("well"))
+                }
             }
         })
         .unwrap();

@@ -7,8 +7,8 @@ pub mod backend;
 pub mod browser;
 pub mod cluster;
 pub mod postgres;
-pub mod system;
 pub mod redis;
+pub mod system;
 
 pub use backend::{AnyStore, Backend, TestDb};
 pub(crate) use backend::{on_every_backend, postgres_only};
