@@ -161,6 +161,13 @@ pub fn run_checks(o: &Observed) -> Vec<Check> {
         total,
     ));
 
+    // An attempt's `started_at` is the `now` its claim statement carried, read by the
+    // claiming node just before the statement ran; a dependency's `completed_at` is the
+    // `now` of its completion batch. A claim sent just before the completion commits and
+    // run just after it (it can only see the dependent once the commit released it)
+    // carries a `now` slightly earlier than the completion's, on another node's clock.
+    // Within this slack the order of the timestamps proves nothing either way.
+    const CLAIM_SLACK_MS: i64 = 1_000;
     let early: Vec<String> = o
         .dependencies
         .iter()
@@ -168,7 +175,7 @@ pub fn run_checks(o: &Observed) -> Vec<Check> {
             let done = jobs.get(on.as_str()).and_then(|d| d.completed_ms);
             let first_start = by_job.get(job.as_str())?.iter().filter_map(|e| e.started_ms).min()?;
             match done {
-                Some(done) if first_start >= done => None,
+                Some(done) if first_start + CLAIM_SLACK_MS >= done => None,
                 Some(done) => Some(format!("{job}: started {} ms before {on} finished", done - first_start)),
                 None => Some(format!("{job}: started though {on} never finished")),
             }

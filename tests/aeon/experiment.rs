@@ -214,15 +214,15 @@ fn experiment_checks_fail_on_a_doctored_result_set() {
     let good = Observed {
         submitted: vec!["a".into(), "b".into(), "c".into()],
         jobs: vec![
-            job("a", "COMPLETED", 1, Some(100)),
+            job("a", "COMPLETED", 1, Some(5_000)),
             job("b", "DEAD_LETTER", 2, None),
-            job("c", "COMPLETED", 1, Some(300)),
+            job("c", "COMPLETED", 1, Some(5_300)),
         ],
         executions: vec![
-            exec("a", "SUCCEEDED", 1, 10, Some(100)),
+            exec("a", "SUCCEEDED", 1, 10, Some(5_000)),
             exec("b", "FAILED", 1, 10, Some(20)),
             exec("b", "CRASHED", 2, 30, Some(40)),
-            exec("c", "SUCCEEDED", 1, 150, Some(300)),
+            exec("c", "SUCCEEDED", 1, 5_150, Some(5_300)),
         ],
         dead_letters: vec!["b".into()],
         dependencies: vec![("c".into(), "a".into())],
@@ -249,7 +249,7 @@ fn experiment_checks_fail_on_a_doctored_result_set() {
     assert_eq!(failing(&dlq), ["dlq_equals_exhausted"]);
 
     let mut early = good.clone();
-    early.executions[3].started_ms = Some(50);
+    early.executions[3].started_ms = Some(50); // seconds before `a` finished: past any clock slack
     assert_eq!(failing(&early), ["dependencies_respected"]);
 
     let mut running = good.clone();
