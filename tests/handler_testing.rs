@@ -78,14 +78,14 @@ async fn node_with(gate: &Gate) -> TestNode {
 // ---- one handler alone -------------------------------------------------------------
 
 #[rstest]
-#[actix_rt::test]
+#[actix_rt::test(system = "aeon::testing::TestSystem")]
 async fn an_invoice_is_charged(gate: Gate) {
     let outcome = perform_job(&handlers(gate), "invoice", json!({ "customer": "ada", "cents": 500 })).await;
     assert_eq!(outcome, Outcome::Complete(json!({ "charged": 500, "customer": "ada" })));
 }
 
 #[rstest]
-#[actix_rt::test]
+#[actix_rt::test(system = "aeon::testing::TestSystem")]
 async fn a_large_invoice_is_retried_then_charged(gate: Gate) {
     let registry = handlers(gate);
     let payload = json!({ "customer": "ada", "cents": 200_000 });
@@ -96,14 +96,14 @@ async fn a_large_invoice_is_retried_then_charged(gate: Gate) {
 }
 
 #[rstest]
-#[actix_rt::test]
+#[actix_rt::test(system = "aeon::testing::TestSystem")]
 async fn a_bad_invoice_is_refused_naming_the_field(gate: Gate) {
     let outcome = perform_job(&handlers(gate), "invoice", json!({ "customer": "ada", "cents": -1 })).await;
     assert!(matches!(&outcome, Outcome::FailPermanently(why) if why.contains("payload.cents")), "{outcome:?}");
 }
 
 #[rstest]
-#[actix_rt::test]
+#[actix_rt::test(system = "aeon::testing::TestSystem")]
 async fn a_mail_already_sent_is_not_sent_again(gate: Gate) {
     let retry = Perform::new(&handlers(gate), "mail", json!("ada@example.com")).attempt(2).checkpoint(json!("sent"));
     assert_eq!(retry.run().await.outcome, Outcome::Complete(json!({ "to": "ada@example.com", "resent": false })));
@@ -112,7 +112,7 @@ async fn a_mail_already_sent_is_not_sent_again(gate: Gate) {
 // ---- a node in the test ------------------------------------------------------------
 
 #[rstest]
-#[actix_rt::test]
+#[actix_rt::test(system = "aeon::testing::TestSystem")]
 async fn invoices_run_and_retries_wait_for_their_backoff(gate: Gate) {
     let mut node = node_with(&gate).await;
     let small = node.submit("invoice", json!({ "customer": "ada", "cents": 500 })).await;
@@ -131,7 +131,7 @@ async fn invoices_run_and_retries_wait_for_their_backoff(gate: Gate) {
 }
 
 #[rstest]
-#[actix_rt::test]
+#[actix_rt::test(system = "aeon::testing::TestSystem")]
 async fn a_receipt_follows_its_invoice(gate: Gate) {
     let mut node = node_with(&gate).await;
     let invoice = node.submit("invoice", json!({ "customer": "ada", "cents": 500 })).await;
@@ -149,7 +149,7 @@ async fn a_receipt_follows_its_invoice(gate: Gate) {
 // ---- faults ------------------------------------------------------------------------
 
 #[rstest]
-#[actix_rt::test]
+#[actix_rt::test(system = "aeon::testing::TestSystem")]
 async fn a_mail_whose_worker_crashes_mid_send_is_retried(gate: Gate) {
     let mut node = node_with(&gate).await;
     let mail = node.submit("mail", json!("ada@example.com")).await;
@@ -165,7 +165,7 @@ async fn a_mail_whose_worker_crashes_mid_send_is_retried(gate: Gate) {
 }
 
 #[rstest]
-#[actix_rt::test]
+#[actix_rt::test(system = "aeon::testing::TestSystem")]
 async fn a_charge_whose_write_fails_is_recorded_once(gate: Gate) {
     let faults = FaultyStore::detached();
     let mut node =

@@ -64,7 +64,7 @@
 //! fn registry() -> Registry { my_app::handlers() }
 //!
 //! #[rstest::rstest]
-//! #[actix_rt::test]
+//! #[actix_rt::test(system = "aeon::testing::TestSystem")]
 //! async fn sends_the_welcome_mail(registry: Registry) {
 //!     let mut node = TestNode::start(registry).await;
 //!     // …
@@ -74,7 +74,9 @@
 //! An async fixture (`#[fixture] async fn node() -> TestNode`, used as
 //! `#[future] node: TestNode` and `node.await`) works too. `tests/handler_testing.rs`
 //! is an example test file to copy. The node's actors are actix actors: run tests
-//! with `#[actix_rt::test]` (or inside an `actix_rt::System`).
+//! with `#[actix_rt::test(system = "aeon::testing::TestSystem")]` (or inside an
+//! `actix_rt::System`). The TestSystem keeps a test from aborting when it ends while
+//! the node holds a database connection (see [`TestSystem`]).
 
 mod assertions;
 mod db;
@@ -86,6 +88,7 @@ mod gate;
 mod matcher;
 mod node;
 mod perform;
+mod system;
 
 pub use db::TestDatabase;
 pub use drive::Drained;
@@ -95,3 +98,4 @@ pub use gate::Gate;
 pub use matcher::{AnyPayload, Exactly, PayloadMatcher, Where};
 pub use node::{EXACT_BACKOFF, PATIENCE, TestNode, TestNodeBuilder};
 pub use perform::{Perform, Performed, perform_job};
+pub use system::{TestRunner, TestSystem};

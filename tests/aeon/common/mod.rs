@@ -8,12 +8,11 @@ pub mod browser;
 pub mod cluster;
 pub mod postgres;
 pub mod redis;
-pub mod system;
 
+pub use aeon::testing::TestSystem;
 pub use backend::{AnyStore, Backend, TestDb};
 pub(crate) use backend::{on_every_backend, postgres_only};
 pub use postgres::database_url;
-pub use system::TestSystem;
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
-//! The actix System every async test runs in, via
-//! `#[actix_rt::test(system = "crate::common::TestSystem")]`.
+//! The actix System to run async tests in:
+//! `#[actix_rt::test(system = "aeon::testing::TestSystem")]`.
 //!
 //! When a test ends, its System is dropped with whatever its actors were doing: a
 //! HealthMonitor sweep or a gauge refresh may hold a pooled database connection just
@@ -12,7 +12,15 @@
 
 use std::future::Future;
 
-/// Makes a [`TestRunner`]; stands where the macro expects `actix_rt::System`.
+/// Makes a [`TestRunner`]; stands where the macro expects `actix_rt::System`:
+///
+/// ```
+/// #[actix_rt::test(system = "aeon::testing::TestSystem")]
+/// async fn runs_in_a_test_system() {
+///     assert_eq!(1 + 1, 2);
+/// }
+/// # fn main() {}
+/// ```
 pub struct TestSystem;
 
 impl TestSystem {
@@ -23,12 +31,15 @@ impl TestSystem {
     }
 }
 
+/// A System and the spare runtime made current while it ends.
 pub struct TestRunner {
     system: actix_rt::SystemRunner,
     spare: tokio::runtime::Runtime,
 }
 
 impl TestRunner {
+    /// Runs `test` to its end in the System, then drops the System with the spare
+    /// runtime current.
     pub fn block_on<F: Future>(self, test: F) -> F::Output {
         let TestRunner { system, spare } = self;
         let _current = spare.enter();
