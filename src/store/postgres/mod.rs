@@ -4,10 +4,12 @@
 //! the statements live in [`sql`]. The store counts the statements it sends, which is
 //! how tests prove that batching really batches.
 
+mod cluster;
 mod contexts;
 mod dependencies;
 mod rows;
 pub mod schema;
+mod settle;
 mod snapshots;
 pub mod sql;
 
@@ -19,18 +21,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Postgres, Row};
 use uuid::Uuid;
 
 use crate::clock::after;
-use crate::job::{Execution, ExecutionStatus, Job, JobStatus, NewJob};
+use crate::job::{Execution, Job, JobStatus, NewJob};
 use crate::retry::BackoffPolicy;
 use crate::store::answers::{answer_enqueue, applied_in_order, inserted_with_resolved_dependencies};
 use crate::store::{
     Applied, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, DeadLetter, Edges, Enqueued, FailOutcome,
-    Failed, Failure, FailureDecision, Fence, HealthLog, JobFilter, NodeRecord, NodeStatus, PrunePolicy, Pruned,
-    Rescued, SnapshotFilter, SnapshotRow, SnapshotSummary, Store, StoreError, StoreResult, WorkerRecord, WorkflowNode,
-    decide_failure,
+    Failed, Failure, Fence, HealthLog, JobFilter, NodeRecord, PrunePolicy, Pruned, Rescued, SnapshotFilter,
+    SnapshotRow, SnapshotSummary, Store, StoreError, StoreResult, WorkerRecord, WorkflowNode,
 };
 
 /// The migrations of the Postgres schema, embedded at build time.
@@ -78,171 +79,6 @@ impl PgStore {
 
     fn sent(&self, n: u64) {
         self.statements.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Decides each failure (retry or dead-letter) and settles them all in one
-    /// statement, inside the caller's transaction, which holds the jobs' row locks;
-    /// then settles the dead-lettered jobs' dependents. Answers the outcomes by
-    /// execution, and how many dependents became ready.
-    async fn settle(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        failures: &[(Failure, i32, i32)],
-        now: DateTime<Utc>,
-    ) -> StoreResult<(Vec<(Uuid, FailOutcome)>, u64)> {
-        let (mut job_ids, mut exec_ids, mut statuses, mut errors, mut retry_at) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut outcomes = Vec::with_capacity(failures.len());
-        {
-            // The thread's RNG must not live across an await.
-            let mut rng = rand::rng();
-            for (failure, attempts, max_retries) in failures {
-                let decision = decide_failure(*attempts, *max_retries, failure.permanent, &self.backoff, now, &mut rng);
-                let (at, outcome) = match decision {
-                    FailureDecision::RetryAt(at) => (Some(at), FailOutcome::Retrying { at }),
-                    FailureDecision::DeadLetter => (None, FailOutcome::DeadLettered),
-                };
-                job_ids.push(failure.claim.job_id);
-                exec_ids.push(failure.claim.execution_id);
-                statuses.push(failure.status.as_str());
-                errors.push(failure.error.as_str());
-                retry_at.push(at);
-                outcomes.push((failure.claim.execution_id, outcome));
-            }
-        }
-        if outcomes.is_empty() {
-            return Ok((outcomes, 0));
-        }
-        let settled: Vec<(Uuid, Uuid, bool)> = sqlx::query_as(sql::SETTLE_FAILURES)
-            .bind(&job_ids)
-            .bind(&exec_ids)
-            .bind(&statuses)
-            .bind(&errors)
-            .bind(&retry_at)
-            .bind(now)
-            .fetch_all(&mut **tx)
-            .await?;
-        self.sent(1);
-        let dead: Vec<Uuid> = settled.iter().filter(|(_, _, dead)| *dead).map(|(_, job_id, _)| *job_id).collect();
-        let released = self.settle_dependents(tx, &dead, now).await?.released.len() as u64;
-        Ok((outcomes, released))
-    }
-
-    /// Locks the claims `lock` selects and settles each as a crashed attempt.
-    /// `why` names the holder with `{worker}`.
-    async fn rescue(
-        &self,
-        lock: sqlx::query::QueryAs<'_, Postgres, LockedClaim, sqlx::postgres::PgArguments>,
-        why: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Rescued>> {
-        let mut tx = self.begin().await?;
-        let locked: Vec<LockedClaim> = lock.fetch_all(&mut *tx).await?;
-        self.sent(1);
-        self.rescue_locked(tx, locked, why, now).await
-    }
-
-    /// Settles each claim of `locked` (locked in `tx`) as a crashed attempt and commits.
-    async fn rescue_locked(
-        &self,
-        mut tx: sqlx::Transaction<'static, Postgres>,
-        locked: Vec<LockedClaim>,
-        why: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Rescued>> {
-        let mut failures = Vec::with_capacity(locked.len());
-        let mut holders = HashMap::new();
-        for (job_id, exec, worker, attempts, max_retries) in locked {
-            let (Some(execution_id), Some(worker_id)) = (exec, worker) else {
-                return Err(StoreError::Corrupt(format!("running job {job_id} has no claim")));
-            };
-            holders.insert(execution_id, worker_id);
-            let failure = Failure {
-                claim: ClaimRef { job_id, execution_id },
-                status: ExecutionStatus::Crashed,
-                error: why.replace("{worker}", &worker_id.to_string()),
-                permanent: false,
-            };
-            failures.push((failure, attempts, max_retries));
-        }
-        let (settled, _) = self.settle(&mut tx, &failures, now).await?;
-        self.commit(tx).await?;
-        Ok(failures
-            .iter()
-            .zip(settled)
-            .map(|((f, _, _), (execution_id, outcome))| Rescued {
-                job_id: f.claim.job_id,
-                execution_id,
-                worker_id: holders[&execution_id],
-                outcome,
-            })
-            .collect())
-    }
-
-    /// Inserts the jobs (those with dependencies as `WAITING`) and looks up the jobs
-    /// that won their idempotency keys.
-    async fn insert_jobs(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        jobs: &[NewJob],
-        now: DateTime<Utc>,
-    ) -> StoreResult<(HashSet<Uuid>, HashMap<String, (Uuid, JobStatus)>)> {
-        let ids: Vec<Uuid> = jobs.iter().map(|j| j.job_id).collect();
-        let types: Vec<&str> = jobs.iter().map(|j| j.job_type.as_str()).collect();
-        let payloads: Vec<String> = jobs.iter().map(|j| j.payload.to_string()).collect();
-        let priorities: Vec<i32> = jobs.iter().map(|j| j.priority).collect();
-        let retries: Vec<i32> = jobs.iter().map(|j| j.max_retries).collect();
-        let timeouts: Vec<i32> = jobs.iter().map(|j| j.timeout_ms).collect();
-        let at: Vec<DateTime<Utc>> = jobs.iter().map(|j| j.run_at.unwrap_or(now)).collect();
-        let keys: Vec<Option<&str>> = jobs.iter().map(|j| j.idempotency_key.as_deref()).collect();
-        let waits: Vec<bool> = jobs.iter().map(|j| !j.depends_on.is_empty()).collect();
-        let inserted: HashSet<Uuid> = sqlx::query_scalar(sql::ENQUEUE)
-            .bind(&ids)
-            .bind(&types)
-            .bind(&payloads)
-            .bind(&priorities)
-            .bind(&retries)
-            .bind(&timeouts)
-            .bind(&at)
-            .bind(&keys)
-            .bind(now)
-            .bind(&waits)
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
-        self.sent(1);
-        // Jobs not inserted lost to an existing idempotency key: answer with that job.
-        let taken: Vec<&str> = jobs
-            .iter()
-            .filter(|j| !inserted.contains(&j.job_id))
-            .filter_map(|j| j.idempotency_key.as_deref())
-            .collect();
-        let mut existing = HashMap::new();
-        if !taken.is_empty() {
-            for row in sqlx::query(sql::JOBS_BY_IDEMPOTENCY_KEY).bind(&taken).fetch_all(&mut *conn).await? {
-                let status: String = row.try_get(2)?;
-                existing.insert(row.try_get(0)?, (row.try_get(1)?, status.parse()?));
-            }
-            self.sent(1);
-        }
-        Ok((inserted, existing))
-    }
-
-    async fn job_for_update(&self, tx: &mut Transaction<'_, Postgres>, job_id: Uuid) -> StoreResult<Job> {
-        let row = sqlx::query(sql::SELECT_JOB_FOR_UPDATE).bind(job_id).fetch_optional(&mut **tx).await?;
-        self.sent(1);
-        rows::job(&row.ok_or(StoreError::NotFound(job_id))?)
-    }
-
-    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        self.sent(1);
-        Ok(self.pool.begin().await?)
-    }
-
-    async fn commit(&self, tx: Transaction<'static, Postgres>) -> StoreResult<()> {
-        self.sent(1);
-        Ok(tx.commit().await?)
     }
 }
 
@@ -449,53 +285,15 @@ impl Store for PgStore {
         fence: Fence,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<Rescued>>> {
-        let mut tx = self.begin().await?;
-        let fenced = sqlx::query(sql::CHECK_FENCE)
-            .bind(&fence.name)
-            .bind(&fence.holder)
-            .bind(fence.token)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if fenced.is_none() {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        let dead = sqlx::query(sql::MARK_NODE_DEAD).bind(node_id).bind(silent_since).fetch_optional(&mut *tx).await?;
-        if dead.is_none() {
-            tx.rollback().await?;
-            return Ok(Some(Vec::new()));
-        }
-        sqlx::query(sql::MARK_NODE_WORKERS_DEAD).bind(node_id).bind(now).execute(&mut *tx).await?;
-        let locked: Vec<LockedClaim> = sqlx::query_as(sql::LOCK_NODE_CLAIMS).bind(node_id).fetch_all(&mut *tx).await?;
-        self.sent(4);
-        let why = format!("node {node_id} stopped heartbeating; its worker {{worker}} was running this attempt");
-        self.rescue_locked(tx, locked, &why, now).await.map(Some)
+        self.rescue_silent_node(node_id, silent_since, fence, now).await
     }
 
     async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(sql::UPSERT_NODE)
-            .bind(&node.node_id)
-            .bind(&node.address)
-            .bind(node.status.as_str())
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        self.sent(1);
-        Ok(())
+        self.upsert_node(node, now).await
     }
 
     async fn list_nodes(&self) -> StoreResult<Vec<NodeRecord>> {
-        let rows: Vec<(String, String, String, DateTime<Utc>, DateTime<Utc>)> =
-            sqlx::query_as(sql::SELECT_NODES).fetch_all(&self.pool).await?;
-        self.sent(1);
-        rows.into_iter()
-            .map(|(node_id, address, status, started_at, last_seen)| {
-                let status = NodeStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Corrupt(format!("node {node_id} has status {status:?}")))?;
-                Ok(NodeRecord { node_id, address, status, started_at, last_seen })
-            })
-            .collect()
+        self.select_nodes().await
     }
 
     async fn acquire_lease(
@@ -505,15 +303,7 @@ impl Store for PgStore {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<i64>> {
-        let token: Option<i64> = sqlx::query_scalar(sql::ACQUIRE_LEASE)
-            .bind(name)
-            .bind(holder)
-            .bind(until)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
-        self.sent(1);
-        Ok(token)
+        self.take_lease(name, holder, until, now).await
     }
 
     async fn cancel(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {

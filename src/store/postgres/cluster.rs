@@ -1,0 +1,85 @@
+//! The cluster's rows on Postgres: node membership, the fenced leases (rescue), and
+//! the rescue of a node that stopped heartbeating.
+
+use chrono::{DateTime, Utc};
+
+use super::{LockedClaim, PgStore, sql};
+use crate::store::{Fence, NodeRecord, NodeStatus, Rescued, StoreError, StoreResult};
+
+/// A `nodes` row: id, address, status, started, last seen.
+type NodeRow = (String, String, String, DateTime<Utc>, DateTime<Utc>);
+
+impl PgStore {
+    pub(super) async fn rescue_silent_node(
+        &self,
+        node_id: &str,
+        silent_since: DateTime<Utc>,
+        fence: Fence,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        let mut tx = self.begin().await?;
+        let fenced = sqlx::query(sql::CHECK_FENCE)
+            .bind(&fence.name)
+            .bind(&fence.holder)
+            .bind(fence.token)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if fenced.is_none() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let dead = sqlx::query(sql::MARK_NODE_DEAD).bind(node_id).bind(silent_since).fetch_optional(&mut *tx).await?;
+        if dead.is_none() {
+            tx.rollback().await?;
+            return Ok(Some(Vec::new()));
+        }
+        sqlx::query(sql::MARK_NODE_WORKERS_DEAD).bind(node_id).bind(now).execute(&mut *tx).await?;
+        let locked: Vec<LockedClaim> = sqlx::query_as(sql::LOCK_NODE_CLAIMS).bind(node_id).fetch_all(&mut *tx).await?;
+        self.sent(4);
+        let why = format!("node {node_id} stopped heartbeating; its worker {{worker}} was running this attempt");
+        self.rescue_locked(tx, locked, &why, now).await.map(Some)
+    }
+
+    pub(super) async fn upsert_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(sql::UPSERT_NODE)
+            .bind(&node.node_id)
+            .bind(&node.address)
+            .bind(node.status.as_str())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        self.sent(1);
+        Ok(())
+    }
+
+    pub(super) async fn select_nodes(&self) -> StoreResult<Vec<NodeRecord>> {
+        let rows: Vec<NodeRow> = sqlx::query_as(sql::SELECT_NODES).fetch_all(&self.pool).await?;
+        self.sent(1);
+        rows.into_iter()
+            .map(|(node_id, address, status, started_at, last_seen)| {
+                let status = NodeStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("node {node_id} has status {status:?}")))?;
+                Ok(NodeRecord { node_id, address, status, started_at, last_seen })
+            })
+            .collect()
+    }
+
+    pub(super) async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        let token: Option<i64> = sqlx::query_scalar(sql::ACQUIRE_LEASE)
+            .bind(name)
+            .bind(holder)
+            .bind(until)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        self.sent(1);
+        Ok(token)
+    }
+}
