@@ -29,6 +29,8 @@
 //!   (`docs/snapshots.md`).
 //! - [`metrics`]: `GET /metrics` (the `prometheus-client` crate): process-wide counters
 //!   and histograms, and the node's [`gauges`], cached off the request path.
+//! - [`gauges`]: the gauges `/metrics` shows that need the store (queue depth,
+//!   unhandled types, worker health), refreshed off the request path.
 //! - [`bench`]: `aeon bench`, the scenarios behind `BENCHMARKS.md`.
 //! - [`experiment`]: `aeon experiment run`, crash-simulation experiments against real
 //!   node processes, and their invariant reports (`docs/experiments.md`).
