@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
-use super::{Applied, Enqueued, StoreError, StoreResult};
+use super::{Applied, Enqueued, FailOutcome, Failure, StoreError, StoreResult};
 use crate::job::{JobStatus, NewJob};
 
 /// What settling a set of finished jobs (or a submit's new dependents) did to the
@@ -71,4 +71,41 @@ pub fn inserted_with_resolved_dependencies(
 pub fn applied_in_order(asked: &[Uuid], done: Vec<Uuid>) -> Vec<Applied> {
     let mut done: HashSet<Uuid> = done.into_iter().collect();
     asked.iter().map(|e| if done.remove(e) { Applied::Applied } else { Applied::Stale }).collect()
+}
+
+/// The failures of a batch whose executions still hold their claims, each with the
+/// attempts made and the retries allowed (from `held`, by execution id), each claim
+/// once even if its failure arrived twice in the batch.
+pub fn live_failures(failures: &[Failure], held: &HashMap<Uuid, (i32, i32)>) -> Vec<(Failure, i32, i32)> {
+    let mut seen = HashSet::new();
+    failures
+        .iter()
+        .filter(|f| seen.insert(f.claim.execution_id))
+        .filter_map(|f| held.get(&f.claim.execution_id).map(|(a, m)| (f.clone(), *a, *m)))
+        .collect()
+}
+
+/// The outcome for each failure asked about, in order: what settling decided, once per
+/// execution; a claim lost (or a duplicate in the batch) reads as stale.
+pub fn fail_outcomes_in_order(failures: &[Failure], settled: Vec<(Uuid, FailOutcome)>) -> Vec<FailOutcome> {
+    let settled: HashMap<Uuid, FailOutcome> = settled.into_iter().collect();
+    let mut reported = HashSet::new();
+    failures
+        .iter()
+        .map(|f| match settled.get(&f.claim.execution_id) {
+            Some(outcome) if reported.insert(f.claim.execution_id) => *outcome,
+            _ => FailOutcome::Stale,
+        })
+        .collect()
+}
+
+/// The jobs a submit depends on that are not part of it, sorted, each once: the ones
+/// that must already exist (a dependency inside the batch is new).
+pub fn outside_dependencies(jobs: &[NewJob]) -> Vec<Uuid> {
+    let batch: HashSet<Uuid> = jobs.iter().map(|j| j.job_id).collect();
+    let mut outside: Vec<Uuid> =
+        jobs.iter().flat_map(|j| j.depends_on.iter().copied()).filter(|d| !batch.contains(d)).collect();
+    outside.sort();
+    outside.dedup();
+    outside
 }

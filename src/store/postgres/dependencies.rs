@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{PgStore, sql};
 use crate::job::NewJob;
+use crate::store::answers::outside_dependencies;
 use crate::store::{Edges, StoreError, StoreResult, WorkflowNode};
 
 pub(super) use crate::store::answers::Settled;
@@ -20,11 +21,7 @@ impl PgStore {
         tx: &mut Transaction<'_, Postgres>,
         jobs: &[NewJob],
     ) -> StoreResult<()> {
-        let batch: HashSet<Uuid> = jobs.iter().map(|j| j.job_id).collect();
-        let mut outside: Vec<Uuid> =
-            jobs.iter().flat_map(|j| j.depends_on.iter().copied()).filter(|d| !batch.contains(d)).collect();
-        outside.sort();
-        outside.dedup();
+        let outside = outside_dependencies(jobs);
         if outside.is_empty() {
             return Ok(());
         }

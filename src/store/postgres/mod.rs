@@ -13,7 +13,7 @@ mod settle;
 mod snapshots;
 pub mod sql;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -27,11 +27,13 @@ use uuid::Uuid;
 use crate::clock::after;
 use crate::job::{Execution, Job, JobStatus, NewJob};
 use crate::retry::BackoffPolicy;
-use crate::store::answers::{answer_enqueue, applied_in_order, inserted_with_resolved_dependencies};
+use crate::store::answers::{
+    answer_enqueue, applied_in_order, fail_outcomes_in_order, inserted_with_resolved_dependencies, live_failures,
+};
 use crate::store::{
-    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, DeadLetter, Edges, Enqueued, FailOutcome,
-    Failed, Failure, Fence, HealthLog, JobFilter, NodeRecord, PrunePolicy, Pruned, Rescued, SnapshotFilter,
-    SnapshotRow, SnapshotSummary, Store, StoreError, StoreResult, WorkerRecord, WorkflowNode,
+    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, DeadLetter, Edges, Enqueued, Failed, Failure,
+    Fence, HealthLog, JobFilter, NodeRecord, PrunePolicy, Pruned, Rescued, SnapshotFilter, SnapshotRow,
+    SnapshotSummary, Store, StoreError, StoreResult, WorkerRecord, WorkflowNode,
 };
 
 /// The migrations of the Postgres schema, embedded at build time.
@@ -196,25 +198,10 @@ impl Store for PgStore {
         self.sent(1);
         let by_execution: HashMap<Uuid, (i32, i32)> =
             locked.iter().filter_map(|(_, exec, _, a, m)| exec.map(|e| (e, (*a, *m)))).collect();
-        // Settle each claim once, even if the same failure arrived twice in the batch.
-        let mut seen = HashSet::new();
-        let live: Vec<(Failure, i32, i32)> = failures
-            .iter()
-            .filter(|f| seen.insert(f.claim.execution_id))
-            .filter_map(|f| by_execution.get(&f.claim.execution_id).map(|(a, m)| (f.clone(), *a, *m)))
-            .collect();
+        let live = live_failures(&failures, &by_execution);
         let (settled, released) = self.settle(&mut tx, &live, now).await?;
-        let settled: HashMap<Uuid, FailOutcome> = settled.into_iter().collect();
         self.commit(tx).await?;
-        let mut reported = HashSet::new();
-        let outcomes = failures
-            .iter()
-            .map(|f| match settled.get(&f.claim.execution_id) {
-                Some(outcome) if reported.insert(f.claim.execution_id) => *outcome,
-                _ => FailOutcome::Stale,
-            })
-            .collect();
-        Ok(Failed { outcomes, released })
+        Ok(Failed { outcomes: fail_outcomes_in_order(&failures, settled), released })
     }
 
     async fn give_back(&self, mut claims: Vec<ClaimRef>, now: DateTime<Utc>) -> StoreResult<Vec<Applied>> {

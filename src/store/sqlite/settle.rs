@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::codec::{opt_time, time, uuid_list};
 use super::{SqliteStore, rows, sql};
-use crate::store::answers::applied_in_order;
+use crate::store::answers::{applied_in_order, fail_outcomes_in_order, live_failures};
 use crate::store::{
     Applied, ClaimRef, Completed, Completion, FailOutcome, Failed, Failure, FailureDecision, StoreError, StoreResult,
     decide_failure,
@@ -87,25 +87,10 @@ impl SqliteStore {
             let held = Held::read(row)?;
             by_execution.insert(held.execution_id, (held.attempts, held.max_retries));
         }
-        // Settle each claim once, even if the same failure arrived twice in the batch.
-        let mut seen = HashSet::new();
-        let live: Vec<(Failure, i32, i32)> = failures
-            .iter()
-            .filter(|f| seen.insert(f.claim.execution_id))
-            .filter_map(|f| by_execution.get(&f.claim.execution_id).map(|(a, m)| (f.clone(), *a, *m)))
-            .collect();
+        let live = live_failures(&failures, &by_execution);
         let (settled, released) = self.settle(&mut tx, &live, now).await?;
-        let settled: HashMap<Uuid, FailOutcome> = settled.into_iter().collect();
         self.commit(tx).await?;
-        let mut reported = HashSet::new();
-        let outcomes = failures
-            .iter()
-            .map(|f| match settled.get(&f.claim.execution_id) {
-                Some(outcome) if reported.insert(f.claim.execution_id) => *outcome,
-                _ => FailOutcome::Stale,
-            })
-            .collect();
-        Ok(Failed { outcomes, released })
+        Ok(Failed { outcomes: fail_outcomes_in_order(&failures, settled), released })
     }
 
     /// Decides each failure (retry or dead-letter) and settles them all in one call,
