@@ -163,7 +163,11 @@ async fn unhealthy_workers_get_no_new_jobs(db: TestDb) {
             _ => finished += 1,
         }
     }
-    assert_eq!(next, Some((well, 2)));
+    // Handlers end on threads of their own, one after the other: the next claim may
+    // fill one slot or both, but only ever the healthy worker's.
+    let (worker, count) = next.unwrap();
+    assert_eq!(worker, well, "the next claim is the healthy worker's too");
+    assert!((1..=2).contains(&count), "{count}");
     let slots = rig.node.supervisor.send(GetSlots).await.unwrap();
     assert_eq!(slots.iter().find(|s| s.worker_id == sick).unwrap().load, 0);
 }
