@@ -9,6 +9,12 @@ use aeon::config::{Config, LogFormat};
 use aeon::handler::Registry;
 use clap::{Parser, Subcommand};
 
+/// A node allocates for every job (claims, messages, results); mimalloc's
+/// thread-local free lists cost fewer cycles per job than the system allocator
+/// (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "aeon", version, about = "A durable, actor-based job runtime")]
 struct Cli {
@@ -60,7 +66,10 @@ enum Command {
     /// BENCHMARKS.md.
     Bench {
         /// Scenarios to run (repeatable): memory, throughput, limit, latency, recovery,
-        /// actors. Default: all.
+        /// actors, submit; and, only when named, cluster (needs redis.url; writes its own
+        /// section of the report) and peers (Aeon, the concurrent plain-SQL ceiling and
+        /// graphile-worker side by side, through the harnesses in $AEON_PEER_BENCH,
+        /// default ../shared/bench). Default: all but cluster and peers.
         #[arg(long = "scenario")]
         scenarios: Vec<String>,
         /// Jobs per throughput and limit run.
@@ -95,7 +104,7 @@ enum ExperimentCommand {
         /// (default experiment-runs/NAME-SEED).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// No progress line, a one-word verdict (for CI).
+        /// No progress bar (drawn on a terminal only), a one-word verdict (for CI).
         #[arg(long)]
         quiet: bool,
         /// The Postgres server of a postgres scenario (a scratch schema is made on it).
@@ -180,7 +189,7 @@ fn local(config_path: Option<PathBuf>, command: Command, json: bool) -> ExitCode
                 }
                 if report != "-" {
                     let command = std::env::args().collect::<Vec<_>>().join(" ");
-                    std::fs::write(&report, results.markdown(&command))?;
+                    results.write(&report, &command)?;
                     eprintln!("bench: wrote {report}");
                 }
                 Ok(())

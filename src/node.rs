@@ -17,9 +17,9 @@ use actix::{Actor, Addr};
 use crate::actors::context::{ContextActor, ContextLink};
 use crate::actors::probe::Probe;
 use crate::actors::pruner::Pruner;
-use crate::actors::store::{EnqueueMany, RequeueDeadLetter};
+use crate::actors::store::{Enqueue, EnqueueMany, RequeueDeadLetter};
 use crate::actors::supervisor::{
-    CancelJob, CrashWorker, Drain, GetSlots, NodeActors, SlotInfo, Supervisor, SupervisorConfig, Wake,
+    CancelJob, CrashWorker, Drain, GetSlots, NodeActors, SlotInfo, StopCancelled, Supervisor, SupervisorConfig, Wake,
 };
 use crate::actors::worker::CrashMode;
 use crate::clock::SharedClock;
@@ -105,6 +105,7 @@ impl Node {
             workers: config.workers.count,
             capacity: config.workers.capacity,
             prefetch: config.workers.prefetch,
+            prefetch_horizon: crate::actors::worker::prefetch::horizon(config.workers.prefetch_horizon_ms),
             prefetch_wait: Duration::from_millis(config.workers.prefetch_wait_ms),
             backlog: config.workers.backlog,
             lease: Duration::from_millis(config.workers.lease_ms),
@@ -256,7 +257,8 @@ impl Node {
         self.gauges.refresh(&*self.store, &self.actors.supervisor, self.live_since()).await;
     }
 
-    /// Validates and writes jobs (all or nothing), then wakes the workers.
+    /// Validates and writes jobs (all or nothing), then wakes the workers. A single
+    /// job's write is shared with concurrent single submits (group commit).
     pub async fn submit(&self, requests: Vec<JobRequest>) -> Result<Vec<Enqueued>, SubmitError> {
         let jobs = match requests.len() {
             // A single job's fields are named plainly: `timeout_ms`, not `jobs[0].timeout_ms`.
@@ -264,7 +266,14 @@ impl Node {
             _ => validate_batch(requests, &self.config.jobs)?,
         };
         let later = jobs.iter().filter_map(|j| j.run_at).filter(|&at| at > self.now()).min();
-        let enqueued = self.actors.store.send(EnqueueMany(jobs)).await.map_err(|_| StoreError::Unavailable)??;
+        let store = &self.actors.store;
+        let enqueued = if jobs.len() == 1 && self.config.batch.group_submits {
+            // A single submit shares its commit with those of concurrent clients.
+            let job = jobs.into_iter().next().expect("one job");
+            vec![store.send(Enqueue(job)).await.map_err(|_| StoreError::Unavailable)??]
+        } else {
+            store.send(EnqueueMany(jobs)).await.map_err(|_| StoreError::Unavailable)??
+        };
         self.wake();
         if let Some(at) = later {
             self.link.do_send(DueAt(at));
@@ -362,8 +371,10 @@ impl Node {
 
     /// Applies an operator's bulk action to those of `job_ids` it fits, in one
     /// transaction, and wakes the workers (requeued and retried jobs are ready).
-    /// Answers the ids changed. A cancelled job that was running on some node has its
-    /// outcome refused when its handler ends (fencing); the handler is not interrupted.
+    /// Answers the ids changed. The handlers of cancelled jobs stop wherever they run:
+    /// here through the Supervisor, on every other live node through its mailbox
+    /// ([`crate::cluster::STOP_CANCELLED`]); a node that cannot be reached lets its
+    /// handler run on, its outcome refused when it ends (fencing).
     pub async fn apply_bulk(&self, action: crate::store::BulkAction, job_ids: Vec<Uuid>) -> StoreResult<Vec<Uuid>> {
         let changed = self
             .actors
@@ -374,7 +385,31 @@ impl Node {
         if !changed.is_empty() {
             self.wake();
         }
+        if action == crate::store::BulkAction::Cancel && !changed.is_empty() {
+            self.stop_cancelled_everywhere(&changed).await;
+        }
         Ok(changed)
+    }
+
+    /// Stops this node's runs of jobs already cancelled in the store. Answers how
+    /// many it held (running or queued).
+    pub async fn stop_cancelled_here(&self, job_ids: Vec<Uuid>) -> usize {
+        self.actors.supervisor.send(StopCancelled { job_ids }).await.unwrap_or(0)
+    }
+
+    /// Stops the runs of cancelled jobs here and on every other live node, at once.
+    async fn stop_cancelled_everywhere(&self, job_ids: &[Uuid]) {
+        let timeout = Duration::from_millis(self.config.cluster.request_timeout_ms);
+        let peers = self.cluster.peers();
+        let remote = peers.iter().map(|peer| async move {
+            let asked = self.cluster.ask::<_, usize>(peer, crate::cluster::STOP_CANCELLED, &job_ids, timeout);
+            if let Err(e) = asked.await {
+                tracing::warn!(node = %peer, error = %e, "bulk cancel could not stop handlers there (their results are fenced off)");
+            }
+        });
+        let here = self.stop_cancelled_here(job_ids.to_vec());
+        let (stopped, _) = futures::join!(here, futures::future::join_all(remote));
+        tracing::debug!(stopped_here = stopped, peers = peers.len(), "bulk cancel: handlers stopped");
     }
 
     /// This node's worker slots, as its Supervisor sees them.

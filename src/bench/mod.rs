@@ -8,9 +8,12 @@
 //! too and are reported beside the others, marked `(sqlite)`. A benchmark reports; it
 //! never fails on a timing.
 
+mod cluster;
+mod peers;
 mod report;
 mod scenarios;
 mod scratch;
+mod submit;
 
 pub use report::{Measurement, Report};
 
@@ -33,14 +36,23 @@ pub struct BenchOptions {
 }
 
 /// Every scenario, memory first: it reads the process's peak, which later scenarios raise.
-pub const ALL: [&str; 6] = ["memory", "throughput", "limit", "latency", "recovery", "actors"];
+pub const ALL: [&str; 7] = ["memory", "throughput", "limit", "latency", "submit", "recovery", "actors"];
+
+/// Scenarios that run only when named: `cluster` needs a Redis (`redis.url`) and
+/// Postgres, and writes a section of its own into the report (see [`Report::write`]);
+/// `peers` runs other harnesses for minutes.
+pub const ON_REQUEST: [&str; 2] = ["cluster", "peers"];
 
 /// Runs the chosen scenarios; answers their measurements.
 pub async fn run(config: &Config, options: &BenchOptions) -> anyhow::Result<Report> {
     let mut report = Report::new();
     let backend = Backend::of(&config.store.url).map_err(|e| anyhow::anyhow!("store.url: {e}"))?;
     for scenario in &options.scenarios {
-        if scenario == "limit" && backend == Backend::Sqlite {
+        if scenario == "cluster" && backend == Backend::Sqlite {
+            eprintln!("bench: cluster skipped: nodes share one database only on Postgres");
+            continue;
+        }
+        if ["limit", "peers"].contains(&scenario.as_str()) && backend == Backend::Sqlite {
             eprintln!("bench: limit skipped: the plain-SQL ceiling is a Postgres loop (FOR UPDATE SKIP LOCKED)");
             continue;
         }
@@ -52,7 +64,10 @@ pub async fn run(config: &Config, options: &BenchOptions) -> anyhow::Result<Repo
             "recovery" => scenarios::recovery(config, options, &mut report).await?,
             "actors" => scenarios::actors(options, &mut report).await?,
             "memory" => scenarios::memory(config, options, &mut report).await?,
-            other => anyhow::bail!("unknown scenario {other:?}; one of {}", ALL.join(", ")),
+            "submit" => submit::submit(config, options, &mut report).await?,
+            "cluster" => cluster::cluster(config, options, &mut report).await?,
+            "peers" => peers::peers(config, options, &mut report).await?,
+            other => anyhow::bail!("unknown scenario {other:?}; one of {}, {}", ALL.join(", "), ON_REQUEST.join(", ")),
         }
     }
     if options.sqlite && backend != Backend::Sqlite {

@@ -101,6 +101,68 @@ impl Report {
     }
 }
 
+/// The heading of the section the `cluster` scenario writes into `BENCHMARKS.md`.
+pub const CLUSTER_SECTION: &str = "## The cluster scenario";
+
+impl Report {
+    /// Writes the report to `path`. A report of the `cluster` scenario alone is its own
+    /// section: it replaces the file's earlier cluster section (or goes after the title)
+    /// and keeps every other section. Any other report is the whole file.
+    pub fn write(&self, path: &str, command: &str) -> std::io::Result<()> {
+        let cluster_only =
+            !self.measurements.is_empty() && self.measurements.iter().all(|m| m.scenario.starts_with("cluster:"));
+        if !cluster_only {
+            return std::fs::write(path, self.markdown(command));
+        }
+        let existing = std::fs::read_to_string(path).unwrap_or_default();
+        std::fs::write(path, with_section(&existing, &self.cluster_section(command)))
+    }
+
+    fn cluster_section(&self, command: &str) -> String {
+        let mut out = format!(
+            "{CLUSTER_SECTION} ({})\n\nWritten by `{command}`. Machine: {}. What each line measures, \
+             and how to read it: docs/cluster.md (\"Measured\").\n\n\
+             | scenario | median | min | max | unit | runs | what |\n|---|---:|---:|---:|---|---:|---|\n",
+            self.date, self.machine
+        );
+        for m in &self.measurements {
+            out.push_str(&format!(
+                "| {} | {:.2} | {:.2} | {:.2} | {} | {} | {} |\n",
+                m.scenario, m.median, m.min, m.max, m.unit, m.runs, m.note
+            ));
+        }
+        out
+    }
+}
+
+/// `document` with `section` in place of its cluster section, or after its title.
+fn with_section(document: &str, section: &str) -> String {
+    if let Some(start) = document.find(CLUSTER_SECTION) {
+        let rest = &document[start + CLUSTER_SECTION.len()..];
+        let end = rest.find("\n## ").map(|i| start + CLUSTER_SECTION.len() + i + 1).unwrap_or(document.len());
+        return format!("{}{section}\n{}", &document[..start], &document[end..]);
+    }
+    match document.find("\n## ") {
+        Some(at) => format!("{}{section}\n{}", &document[..at + 1], &document[at + 1..]),
+        None if document.is_empty() => format!("# Benchmarks\n\n{section}"),
+        None => format!("{}\n\n{section}", document.trim_end()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_section;
+
+    #[test]
+    fn the_cluster_section_replaces_its_predecessor_and_keeps_the_others() {
+        let doc = "# Benchmarks\n\n## A\n\na\n";
+        let once = with_section(doc, "## The cluster scenario (1)\n\none\n");
+        assert_eq!(once, "# Benchmarks\n\n## The cluster scenario (1)\n\none\n\n## A\n\na\n");
+        let twice = with_section(&once, "## The cluster scenario (2)\n\ntwo\n");
+        assert_eq!(twice, "# Benchmarks\n\n## The cluster scenario (2)\n\ntwo\n\n## A\n\na\n");
+    }
+}
+
 impl Default for Report {
     fn default() -> Self {
         Self::new()

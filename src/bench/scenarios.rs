@@ -21,7 +21,7 @@ use crate::node::Node;
 
 /// Runs `work` in an actix System on a thread of its own; every actor it started is
 /// gone when it returns.
-async fn isolated<T, F>(work: impl FnOnce() -> F + Send + 'static) -> anyhow::Result<T>
+pub(super) async fn isolated<T, F>(work: impl FnOnce() -> F + Send + 'static) -> anyhow::Result<T>
 where
     T: Send + 'static,
     F: std::future::Future<Output = anyhow::Result<T>>,
@@ -36,7 +36,7 @@ fn start_node(config: &Config, scratch: &Scratch, registry: Registry, probe: Pro
 
 /// Waits until a separate connection sees all `n` jobs `COMPLETED`, polling for any
 /// unfinished job; a full count confirms the end.
-async fn until_completed(watcher: &mut Watcher, n: usize) -> anyhow::Result<()> {
+pub(super) async fn until_completed(watcher: &mut Watcher, n: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         if !watcher.any_unfinished().await? {
@@ -54,26 +54,9 @@ async fn until_completed(watcher: &mut Watcher, n: usize) -> anyhow::Result<()> 
 pub async fn throughput(config: &Config, options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
     let (mut e2e, mut enqueue) = (Vec::new(), Vec::new());
     for _ in 0..options.runs {
-        let (config, n) = (config.clone(), options.jobs);
-        let (total, enqueued) = isolated(move || async move {
-            let scratch = Scratch::new(&config, config.store.max_connections + 2).await?;
-            let node = start_node(&config, &scratch, Registry::with_builtins(), Probe::none());
-            let mut watcher = scratch.watcher().await?;
-            let start = Instant::now();
-            for first in (0..n).step_by(1_000) {
-                let batch = (first..(first + 1_000).min(n)).map(|_| JobRequest::new("noop", json!({}))).collect();
-                node.submit(batch).await?;
-            }
-            let enqueued = start.elapsed();
-            until_completed(&mut watcher, n).await?;
-            let total = start.elapsed();
-            node.drain().await;
-            scratch.remove().await?;
-            Ok((total, enqueued))
-        })
-        .await?;
-        e2e.push(n as f64 / total.as_secs_f64());
-        enqueue.push(n as f64 / enqueued.as_secs_f64());
+        let (total, enqueued) = throughput_once(config, options.jobs).await?;
+        e2e.push(total);
+        enqueue.push(enqueued);
     }
     let what = format!(
         "{} no-op jobs, batches of 1,000, {} workers x {} (+{} queued)",
@@ -82,6 +65,29 @@ pub async fn throughput(config: &Config, options: &BenchOptions, report: &mut Re
     report.push(Measurement::new("throughput: enqueue jobs/s", "jobs/s", enqueue, &what));
     report.push(Measurement::new("throughput: end-to-end jobs/s", "jobs/s", e2e, &what));
     Ok(())
+}
+
+/// One throughput run on a fresh scratch database: end-to-end and enqueue rates, jobs/s.
+pub async fn throughput_once(config: &Config, n: usize) -> anyhow::Result<(f64, f64)> {
+    let config = config.clone();
+    let (total, enqueued) = isolated(move || async move {
+        let scratch = Scratch::new(&config, config.store.max_connections + 2).await?;
+        let node = start_node(&config, &scratch, Registry::with_builtins(), Probe::none());
+        let mut watcher = scratch.watcher().await?;
+        let start = Instant::now();
+        for first in (0..n).step_by(1_000) {
+            let batch = (first..(first + 1_000).min(n)).map(|_| JobRequest::new("noop", json!({}))).collect();
+            node.submit(batch).await?;
+        }
+        let enqueued = start.elapsed();
+        until_completed(&mut watcher, n).await?;
+        let total = start.elapsed();
+        node.drain().await;
+        scratch.remove().await?;
+        Ok((total, enqueued))
+    })
+    .await?;
+    Ok((n as f64 / total.as_secs_f64(), n as f64 / enqueued.as_secs_f64()))
 }
 
 /// The ceiling: claim 100 with `FOR UPDATE SKIP LOCKED`, complete them, on 8

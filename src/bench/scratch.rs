@@ -63,6 +63,15 @@ impl Scratch {
         }
     }
 
+    /// The Postgres URL of this schema (its `search_path` set), for a node process of
+    /// its own; `None` on SQLite.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Scratch::Postgres { url, .. } => Some(url),
+            Scratch::Sqlite { .. } => None,
+        }
+    }
+
     /// The Postgres pool, for the plain-SQL ceiling (a Postgres loop by definition).
     pub fn pg_pool(&self) -> Option<&PgPool> {
         match self {
@@ -116,6 +125,15 @@ impl Watcher {
         Ok(match self {
             Watcher::Postgres(c) => sqlx::query_scalar(UNFINISHED).fetch_one(c).await?,
             Watcher::Sqlite(c) => sqlx::query_scalar(UNFINISHED).fetch_one(c).await?,
+        })
+    }
+
+    /// How many jobs are `RUNNING` (claimed).
+    pub async fn running(&mut self) -> anyhow::Result<i64> {
+        const RUNNING: &str = "SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING'";
+        Ok(match self {
+            Watcher::Postgres(c) => sqlx::query_scalar(RUNNING).fetch_one(c).await?,
+            Watcher::Sqlite(c) => sqlx::query_scalar(RUNNING).fetch_one(c).await?,
         })
     }
 

@@ -154,6 +154,8 @@ impl Membership {
                         .iter()
                         .filter_map(|r| match r.outcome {
                             FailOutcome::Retrying { at } => Some(at),
+                            // Back to PENDING at once: claimable now.
+                            FailOutcome::GivenBack => Some(self.clock.now()),
                             _ => None,
                         })
                         .min();

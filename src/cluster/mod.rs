@@ -343,6 +343,9 @@ pub const CANCEL: &str = "node.cancel";
 pub const CRASH: &str = "node.crash";
 /// The actor that drains its node: `null` → `null`, once the drain has begun.
 pub const DRAIN: &str = "node.drain";
+/// The actor that stops its node's runs of jobs a bulk cancel has cancelled in the
+/// store: job ids → how many it held (running or queued).
+pub const STOP_CANCELLED: &str = "node.stop_cancelled";
 
 /// What a remote cancel did: the job's status after it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -356,7 +359,7 @@ pub struct CrashRequest {
     pub mode: crate::actors::worker::CrashMode,
 }
 
-/// Serves a node's own requests: [`CANCEL`], [`CRASH`], [`DRAIN`].
+/// Serves a node's own requests: [`CANCEL`], [`CRASH`], [`DRAIN`], [`STOP_CANCELLED`].
 pub fn serve_node(node: &crate::node::Node) {
     let cluster = &node.cluster;
     let n = node.clone();
@@ -379,5 +382,10 @@ pub fn serve_node(node: &crate::node::Node) {
             let id = node.node_id.clone();
             node.drain_node(&id).await.map_err(|e| e.to_string())
         }
+    });
+    let n = node.clone();
+    cluster.serve(STOP_CANCELLED, move |job_ids: Vec<Uuid>| {
+        let node = n.clone();
+        async move { Ok(node.stop_cancelled_here(job_ids).await) }
     });
 }

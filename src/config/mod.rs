@@ -119,6 +119,11 @@ pub struct WorkersConfig {
     /// slot frees: claims come in bigger batches and a slot never waits for a claim's
     /// round trip. Queued claims' leases are renewed; a drain gives them back.
     pub prefetch: u32,
+    /// A worker queues only the jobs that would start within this many milliseconds,
+    /// by the run times it has observed (at most `prefetch`): short jobs get the whole
+    /// queue, jobs of seconds none, so they are not hoarded while another node has
+    /// free slots. 0 turns this off: a worker always queues up to `prefetch`.
+    pub prefetch_horizon_ms: u64,
     /// How long a queued job may wait for a slot before it goes back for any worker
     /// to take, in milliseconds.
     pub prefetch_wait_ms: u64,
@@ -133,7 +138,15 @@ pub struct WorkersConfig {
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        Self { count: 4, capacity: 10, prefetch: 40, prefetch_wait_ms: 5_000, lease_ms: 30_000, backlog: 100 }
+        Self {
+            count: 4,
+            capacity: 10,
+            prefetch: 40,
+            prefetch_horizon_ms: 50,
+            prefetch_wait_ms: 5_000,
+            lease_ms: 30_000,
+            backlog: 100,
+        }
     }
 }
 

@@ -145,6 +145,12 @@ impl Config {
         check((1..=1024).contains(&w.count), "workers.count", w.count, "must be 1..=1024")?;
         check((1..=10_000).contains(&w.capacity), "workers.capacity", w.capacity, "must be 1..=10000")?;
         check(w.prefetch <= 10_000, "workers.prefetch", w.prefetch, "must be 0..=10000")?;
+        check(
+            w.prefetch_horizon_ms <= 60_000,
+            "workers.prefetch_horizon_ms",
+            w.prefetch_horizon_ms,
+            "must be 0..=60000",
+        )?;
         check(w.prefetch_wait_ms >= 100, "workers.prefetch_wait_ms", w.prefetch_wait_ms, "must be at least 100")?;
         check((1..=100_000).contains(&w.backlog), "workers.backlog", w.backlog, "must be 1..=100000")?;
         check(w.lease_ms >= 1_000, "workers.lease_ms", w.lease_ms, "must be at least 1000")?;

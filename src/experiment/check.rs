@@ -1,5 +1,7 @@
-//! The invariants an experiment checks, on what the database holds after the run.
-//! Pure functions of an [`Observed`], so a test can feed them a doctored one.
+//! The invariants an experiment checks, on what the database holds after the run
+//! (jobs, executions, the dead-letter queue, dependencies, workers, and each node's
+//! newest snapshot). Pure functions of an [`Observed`], so a test can feed them a
+//! doctored one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +24,46 @@ pub struct ExecutionRow {
     pub attempt: i64,
     pub started_ms: Option<i64>,
     pub finished_ms: Option<i64>,
+    /// The worker that ran the attempt.
+    #[serde(default)]
+    pub worker_id: Option<String>,
+}
+
+/// A row of `workers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerRow {
+    pub worker_id: String,
+    pub node_id: String,
+    pub failure_count: i64,
+}
+
+/// A node of the cluster and how the run left it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeEnd {
+    pub node_id: String,
+    /// Running (not killed for good) when the run settled.
+    pub alive: bool,
+}
+
+/// A node's newest snapshot, as read back after the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotSeen {
+    pub node_id: String,
+    pub snapshot_id: String,
+    /// FULL, INCREMENTAL or AUTO.
+    pub snapshot_type: String,
+    /// Milliseconds since the run started.
+    pub taken_ms: i64,
+    /// Taken by the harness after the run settled (nothing changed after it).
+    pub after_settle: bool,
+    /// Why it and its chain do not verify (`aeon snapshot verify`); `None` when they do.
+    pub verify_error: Option<String>,
+    /// Its workers: id and `failure_count`.
+    pub workers: Vec<(String, i64)>,
+    /// The jobs of the claims it recorded in flight.
+    pub in_flight: Vec<String>,
+    /// Jobs by status when it was taken.
+    pub queue: BTreeMap<String, i64>,
 }
 
 /// Everything the checks read: the ids the run submitted and the database's rows.
@@ -34,6 +76,13 @@ pub struct Observed {
     pub dead_letters: Vec<String>,
     /// (job, the job it depends on).
     pub dependencies: Vec<(String, String)>,
+    #[serde(default)]
+    pub workers: Vec<WorkerRow>,
+    #[serde(default)]
+    pub nodes: Vec<NodeEnd>,
+    /// Each node's newest snapshot.
+    #[serde(default)]
+    pub snapshots: Vec<SnapshotSeen>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +97,7 @@ pub struct Check {
 }
 
 const FAILED: [&str; 3] = ["FAILED", "TIMED_OUT", "CRASHED"];
+const TERMINAL: [&str; 3] = ["COMPLETED", "DEAD_LETTER", "CANCELLED"];
 const MAX_EXAMPLES: usize = 10;
 
 fn check(name: &str, guarantee: &str, offenders: Vec<String>, what: &str, total: usize) -> Check {
@@ -204,7 +254,80 @@ pub fn run_checks(o: &Observed) -> Vec<Check> {
         "were left RUNNING after the run",
         total,
     ));
+    out.push(snapshot_consistent(o));
     out
+}
+
+/// Every node's final state against its newest snapshot: the snapshot and its chain
+/// verify; every claim it recorded in flight ended `COMPLETED`, `DEAD_LETTER` or
+/// `CANCELLED` (a claim held at the snapshot is not lost after it); its job counts are
+/// not ahead of the end (terminal counts only grow; a snapshot taken after the run
+/// settled counts exactly what the end holds); and none of its workers has a `workers`
+/// row of another node. Restart counters are not compared: a node that wakes from a
+/// pause counts its workers' deaths after a snapshot taken the moment it woke, and
+/// rows are written in batches, so neither side is reliably ahead. A node alive at
+/// the end without any snapshot fails; a node killed for good without one has
+/// nothing to compare.
+pub fn snapshot_consistent(o: &Observed) -> Check {
+    let mut end: BTreeMap<&str, i64> = BTreeMap::new();
+    for j in &o.jobs {
+        *end.entry(j.status.as_str()).or_default() += 1;
+    }
+    let statuses: BTreeMap<&str, &str> = o.jobs.iter().map(|j| (j.job_id.as_str(), j.status.as_str())).collect();
+    let workers: BTreeMap<&str, &WorkerRow> = o.workers.iter().map(|w| (w.worker_id.as_str(), w)).collect();
+    let mut offenders = Vec::new();
+    for node in &o.nodes {
+        let n = node.node_id.as_str();
+        let Some(s) = o.snapshots.iter().find(|s| s.node_id == n) else {
+            if node.alive {
+                offenders.push(format!("{n}: alive at the end but has no snapshot"));
+            }
+            continue;
+        };
+        let id = &s.snapshot_id;
+        if let Some(why) = &s.verify_error {
+            offenders.push(format!("{n}: snapshot {id} does not verify: {why}"));
+            continue;
+        }
+        for job in &s.in_flight {
+            let now = statuses.get(job.as_str()).copied().unwrap_or("MISSING");
+            if !TERMINAL.contains(&now) {
+                offenders.push(format!("{n}: snapshot {id} held {job} in flight; it ended {now}"));
+            }
+        }
+        let snap_total: i64 = s.queue.values().sum();
+        let end_total: i64 = end.values().sum();
+        if snap_total > end_total {
+            offenders.push(format!("{n}: snapshot {id} counts {snap_total} jobs, the end {end_total}"));
+        }
+        for status in TERMINAL {
+            let (then, now) = (s.queue.get(status).copied().unwrap_or(0), end.get(status).copied().unwrap_or(0));
+            if then > now || (s.after_settle && then != now) {
+                offenders.push(format!("{n}: snapshot {id} counts {then} {status} jobs, the end {now}"));
+            }
+        }
+        for (worker, _) in &s.workers {
+            if let Some(row) = workers.get(worker.as_str())
+                && row.node_id != n
+            {
+                offenders.push(format!("{n}: snapshot {id} has worker {worker}, whose row is of {}", row.node_id));
+            }
+        }
+    }
+    let nodes = o.nodes.len();
+    let with = o.nodes.iter().filter(|n| o.snapshots.iter().any(|s| s.node_id == n.node_id)).count();
+    let held = offenders.is_empty();
+    Check {
+        name: "snapshot_consistent".into(),
+        guarantee: "Nothing is restored from a snapshot until it and every snapshot of its chain pass [...] A restore never touches jobs. The job rows are the truth for claims. (docs/snapshots.md)".into(),
+        held,
+        detail: if held {
+            format!("held for all {nodes} nodes ({with} with a snapshot)")
+        } else {
+            format!("{} inconsistencies over {nodes} nodes", offenders.len())
+        },
+        examples: offenders.into_iter().take(MAX_EXAMPLES).collect(),
+    }
 }
 
 /// Attempts per job: how many jobs ran 1, 2, ... times.
@@ -222,40 +345,15 @@ pub fn duplicate_executions(o: &Observed) -> usize {
     o.executions.iter().filter(|e| e.status == "CRASHED").count()
 }
 
-/// Recovery of one fault fired at `at_ms`: how long until every job that was running
-/// then has finished or started again (ms); `None` when nothing was running.
-pub fn recovery_ms(o: &Observed, at_ms: i64) -> Option<i64> {
-    let mut by_job: BTreeMap<&str, Vec<&ExecutionRow>> = BTreeMap::new();
-    for e in &o.executions {
-        by_job.entry(e.job_id.as_str()).or_default().push(e);
-    }
-    let mut worst: Option<i64> = None;
-    for es in by_job.values() {
-        let running_then =
-            es.iter().any(|e| e.started_ms.is_some_and(|s| s <= at_ms) && e.finished_ms.is_none_or(|f| f > at_ms));
-        if !running_then {
-            continue;
-        }
-        // The first moment after the fault the job moved on: an execution ending, or a new one starting.
-        let next = es
-            .iter()
-            .flat_map(|e| [e.finished_ms, e.started_ms.filter(|&s| s > at_ms)])
-            .flatten()
-            .filter(|&t| t > at_ms)
-            .min();
-        let took = next.map_or(i64::MAX, |t| t - at_ms);
-        worst = Some(worst.map_or(took, |w| w.max(took)));
-    }
-    worst.filter(|&w| w != i64::MAX)
-}
-
-/// The value at `q` (0..=1) of sorted `values`.
+/// The value at `q` (0..=1) of `values`, by nearest rank (p50 of two values is the
+/// smaller, p99 of fewer than a hundred is the largest).
 pub fn percentile(values: &[i64], q: f64) -> Option<i64> {
     if values.is_empty() {
         return None;
     }
     let mut v = values.to_vec();
     v.sort_unstable();
-    let i = ((v.len() - 1) as f64 * q).round() as usize;
-    Some(v[i])
+    // Nearest rank: the smallest value with at least `q` of them at or below it.
+    let rank = (q * v.len() as f64).ceil() as usize;
+    Some(v[rank.clamp(1, v.len()) - 1])
 }

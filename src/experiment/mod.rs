@@ -3,12 +3,16 @@
 //! A [`scenario::Scenario`] (TOML) names a cluster, a workload and a fault schedule; a
 //! seed turns it into a [`plan::Plan`] (the same seed, the same plan); the
 //! [`harness::Harness`] runs the plan against real `aeon node` processes it owns; the
-//! [`check`]s read what the database holds afterwards and the [`report::Report`] says
-//! which guarantees held, as JSON and as one HTML page.
+//! [`check`]s read what the database holds afterwards (and each node's newest
+//! snapshot), [`recovery`] measures how long each fault took to get over, and the
+//! [`report::Report`] says which guarantees held, as JSON and as one HTML page.
+//! [`progress`] shows the run going on a terminal.
 
 pub mod check;
 pub mod harness;
 pub mod plan;
+pub mod progress;
+pub mod recovery;
 pub mod report;
 pub mod scenario;
 

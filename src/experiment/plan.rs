@@ -1,5 +1,7 @@
-//! What a seed makes of a scenario: the jobs, when each group of them is submitted,
-//! and the fault schedule. Pure: the same scenario and seed give the same plan.
+//! What a seed makes of a scenario: the jobs (the weighted mix, padded payloads, and
+//! the dependency shapes: chains, fan-ins, diamonds), when each group of them is
+//! submitted, and the fault schedule. Pure: the same scenario and seed give the same
+//! plan.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -16,7 +18,7 @@ pub struct PlannedJob {
     pub job_type: String,
     pub payload: Value,
     pub max_retries: i32,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
 }
 
@@ -76,10 +78,17 @@ impl Plan {
                 })
                 .expect("a weighted entry");
             counter += 1;
+            let mut payload = to_json(&entry.payload);
+            if let Some([min, max]) = entry.payload_bytes
+                && let Some(object) = payload.as_object_mut()
+            {
+                let len = rng.random_range(min..=max);
+                object.insert("pad".into(), Value::String(pad(len, counter)));
+            }
             PlannedJob {
                 reference: format!("j{counter}"),
                 job_type: entry.job_type.clone(),
-                payload: to_json(&entry.payload),
+                payload,
                 max_retries: entry.max_retries.unwrap_or(w.max_retries),
                 depends_on: Vec::new(),
             }
@@ -116,6 +125,29 @@ impl Plan {
                 groups.push(leaves);
             }
         }
+        if let Some(diamonds) = &w.diamonds {
+            for d in 0..diamonds.count {
+                let root = pick(&mut rng);
+                let mut jobs: Vec<PlannedJob> = (0..diamonds.width)
+                    .map(|_| {
+                        let mut middle = pick(&mut rng);
+                        middle.depends_on = vec![root.reference.clone()];
+                        middle
+                    })
+                    .collect();
+                let sink = PlannedJob {
+                    reference: format!("diamond{d}"),
+                    job_type: "collect".into(),
+                    payload: json!({}),
+                    max_retries: w.max_retries,
+                    depends_on: jobs.iter().map(|j| j.reference.clone()).collect(),
+                };
+                jobs.insert(0, root);
+                jobs.push(sink);
+                planned += jobs.len();
+                groups.push(jobs);
+            }
+        }
         while planned < w.jobs {
             groups.push(vec![pick(&mut rng)]);
             planned += 1;
@@ -148,18 +180,12 @@ impl Plan {
             for at_ms in times {
                 let node = spec.node.unwrap_or_else(|| rng.random_range(0..scenario.cluster.nodes));
                 let worker_pick = rng.random_range(0..u32::MAX);
-                let default_duration = match spec.kind {
-                    FaultKind::WorkerHang | FaultKind::WorkerSlow => 3_000,
-                    FaultKind::NodePause => 3_000,
-                    FaultKind::DbLock => 2_000,
-                    _ => 0,
-                };
                 faults.push(PlannedFault {
                     at_ms,
                     kind: spec.kind,
                     node,
                     worker_pick,
-                    duration_ms: spec.duration_ms.unwrap_or(default_duration),
+                    duration_ms: spec.duration_ms.unwrap_or(spec.kind.default_duration_ms()),
                     restart_after_ms: spec.restart_after_ms,
                 });
             }
@@ -167,4 +193,10 @@ impl Plan {
         faults.sort_by_key(|f| (f.at_ms, f.kind, f.node));
         Plan { seed, groups, faults }
     }
+}
+
+/// `len` bytes of printable filler, different per job (so no two payloads are equal).
+fn pad(len: usize, job: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len).map(|i| ALPHABET[(i * 7 + job) % ALPHABET.len()] as char).collect()
 }

@@ -5,15 +5,19 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::check::{Check, Observed, attempts_histogram, duplicate_executions, percentile, recovery_ms, run_checks};
+use super::check::{Check, Observed, SnapshotSeen, attempts_histogram, duplicate_executions, percentile, run_checks};
 use super::harness::{FiredFault, Outcome};
 use super::plan::Plan;
+use super::recovery::recovery_ms;
 use super::scenario::Scenario;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recovery {
     pub kind: String,
     pub faults: usize,
+    /// Faults of this kind with a recovery time (see `recovery.rs`: one with nothing
+    /// to recover from, or skipped, has none).
+    pub measured: usize,
     pub p50_ms: Option<i64>,
     pub p99_ms: Option<i64>,
 }
@@ -38,6 +42,9 @@ pub struct Report {
     /// Jobs finished in each second of the run.
     pub throughput: Vec<usize>,
     pub attempts_histogram: BTreeMap<i64, usize>,
+    /// Each node's newest snapshot, as the `snapshot_consistent` check read it.
+    #[serde(default)]
+    pub snapshots: Vec<SnapshotSeen>,
     /// Set by `--shrink`: the smallest fault schedule found that still fails.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shrunk: Option<Vec<FiredFault>>,
@@ -63,9 +70,11 @@ impl Report {
         }
         let mut per_kind: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
         let mut counted: BTreeMap<&str, usize> = BTreeMap::new();
-        for f in &outcome.fired {
+        let mut faults = outcome.fired.clone();
+        for f in &mut faults {
             *counted.entry(f.kind.name()).or_default() += 1;
-            if let Some(r) = recovery_ms(o, f.fired_ms) {
+            f.recovery_ms = recovery_ms(o, f);
+            if let Some(r) = f.recovery_ms {
                 per_kind.entry(f.kind.name()).or_default().push(r);
             }
         }
@@ -76,6 +85,7 @@ impl Report {
                 Recovery {
                     kind: kind.to_string(),
                     faults,
+                    measured: values.len(),
                     p50_ms: percentile(&values, 0.5),
                     p99_ms: percentile(&values, 0.99),
                 }
@@ -103,12 +113,13 @@ impl Report {
             elapsed_ms: outcome.elapsed_ms,
             by_status,
             checks,
-            faults: outcome.fired.clone(),
+            faults,
             recovery,
             duplicate_executions: duplicate_executions(o),
             throughput_per_s: finished as f64 / (outcome.elapsed_ms.max(1) as f64 / 1_000.0),
             throughput,
             attempts_histogram: attempts_histogram(o),
+            snapshots: o.snapshots.clone(),
             shrunk: None,
         }
     }
@@ -125,11 +136,12 @@ impl Report {
         for r in &self.recovery {
             let _ = writeln!(
                 s,
-                "  recovery {}: {} faults, p50 {} ms, p99 {} ms",
+                "  recovery {}: {} faults ({} measured), p50 {}, p99 {}",
                 r.kind,
                 r.faults,
-                r.p50_ms.map_or("-".into(), |v| v.to_string()),
-                r.p99_ms.map_or("-".into(), |v| v.to_string())
+                r.measured,
+                ms_or_dash(r.p50_ms),
+                ms_or_dash(r.p99_ms)
             );
         }
         let _ = writeln!(
@@ -193,28 +205,53 @@ blockquote{{margin:0;color:#555;font-size:90%}}</style></head><body>
         }
         h.push_str("</table><h2>Throughput over time</h2><p>Jobs finished per second; red lines are faults.</p>");
         h.push_str(&self.throughput_svg());
-        h.push_str("<h2>Recovery per fault kind</h2><p>From the fault until every job running at that moment had finished or started again.</p><table><tr><th>fault</th><th>count</th><th>p50</th><th>p99</th></tr>");
+        h.push_str("<h2>Recovery per fault kind</h2><p>From the fault until the cluster was back to work: the attempts running on what it hit had ended or run again, an attempt started or ended after the fault's window, and the nodes that reported Redis or the vector store degraded reported it healthy again (whichever came last). <em>measured</em>: the faults of the kind that had something to recover from.</p><table><tr><th>fault</th><th>count</th><th>measured</th><th>p50</th><th>p99</th></tr>");
         for r in &self.recovery {
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&r.kind),
                 r.faults,
-                r.p50_ms.map_or("-".into(), |v| format!("{v} ms")),
-                r.p99_ms.map_or("-".into(), |v| format!("{v} ms"))
+                r.measured,
+                ms_or_dash(r.p50_ms),
+                ms_or_dash(r.p99_ms)
             );
         }
         h.push_str("</table><h2>Attempts per job</h2>");
         h.push_str(&self.attempts_svg());
-        h.push_str("<h2>Faults fired</h2><table><tr><th>at</th><th>fault</th><th>node</th><th>outcome</th></tr>");
+        h.push_str("<h2>Faults fired</h2><table><tr><th>at</th><th>fault</th><th>node</th><th>outcome</th><th>recovery</th></tr>");
         for f in &self.faults {
+            let node = if f.kind.is_cluster_wide() { "all".to_string() } else { f.node.to_string() };
+            let mut outcome = esc(&f.outcome);
+            if !f.degraded_nodes.is_empty() {
+                let _ = write!(outcome, "; degraded on nodes {:?}", f.degraded_nodes);
+                if let Some(t) = f.healthy_again_ms {
+                    let _ = write!(outcome, ", healthy again at {t} ms");
+                }
+            }
             let _ = write!(
                 h,
-                "<tr><td>{} ms</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{} ms</td><td>{}</td><td>{node}</td><td>{outcome}</td><td>{}</td></tr>",
                 f.fired_ms,
                 f.kind.name(),
-                f.node,
-                esc(&f.outcome)
+                ms_or_dash(f.recovery_ms),
+            );
+        }
+        h.push_str("</table><h2>Snapshots</h2><p>Each node's newest snapshot, against the end of the run (check <code>snapshot_consistent</code>).</p><table><tr><th>node</th><th>snapshot</th><th>taken</th><th>verifies</th><th>workers</th><th>in flight</th></tr>");
+        for s in &self.snapshots {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td><code>{}</code> {}</td><td>{} ms{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&s.node_id),
+                esc(&s.snapshot_id),
+                esc(&s.snapshot_type),
+                s.taken_ms,
+                if s.after_settle { ", after the settle" } else { "" },
+                s.verify_error
+                    .as_deref()
+                    .map_or("yes".into(), |e| format!("<span class=\"failed\">no</span>: {}", esc(e))),
+                s.workers.len(),
+                s.in_flight.len()
             );
         }
         h.push_str("</table>");
@@ -250,8 +287,10 @@ blockquote{{margin:0;color:#555;font-size:90%}}</style></head><body>
         );
         let _ = write!(s, "<text x=\"4\" y=\"{pad}\" font-size=\"11\">{max}/s</text>");
         let _ = write!(s, "<text x=\"{}\" y=\"{}\" font-size=\"11\">{n} s</text>", w - pad - 20.0, hgt - pad + 15.0);
-        for f in &self.faults {
+        for (i, f) in self.faults.iter().enumerate() {
             let fx = x(f.fired_ms as f64 / 1_000.0);
+            // Labels on three rows, so faults close together stay readable.
+            let label_y = pad - 4.0 - (i % 3) as f64 * 11.0;
             let _ = write!(
                 s,
                 "<line x1=\"{fx:.1}\" y1=\"{pad}\" x2=\"{fx:.1}\" y2=\"{}\" stroke=\"#cf222e\" stroke-dasharray=\"4 2\"><title>{} at {} ms</title></line>",
@@ -261,9 +300,8 @@ blockquote{{margin:0;color:#555;font-size:90%}}</style></head><body>
             );
             let _ = write!(
                 s,
-                "<text x=\"{:.1}\" y=\"{}\" font-size=\"9\" fill=\"#cf222e\">{}</text>",
+                "<text x=\"{:.1}\" y=\"{label_y}\" font-size=\"9\" fill=\"#cf222e\">{}</text>",
                 fx + 2.0,
-                pad - 4.0,
                 f.kind.name()
             );
         }
@@ -310,4 +348,8 @@ blockquote{{margin:0;color:#555;font-size:90%}}</style></head><body>
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn ms_or_dash(v: Option<i64>) -> String {
+    v.map_or("-".into(), |v| format!("{v} ms"))
 }

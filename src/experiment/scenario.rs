@@ -51,6 +51,12 @@ pub struct ClusterSpec {
     pub redis: bool,
     #[serde(default = "lease")]
     pub lease_ms: u64,
+    /// The harness asks every live node for a snapshot (`POST /v1/snapshots`,
+    /// INCREMENTAL on its last one, FULL when there is none) this often during the run,
+    /// and for a FULL one after the run settled; 0: only the one after. The
+    /// `snapshot_consistent` check compares each node's last snapshot with the end.
+    #[serde(default = "snapshot_every")]
+    pub snapshot_every_ms: u64,
     /// More `AEON__SECTION__KEY` settings for every node.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -67,6 +73,9 @@ fn ten() -> u32 {
 }
 fn lease() -> u64 {
     2_000
+}
+fn snapshot_every() -> u64 {
+    1_000
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,7 +94,17 @@ pub struct Workload {
     /// Fan-ins: `width` jobs and one `collect` job that depends on them all.
     #[serde(default)]
     pub fan_in: Option<FanIn>,
+    /// Diamonds: one root job, `width` jobs that depend on it, and one `collect` job
+    /// that depends on those.
+    #[serde(default)]
+    pub diamonds: Option<FanIn>,
 }
+
+/// The built-in job types whose payload is a fixed shape: padding would be refused.
+pub const STRICT_PAYLOAD_TYPES: [&str; 5] = ["sleep", "block", "cpu", "fail", "panic"];
+
+/// The largest `payload_bytes` a mix entry may ask for (the nodes take up to 1 MiB).
+pub const MAX_PAYLOAD_BYTES: usize = 512 * 1024;
 
 fn three() -> i32 {
     3
@@ -102,6 +121,11 @@ pub struct MixEntry {
     pub payload: Option<toml::Value>,
     #[serde(default)]
     pub max_retries: Option<i32>,
+    /// `[min, max]`: each job of this entry gets a `pad` string of a length drawn from
+    /// the seed in that range (only types that take any payload: `noop`, `echo`,
+    /// `collect`).
+    #[serde(default)]
+    pub payload_bytes: Option<[usize; 2]>,
 }
 
 fn one_u32() -> u32 {
@@ -132,6 +156,9 @@ pub enum FaultKind {
     NodePause,
     DbDisconnect,
     DbLock,
+    RedisRestart,
+    RedisFlush,
+    QdrantDown,
 }
 
 impl FaultKind {
@@ -144,7 +171,25 @@ impl FaultKind {
             FaultKind::NodePause => "node_pause",
             FaultKind::DbDisconnect => "db_disconnect",
             FaultKind::DbLock => "db_lock",
+            FaultKind::RedisRestart => "redis_restart",
+            FaultKind::RedisFlush => "redis_flush",
+            FaultKind::QdrantDown => "qdrant_down",
         }
+    }
+
+    /// How long the fault lasts when the scenario does not say (0: an instant).
+    pub fn default_duration_ms(self) -> u64 {
+        match self {
+            FaultKind::WorkerHang | FaultKind::WorkerSlow | FaultKind::NodePause => 3_000,
+            FaultKind::DbLock | FaultKind::QdrantDown => 2_000,
+            FaultKind::RedisRestart => 1_000,
+            _ => 0,
+        }
+    }
+
+    /// Whether the fault hits every node at once (a shared component) rather than one.
+    pub fn is_cluster_wide(self) -> bool {
+        matches!(self, FaultKind::DbLock | FaultKind::RedisRestart | FaultKind::RedisFlush | FaultKind::QdrantDown)
     }
 }
 
@@ -162,7 +207,8 @@ pub struct FaultSpec {
     /// The node (index from 0); drawn from the seed when absent.
     #[serde(default)]
     pub node: Option<usize>,
-    /// How long a hang, a slow worker, a pause or a lock lasts.
+    /// How long a hang, a slow worker, a pause, a lock, a Redis outage (from the kill to
+    /// the restart) or a vector store outage lasts.
     #[serde(default)]
     pub duration_ms: Option<u64>,
     /// node_kill: start the node again (same id, port and store) after this long.
@@ -214,6 +260,27 @@ impl Scenario {
         {
             return bad("workload.fan_in.width", "must be at least 1");
         }
+        if let Some(d) = &self.workload.diamonds
+            && d.width < 1
+        {
+            return bad("workload.diamonds.width", "must be at least 1");
+        }
+        for (i, m) in self.workload.mix.iter().enumerate() {
+            let Some([min, max]) = m.payload_bytes else { continue };
+            let key = format!("workload.mix[{i}].payload_bytes");
+            if min > max || max > MAX_PAYLOAD_BYTES {
+                return bad(&key, &format!("must be [min, max] with min <= max <= {MAX_PAYLOAD_BYTES}"));
+            }
+            if STRICT_PAYLOAD_TYPES.contains(&m.job_type.as_str()) {
+                return bad(
+                    &key,
+                    &format!("type {:?} refuses extra payload fields; pad noop, echo or collect", m.job_type),
+                );
+            }
+            if m.payload.as_ref().is_some_and(|p| !p.is_table()) {
+                return bad(&key, "needs a table payload (or none) to add `pad` to");
+            }
+        }
         for (i, f) in self.faults.iter().enumerate() {
             let key = |k: &str| format!("faults[{i}].{k}");
             match (f.at_ms, f.between_ms) {
@@ -230,6 +297,12 @@ impl Scenario {
             }
             if f.restart_after_ms.is_some() && f.kind != FaultKind::NodeKill {
                 return bad(&key("restart_after_ms"), "only node_kill restarts a node");
+            }
+            if matches!(f.kind, FaultKind::RedisRestart | FaultKind::RedisFlush) && !self.cluster.redis {
+                return bad(&key("kind"), "a Redis fault needs cluster.redis = true (the harness's own redis-server)");
+            }
+            if f.node.is_some() && f.kind.is_cluster_wide() {
+                return bad(&key("node"), "this fault hits the whole cluster; leave node out");
             }
         }
         Ok(())

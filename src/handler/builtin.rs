@@ -44,15 +44,18 @@ pub struct PanicPayload {
     pub times: i32,
 }
 
-/// Registers every built-in handler.
+/// Registers every built-in handler. Those that never block run inline (see
+/// [`super::Placement`]); `block` and `cpu` hold their thread, so they get their own.
 pub fn register_all(registry: &mut Registry) {
     let valid = "built-in job types are valid";
-    registry.register_fn("noop", |_: JobContext, _: Value| async { Outcome::Complete(Value::Null) }).expect(valid);
     registry
-        .register_fn("echo", |_: JobContext, payload: Value| async move { Outcome::Complete(payload) })
+        .register_inline_fn("noop", |_: JobContext, _: Value| async { Outcome::Complete(Value::Null) })
         .expect(valid);
     registry
-        .register_fn("sleep", |_: JobContext, p: SleepPayload| async move {
+        .register_inline_fn("echo", |_: JobContext, payload: Value| async move { Outcome::Complete(payload) })
+        .expect(valid);
+    registry
+        .register_inline_fn("sleep", |_: JobContext, p: SleepPayload| async move {
             tokio::time::sleep(Duration::from_millis(p.ms)).await;
             Outcome::Complete(json!({ "slept_ms": p.ms }))
         })
@@ -75,7 +78,7 @@ pub fn register_all(registry: &mut Registry) {
         })
         .expect(valid);
     registry
-        .register_fn("fail", |ctx: JobContext, p: FailPayload| async move {
+        .register_inline_fn("fail", |ctx: JobContext, p: FailPayload| async move {
             if ctx.attempt <= p.times {
                 Outcome::Fail(p.message.unwrap_or_else(|| format!("failed on purpose (attempt {})", ctx.attempt)))
             } else {
@@ -84,12 +87,12 @@ pub fn register_all(registry: &mut Registry) {
         })
         .expect(valid);
     registry
-        .register_fn("collect", |ctx: JobContext, _: Value| async move {
+        .register_inline_fn("collect", |ctx: JobContext, _: Value| async move {
             Outcome::Complete(json!({ "dependencies": ctx.dependencies }))
         })
         .expect(valid);
     registry
-        .register_fn("panic", |ctx: JobContext, p: PanicPayload| async move {
+        .register_inline_fn("panic", |ctx: JobContext, p: PanicPayload| async move {
             if ctx.attempt <= p.times {
                 panic!("panicked on purpose (attempt {})", ctx.attempt);
             }

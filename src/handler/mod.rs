@@ -82,10 +82,25 @@ pub trait JobHandler: Send + Sync + 'static {
 /// A handler with its payload type erased, as the registry stores it.
 pub type ErasedHandler = Arc<dyn Fn(JobContext, Value) -> BoxFuture<'static, Outcome> + Send + Sync>;
 
+/// Where a handler's runs execute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// On a thread of its own, away from the actors (the default): a handler that
+    /// blocks without yielding costs its own slot and nothing else.
+    #[default]
+    OwnThread,
+    /// On the node's async runtime, beside the actors: no hand-off to another thread
+    /// and back for each run, which is most of what a short job costs the node. Only
+    /// for handlers that never block (every wait an `.await`): one that blocks stalls
+    /// the node's actors while it does. Timeouts, cancellation and contained panics
+    /// work the same.
+    Inline,
+}
+
 /// Handlers by job type.
 #[derive(Clone, Default)]
 pub struct Registry {
-    handlers: HashMap<String, ErasedHandler>,
+    handlers: HashMap<String, (ErasedHandler, Placement)>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -109,10 +124,14 @@ impl Registry {
     /// Registers `handler` for `job_type`, replacing any earlier one.
     pub fn register<H: JobHandler>(&mut self, job_type: &str, handler: H) -> Result<&mut Self, ValidationError> {
         let handler = Arc::new(handler);
-        self.insert(job_type, move |ctx, payload: H::Payload| {
-            let handler = handler.clone();
-            async move { handler.run(ctx, payload).await }
-        })
+        self.insert(
+            job_type,
+            move |ctx, payload: H::Payload| {
+                let handler = handler.clone();
+                async move { handler.run(ctx, payload).await }
+            },
+            Placement::OwnThread,
+        )
     }
 
     /// Registers an async function for `job_type`, replacing any earlier one.
@@ -122,10 +141,24 @@ impl Registry {
         F: Fn(JobContext, P) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
-        self.insert(job_type, f)
+        self.insert(job_type, f, Placement::OwnThread)
     }
 
-    fn insert<P, F, Fut>(&mut self, job_type: &str, f: F) -> Result<&mut Self, ValidationError>
+    /// Registers an async function that never blocks, to run [`Placement::Inline`]:
+    /// on the node's runtime, without a thread hand-off per run. Use it for handlers
+    /// whose every wait is an `.await` (async clients, timers); anything that may block
+    /// the thread (blocking I/O, long computations, `std::thread::sleep`) belongs in
+    /// [`Registry::register_fn`].
+    pub fn register_inline_fn<P, F, Fut>(&mut self, job_type: &str, f: F) -> Result<&mut Self, ValidationError>
+    where
+        P: DeserializeOwned + Send + 'static,
+        F: Fn(JobContext, P) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        self.insert(job_type, f, Placement::Inline)
+    }
+
+    fn insert<P, F, Fut>(&mut self, job_type: &str, f: F, placement: Placement) -> Result<&mut Self, ValidationError>
     where
         P: DeserializeOwned + Send + 'static,
         F: Fn(JobContext, P) -> Fut + Send + Sync + 'static,
@@ -139,12 +172,17 @@ impl Registry {
                 Box::pin(async move { Outcome::FailPermanently(message) })
             }
         });
-        self.handlers.insert(job_type.to_string(), erased);
+        self.handlers.insert(job_type.to_string(), (erased, placement));
         Ok(self)
     }
 
     pub fn get(&self, job_type: &str) -> Option<ErasedHandler> {
-        self.handlers.get(job_type).cloned()
+        self.handlers.get(job_type).map(|(handler, _)| handler.clone())
+    }
+
+    /// Where runs of `job_type` execute ([`Placement::OwnThread`] for an unknown type).
+    pub fn placement(&self, job_type: &str) -> Placement {
+        self.handlers.get(job_type).map(|(_, placement)| *placement).unwrap_or_default()
     }
 
     /// The registered job types, sorted: a node claims only these.

@@ -29,3 +29,13 @@ pub fn decide_failure<R: Rng + ?Sized>(
         FailureDecision::RetryAt(after(now, policy.delay(attempts, rng)))
     }
 }
+
+/// The `error` a rescue leaves on a job whose claim it gave back unstarted.
+pub const UNSTARTED: &str = "given back unstarted: its claim was queued on a worker that stopped";
+
+/// Whether a rescue gives a claim back without counting its attempt: the claim was
+/// queued where it was held (never known to start), and the job has had fewer than
+/// [`MAX_UNSTARTED_RETURNS`](super::MAX_UNSTARTED_RETURNS) such free returns.
+pub fn gives_back_unstarted(claim_queued: bool, unstarted_returns: i32) -> bool {
+    claim_queued && unstarted_returns < super::MAX_UNSTARTED_RETURNS
+}

@@ -23,7 +23,7 @@ mod types;
 
 pub use cluster::{Fence, NodeRecord, NodeStatus, RESCUE_LEASE};
 pub use contexts::{Checkpoint, MAX_CHECKPOINT_BYTES, decode_point, distinct_points, encode_point};
-pub use failure::{FailureDecision, decide_failure};
+pub use failure::{FailureDecision, UNSTARTED, decide_failure, gives_back_unstarted};
 pub use open::{Backend, open};
 pub use snapshots::*;
 pub use types::*;

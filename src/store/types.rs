@@ -51,6 +51,13 @@ impl ClaimRequest {
         self.workers.iter().map(|r| r.slots + r.queue).sum()
     }
 
+    /// How many of [`ClaimRequest::slots`] start at once: the first ones; the rest go
+    /// to a worker's queue. A claim records which it was (`claim_queued`), so that a
+    /// queued claim whose node dies goes back without costing an attempt.
+    pub fn starting(&self) -> u32 {
+        self.workers.iter().map(|r| r.slots).sum()
+    }
+
     /// The worker for each claimed job, in turn (the best jobs come first): free slots
     /// before queue room, so no job waits in a queue while a slot is free somewhere;
     /// round robin over the workers within each, so a short claim spreads out.
@@ -178,7 +185,18 @@ pub enum FailOutcome {
     DeadLettered,
     /// The execution no longer holds the claim: nothing was changed.
     Stale,
+    /// Rescued, but the claim had only been queued where it was held (never known to
+    /// start): back to `PENDING` at once, the attempt not counted and no execution
+    /// recorded, like a give-back. Bounded per job by [`MAX_UNSTARTED_RETURNS`].
+    GivenBack,
 }
+
+/// How many times a rescue may give a job's queued claim back for free. A queued
+/// claim is marked when it is claimed, not when it later starts (that would cost a
+/// write per job), so a claim that started from the queue and then took its node
+/// down looks unstarted: past this many free returns its attempts count again, and a
+/// job that kills its node each time it runs is still dead-lettered.
+pub const MAX_UNSTARTED_RETURNS: i32 = 3;
 
 /// A job taken back from an expired lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -139,6 +139,8 @@ impl Fault {
 #[derive(Default)]
 struct Faults {
     armed: Vec<Fault>,
+    /// Where every enqueue waits before it goes through (see [`FaultyStore::hold_enqueues`]).
+    enqueue_gate: Option<super::Gate>,
     calls: HashMap<Op, u64>,
     injected: HashMap<Op, u64>,
 }
@@ -182,6 +184,12 @@ impl FaultyStore {
     /// Arms `fault`. Faults are checked in the order they were armed.
     pub fn inject(&self, fault: Fault) {
         self.faults.lock().expect("faulty store").armed.push(fault);
+    }
+
+    /// Every enqueue from now on waits at `gate` (one permit each) before it goes
+    /// through: a test holds a submit's write in flight and acts meanwhile.
+    pub fn hold_enqueues(&self, gate: super::Gate) {
+        self.faults.lock().expect("faulty store").enqueue_gate = Some(gate);
     }
 
     /// Disarms every fault (counts are kept).
@@ -257,6 +265,10 @@ impl Store for FaultyStore {
     }
 
     async fn enqueue(&self, jobs: Vec<NewJob>, now: DateTime<Utc>) -> StoreResult<Vec<Enqueued>> {
+        let gate = self.faults.lock().expect("faulty store").enqueue_gate.clone();
+        if let Some(gate) = gate {
+            gate.pass().await;
+        }
         self.check(Op::Enqueue, jobs.iter().map(|j| j.job_id))?.enqueue(jobs, now).await
     }
 

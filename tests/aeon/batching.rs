@@ -25,7 +25,7 @@ async fn n_completions_arriving_together_cost_what_one_does(db: TestDb) {
     let clock = clock();
     let store = db.store(exact_backoff());
     // The window is long: only reaching max_size can send this batch.
-    let addr = actor(&store, &clock, StoreActorConfig { window_ms: 1_000, max_size: N });
+    let addr = actor(&store, &clock, StoreActorConfig { window_ms: 1_000, max_size: N, ..Default::default() });
     store.enqueue((0..N).map(|i| new_job("noop", json!(i))).collect(), clock.now()).await.unwrap();
     let request = claim_request(Uuid::new_v4(), N as u32, Duration::from_secs(60));
     let runs = addr.send(Claim(request)).await.unwrap().unwrap();
@@ -53,7 +53,7 @@ async fn n_completions_arriving_together_cost_what_one_does(db: TestDb) {
 async fn a_lone_completion_goes_out_when_its_window_ends(db: TestDb) {
     let clock = clock();
     let store = db.store(exact_backoff());
-    let addr = actor(&store, &clock, StoreActorConfig { window_ms: 2, max_size: 500 });
+    let addr = actor(&store, &clock, StoreActorConfig { window_ms: 2, max_size: 500, ..Default::default() });
     let enqueued = addr.send(Enqueue(new_job("noop", json!({})))).await.unwrap().unwrap();
     let request = claim_request(Uuid::new_v4(), 1, Duration::from_secs(60));
     let run = addr.send(Claim(request)).await.unwrap().unwrap().pop().unwrap();
@@ -66,7 +66,7 @@ async fn a_lone_completion_goes_out_when_its_window_ends(db: TestDb) {
 async fn failures_and_health_logs_batch_and_flush_on_demand(db: TestDb) {
     let clock = clock();
     let store = db.store(exact_backoff());
-    let addr = actor(&store, &clock, StoreActorConfig { window_ms: 1_000, max_size: 10_000 });
+    let addr = actor(&store, &clock, StoreActorConfig { window_ms: 1_000, max_size: 10_000, ..Default::default() });
     store.enqueue((0..20).map(|i| new_job("noop", json!(i))).collect(), clock.now()).await.unwrap();
     let request = claim_request(Uuid::new_v4(), 20, Duration::from_secs(60));
     let runs = store.claim(request.clone(), clock.now()).await.unwrap();

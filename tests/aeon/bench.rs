@@ -7,8 +7,18 @@ use serde_json::Value;
 
 use crate::common::{TestDb, postgres_only};
 
-/// Runs `aeon bench <args> --json` in `dir`; answers the results and the report.
+/// Runs `aeon bench <args> --json` in `dir` (with `REDIS_URL` = `redis_url`, if
+/// given); answers the results and the report.
 async fn bench(dir: &Path, database_url: Option<String>, args: &[&str]) -> (Value, String) {
+    bench_with_redis(dir, database_url, None, args).await
+}
+
+async fn bench_with_redis(
+    dir: &Path,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    args: &[&str],
+) -> (Value, String) {
     let report = dir.join("BENCH.md");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aeon"));
     command
@@ -19,6 +29,7 @@ async fn bench(dir: &Path, database_url: Option<String>, args: &[&str]) -> (Valu
         .current_dir(dir)
         .env("TMPDIR", dir) // its scratch files land here, where the test can look
         .env_remove("DATABASE_URL")
+        .env("REDIS_URL", redis_url.unwrap_or_default())
         .env("AEON__RETRY__BASE_MS", "10")
         .env("RUST_LOG", "error");
     if let Some(url) = database_url {
@@ -73,7 +84,40 @@ async fn every_scenario_runs_with_sqlite_side_by_side_and_scratch_schemas_are_dr
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-postgres_only!(every_scenario_runs_with_sqlite_side_by_side_and_scratch_schemas_are_dropped);
+/// The cluster scenario, tiny: its measurements, in a section of their own that keeps
+/// the report's other sections.
+async fn the_cluster_scenario_runs_and_writes_its_own_section(db: TestDb) {
+    let dir = scratch_dir();
+    std::fs::write(dir.join("BENCH.md"), "# Benchmarks\n\n## An earlier run\n\nkept\n").unwrap();
+    let redis = crate::common::redis::TestRedis::start(None).await;
+    let database_url = Some(crate::common::database_url());
+    let (results, markdown) = bench_with_redis(&dir, database_url, Some(redis.url()), &["--scenario", "cluster"]).await;
+    let names = scenarios(&results);
+    for expected in [
+        "cluster: cross-node pickup p50",
+        "cluster: cross-node pickup p99",
+        "cluster: 1 node jobs/s",
+        "cluster: 2 nodes jobs/s",
+        "cluster: failover p50",
+        "cluster: failover max",
+        "cluster: mailbox messages/s",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+    assert!(markdown.contains("## An earlier run\n\nkept"), "the other sections are kept: {markdown}");
+    assert!(markdown.contains("## The cluster scenario") && markdown.contains("| cluster: failover max |"));
+    let schemas: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_namespace WHERE nspname LIKE 'aeon_bench_%'")
+        .fetch_one(&db.postgres().pool)
+        .await
+        .unwrap();
+    assert_eq!(schemas, 0, "the bench drops its scratch schemas");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+postgres_only!(
+    every_scenario_runs_with_sqlite_side_by_side_and_scratch_schemas_are_dropped,
+    the_cluster_scenario_runs_and_writes_its_own_section,
+);
 
 #[actix_rt::test(system = "crate::common::TestSystem")]
 async fn on_the_embedded_default_the_bench_runs_on_sqlite_and_skips_the_postgres_ceiling() {

@@ -162,7 +162,9 @@ async fn a_sigkilled_node_is_declared_dead_and_its_jobs_run_elsewhere_within_the
     drop(store);
     db.release_lock();
     let redis = TestRedis::start(None).await;
-    let mut a = NodeProcess::start(&db, &redis.url(), "a", &[]).await;
+    // a starts every claim at once (no prefetch), so each it holds is a crashed attempt
+    // when it dies (claims only queued go back free: tests/aeon/unstarted.rs).
+    let mut a = NodeProcess::start(&db, &redis.url(), "a", &[("AEON__WORKERS__PREFETCH", "0")]).await;
     let b = NodeProcess::start(&db, &redis.url(), "b", &[]).await;
     let c = NodeProcess::start(&db, &redis.url(), "c", &[]).await;
     eventually("a runs jobs", Duration::from_secs(20), || async {
@@ -228,6 +230,43 @@ async fn a_job_running_on_another_node_is_cancelled_there_and_its_handler_stops(
     assert_eq!(count(&db, &cancelled).await, 1);
     let log = running.log();
     assert!(!log.contains("remote cancel failed"), "{log}");
+}
+
+async fn a_bulk_cancel_stops_a_handler_running_on_another_node(mut db: TestDb) {
+    db.release_lock();
+    let redis = TestRedis::start(None).await;
+    let a = NodeProcess::start(&db, &redis.url(), "a", &[]).await;
+    let b = NodeProcess::start(&db, &redis.url(), "b", &[]).await;
+    let job_id = submit(&a, "sleep", json!({"ms": 600_000})).await;
+    let runner = runner_of(&db, job_id).await;
+    let (other, running) = if runner == "a" { (&b, &a) } else { (&a, &b) };
+    // The node making the cancel must know the other as a peer: it reads the membership
+    // keys every 100 ms, so once the runner has renewed its own for 300 ms, it has.
+    let peers = format!(
+        "SELECT COUNT(*) FROM nodes WHERE node_id = '{}' AND status = 'ACTIVE'
+           AND last_seen >= started_at + interval '300 milliseconds'",
+        running.id
+    );
+    eventually("both nodes are up", Duration::from_secs(5), || async { (count(&db, &peers).await == 1).then_some(()) })
+        .await;
+
+    let request = json!({"action": "cancel", "job_ids": [job_id]}).to_string();
+    let (status, body) = other.post("/v1/jobs/bulk", &request).await;
+    assert_eq!((status, body["changed"].clone()), (200, json!(1)), "{body}");
+    // The handler stopped where it ran: its worker holds nothing any more (a cancel
+    // made only in the store would leave the 10-minute sleep running).
+    let load = format!("SELECT COALESCE(SUM(current_load), 0)::bigint FROM workers WHERE node_id = '{}'", running.id);
+    eventually("the running node's load drops to 0", Duration::from_secs(5), || async {
+        (count(&db, &load).await == 0).then_some(())
+    })
+    .await;
+    let status: String = scalar(&db, &format!("SELECT status FROM jobs WHERE job_id = '{job_id}'")).await;
+    assert_eq!(status, "CANCELLED");
+    let cancelled =
+        format!("SELECT COUNT(*) FROM job_executions WHERE job_id = '{job_id}' AND execution_status = 'CANCELLED'");
+    assert_eq!(count(&db, &cancelled).await, 1, "one attempt, recorded cancelled once");
+    let log = other.log();
+    assert!(!log.contains("bulk cancel could not stop handlers"), "{log}");
 }
 
 async fn crash_and_drain_reach_a_worker_and_a_node_elsewhere(mut db: TestDb) {
@@ -481,6 +520,7 @@ postgres_only!(
     a_sigkilled_node_is_declared_dead_and_its_jobs_run_elsewhere_within_the_bound,
     a_dependent_released_on_a_draining_node_starts_at_once_on_the_other,
     a_job_running_on_another_node_is_cancelled_there_and_its_handler_stops,
+    a_bulk_cancel_stops_a_handler_running_on_another_node,
     crash_and_drain_reach_a_worker_and_a_node_elsewhere,
     a_request_left_pending_by_a_killed_reader_is_reclaimed_and_handled_once,
     malformed_entries_written_into_a_nodes_stream_are_refused_and_acknowledged,

@@ -1,14 +1,18 @@
 //! `aeon experiment run`: the shipped scenarios in a short form hold their invariants
 //! against real node processes, a broken setting makes the checks fail (and `--shrink`
-//! reduces its schedule), a doctored result set fails every check, and the same seed
-//! gives the same plan.
+//! reduces its schedule), a doctored result set fails every check, recovery is
+//! measured as docs/experiments.md defines it, and the same seed gives the same plan.
 //!
 //! The runs use the Postgres of `AEON_TEST_DATABASE_URL` when it is set, else SQLite
-//! (one node; database faults that need Postgres are left out).
+//! (one node, no Redis; faults that need Postgres, Redis or a second node are left out).
 
 use std::path::{Path, PathBuf};
 
-use aeon::experiment::check::{ExecutionRow, JobRow, Observed, run_checks};
+use aeon::experiment::check::{
+    ExecutionRow, JobRow, NodeEnd, Observed, SnapshotSeen, WorkerRow, percentile, run_checks,
+};
+use aeon::experiment::harness::FiredFault;
+use aeon::experiment::recovery::recovery_ms;
 use aeon::experiment::scenario::{BackendKind, FaultKind};
 use aeon::experiment::{Plan, Report, RunOptions, Scenario, run_scenario};
 
@@ -16,7 +20,8 @@ use aeon::experiment::{Plan, Report, RunOptions, Scenario, run_scenario};
 /// for two cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SHIPPED: [&str; 4] = ["worker-panics", "node-kill-fan-in", "db-connection-loss", "poison-job"];
+const SHIPPED: [&str; 7] =
+    ["worker-panics", "node-kill-fan-in", "redis-restart", "db-connection-loss", "paused-node", "poison-job", "soak"];
 
 fn path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments").join(format!("{name}.toml"))
@@ -26,30 +31,48 @@ fn postgres() -> Option<String> {
     std::env::var("AEON_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
 }
 
-/// The scenario in seconds rather than minutes, on the backend the machine has.
+/// The scenario in seconds rather than minutes, on the backend the machine has: at
+/// most 150 plain jobs at 100/s and a few small shapes; the fault times and durations
+/// scaled so the last fault falls by 1.5 s (their order kept), at most three of each
+/// drawn kind, every window between 0.3 and 3 s.
 fn short(mut s: Scenario) -> Scenario {
     s.settle_timeout_s = 60;
     let w = &mut s.workload;
     w.jobs = w.jobs.min(150);
     w.rate = w.rate.map(|_| 100.0);
-    if let Some(f) = &mut w.fan_in {
-        f.count = f.count.min(3);
-        f.width = f.width.min(8);
+    for shape in [&mut w.fan_in, &mut w.diamonds].into_iter().flatten() {
+        shape.count = shape.count.min(3);
+        shape.width = shape.width.min(6);
     }
     if let Some(c) = &mut w.chains {
         c.count = c.count.min(3);
     }
+    for m in &mut w.mix {
+        m.payload_bytes = m.payload_bytes.map(|[a, b]| [a.min(2_000), b.min(2_000)]);
+    }
+    let latest = s.faults.iter().filter_map(|f| f.at_ms.or(f.between_ms.map(|[_, b]| b))).max().unwrap_or(0);
+    let scale = |t: u64| if latest > 1_500 { t * 1_500 / latest } else { t };
     for f in &mut s.faults {
         f.count = f.count.map(|c| c.min(3));
-        f.between_ms = f.between_ms.map(|_| [300, 1_500]);
-        f.at_ms = f.at_ms.map(|t| t.min(1_000));
-        f.duration_ms = f.duration_ms.map(|d| d.min(1_500));
-        f.restart_after_ms = f.restart_after_ms.map(|d| d.min(1_500));
+        f.between_ms = f.between_ms.map(|[a, b]| [scale(a).max(200), scale(b).max(200)]);
+        f.at_ms = f.at_ms.map(scale);
+        f.duration_ms = f.duration_ms.map(|d| scale(d).clamp(300, 3_000));
+        f.restart_after_ms = f.restart_after_ms.map(|d| scale(d).clamp(300, 3_000));
     }
     if postgres().is_none() {
         s.cluster.backend = BackendKind::Sqlite;
         s.cluster.nodes = 1;
-        s.faults.retain(|f| f.kind != FaultKind::DbDisconnect);
+        s.cluster.redis = false;
+        s.faults
+            .retain(|f| !matches!(f.kind, FaultKind::DbDisconnect | FaultKind::RedisRestart | FaultKind::RedisFlush));
+        // One node: only the first kill or pause of it.
+        let mut seen_node_fault = false;
+        s.faults.retain(|f| {
+            let node_fault = matches!(f.kind, FaultKind::NodeKill | FaultKind::NodePause);
+            let keep = !(node_fault && seen_node_fault);
+            seen_node_fault |= node_fault;
+            keep
+        });
         for f in &mut s.faults {
             f.node = f.node.map(|_| 0);
         }
@@ -82,6 +105,8 @@ async fn run_short(name: &str, seed: u64) -> Report {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(json["seed"], seed);
+    let ran: Plan = serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(ran, Plan::new(&scenario, seed), "{name}: the run followed the seed's plan");
     assert!(report.passed, "{name}: {}\nnode logs in {}", report.summary(), out.display());
     assert_eq!(report.jobs_submitted, report.jobs_planned, "{name}: every planned job was submitted");
     assert!(
@@ -107,6 +132,52 @@ async fn experiment_node_kill_during_fan_in_holds() {
 }
 
 #[actix_rt::test(system = "crate::common::TestSystem")]
+async fn experiment_redis_restart_holds() {
+    let report = run_short("redis-restart", 15).await;
+    if postgres().is_none() {
+        return; // no Redis fault on the SQLite form
+    }
+    let restart = report.faults.iter().find(|f| f.kind == FaultKind::RedisRestart).expect("the restart fired");
+    assert!(!restart.degraded_nodes.is_empty(), "a node reported Redis degraded while it was down: {restart:?}");
+    assert!(restart.healthy_again_ms.is_some(), "... and healthy again after: {restart:?}");
+    assert!(restart.recovery_ms.is_some_and(|r| r >= restart.duration_ms as i64), "{restart:?}");
+    assert!(report.faults.iter().any(|f| f.kind == FaultKind::RedisFlush));
+}
+
+#[actix_rt::test(system = "crate::common::TestSystem")]
+async fn experiment_paused_node_with_stale_claims_holds() {
+    let report = run_short("paused-node", 16).await;
+    assert!(report.faults.iter().any(|f| f.kind == FaultKind::NodePause && f.outcome.starts_with("SIGSTOP")));
+    assert!(report.checks.iter().any(|c| c.name == "completed_once" && c.held));
+    assert!(report.duplicate_executions > 0, "the paused node's claims went stale and were run again elsewhere");
+}
+
+#[actix_rt::test(system = "crate::common::TestSystem")]
+async fn experiment_soak_short_form_holds() {
+    let report = run_short("soak", 17).await;
+    let kinds: std::collections::BTreeSet<FaultKind> = report.faults.iter().map(|f| f.kind).collect();
+    let want: &[FaultKind] = if postgres().is_some() {
+        &[
+            FaultKind::WorkerPanic,
+            FaultKind::NodeKill,
+            FaultKind::NodePause,
+            FaultKind::DbDisconnect,
+            FaultKind::DbLock,
+            FaultKind::RedisRestart,
+            FaultKind::RedisFlush,
+            FaultKind::QdrantDown,
+        ]
+    } else {
+        &[FaultKind::WorkerPanic, FaultKind::DbLock, FaultKind::QdrantDown]
+    };
+    for kind in want {
+        assert!(kinds.contains(kind), "{kind:?} fired: {kinds:?}");
+    }
+    let snapshot = report.checks.iter().find(|c| c.name == "snapshot_consistent").expect("the snapshot check ran");
+    assert!(snapshot.held && !report.snapshots.is_empty(), "{snapshot:?}");
+}
+
+#[actix_rt::test(system = "crate::common::TestSystem")]
 async fn experiment_db_connection_loss_holds() {
     let report = run_short("db-connection-loss", 13).await;
     assert!(report.faults.iter().any(|f| f.kind == FaultKind::DbLock));
@@ -117,24 +188,28 @@ async fn experiment_poison_job_holds() {
     let report = run_short("poison-job", 14).await;
     assert!(report.by_status.get("DEAD_LETTER").copied().unwrap_or(0) > 0, "the poison jobs are dead-lettered");
     assert!(report.by_status.get("COMPLETED").copied().unwrap_or(0) > 0, "the rest completes");
+    // The node stayed up through the poison: it answered the snapshot after the run.
+    assert!(report.snapshots.iter().any(|s| s.after_settle && s.verify_error.is_none()), "{:?}", report.snapshots);
 }
 
 /// Rescue switched off in effect (leases and node death far beyond the run) and a
-/// node killed for good: its jobs stay RUNNING, so "no job lost" and "nothing left
-/// running" fail, and shrinking drops the table locks that do not matter (and keeps
+/// node killed for good: its jobs stay RUNNING, so "no job lost", "nothing left
+/// running" and "snapshot consistent" (its snapshot held them in flight) fail, and
+/// shrinking drops the table locks that do not matter (and keeps
 /// the kill: without it the run passes).
 #[actix_rt::test(system = "crate::common::TestSystem")]
 async fn experiment_a_broken_setting_fails_the_checks_and_shrinks() {
     let text = format!(
         r#"
 name = "broken: no rescue"
-settle_timeout_s = 8
+settle_timeout_s = 4
 [cluster]
 nodes = {nodes}
 workers = 2
 capacity = 4
 backend = "{backend}"
 lease_ms = 600000
+snapshot_every_ms = 500
 env = {{ AEON__CLUSTER__NODE_DEAD_AFTER_MS = "600000", AEON__HEALTH__DEAD_AFTER_MS = "500000", AEON__WORKERS__PREFETCH = "0" }}
 [workload]
 jobs = {jobs}
@@ -165,6 +240,8 @@ node = 0
     let failed: Vec<&str> = report.checks.iter().filter(|c| !c.held).map(|c| c.name.as_str()).collect();
     assert!(failed.contains(&"no_job_lost"), "{failed:?}");
     assert!(failed.contains(&"nothing_left_running"), "{failed:?}");
+    // The killed node's snapshot at 500 ms held claims that were never settled.
+    assert!(failed.contains(&"snapshot_consistent"), "{failed:?}");
     let shrunk = report.shrunk.as_ref().expect("--shrink reports a schedule");
     assert_eq!(shrunk.len(), 1, "{shrunk:?}");
     assert_eq!(shrunk[0].kind, FaultKind::NodeKill);
@@ -199,6 +276,13 @@ fn experiment_scenario_errors_name_the_key() {
     assert!(err.contains("faults[1].kind") || err.contains("faults.1.kind") || err.contains("kind"), "{err}");
     let err = Scenario::parse(&base.replace("nodes = 1", "nodes = 2")).unwrap_err().to_string();
     assert!(err.contains("cluster.nodes") && err.contains("SQLite"), "{err}");
+    let err = Scenario::parse(&base.replace("payload = { ms = 50 }", "payload = { ms = 50 }, payload_bytes = [1, 9]"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("workload.mix[1].payload_bytes") && err.contains("sleep"), "{err}");
+    let err =
+        Scenario::parse(&base.replace("kind = \"node_pause\"", "kind = \"redis_restart\"")).unwrap_err().to_string();
+    assert!(err.contains("faults[1].kind") && err.contains("cluster.redis"), "{err}");
 }
 
 fn job(id: &str, status: &str, attempts: i64, completed_ms: Option<i64>) -> JobRow {
@@ -206,7 +290,29 @@ fn job(id: &str, status: &str, attempts: i64, completed_ms: Option<i64>) -> JobR
 }
 
 fn exec(id: &str, status: &str, attempt: i64, started: i64, finished: Option<i64>) -> ExecutionRow {
-    ExecutionRow { job_id: id.into(), status: status.into(), attempt, started_ms: Some(started), finished_ms: finished }
+    ExecutionRow {
+        job_id: id.into(),
+        status: status.into(),
+        attempt,
+        started_ms: Some(started),
+        finished_ms: finished,
+        worker_id: Some("w1".into()),
+    }
+}
+
+/// A snapshot of `exp-node-0` that agrees with the `good` result set below.
+fn snapshot(after_settle: bool) -> SnapshotSeen {
+    SnapshotSeen {
+        node_id: "exp-node-0".into(),
+        snapshot_id: "s1".into(),
+        snapshot_type: "FULL".into(),
+        taken_ms: 6_000,
+        after_settle,
+        verify_error: None,
+        workers: vec![("w1".into(), 1)],
+        in_flight: if after_settle { vec![] } else { vec!["c".into()] },
+        queue: [("COMPLETED".to_string(), 2), ("DEAD_LETTER".to_string(), 1)].into(),
+    }
 }
 
 #[test]
@@ -226,6 +332,9 @@ fn experiment_checks_fail_on_a_doctored_result_set() {
         ],
         dead_letters: vec!["b".into()],
         dependencies: vec![("c".into(), "a".into())],
+        workers: vec![WorkerRow { worker_id: "w1".into(), node_id: "exp-node-0".into(), failure_count: 1 }],
+        nodes: vec![NodeEnd { node_id: "exp-node-0".into(), alive: true }],
+        snapshots: vec![snapshot(true)],
     };
     assert!(run_checks(&good).iter().all(|c| c.held), "{:?}", run_checks(&good));
 
@@ -257,6 +366,126 @@ fn experiment_checks_fail_on_a_doctored_result_set() {
     running.jobs.push(job("e", "RUNNING", 1, None));
     running.executions.push(exec("e", "RUNNING", 1, 500, None));
     assert_eq!(failing(&running), ["no_job_lost", "nothing_left_running"]);
+
+    // Each node's last snapshot against the end.
+    let mut mid_run = good.clone();
+    mid_run.snapshots = vec![snapshot(false)];
+    assert!(failing(&mid_run).is_empty(), "a snapshot before the end may count fewer jobs");
+    let mut stuck = mid_run.clone();
+    stuck.jobs[2].status = "PENDING".into(); // the job the snapshot held in flight
+    stuck.jobs[2].completed_ms = None;
+    assert!(failing(&stuck).contains(&"snapshot_consistent".to_string()));
+    let mut corrupt = good.clone();
+    corrupt.snapshots[0].verify_error = Some("checksum mismatch".into());
+    assert_eq!(failing(&corrupt), ["snapshot_consistent"]);
+    let mut none = good.clone();
+    none.snapshots.clear();
+    assert_eq!(failing(&none), ["snapshot_consistent"], "a node alive at the end has a snapshot");
+    none.nodes[0].alive = false;
+    assert!(failing(&none).is_empty(), "a node killed for good may have none");
+    let mut ahead = good.clone();
+    ahead.snapshots[0].queue.insert("COMPLETED".into(), 3);
+    assert_eq!(failing(&ahead), ["snapshot_consistent"]);
+    let mut elsewhere = good.clone();
+    elsewhere.workers[0].node_id = "exp-node-1".into();
+    assert_eq!(failing(&elsewhere), ["snapshot_consistent"], "a worker of the snapshot is another node's");
+}
+
+fn fault(kind: FaultKind, fired_ms: i64, duration_ms: u64) -> FiredFault {
+    FiredFault {
+        kind,
+        node: 0,
+        planned_ms: fired_ms as u64,
+        fired_ms,
+        duration_ms,
+        outcome: "fired".into(),
+        worker_id: Some("w1".into()),
+        degraded_nodes: vec![],
+        healthy_again_ms: None,
+        recovery_ms: None,
+    }
+}
+
+#[test]
+fn experiment_recovery_is_measured_from_the_fault_until_work_resumes() {
+    let mut o = Observed {
+        jobs: vec![job("a", "COMPLETED", 2, Some(900)), job("b", "COMPLETED", 1, Some(1_500))],
+        executions: vec![
+            exec("a", "CRASHED", 1, 50, Some(700)),
+            exec("a", "SUCCEEDED", 2, 700, Some(900)),
+            exec("b", "SUCCEEDED", 1, 1_400, Some(1_500)),
+        ],
+        workers: vec![WorkerRow { worker_id: "w1".into(), node_id: "exp-node-0".into(), failure_count: 1 }],
+        ..Observed::default()
+    };
+    // A panic of the worker running `a` at 100 ms: `a` ran again at 700 ms.
+    assert_eq!(recovery_ms(&o, &fault(FaultKind::WorkerPanic, 100, 0)), Some(600));
+    // A lock from 1,000 ms for 300: nothing ran then; the next claim came at 1,400 ms.
+    assert_eq!(recovery_ms(&o, &fault(FaultKind::DbLock, 1_000, 300)), Some(400));
+    // A Redis outage the nodes reported until 2,100 ms: recovered when they said so.
+    let mut redis = fault(FaultKind::RedisRestart, 1_000, 300);
+    redis.healthy_again_ms = Some(2_100);
+    assert_eq!(recovery_ms(&o, &redis), Some(1_100));
+    // After the last job, with nothing running and no outage reported: nothing to measure.
+    assert_eq!(recovery_ms(&o, &fault(FaultKind::WorkerPanic, 2_000, 0)), None);
+    // A fault on another node's worker does not wait for `a`.
+    let mut elsewhere = fault(FaultKind::NodeKill, 100, 0);
+    elsewhere.node = 1;
+    assert_eq!(recovery_ms(&o, &elsewhere), Some(600), "only the next attempt anywhere after it");
+    // A skipped fault has none.
+    let mut skipped = fault(FaultKind::WorkerPanic, 100, 0);
+    skipped.outcome = "skipped: node 0 is down or paused".into();
+    assert_eq!(recovery_ms(&o, &skipped), None);
+    o.jobs.clear();
+    assert_eq!(recovery_ms(&o, &fault(FaultKind::WorkerPanic, 100, 0)), Some(600));
+
+    // p50 and p99 by nearest rank.
+    assert_eq!(percentile(&[], 0.5), None);
+    assert_eq!(percentile(&[5_003, 4_000], 0.5), Some(4_000));
+    assert_eq!(percentile(&[5_003, 4_000], 0.99), Some(5_003));
+    let hundred: Vec<i64> = (1..=100).rev().collect();
+    assert_eq!((percentile(&hundred, 0.5), percentile(&hundred, 0.99)), (Some(50), Some(99)));
+}
+
+#[test]
+fn experiment_plan_has_every_shape_payload_sizes_and_an_arrival_rate() {
+    let text = r#"
+name = "shapes"
+[cluster]
+backend = "sqlite"
+[workload]
+jobs = 40
+rate = 20
+mix = [{ type = "echo", payload = { k = 1 }, payload_bytes = [100, 300] }, { type = "noop" }]
+chains = { count = 2, length = 3 }
+fan_in = { count = 2, width = 4 }
+diamonds = { count = 2, width = 3 }
+"#;
+    let scenario = Scenario::parse(text).unwrap();
+    let plan = Plan::new(&scenario, 7);
+    let jobs: Vec<_> = plan.groups.iter().flat_map(|g| g.jobs.iter()).collect();
+    assert!(jobs.len() >= 40);
+    let by_ref: std::collections::HashMap<&str, _> = jobs.iter().map(|j| (j.reference.as_str(), *j)).collect();
+    // Diamonds: a sink on `width` middles, each on one root shared by all.
+    let sinks: Vec<_> = jobs.iter().filter(|j| j.reference.starts_with("diamond")).collect();
+    assert_eq!(sinks.len(), 2);
+    for sink in sinks {
+        assert_eq!(sink.depends_on.len(), 3);
+        let roots: std::collections::BTreeSet<&String> =
+            sink.depends_on.iter().flat_map(|m| by_ref[m.as_str()].depends_on.iter()).collect();
+        assert_eq!(roots.len(), 1, "the middles share one root");
+    }
+    assert_eq!(jobs.iter().filter(|j| j.reference.starts_with("collect")).count(), 2, "two fan-ins");
+    assert!(jobs.iter().any(|j| j.depends_on.len() == 1 && by_ref[j.depends_on[0].as_str()].depends_on.len() == 1));
+    for j in jobs.iter().filter(|j| j.job_type == "echo") {
+        let pad = j.payload["pad"].as_str().expect("padded").len();
+        assert!((100..=300).contains(&pad), "{pad}");
+        assert_eq!(j.payload["k"], 1);
+    }
+    assert!(plan.groups.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    assert!(plan.groups.last().unwrap().at_ms > 1_000, "40 jobs at 20/s arrive over two seconds");
+    let all_at_once = Scenario::parse(&text.replace("rate = 20\n", "")).unwrap();
+    assert!(Plan::new(&all_at_once, 7).groups.iter().all(|g| g.at_ms == 0));
 }
 
 #[test]

@@ -243,8 +243,14 @@ async fn sigterm_drains_releasing_what_outlives_the_grace_period(mut db: TestDb)
     drop(store);
     db.release_lock();
 
-    // Two workers of two slots: four jobs run, two wait in the workers' queues.
-    let mut node = spawn_node(&db, &[("AEON__NODE__DRAIN_GRACE_MS", "200"), ("AEON__WORKERS__CAPACITY", "2")]);
+    // Two workers of two slots: four jobs run, two wait in the workers' queues (a fixed
+    // prefetch: an adaptive one would queue none of these 10-minute jobs).
+    let settings = [
+        ("AEON__NODE__DRAIN_GRACE_MS", "200"),
+        ("AEON__WORKERS__CAPACITY", "2"),
+        ("AEON__WORKERS__PREFETCH_HORIZON_MS", "0"),
+    ];
+    let mut node = spawn_node(&db, &settings);
     wait_for_count(
         &db,
         "SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING'",

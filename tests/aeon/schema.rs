@@ -100,9 +100,9 @@ async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(db: Tes
     let claim = generic_plan(
         db,
         &sql::begin_with_settings(sql::claim_session()),
-        "uuid[], timestamptz, timestamptz, text[], uuid[]",
+        "uuid[], timestamptz, timestamptz, text[], uuid[], int4",
         sql::CLAIM,
-        "'{}', now(), now(), '{noop}', '{}'",
+        "'{}', now(), now(), '{noop}', '{}', 0",
     )
     .await;
     assert!(claim.contains("Index Scan using jobs_claim_idx on jobs"), "the claim walks the claim index:\n{claim}");

@@ -22,7 +22,7 @@ use super::context::{ContextSink, RecordContext};
 use super::probe::{Event, Probe, RunResult};
 use super::store::{self, StoreHandle};
 use crate::clock::{SharedClock, after};
-use crate::handler::{ErasedHandler, JobContext, Outcome, RunLink};
+use crate::handler::{ErasedHandler, JobContext, Outcome, Placement, RunLink};
 use crate::job::{ExecutionStatus, holds_nul};
 use crate::store::{Applied, ClaimedJob, Completion, FailOutcome, Failure, StoreError, StoreResult};
 
@@ -44,6 +44,8 @@ pub struct JobActor {
     pub probe: Probe,
     /// Where this attempt's execution context goes when it is recorded; `None`: nowhere.
     contexts: Option<ContextSink>,
+    /// Where the handler runs: its own thread, or this runtime.
+    placement: Placement,
     state: State,
 }
 
@@ -105,8 +107,15 @@ impl JobActor {
             delay,
             probe,
             contexts: None,
+            placement: Placement::OwnThread,
             state: State::default(),
         }
+    }
+
+    /// Runs the handler where `placement` says (its own thread unless told otherwise).
+    pub fn with_placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
+        self
     }
 
     /// Hands this attempt's execution context to `contexts` once it is recorded.
@@ -296,17 +305,20 @@ impl Actor for JobActor {
         };
         let payload = self.claim.payload.clone();
         let delay = self.delay;
-        // The handler runs on a thread of its own (see `runner`), and is called inside
-        // the run, so a panic while it builds its future is contained too.
-        let run = runner::run_isolated(
-            async move {
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                handler(job, payload).await
-            },
-            self.state.cancel.clone(),
-        );
+        // The handler runs on a thread of its own, or inline if it never blocks (see
+        // `runner`), and is called inside the run, so a panic while it builds its
+        // future is contained too.
+        let body = async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            handler(job, payload).await
+        };
+        let cancel = self.state.cancel.clone();
+        let run: BoxFuture<'static, Ran<Outcome>> = match self.placement {
+            Placement::OwnThread => Box::pin(runner::run_isolated(body, cancel)),
+            Placement::Inline => Box::pin(runner::run_inline(body, cancel)),
+        };
         let run = ctx.spawn(run.into_actor(self).map(|ran, act, ctx| {
             act.state.run = None;
             let settlement = match ran {

@@ -13,6 +13,11 @@
 //! refuses anything it might still write — and its thread stays busy until the handler
 //! returns by itself; then the thread goes back to the pool. The pool grows past such
 //! threads (up to tokio's limit of 512), so they cost memory, not throughput.
+//!
+//! A handler registered as never blocking ([`crate::handler::Placement::Inline`]) runs
+//! on the actors' runtime instead ([`run_inline`]): the hand-off to another thread and
+//! back is two thread wake-ups per run, which for a short job costs the node more than
+//! the job itself (docs/performance.md). Cancellation and panics are handled alike.
 
 use std::any::Any;
 use std::future::Future;
@@ -65,6 +70,19 @@ where
     async move { rx.await.unwrap_or(Ran::Cancelled) }
 }
 
+/// Runs `run` on the calling task until it returns, panics or `cancel` fires: for
+/// handlers that never block (see the module's documentation).
+pub async fn run_inline<F: Future>(run: F, cancel: CancellationToken) -> Ran<F::Output> {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => Ran::Cancelled,
+        ran = AssertUnwindSafe(run).catch_unwind() => match ran {
+            Ok(value) => Ran::Returned(value),
+            Err(panic) => Ran::Panicked(panic),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -95,6 +113,17 @@ mod tests {
         cancel.cancel();
         assert!(matches!(run.await, Ran::Cancelled));
         assert!(dropped.load(Ordering::SeqCst), "the run's future was dropped");
+    }
+
+    #[tokio::test]
+    async fn an_inline_run_stays_on_the_callers_thread_and_is_contained_and_cancellable() {
+        let caller = std::thread::current().id();
+        let here = run_inline(async move { std::thread::current().id() == caller }, CancellationToken::new()).await;
+        assert!(matches!(here, Ran::Returned(true)), "ran on the caller's thread");
+        assert!(matches!(run_inline(async { panic!("boom") }, CancellationToken::new()).await, Ran::Panicked(_)));
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        assert!(matches!(run_inline(std::future::pending::<()>(), cancel).await, Ran::Cancelled));
     }
 
     #[tokio::test]

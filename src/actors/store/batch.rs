@@ -34,6 +34,16 @@ impl<T, R> Batch<T, R> {
         self.items.len()
     }
 
+    /// Takes the first `n` items (all, if fewer) with their waiters, leaving the rest.
+    pub fn take_first(&mut self, n: usize) -> (Vec<T>, Waiters<R>) {
+        if self.items.len() <= n {
+            return self.take();
+        }
+        let rest = self.items.split_off(n);
+        let waiting = self.waiters.split_off(n);
+        (std::mem::replace(&mut self.items, rest), Waiters(std::mem::replace(&mut self.waiters, waiting)))
+    }
+
     /// Empties the batch, handing back its items and their waiters.
     pub fn take(&mut self) -> (Vec<T>, Waiters<R>) {
         self.timer = None;

@@ -154,11 +154,20 @@ macro_rules! direct {
     };
 }
 
-direct!(
-    /// Submits one job.
-    Enqueue(job: NewJob) -> Enqueued,
-    |store, now| async move { store.enqueue(vec![job], now).await?.pop().ok_or(StoreError::Unavailable) }
-);
+/// Submits one job. Submits arriving while another is being written share the next
+/// write (group commit, see [`super::group`]); the answer comes once the job is durable.
+#[derive(Debug, Message)]
+#[rtype(result = "StoreResult<Enqueued>")]
+pub struct Enqueue(pub NewJob);
+
+impl Handler<Enqueue> for StoreActor {
+    type Result = ResponseFuture<StoreResult<Enqueued>>;
+
+    fn handle(&mut self, msg: Enqueue, _: &mut Self::Context) -> Self::Result {
+        Box::pin(super::group::answer(self.submits.submit(msg.0)))
+    }
+}
+
 direct!(
     /// Submits many jobs in one statement, all or nothing.
     EnqueueMany(jobs: Vec<NewJob>) -> Vec<Enqueued>, |store, now| store.enqueue(jobs, now)

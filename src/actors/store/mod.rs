@@ -4,8 +4,10 @@
 //! actor owns an `Arc<dyn Store>`, so any backend (Postgres, SQLite, a test's
 //! fault-injecting wrapper) can stand behind the same handle. Completions, failures and health logs are
 //! batched: those arriving within `batch_window` (or until `max_batch` have gathered)
-//! go out as one statement, and each sender gets its own item's answer. Every other
-//! request runs at once, concurrently with the rest, bounded by the connection pool.
+//! go out as one statement, and each sender gets its own item's answer. Single submits
+//! share commits without a window: those arriving while one is written go together in
+//! the next write ([`group`]). Every other request runs at once, concurrently with the
+//! rest, bounded by the connection pool.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use actix::prelude::*;
 use futures::future::{BoxFuture, join_all};
 
 mod batch;
+mod group;
 mod messages;
 mod watch;
 
@@ -32,11 +35,15 @@ pub struct StoreActorConfig {
     pub window_ms: u64,
     /// A batch this large goes out at once, without waiting for its window.
     pub max_size: usize,
+    /// Single submits share commits ([`group`]): those arriving while one is written
+    /// go together in the next write. `false`: each is written alone, as a batch
+    /// submit of one (kept for comparison in benchmarks).
+    pub group_submits: bool,
 }
 
 impl Default for StoreActorConfig {
     fn default() -> Self {
-        Self { window_ms: 2, max_size: 500 }
+        Self { window_ms: 2, max_size: 500, group_submits: true }
     }
 }
 
@@ -52,6 +59,8 @@ pub struct StoreActor {
     pub(super) completions: Batch<Completion, Applied>,
     pub(super) failures: Batch<Failure, FailOutcome>,
     pub(super) health_logs: Batch<HealthLog, ()>,
+    /// Single submits, written in groups: see [`group`].
+    pub(super) submits: group::GroupCommit,
     /// Told when settling released dependents, so they run without waiting for a poll.
     pub(super) ready: Option<Recipient<JobsReady>>,
     /// Told when a failed attempt will be retried, so that a timer wakes the node then.
@@ -70,15 +79,18 @@ fn announce(ready: &Option<Recipient<JobsReady>>, released: u64) {
 
 impl StoreActor {
     pub fn new(store: Arc<dyn Store>, clock: SharedClock, config: StoreActorConfig) -> Self {
+        let watch = StoreWatch::new(clock.clone());
+        let submits = group::GroupCommit::new(store.clone(), clock.clone(), watch.clone(), config.max_size);
         Self {
             store,
             config,
             completions: Batch::default(),
             failures: Batch::default(),
             health_logs: Batch::default(),
+            submits,
             ready: None,
             due: None,
-            watch: StoreWatch::new(clock.clone()),
+            watch,
             clock,
         }
     }
@@ -182,6 +194,10 @@ async fn batch_or_each<T: Clone, R>(
             return Answers { each: (0..n).map(|_| Err(error())).collect(), released: 0 };
         }
         Err(e) if n == 1 => return Answers { each: vec![Err(e)], released: 0 },
+        // A refused submit (an unknown dependency) is the submitter's mistake, not the store's.
+        Err(e @ StoreError::Invalid(_)) => {
+            tracing::debug!(error = %e, items = n, "a batched write was refused; writing its items one by one")
+        }
         Err(e) => tracing::warn!(error = %e, items = n, "a batched write failed; writing its items one by one"),
     }
     let mut answers = Answers { each: Vec::with_capacity(n), released: 0 };

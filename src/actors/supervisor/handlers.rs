@@ -22,6 +22,9 @@ impl Handler<SlotsFreed> for Supervisor {
             return; // the load of a dead incarnation was reset when it was replaced
         }
         self.free_slots(msg.worker_id, msg.freed, msg.settled);
+        if let Some(slot) = self.slots.iter_mut().find(|s| s.worker_id == msg.worker_id) {
+            slot.queue_room = msg.queue_room;
+        }
         self.schedule_feed(ctx);
     }
 }
@@ -154,6 +157,21 @@ impl Handler<CancelJob> for Supervisor {
             // Not running here: cancel it in the store (another node's run is fenced off).
             store.send(store::Cancel(msg.job_id)).await.unwrap_or(Err(StoreError::Unavailable))
         })
+    }
+}
+
+impl Handler<StopCancelled> for Supervisor {
+    type Result = ResponseFuture<usize>;
+
+    fn handle(&mut self, msg: StopCancelled, _: &mut Self::Context) -> Self::Result {
+        let job_ids = std::sync::Arc::new(msg.job_ids.into_iter().collect::<std::collections::HashSet<_>>());
+        let stops: Vec<_> = self
+            .slots
+            .iter()
+            .filter(|s| !s.out)
+            .map(|s| s.addr.send(worker::StopCancelled { job_ids: job_ids.clone() }))
+            .collect();
+        Box::pin(async move { futures::future::join_all(stops).await.into_iter().map(|n| n.unwrap_or(0)).sum() })
     }
 }
 

@@ -22,6 +22,9 @@ pub struct SlotsFreed {
     /// Runs now off the worker's hands: their result is written, or the claim was
     /// given back. A freed run not yet settled counts against `workers.backlog`.
     pub settled: u32,
+    /// How many claimed jobs the worker wants queued behind its running ones now (at
+    /// most `workers.prefetch`; see [`crate::actors::worker::prefetch`]).
+    pub queue_room: u32,
 }
 
 /// Jobs may be waiting: claim for every free slot. Sent on enqueue through this node.
@@ -63,6 +66,14 @@ pub struct KillJob {
 #[rtype(result = "StoreResult<Job>")]
 pub struct CancelJob {
     pub job_id: Uuid,
+}
+
+/// Stop this node's runs of jobs already cancelled in the store (a bulk cancel), and
+/// drop their queued claims. Answers how many it held.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "usize")]
+pub struct StopCancelled {
+    pub job_ids: Vec<Uuid>,
 }
 
 /// Stop claiming, wait up to `grace` for running jobs, give the rest back. Answers

@@ -11,8 +11,8 @@ mod snapshot;
 
 pub use history::{HISTORY_LIMIT, RestartEvent, RestartOutcome};
 pub use messages::{
-    CancelJob, CheckChildren, CrashWorker, Drain, GetMonitor, GetSlots, KillJob, SlotInfo, SlotsFreed, TickWorkers,
-    Wake,
+    CancelJob, CheckChildren, CrashWorker, Drain, GetMonitor, GetSlots, KillJob, SlotInfo, SlotsFreed, StopCancelled,
+    TickWorkers, Wake,
 };
 pub use restarts::RestartPolicy;
 pub use snapshot::{GetRuntime, RestoreWorkers, SlotRuntime, SupervisorRuntime, WorkerRestore, WorkerSeed};
@@ -45,6 +45,9 @@ pub struct SupervisorConfig {
     pub capacity: u32,
     /// Jobs a worker may hold queued beyond its capacity.
     pub prefetch: u32,
+    /// Queue only the jobs that would start within this, by observed run times
+    /// (see [`crate::actors::worker::prefetch`]); `None`: always up to `prefetch`.
+    pub prefetch_horizon: Option<Duration>,
     /// How long a queued job may wait for a slot before it goes back.
     pub prefetch_wait: Duration,
     /// Finished runs per worker that may await their write while it gets new jobs.
@@ -139,6 +142,9 @@ struct Slot {
     load: u32,
     /// Runs whose handler ended and whose result is not written yet.
     unsettled: u32,
+    /// How many jobs the worker last said it wants queued (its adaptive prefetch;
+    /// none until it has run some).
+    queue_room: u32,
     /// Dead and being rescued, or given up on: gets nothing.
     out: bool,
     status: WorkerStatus,
@@ -261,6 +267,7 @@ impl Supervisor {
             incarnation,
             capacity: self.config.capacity,
             prefetch: self.config.prefetch,
+            prefetch_horizon: self.config.prefetch_horizon,
             prefetch_wait: self.config.prefetch_wait,
             heartbeat_every: self.config.timers.then(|| Duration::from_millis(self.config.health.heartbeat_ms)),
             token: token.clone(),
@@ -324,6 +331,7 @@ impl Supervisor {
         }
         let threshold = self.config.health.unhealthy_below;
         let (capacity, prefetch) = (self.config.capacity, self.config.prefetch);
+        let adaptive = self.config.prefetch_horizon.is_some();
         let now = self.clock.now();
         let probation = chrono::Duration::milliseconds(self.config.health.probation_ms as i64);
         let asking: Vec<Asking> = self
@@ -334,7 +342,8 @@ impl Supervisor {
                 if s.score >= threshold {
                     // `load` counts queued jobs too; they only queue once the slots are full.
                     let slots = capacity.saturating_sub(s.load);
-                    let queue = (capacity + prefetch).saturating_sub(s.load) - slots;
+                    let wanted = if adaptive { prefetch.min(s.queue_room) } else { prefetch };
+                    let queue = (capacity + wanted).saturating_sub(s.load) - slots;
                     return Some(Asking {
                         incarnation: s.incarnation,
                         room: Room { worker_id: s.worker_id, slots, queue },
@@ -524,6 +533,7 @@ impl Supervisor {
         slot.incarnation = incarnation;
         slot.load = 0;
         slot.unsettled = 0;
+        slot.queue_room = 0;
         slot.out = false;
         slot.status = WorkerStatus::Active;
         slot.score = 1.0;
@@ -554,6 +564,7 @@ impl Actor for Supervisor {
                 incarnation: 0,
                 load: 0,
                 unsettled: 0,
+                queue_room: 0,
                 out: false,
                 status: WorkerStatus::Active,
                 score: 1.0,

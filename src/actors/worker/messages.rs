@@ -63,6 +63,15 @@ pub struct CancelJob {
     pub job_id: Uuid,
 }
 
+/// Stop the runs of jobs a bulk cancel has already cancelled in the store: their
+/// handlers see the cancellation (their results were fenced off already), and their
+/// claims queued here leave the queue. Answers how many of them this worker held.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "usize")]
+pub struct StopCancelled {
+    pub job_ids: std::sync::Arc<std::collections::HashSet<Uuid>>,
+}
+
 /// Kill the Job actor running `job_id` here, as a bug in it would (see
 /// [`crate::actors::job::Kill`]). Answers whether such a run was here.
 #[derive(Debug, Clone, Copy, Message)]

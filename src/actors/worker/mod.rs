@@ -1,14 +1,16 @@
 //! The Worker actor: `capacity` slots, each running one Job actor, and a queue of up
-//! to `prefetch` claimed jobs that start as slots free. It heartbeats to
+//! to `prefetch` claimed jobs that start as slots free (it asks for as many as would
+//! start soon, by its jobs' observed run times: see [`prefetch`]). It heartbeats to
 //! the HealthMonitor, reports each run's metrics, frees slots back to the Supervisor
 //! (a slot is free when its handler returns; the run counts as settled once its result
 //! is written), and can be told to crash on purpose (see [`CrashMode`]).
 
 mod messages;
+pub mod prefetch;
 
 pub use messages::{
     Assign, CancelJob, Crash, CrashMode, GetHeld, GetLoad, Held, HeldClaim, KillJob, ReleaseAll, ReleaseQueued,
-    Terminate, Tick,
+    StopCancelled, Terminate, Tick,
 };
 
 use std::collections::{HashMap, VecDeque};
@@ -53,6 +55,9 @@ pub struct WorkerSpec {
     pub capacity: u32,
     /// Claimed jobs it may hold queued beyond `capacity`.
     pub prefetch: u32,
+    /// Queue only the jobs that would start within this, by observed run times (see
+    /// [`prefetch`]); `None`: always up to `prefetch`.
+    pub prefetch_horizon: Option<Duration>,
     /// How long a queued job may wait for a slot before it goes back (checked on
     /// each [`Tick`]), so slow jobs do not hold others hostage on a busy worker.
     pub prefetch_wait: Duration,
@@ -76,6 +81,9 @@ enum Mode {
 /// A Job actor of this worker, from its start until its result is written.
 struct Run {
     job_id: Uuid,
+    job_type: String,
+    /// When its Job actor started (injected clock): its run time is measured from here.
+    started_at: DateTime<Utc>,
     addr: Addr<JobActor>,
     /// The handler has stopped; the result is on its way to the database.
     ended: bool,
@@ -95,12 +103,23 @@ pub struct Worker {
     mode: Mode,
     /// When this worker last renewed its claims (injected clock).
     renewed_at: chrono::DateTime<chrono::Utc>,
+    /// Its handlers' run times, which size its queue (see [`prefetch`]).
+    run_times: prefetch::RunTimes,
 }
 
 impl Worker {
     pub fn new(spec: WorkerSpec, links: WorkerLinks) -> Self {
         let renewed_at = links.clock.now();
-        Self { spec, links, runs: HashMap::new(), busy: 0, queue: VecDeque::new(), mode: Mode::Normal, renewed_at }
+        Self {
+            spec,
+            links,
+            runs: HashMap::new(),
+            busy: 0,
+            queue: VecDeque::new(),
+            mode: Mode::Normal,
+            renewed_at,
+            run_times: prefetch::RunTimes::default(),
+        }
     }
 
     /// Renews the leases of the claims this worker holds, every third of a lease: its
@@ -123,9 +142,20 @@ impl Worker {
         self.busy
     }
 
+    /// How many claimed jobs this worker wants queued now: those that would start
+    /// within the prefetch horizon, at most `prefetch` (see [`prefetch`]).
+    pub fn queue_room(&self) -> u32 {
+        let running = self.runs.values().filter(|r| !r.ended).map(|r| r.job_type.as_str());
+        match self.spec.prefetch_horizon {
+            None => self.spec.prefetch,
+            Some(horizon) => self.run_times.queue_room(self.spec.capacity, running, self.spec.prefetch, horizon),
+        }
+    }
+
     fn report(&self, freed: u32, settled: u32) {
         let (worker_id, incarnation) = (self.spec.worker_id, self.spec.incarnation);
-        self.links.supervisor.do_send(SlotsFreed { worker_id, incarnation, freed, settled });
+        let queue_room = self.queue_room();
+        self.links.supervisor.do_send(SlotsFreed { worker_id, incarnation, freed, settled, queue_room });
     }
 
     /// Starts queued jobs while slots are free.
@@ -212,7 +242,8 @@ impl Worker {
             Mode::Slow(d) => d,
             _ => Duration::ZERO,
         };
-        let (job_id, execution_id) = (claim.job_id, claim.execution_id);
+        let (job_id, execution_id, job_type) = (claim.job_id, claim.execution_id, claim.job_type.clone());
+        let placement = self.links.registry.placement(&job_type);
         let job = JobActor::new(
             claim,
             self.spec.worker_id,
@@ -225,8 +256,11 @@ impl Worker {
             self.links.probe.clone(),
         )
         .with_contexts(self.links.contexts.clone())
+        .with_placement(placement)
         .start();
-        self.runs.insert(execution_id, Run { job_id, addr: job, ended: false, seen_dead: false });
+        let started_at = self.links.clock.now();
+        let run = Run { job_id, job_type, started_at, addr: job, ended: false, seen_dead: false };
+        self.runs.insert(execution_id, run);
         self.busy += 1;
         self.links.probe.emit(Event::JobStarted { job_id, worker_id: self.spec.worker_id, load: self.load() });
     }
@@ -280,6 +314,8 @@ impl Handler<HandlerEnded> for Worker {
             && !run.ended
         {
             run.ended = true;
+            let ran = (self.links.clock.now() - run.started_at).to_std().unwrap_or_default();
+            self.run_times.record(&run.job_type, ran);
             self.busy -= 1;
             self.report(1, 0);
             self.start_queued(ctx);
@@ -394,6 +430,30 @@ impl Handler<CancelJob> for Worker {
             // A run that just ended answers nothing: let the store decide instead.
             job.send(super::job::CancelRun).await.ok()
         })
+    }
+}
+
+impl Handler<StopCancelled> for Worker {
+    type Result = usize;
+
+    fn handle(&mut self, msg: StopCancelled, _: &mut Self::Context) -> usize {
+        let queued = self.queue.len();
+        self.queue.retain(|(j, _)| !msg.job_ids.contains(&j.job_id));
+        let dropped = queued - self.queue.len();
+        if dropped > 0 {
+            self.report(dropped as u32, dropped as u32);
+        }
+        let running: Vec<_> = self
+            .runs
+            .values()
+            .filter(|r| !r.ended && msg.job_ids.contains(&r.job_id))
+            .map(|r| r.addr.clone())
+            .collect();
+        for run in &running {
+            // Its store cancel finds the job cancelled already; the handler stops.
+            run.do_send(super::job::CancelRun);
+        }
+        dropped + running.len()
     }
 }
 

@@ -84,9 +84,9 @@ impl PgStore {
     }
 }
 
-/// The claims among `locked` rows (job, execution, worker, attempts, max_retries) that
-/// still belong to the execution named.
-type LockedClaim = (Uuid, Option<Uuid>, Option<Uuid>, i32, i32);
+/// The claims among `locked` rows (job, execution, worker, attempts, max_retries,
+/// claim_queued, unstarted_returns) that still belong to the execution named.
+type LockedClaim = (Uuid, Option<Uuid>, Option<Uuid>, i32, i32, bool, i32);
 
 #[async_trait]
 impl Store for PgStore {
@@ -131,6 +131,7 @@ impl Store for PgStore {
             .bind(after(now, request.lease))
             .bind(&request.job_types[..])
             .bind(&execution_ids)
+            .bind(request.starting() as i32)
             .fetch_all(&self.claims)
             .await?;
         self.sent(1);
@@ -197,7 +198,7 @@ impl Store for PgStore {
             sqlx::query_as(sql::LOCK_RUNNING).bind(&job_ids).bind(&exec_ids).fetch_all(&mut *tx).await?;
         self.sent(1);
         let by_execution: HashMap<Uuid, (i32, i32)> =
-            locked.iter().filter_map(|(_, exec, _, a, m)| exec.map(|e| (e, (*a, *m)))).collect();
+            locked.iter().filter_map(|(_, exec, _, a, m, _, _)| exec.map(|e| (e, (*a, *m)))).collect();
         let live = live_failures(&failures, &by_execution);
         let (settled, released) = self.settle(&mut tx, &live, now).await?;
         self.commit(tx).await?;

@@ -23,6 +23,8 @@ pub const EXPECTED_COLUMNS: &[(&str, &str, &str, bool)] = &[
     ("jobs", "lease_expires_at", "timestamp with time zone", true),
     ("jobs", "created_at", "timestamp with time zone", false),
     ("jobs", "updated_at", "timestamp with time zone", false),
+    ("jobs", "claim_queued", "boolean", false),
+    ("jobs", "unstarted_returns", "integer", false),
     ("workers", "worker_id", "uuid", false),
     ("workers", "node_id", "character varying", false),
     ("workers", "status", "character varying", false),

@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use super::{LockedClaim, PgStore, rows, sql};
 use crate::job::{ExecutionStatus, Job, JobStatus, NewJob};
-use crate::store::{ClaimRef, FailOutcome, Failure, FailureDecision, Rescued, StoreError, StoreResult, decide_failure};
+use crate::store::{
+    ClaimRef, FailOutcome, Failure, FailureDecision, Rescued, StoreError, StoreResult, UNSTARTED, decide_failure,
+    gives_back_unstarted,
+};
 
 impl PgStore {
     /// Decides each failure (retry or dead-letter) and settles them all in one
@@ -61,7 +64,8 @@ impl PgStore {
         Ok((outcomes, released))
     }
 
-    /// Locks the claims `lock` selects and settles each as a crashed attempt.
+    /// Locks the claims `lock` selects and settles each as a crashed attempt (or gives
+    /// it back, if it never started: see [`PgStore::rescue_locked`]).
     /// `why` names the holder with `{worker}`.
     pub(super) async fn rescue(
         &self,
@@ -75,7 +79,10 @@ impl PgStore {
         self.rescue_locked(tx, locked, why, now).await
     }
 
-    /// Settles each claim of `locked` (locked in `tx`) as a crashed attempt and commits.
+    /// Settles each claim of `locked` (locked in `tx`) and commits. A claim that was
+    /// only queued where it was held goes back to `PENDING` without costing an attempt
+    /// ([`sql::RETURN_UNSTARTED`]), at most [`crate::store::MAX_UNSTARTED_RETURNS`] times per job;
+    /// every other one is a crashed attempt, retried or dead-lettered.
     pub(super) async fn rescue_locked(
         &self,
         mut tx: sqlx::Transaction<'static, Postgres>,
@@ -84,32 +91,50 @@ impl PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Rescued>> {
         let mut failures = Vec::with_capacity(locked.len());
+        let mut unstarted = Vec::new();
         let mut holders = HashMap::new();
-        for (job_id, exec, worker, attempts, max_retries) in locked {
+        for (job_id, exec, worker, attempts, max_retries, queued, returns) in locked {
             let (Some(execution_id), Some(worker_id)) = (exec, worker) else {
                 return Err(StoreError::Corrupt(format!("running job {job_id} has no claim")));
             };
             holders.insert(execution_id, worker_id);
-            let failure = Failure {
-                claim: ClaimRef { job_id, execution_id },
-                status: ExecutionStatus::Crashed,
-                error: why.replace("{worker}", &worker_id.to_string()),
-                permanent: false,
-            };
+            let claim = ClaimRef { job_id, execution_id };
+            if gives_back_unstarted(queued, returns) {
+                unstarted.push(claim);
+                continue;
+            }
+            let error = why.replace("{worker}", &worker_id.to_string());
+            let failure = Failure { claim, status: ExecutionStatus::Crashed, error, permanent: false };
             failures.push((failure, attempts, max_retries));
+        }
+        let mut rescued = Vec::with_capacity(unstarted.len() + failures.len());
+        if !unstarted.is_empty() {
+            let job_ids: Vec<Uuid> = unstarted.iter().map(|c| c.job_id).collect();
+            let exec_ids: Vec<Uuid> = unstarted.iter().map(|c| c.execution_id).collect();
+            let given: Vec<Uuid> = sqlx::query_scalar(sql::RETURN_UNSTARTED)
+                .bind(&job_ids)
+                .bind(&exec_ids)
+                .bind(now)
+                .bind(UNSTARTED)
+                .fetch_all(&mut *tx)
+                .await?;
+            self.sent(1);
+            rescued.extend(unstarted.iter().filter(|c| given.contains(&c.execution_id)).map(|c| Rescued {
+                job_id: c.job_id,
+                execution_id: c.execution_id,
+                worker_id: holders[&c.execution_id],
+                outcome: FailOutcome::GivenBack,
+            }));
         }
         let (settled, _) = self.settle(&mut tx, &failures, now).await?;
         self.commit(tx).await?;
-        Ok(failures
-            .iter()
-            .zip(settled)
-            .map(|((f, _, _), (execution_id, outcome))| Rescued {
-                job_id: f.claim.job_id,
-                execution_id,
-                worker_id: holders[&execution_id],
-                outcome,
-            })
-            .collect())
+        rescued.extend(failures.iter().zip(settled).map(|((f, _, _), (execution_id, outcome))| Rescued {
+            job_id: f.claim.job_id,
+            execution_id,
+            worker_id: holders[&execution_id],
+            outcome,
+        }));
+        Ok(rescued)
     }
 
     /// Inserts the jobs (those with dependencies as `WAITING`) and looks up the jobs
@@ -129,7 +154,8 @@ impl PgStore {
         let at: Vec<DateTime<Utc>> = jobs.iter().map(|j| j.run_at.unwrap_or(now)).collect();
         let keys: Vec<Option<&str>> = jobs.iter().map(|j| j.idempotency_key.as_deref()).collect();
         let waits: Vec<bool> = jobs.iter().map(|j| !j.depends_on.is_empty()).collect();
-        let inserted: HashSet<Uuid> = sqlx::query_scalar(sql::ENQUEUE)
+        let insert = if keys.iter().any(Option::is_some) { sql::ENQUEUE } else { sql::ENQUEUE_UNKEYED };
+        let inserted: HashSet<Uuid> = sqlx::query_scalar(insert)
             .bind(&ids)
             .bind(&types)
             .bind(&payloads)

@@ -21,10 +21,14 @@ macro_rules! job_columns {
     };
 }
 
+/// The submit's insert, `$conflict` the clause for idempotency keys (or nothing).
 /// $1 ids, $2 types, $3 payloads (JSON text), $4 priorities, $5 max_retries, $6 timeouts,
 /// $7 scheduled_at, $8 idempotency keys (nullable), $9 now, $10 whether each waits for
 /// dependencies (`WAITING`) or is ready (`PENDING`).
-pub const ENQUEUE: &str = "
+macro_rules! enqueue {
+    ($conflict:literal) => {
+        concat!(
+            "
 INSERT INTO jobs (job_id, job_type, payload, status, priority, max_retries, timeout_ms,
                   scheduled_at, idempotency_key, created_at, updated_at)
 SELECT t.job_id, t.job_type, t.payload::jsonb, CASE WHEN t.waits THEN 'WAITING' ELSE 'PENDING' END,
@@ -32,8 +36,22 @@ SELECT t.job_id, t.job_type, t.payload::jsonb, CASE WHEN t.waits THEN 'WAITING' 
 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::int4[], $6::int4[],
             $7::timestamptz[], $8::text[], $10::bool[])
      AS t(job_id, job_type, payload, priority, max_retries, timeout_ms, scheduled_at, idempotency_key, waits)
-ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING job_id";
+",
+            $conflict,
+            "
+RETURNING job_id"
+        )
+    };
+}
+
+/// A submit where some job has an idempotency key: a key already taken leaves its
+/// job out (the caller then answers with the job that holds it).
+pub const ENQUEUE: &str = enqueue!("ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING");
+
+/// A submit where no job has an idempotency key, the common case: a plain insert.
+/// `ON CONFLICT` makes every row a speculative insertion, which costs an index probe
+/// and a WAL record per row more, for a conflict that cannot happen here.
+pub const ENQUEUE_UNKEYED: &str = enqueue!("");
 
 /// $1 idempotency keys.
 pub const JOBS_BY_IDEMPOTENCY_KEY: &str =
@@ -79,7 +97,9 @@ pub static BEGIN_COMPLETE: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| begin_with_settings(KEY_LOOKUPS_ONLY.iter().copied()));
 
 /// $1 the worker of each slot (one entry per job wanted), $2 now, $3 lease expiry,
-/// $4 job types the workers can run, $5 an execution id for each slot. Picks ready
+/// $4 job types the workers can run, $5 an execution id for each slot, $6 how many of
+/// the slots (the first ones) start at once: the others are a worker's queue, and their
+/// claims are marked `claim_queued` (see [`RETURN_UNSTARTED`]). Picks ready
 /// jobs on the partial claim index, skipping rows other claimers hold, gives the n-th
 /// picked job to the n-th slot, with a new execution id, and answers each job's
 /// dependencies' outcomes. One statement serves every worker of a node.
@@ -93,13 +113,13 @@ WITH picked AS (
     LIMIT cardinality($1::uuid[])
     FOR UPDATE SKIP LOCKED
 ), assigned AS (
-    SELECT job_id, ($1::uuid[])[n] AS worker_id, ($5::uuid[])[n] AS execution_id
+    SELECT job_id, ($1::uuid[])[n] AS worker_id, ($5::uuid[])[n] AS execution_id, n > $6::int AS queued
     FROM (SELECT job_id, row_number() OVER () AS n FROM picked) numbered
 ), claimed AS (
     UPDATE jobs j
     SET status = 'RUNNING', attempts = j.attempts + 1, worker_id = a.worker_id,
         current_execution_id = a.execution_id, lease_expires_at = $3,
-        started_at = $2, updated_at = $2
+        started_at = $2, updated_at = $2, claim_queued = a.queued
     FROM assigned a
     WHERE j.job_id = a.job_id
     RETURNING j.job_id, j.current_execution_id, j.attempts, j.job_type, j.payload,
@@ -140,14 +160,16 @@ SELECT execution_id, job_id FROM done";
 /// settle, in id order (every statement locking several jobs does), and only those
 /// the failing executions still hold (only a running claim holds an execution id).
 pub const LOCK_RUNNING: &str = "
-SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
+FROM jobs
 WHERE job_id = ANY($1::uuid[]) AND current_execution_id = ANY($2::uuid[])
 ORDER BY job_id
 FOR UPDATE";
 
 /// $1 limit, $2 now. Locks running jobs whose lease has expired.
 pub const LOCK_EXPIRED: &str = "
-SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
+FROM jobs
 WHERE status = 'RUNNING' AND lease_expires_at < $2
 ORDER BY lease_expires_at
 LIMIT $1
@@ -155,7 +177,8 @@ FOR UPDATE SKIP LOCKED";
 
 /// $1 worker. Locks every job a worker holds (it died: its claims are void).
 pub const LOCK_WORKER_CLAIMS: &str = "
-SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
+FROM jobs
 WHERE status = 'RUNNING' AND worker_id = $1
 ORDER BY job_id
 FOR UPDATE";
@@ -217,6 +240,19 @@ pub const GIVE_BACK: &str = "
 UPDATE jobs j
 SET status = 'PENDING', attempts = GREATEST(j.attempts - 1, 0), current_execution_id = NULL,
     worker_id = NULL, lease_expires_at = NULL, updated_at = $3
+FROM UNNEST($1::uuid[], $2::uuid[]) AS i(job_id, execution_id)
+WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id
+RETURNING i.execution_id";
+
+/// $1 job ids, $2 execution ids, $3 now, $4 why (kept as the job's `error`). Gives
+/// back rescued claims that were only queued where they were held (never known to
+/// start): like [`GIVE_BACK`], and counted in `unstarted_returns`, which bounds how
+/// often a job gets this for free. The caller holds the rows' locks.
+pub const RETURN_UNSTARTED: &str = "
+UPDATE jobs j
+SET status = 'PENDING', attempts = GREATEST(j.attempts - 1, 0), current_execution_id = NULL,
+    worker_id = NULL, lease_expires_at = NULL, claim_queued = FALSE,
+    unstarted_returns = j.unstarted_returns + 1, error = $4, updated_at = $3
 FROM UNNEST($1::uuid[], $2::uuid[]) AS i(job_id, execution_id)
 WHERE j.job_id = i.job_id AND j.current_execution_id = i.execution_id
 RETURNING i.execution_id";
@@ -284,7 +320,7 @@ ORDER BY dlq_id DESC LIMIT $1";
 /// any), $2 type (nullable), $3 ids from (nullable), $4 ids before (nullable), $5
 /// search text (nullable), $6 only these ids (empty: any). The time range and the
 /// cursor are id bounds (ids are UUIDv7), so they walk the primary key; status and
-/// type have `jobs_status_type_idx`; the search (`strpos` over the payload's text and
+/// type are tested on the rows the walk reads; the search (`strpos` over the payload's text and
 /// the error) has no index and reads every row the rest leaves.
 macro_rules! job_filter {
     () => {
@@ -354,7 +390,7 @@ pub const HEALTH_HISTORY: &str = "
 SELECT logged_at, metric_value::float8 FROM worker_health_logs
 WHERE worker_id = $1 AND metric_type = $2 ORDER BY logged_at DESC LIMIT $3";
 
-/// Ready jobs by type (an index-only walk of `jobs_status_type_idx`'s `PENDING` part).
+/// Ready jobs by type (a walk of the claim index, which lists only them).
 pub const PENDING_BY_TYPE: &str =
     "SELECT job_type, COUNT(*) FROM jobs WHERE status = 'PENDING' GROUP BY job_type ORDER BY job_type";
 
@@ -397,13 +433,23 @@ pub const PRUNE_HEALTH_LOGS: &str = "
 DELETE FROM worker_health_logs WHERE log_id IN (
     SELECT log_id FROM worker_health_logs WHERE logged_at < $1 ORDER BY logged_at LIMIT $2)";
 
-/// $1 cutoff, $2 limit. Execution contexts of the embedded vector store, oldest first.
+/// $1 cutoff, $2 limit. Execution contexts of the embedded vector store, oldest first,
+/// walking the primary key: execution ids are UUIDv7, so those claimed before the
+/// cutoff sort below the smallest UUIDv7 of its millisecond (built here from $1).
 pub const PRUNE_CONTEXTS: &str = "
 DELETE FROM execution_contexts WHERE execution_id IN (
-    SELECT execution_id FROM execution_contexts WHERE created_at < $1 ORDER BY created_at LIMIT $2)";
+    SELECT execution_id FROM execution_contexts
+    WHERE execution_id < (SELECT (substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-7000-8000-000000000000')::uuid
+                          FROM lpad(to_hex((extract(epoch FROM $1::timestamptz) * 1000)::bigint), 12, '0') AS h)
+      AND created_at < $1
+    ORDER BY execution_id LIMIT $2)";
 
-/// $1 since.
-pub const COMPLETED_SINCE: &str = "SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED' AND completed_at >= $1";
+/// $1 since. A completion sets `updated_at` to `completed_at` and later changes only
+/// move it on, so the test on `updated_at` is implied; it lets the count walk the
+/// recent end of `jobs_finished_idx` instead of every completed job ever kept.
+pub const COMPLETED_SINCE: &str = "
+SELECT COUNT(*) FROM jobs
+WHERE status = 'COMPLETED' AND updated_at >= $1 AND completed_at >= $1";
 
 pub const COUNT_BY_STATUS: &str = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
 
@@ -531,7 +577,8 @@ WHERE node_id = $1 AND status NOT IN ('DEAD', 'FAILED', 'STOPPED')";
 
 /// $1 node. Locks every job the node's workers hold (it died: its claims are void).
 pub const LOCK_NODE_CLAIMS: &str = "
-SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
+FROM jobs
 WHERE status = 'RUNNING' AND worker_id IN (SELECT worker_id FROM workers WHERE node_id = $1)
 ORDER BY job_id
 FOR UPDATE";
@@ -566,6 +613,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("LATEST_SNAPSHOT", LATEST_SNAPSHOT),
     ("DELETE_SNAPSHOTS", DELETE_SNAPSHOTS),
     ("ENQUEUE", ENQUEUE),
+    ("ENQUEUE_UNKEYED", ENQUEUE_UNKEYED),
     ("JOBS_BY_IDEMPOTENCY_KEY", JOBS_BY_IDEMPOTENCY_KEY),
     ("CLAIM", CLAIM),
     ("COMPLETE", COMPLETE),
@@ -582,6 +630,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("SETTLE_FAILURES", SETTLE_FAILURES),
     ("RELEASE", RELEASE),
     ("GIVE_BACK", GIVE_BACK),
+    ("RETURN_UNSTARTED", RETURN_UNSTARTED),
     ("EXTEND_LEASES", EXTEND_LEASES),
     ("SELECT_JOB_FOR_UPDATE", SELECT_JOB_FOR_UPDATE),
     ("SELECT_JOB", SELECT_JOB),

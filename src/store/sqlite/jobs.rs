@@ -103,6 +103,7 @@ impl SqliteStore {
             .bind(time(now))
             .bind(time(after(now, request.lease)))
             .bind(job_types)
+            .bind(request.starting())
             .fetch_all(&self.writer)
             .await?;
         self.sent(1);

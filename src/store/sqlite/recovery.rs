@@ -9,10 +9,12 @@ use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::codec::{opt_time, parse_uuid, time, uuid_list};
-use super::settle::Held;
+use super::settle::{Held, claims_json, parse_ids};
 use super::{SqliteStore, rows, sql};
 use crate::job::{ExecutionStatus, Job, JobStatus};
-use crate::store::{BulkAction, ClaimRef, Failure, Rescued, StoreError, StoreResult};
+use crate::store::{
+    BulkAction, ClaimRef, FailOutcome, Failure, Rescued, StoreError, StoreResult, UNSTARTED, gives_back_unstarted,
+};
 
 /// Why an expired claim was taken back (`{worker}` names its holder).
 const LEASE_EXPIRED: &str = "lease expired: worker {worker} stopped renewing its claim";
@@ -32,7 +34,10 @@ impl SqliteStore {
         self.rescue(tx, &held, WORKER_DIED, now).await
     }
 
-    /// Settles each claim of `held` (read in `tx`) as a crashed attempt and commits.
+    /// Settles each claim of `held` (read in `tx`) and commits. A claim that was only
+    /// queued where it was held goes back to `PENDING` without costing an attempt
+    /// ([`sql::RETURN_UNSTARTED`]), at most [`crate::store::MAX_UNSTARTED_RETURNS`]
+    /// times per job; every other one is a crashed attempt, retried or dead-lettered.
     pub(super) async fn rescue(
         &self,
         mut tx: Transaction<'static, Sqlite>,
@@ -43,30 +48,54 @@ impl SqliteStore {
         self.sent(1);
         let mut failures = Vec::with_capacity(held.len());
         let mut holders = Vec::with_capacity(held.len());
+        let mut unstarted = Vec::new();
         for row in held {
             let claim = Held::read(row)?;
+            let claim_ref = ClaimRef { job_id: claim.job_id, execution_id: claim.execution_id };
+            if gives_back_unstarted(claim.queued, claim.unstarted_returns) {
+                unstarted.push((claim_ref, claim.worker_id));
+                continue;
+            }
             holders.push(claim.worker_id);
             let failure = Failure {
-                claim: ClaimRef { job_id: claim.job_id, execution_id: claim.execution_id },
+                claim: claim_ref,
                 status: ExecutionStatus::Crashed,
                 error: why.replace("{worker}", &claim.worker_id.to_string()),
                 permanent: false,
             };
             failures.push((failure, claim.attempts, claim.max_retries));
         }
+        let mut rescued = Vec::with_capacity(held.len());
+        if !unstarted.is_empty() {
+            let claims: Vec<ClaimRef> = unstarted.iter().map(|(c, _)| *c).collect();
+            let given: Vec<String> = sqlx::query_scalar(sql::RETURN_UNSTARTED)
+                .bind(claims_json(&claims))
+                .bind(time(now))
+                .bind(UNSTARTED)
+                .fetch_all(&mut *tx)
+                .await?;
+            self.sent(1);
+            let given = parse_ids(&given)?;
+            rescued.extend(unstarted.iter().filter(|(c, _)| given.contains(&c.execution_id)).map(|(c, worker_id)| {
+                Rescued {
+                    job_id: c.job_id,
+                    execution_id: c.execution_id,
+                    worker_id: *worker_id,
+                    outcome: FailOutcome::GivenBack,
+                }
+            }));
+        }
         let (settled, _) = self.settle(&mut tx, &failures, now).await?;
         self.commit(tx).await?;
-        Ok(failures
-            .iter()
-            .zip(holders)
-            .zip(settled)
-            .map(|(((f, _, _), worker_id), (execution_id, outcome))| Rescued {
+        rescued.extend(failures.iter().zip(holders).zip(settled).map(
+            |(((f, _, _), worker_id), (execution_id, outcome))| Rescued {
                 job_id: f.claim.job_id,
                 execution_id,
                 worker_id,
                 outcome,
-            })
-            .collect())
+            },
+        ));
+        Ok(rescued)
     }
 
     pub(super) async fn cancel_job(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {

@@ -26,16 +26,29 @@ pub(super) struct Held {
     pub worker_id: Uuid,
     pub attempts: i32,
     pub max_retries: i32,
+    /// The claim went to a worker's queue when it was made (see `claim_queued`).
+    pub queued: bool,
+    /// How often a rescue gave this job's queued claim back for free.
+    pub unstarted_returns: i32,
 }
 
 impl Held {
-    /// Reads `job_id, current_execution_id, worker_id, attempts, max_retries`.
+    /// Reads `job_id, current_execution_id, worker_id, attempts, max_retries,
+    /// claim_queued, unstarted_returns`.
     pub fn read(row: &SqliteRow) -> StoreResult<Self> {
         let job_id = rows::uuid(row, 0)?;
         let (Some(execution_id), Some(worker_id)) = (rows::opt_uuid(row, 1)?, rows::opt_uuid(row, 2)?) else {
             return Err(StoreError::Corrupt(format!("running job {job_id} has no claim")));
         };
-        Ok(Self { job_id, execution_id, worker_id, attempts: row.try_get(3)?, max_retries: row.try_get(4)? })
+        Ok(Self {
+            job_id,
+            execution_id,
+            worker_id,
+            attempts: row.try_get(3)?,
+            max_retries: row.try_get(4)?,
+            queued: row.try_get(5)?,
+            unstarted_returns: row.try_get(6)?,
+        })
     }
 }
 
@@ -198,7 +211,7 @@ impl SqliteStore {
 }
 
 /// Claims as the scripts take them, one entry per execution (the first of duplicates).
-fn claims_json(claims: &[ClaimRef]) -> String {
+pub(super) fn claims_json(claims: &[ClaimRef]) -> String {
     let mut seen = HashSet::new();
     let list = claims
         .iter()
@@ -208,6 +221,6 @@ fn claims_json(claims: &[ClaimRef]) -> String {
     Value::Array(list).to_string()
 }
 
-fn parse_ids(ids: &[String]) -> StoreResult<Vec<Uuid>> {
+pub(super) fn parse_ids(ids: &[String]) -> StoreResult<Vec<Uuid>> {
     ids.iter().map(|id| super::codec::parse_uuid(id)).collect()
 }

@@ -64,7 +64,9 @@ pub const JOBS_BY_IDEMPOTENCY_KEY: &str =
     "SELECT idempotency_key, job_id, status FROM jobs WHERE idempotency_key IN (SELECT value FROM json_each(?1))";
 
 /// ?1 the slots, `[[worker, execution id], …]` (one per job wanted, best first), ?2 now,
-/// ?3 lease expiry, ?4 the job types the workers can run (JSON array). Picks ready
+/// ?3 lease expiry, ?4 the job types the workers can run (JSON array), ?5 how many of
+/// the slots (the first ones) start at once: the others are a worker's queue, and their
+/// claims are marked `claim_queued` (see [`RETURN_UNSTARTED`]). Picks ready
 /// jobs on the partial claim index, gives the n-th picked job to the n-th slot, and
 /// answers each job's dependencies' outcomes. The pick walks `jobs_claim_idx` in
 /// order and stops at the limit (`INDEXED BY`: without statistics the planner would
@@ -74,9 +76,10 @@ pub const JOBS_BY_IDEMPOTENCY_KEY: &str =
 pub const CLAIM: &str = "
 UPDATE jobs
 SET status = 'RUNNING', attempts = jobs.attempts + 1, worker_id = a.worker_id,
-    current_execution_id = a.execution_id, lease_expires_at = ?3, started_at = ?2, updated_at = ?2
+    current_execution_id = a.execution_id, lease_expires_at = ?3, started_at = ?2, updated_at = ?2,
+    claim_queued = a.queued
 FROM (
-    SELECT p.job_id, s.value ->> 0 AS worker_id, s.value ->> 1 AS execution_id
+    SELECT p.job_id, s.value ->> 0 AS worker_id, s.value ->> 1 AS execution_id, s.key >= ?5 AS queued
     FROM (SELECT job_id, row_number() OVER (ORDER BY priority DESC, created_at, job_id) - 1 AS n
           FROM (SELECT job_id, priority, created_at FROM jobs INDEXED BY jobs_claim_idx
                 WHERE status = 'PENDING' AND scheduled_at <= ?2
@@ -117,7 +120,8 @@ WHERE jobs.job_id = i.job_id AND jobs.current_execution_id = i.execution_id"
 /// ?1 job ids, ?2 their execution ids (JSON arrays). The claims that failures are
 /// about to settle, and only those the failing executions still hold.
 pub const LOCK_RUNNING: &str = "
-SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
+FROM jobs
 WHERE job_id IN (SELECT value FROM json_each(?1))
   AND current_execution_id IN (SELECT value FROM json_each(?2))
 ORDER BY job_id";
@@ -125,14 +129,16 @@ ORDER BY job_id";
 /// ?1 limit, ?2 now. Running jobs whose lease has expired, oldest lease first, read
 /// in order from the partial lease index.
 pub const LOCK_EXPIRED: &str = "
-SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs INDEXED BY jobs_lease_idx
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
+FROM jobs INDEXED BY jobs_lease_idx
 WHERE status = 'RUNNING' AND lease_expires_at < ?2
 ORDER BY lease_expires_at
 LIMIT ?1";
 
 /// ?1 worker. Every job a worker holds (it died: its claims are void).
 pub const LOCK_WORKER_CLAIMS: &str = "
-SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
+FROM jobs
 WHERE status = 'RUNNING' AND worker_id = ?1
 ORDER BY job_id";
 
@@ -198,6 +204,25 @@ pub const GIVE_BACK: &str = concat!(
 UPDATE jobs
 SET status = 'PENDING', attempts = max(jobs.attempts - 1, 0), current_execution_id = NULL,
     worker_id = NULL, lease_expires_at = NULL, updated_at = ?2
+FROM ",
+    claims_input!(),
+    " i
+WHERE jobs.job_id = i.job_id AND jobs.current_execution_id = i.execution_id"
+);
+
+/// Script. ?1 `[{"job", "exec"}]` (one entry per execution), ?2 now, ?3 why (kept as
+/// the job's `error`). Gives back rescued claims that were only queued where they were
+/// held (never known to start): like [`GIVE_BACK`], and counted in
+/// `unstarted_returns`, which bounds how often a job gets this for free. Runs in the
+/// rescue's transaction.
+pub const RETURN_UNSTARTED: &str = concat!(
+    "SELECT i.execution_id FROM ",
+    claims_input!(),
+    " i JOIN jobs j ON j.job_id = i.job_id AND j.current_execution_id = i.execution_id;
+UPDATE jobs
+SET status = 'PENDING', attempts = max(jobs.attempts - 1, 0), current_execution_id = NULL,
+    worker_id = NULL, lease_expires_at = NULL, claim_queued = 0,
+    unstarted_returns = jobs.unstarted_returns + 1, error = ?3, updated_at = ?2
 FROM ",
     claims_input!(),
     " i
@@ -565,7 +590,8 @@ WHERE node_id = ?1 AND status NOT IN ('DEAD', 'FAILED', 'STOPPED')";
 
 /// ?1 node. Every job the node's workers hold.
 pub const LOCK_NODE_CLAIMS: &str = "
-SELECT job_id, current_execution_id, worker_id, attempts, max_retries FROM jobs
+SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
+FROM jobs
 WHERE status = 'RUNNING' AND worker_id IN (SELECT worker_id FROM workers WHERE node_id = ?1)
 ORDER BY job_id";
 
@@ -612,6 +638,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("SETTLE_FAILURES", SETTLE_FAILURES),
     ("RELEASE", RELEASE),
     ("GIVE_BACK", GIVE_BACK),
+    ("RETURN_UNSTARTED", RETURN_UNSTARTED),
     ("EXTEND_LEASES", EXTEND_LEASES),
     ("SELECT_JOB", SELECT_JOB),
     ("CANCEL_JOB", CANCEL_JOB),

@@ -46,8 +46,12 @@ pub async fn worker_rig(db: TestDb, capacity: u32) -> WorkerRig {
 pub async fn worker_rig_with(db: TestDb, capacity: u32, prefetch: u32, prefetch_wait: Duration) -> WorkerRig {
     let store = db.store(exact_backoff());
     let clock = ManualClock::starting_now();
-    let store_addr =
-        StoreActor::new(store.shared(), shared(&clock), StoreActorConfig { window_ms: 1, max_size: 100 }).start();
+    let store_addr = StoreActor::new(
+        store.shared(),
+        shared(&clock),
+        StoreActorConfig { window_ms: 1, max_size: 100, ..Default::default() },
+    )
+    .start();
     let (registry, gate) = registry_with_gate();
     let (probe, events) = Probe::channel();
     let (supervisor, freed) = recorder::<SlotsFreed>();
@@ -60,6 +64,7 @@ pub async fn worker_rig_with(db: TestDb, capacity: u32, prefetch: u32, prefetch_
         incarnation: 0,
         capacity,
         prefetch,
+        prefetch_horizon: Some(aeon::actors::worker::prefetch::HORIZON),
         prefetch_wait,
         heartbeat_every: None,
         token: token.clone(),

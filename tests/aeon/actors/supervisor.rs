@@ -33,7 +33,8 @@ struct Rig {
 }
 
 async fn rig(db: TestDb, workers: u32, max_restarts: u32) -> Rig {
-    rig_with(db, workers, max_restarts, 100, StoreActorConfig { window_ms: 1, max_size: 100 }).await
+    rig_with(db, workers, max_restarts, 100, StoreActorConfig { window_ms: 1, max_size: 100, ..Default::default() })
+        .await
 }
 
 async fn rig_with(db: TestDb, workers: u32, max_restarts: u32, backlog: u32, batch: StoreActorConfig) -> Rig {
@@ -45,6 +46,7 @@ async fn rig_with(db: TestDb, workers: u32, max_restarts: u32, backlog: u32, bat
         workers,
         capacity: 2,
         prefetch: 0,
+        prefetch_horizon: None,
         prefetch_wait: Duration::from_secs(2),
         backlog,
         lease: Duration::from_secs(60),
@@ -274,7 +276,8 @@ async fn a_health_monitor_dying_past_its_intensity_escalates(db: TestDb) {
 
 async fn a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded_by_the_backlog(db: TestDb) {
     // Completions wait in the StoreActor's batch until the test flushes it.
-    let mut rig = rig_with(db, 1, 5, 2, StoreActorConfig { window_ms: 3_600_000, max_size: 100 }).await;
+    let mut rig =
+        rig_with(db, 1, 5, 2, StoreActorConfig { window_ms: 3_600_000, max_size: 100, ..Default::default() }).await;
     let store = rig.db.store(exact_backoff());
     store.enqueue((0..2).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
     rig.gate.open(2);

@@ -226,6 +226,28 @@ async fn queued_claims_are_renewed_and_a_cancelled_queued_job_never_starts(db: T
     }
 }
 
+async fn a_worker_asks_for_a_queue_only_as_long_as_its_observed_run_times_allow(db: TestDb) {
+    let mut rig = super::worker_rig_with(db, 1, 1, std::time::Duration::from_secs(3_600)).await;
+    rig.store.enqueue((0..3).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
+    rig.worker.send(Assign(rig.claim(3).await)).await.unwrap(); // one runs, one queues, one goes back
+    expect_event(&mut rig.events, "job start", |e| matches!(e, Event::JobStarted { .. })).await;
+    let back = expect_message(&mut rig.freed, "the claim over prefetch going back").await;
+    assert_eq!((back.freed, back.queue_room), (1, 0), "no run seen yet: no queue wanted");
+
+    rig.clock.advance(std::time::Duration::from_millis(1));
+    rig.gate.open(1);
+    let ended = expect_message(&mut rig.freed, "the first run's slot freed").await;
+    assert_eq!((ended.freed, ended.queue_room), (1, 1), "1 ms runs: a queue up to prefetch");
+    expect_event(&mut rig.events, "the queued job starting", |e| matches!(e, Event::JobStarted { .. })).await;
+    let settled = expect_message(&mut rig.freed, "the first run's result written").await;
+    assert_eq!(settled.settled, 1);
+
+    rig.clock.advance(std::time::Duration::from_secs(10));
+    rig.gate.open(1);
+    let ended = expect_message(&mut rig.freed, "the second run's slot freed").await;
+    assert_eq!((ended.freed, ended.queue_room), (1, 0), "a 10 s run: nothing would start within the horizon");
+}
+
 on_every_backend!(
     capacity_is_never_exceeded_and_the_excess_is_given_back,
     a_handler_panic_is_contained_recorded_crashed_and_retried,
@@ -235,4 +257,5 @@ on_every_backend!(
     claims_beyond_capacity_queue_up_to_prefetch_start_as_slots_free_and_drain_back,
     a_queued_job_that_waits_past_prefetch_wait_goes_back,
     queued_claims_are_renewed_and_a_cancelled_queued_job_never_starts,
+    a_worker_asks_for_a_queue_only_as_long_as_its_observed_run_times_allow,
 );

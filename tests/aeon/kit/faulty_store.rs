@@ -26,7 +26,7 @@ async fn a_completion_that_always_fails_fails_alone_and_its_batch_mates_are_appl
     let faults = FaultyStore::new(store.shared());
     faults.inject(Fault::on(Op::Complete).always().for_job(bad));
     // Completions wait in one batch until the test flushes it.
-    let batching = StoreActorConfig { window_ms: 3_600_000, max_size: 100 };
+    let batching = StoreActorConfig { window_ms: 3_600_000, max_size: 100, ..Default::default() };
     let actor = StoreActor::new(std::sync::Arc::new(faults.clone()), shared(&clock), batching).start();
     let answers: Vec<_> = claimed
         .iter()

@@ -1,0 +1,122 @@
+//! The side-by-side scenario (`aeon bench --scenario peers`): Aeon, the concurrent
+//! plain-SQL ceiling and graphile-worker, alternating in one invocation, so that their
+//! ratios come from the same minutes of the same machine.
+//!
+//! The peers are measured by the harnesses of the workplace's bench folder
+//! (`$AEON_PEER_BENCH`, by default `../shared/bench`; see its README): `limit/limit.sh`
+//! (producers insert 100 jobs per statement while consumers claim 100 with `FOR UPDATE
+//! SKIP LOCKED`, 8 clients, `synchronous_commit = on`), `graphile-worker/run.sh` with
+//! its documented batching preset (`TUNED=1`), and `aeon/run.py` for Aeon itself when
+//! this executable is a release build inside a checkout (the harness runs
+//! `CHECKOUT/target/release/aeon node` and submits over HTTP); otherwise Aeon runs
+//! in-process as in the `throughput` scenario. A harness that is missing is skipped
+//! with a message; the others still run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{BenchOptions, Measurement, Report};
+use crate::config::Config;
+
+/// Where the peer harnesses live unless `AEON_PEER_BENCH` says otherwise.
+pub const DEFAULT_DIR: &str = "../shared/bench";
+
+/// Runs each present harness `options.runs` times, alternating, and reports each
+/// peer's rate and Aeon's ratio to each.
+pub async fn peers(config: &Config, options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
+    let dir = PathBuf::from(std::env::var("AEON_PEER_BENCH").unwrap_or_else(|_| DEFAULT_DIR.into()));
+    let ceiling = present(&dir.join("limit/limit.sh"));
+    let graphile = present(&dir.join("graphile-worker/run.sh"));
+    let aeon_harness = present(&dir.join("aeon/run.py")).zip(release_checkout());
+    let (mut aeon, mut limit, mut peer) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=options.runs {
+        eprintln!("bench:   peers round {run} of {}", options.runs);
+        if let Some(script) = &ceiling {
+            limit.push(jobs_per_s(Command::new("bash").arg(script))?);
+        }
+        aeon.push(match &aeon_harness {
+            Some((script, checkout)) => {
+                jobs_per_s(Command::new("python3").arg(script).arg(checkout).arg(options.jobs.to_string()))?
+            }
+            None => super::scenarios::throughput_once(config, options.jobs).await?.0,
+        });
+        if let Some(script) = &graphile {
+            peer.push(jobs_per_s(Command::new("bash").arg(script).arg(options.jobs.to_string()).env("TUNED", "1"))?);
+        }
+    }
+    let how = if aeon_harness.is_some() { "aeon/run.py: the release binary, submits over HTTP" } else { "in-process" };
+    let median = |name: &str, unit: &str, samples: Vec<f64>, note: String| {
+        (!samples.is_empty()).then(|| Measurement::new(name, unit, samples, &note))
+    };
+    let aeon = median("peers: aeon jobs/s", "jobs/s", aeon, format!("{} no-op jobs, defaults ({how})", options.jobs));
+    let limit = median(
+        "peers: plain-SQL ceiling jobs/s",
+        "jobs/s",
+        limit,
+        "limit/limit.sh: inserts of 100 while 8 clients claim 100 (SKIP LOCKED) and complete".into(),
+    );
+    let peer = median(
+        "peers: graphile-worker jobs/s",
+        "jobs/s",
+        peer,
+        format!("graphile-worker/run.sh {} with TUNED=1 (its batching preset)", options.jobs),
+    );
+    for (other, name, target) in
+        [(&peer, "aeon / graphile-worker", "goal: at least 1"), (&limit, "aeon / ceiling", "goal: 0.8")]
+    {
+        if let (Some(a), Some(o)) = (&aeon, other)
+            && o.median > 0.0
+        {
+            let note = format!("median over median, same invocation ({target})");
+            report.push(Measurement::new(&format!("peers: {name}"), "x", vec![a.median / o.median], &note));
+        }
+    }
+    for m in [aeon, limit, peer].into_iter().flatten() {
+        report.push(m);
+    }
+    if ceiling.is_none() || graphile.is_none() {
+        eprintln!("bench:   peers: harnesses missing under {} (set AEON_PEER_BENCH)", dir.display());
+    }
+    Ok(())
+}
+
+fn present(path: &Path) -> Option<PathBuf> {
+    path.is_file().then(|| path.to_path_buf())
+}
+
+/// The checkout this executable was built in, if it is `CHECKOUT/target/release/aeon`.
+fn release_checkout() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let release = exe.parent()?;
+    (release.file_name()? == "release" && release.parent()?.file_name()? == "target")
+        .then(|| release.parent()?.parent().map(Path::to_path_buf))
+        .flatten()
+}
+
+/// Runs a harness and reads the `jobs_per_s=` of the last line that has one.
+fn jobs_per_s(command: &mut Command) -> anyhow::Result<f64> {
+    let shown = format!("{command:?}");
+    let out = command.stderr(std::process::Stdio::null()).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(out.status.success(), "{shown} failed ({}): {}", out.status, text.trim());
+    text.lines()
+        .rev()
+        .find_map(|line| line.split_whitespace().find_map(|w| w.strip_prefix("jobs_per_s=")))
+        .and_then(|rate| rate.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("{shown} printed no jobs_per_s=: {}", text.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_is_read_from_the_last_line_that_has_one() {
+        let mut echo = Command::new("printf");
+        echo.arg("peer=x phase=enqueue jobs_per_s=9\\npeer=x jobs=5 jobs_per_s=1234.5\\ndone\\n");
+        assert_eq!(jobs_per_s(&mut echo).unwrap(), 1234.5);
+        let err = jobs_per_s(Command::new("printf").arg("nothing\\n")).unwrap_err().to_string();
+        assert!(err.contains("printed no jobs_per_s="), "{err}");
+        assert!(jobs_per_s(&mut Command::new("false")).unwrap_err().to_string().contains("failed"));
+    }
+}

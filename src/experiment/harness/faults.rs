@@ -1,0 +1,228 @@
+//! Firing one fault of the plan, and what it leaves running: the end of a lock or an
+//! outage, and a watch of the nodes' `/readyz` through a Redis or vector store outage
+//! (which nodes reported the component degraded, and when they reported it back).
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::task::JoinHandle;
+
+use super::db::Db;
+use super::procs::{Owned, http, signal};
+use super::{Event, FiredFault};
+use crate::experiment::plan::PlannedFault;
+use crate::experiment::recovery::node_id;
+use crate::experiment::scenario::FaultKind;
+
+/// How long after an outage ends the nodes get to report the component healthy.
+const HEALTHY_WITHIN: Duration = Duration::from_secs(30);
+/// How often `/readyz` is read during a watch.
+const WATCH_EVERY: Duration = Duration::from_millis(100);
+
+/// What fired faults leave running until the end of the run.
+#[derive(Default)]
+pub(super) struct Pending {
+    /// Locks and outages, each ending by itself.
+    ends: Vec<JoinHandle<()>>,
+    /// (index of the fired fault, its watch).
+    watches: Vec<(usize, JoinHandle<Watched>)>,
+}
+
+impl Pending {
+    /// Waits for every end and watch, and writes what the watches saw into `fired`.
+    pub(super) async fn finish(self, fired: &mut [FiredFault]) {
+        for end in self.ends {
+            let _ = end.await;
+        }
+        for (i, watch) in self.watches {
+            if let Ok(w) = watch.await {
+                fired[i].degraded_nodes = w.degraded.into_iter().collect();
+                fired[i].healthy_again_ms = w.healthy_again_ms;
+            }
+        }
+    }
+}
+
+/// What a watch saw.
+#[derive(Debug, Default)]
+pub(super) struct Watched {
+    degraded: BTreeSet<usize>,
+    healthy_again_ms: Option<i64>,
+}
+
+/// One fault firing now.
+pub(super) struct Fire<'a> {
+    pub db: &'a Db,
+    pub owned: &'a mut Owned,
+    /// The run's start.
+    pub start: Instant,
+    /// The fault's index among those fired.
+    pub index: usize,
+    /// The planned time, from which restarts and resumes are scheduled.
+    pub at: u64,
+}
+
+impl Fire<'_> {
+    /// Fires `fault`; answers what it did (recorded in the report), and names the
+    /// worker a worker fault hit.
+    pub(super) async fn fire(
+        self,
+        fault: &PlannedFault,
+        events: &mut Vec<(u64, Event)>,
+        pending: &mut Pending,
+        worker_id: &mut Option<String>,
+    ) -> anyhow::Result<String> {
+        let Fire { db, owned, start, index, at } = self;
+        let live: Vec<(usize, u16)> = owned.nodes.iter().filter(|n| n.live()).map(|n| (n.index, n.port)).collect();
+        let node = owned.nodes.get_mut(fault.node).ok_or_else(|| anyhow::anyhow!("no node {}", fault.node))?;
+        let n = node.index;
+        match fault.kind {
+            FaultKind::WorkerPanic | FaultKind::WorkerHang | FaultKind::WorkerSlow => {
+                if !node.live() {
+                    return Ok(format!("skipped: node {n} is down or paused"));
+                }
+                let base = format!("http://127.0.0.1:{}", node.port);
+                let (_, workers) = http("GET", format!("{base}/v1/workers"), None).await?;
+                let list = workers.as_array().or_else(|| workers["workers"].as_array()).cloned().unwrap_or_default();
+                let mine: Vec<String> = list
+                    .iter()
+                    .filter(|w| w["node_id"] == json!(node_id(n)) && w["status"] != json!("DEAD"))
+                    .filter_map(|w| w["worker_id"].as_str().map(String::from))
+                    .collect();
+                anyhow::ensure!(!mine.is_empty(), "node {n} lists no live worker");
+                let mode = match fault.kind {
+                    FaultKind::WorkerPanic => json!({"mode": "panic"}),
+                    FaultKind::WorkerHang => json!({"mode": "hang", "ms": fault.duration_ms}),
+                    _ => json!({"mode": "slow", "ms": fault.duration_ms}),
+                };
+                // The seed's pick first; a row the node no longer runs (a worker of the
+                // incarnation before a restart, not yet marked dead) answers 404: the next.
+                let first = fault.worker_pick as usize % mine.len();
+                let mut refused = Vec::new();
+                for worker in mine[first..].iter().chain(&mine[..first]) {
+                    let url = format!("{base}/v1/workers/{worker}/crash");
+                    match http("POST", url, Some(mode.clone())).await? {
+                        (202, _) => {
+                            *worker_id = Some(worker.clone());
+                            return Ok(format!("worker {worker}"));
+                        }
+                        (404, _) => refused.push(worker.clone()),
+                        (status, answer) => anyhow::bail!("crash refused: {status} {answer}"),
+                    }
+                }
+                anyhow::bail!("node {n} runs none of the workers it lists: {refused:?}")
+            }
+            FaultKind::NodeKill => {
+                let mut child = node.child.take().ok_or_else(|| anyhow::anyhow!("node {n} is already down"))?;
+                if node.paused {
+                    signal(&child, "-CONT");
+                    node.paused = false;
+                }
+                child.kill()?;
+                let _ = child.wait();
+                if let Some(after) = fault.restart_after_ms {
+                    events.push((at + after, Event::Restart(n)));
+                    Ok(format!("SIGKILL; restart after {after} ms"))
+                } else {
+                    Ok("SIGKILL".into())
+                }
+            }
+            FaultKind::NodePause => {
+                let child = node.child.as_ref().ok_or_else(|| anyhow::anyhow!("node {n} is down"))?;
+                anyhow::ensure!(!node.paused, "node {n} is already paused");
+                anyhow::ensure!(signal(child, "-STOP"), "SIGSTOP failed");
+                node.paused = true;
+                events.push((at + fault.duration_ms, Event::Resume(n)));
+                Ok(format!("SIGSTOP for {} ms", fault.duration_ms))
+            }
+            FaultKind::DbDisconnect => {
+                let count = db.disconnect(n).await?;
+                Ok(format!("{count} connections terminated"))
+            }
+            FaultKind::DbLock => {
+                pending.ends.push(db.lock(fault.duration_ms).await?);
+                Ok(format!("jobs locked for {} ms", fault.duration_ms))
+            }
+            FaultKind::RedisRestart => {
+                let redis = owned.redis.as_mut().ok_or_else(|| anyhow::anyhow!("the cluster has no Redis"))?;
+                if redis.child.is_none() {
+                    return Ok("skipped: redis-server is already down".into());
+                }
+                redis.kill()?;
+                events.push((at + fault.duration_ms, Event::RedisStart));
+                pending.watches.push((index, watch(live, Component::Redis, start, fault.duration_ms)));
+                Ok(format!("redis-server SIGKILLed; started again, empty, after {} ms", fault.duration_ms))
+            }
+            FaultKind::RedisFlush => {
+                let redis = owned.redis.as_ref().ok_or_else(|| anyhow::anyhow!("the cluster has no Redis"))?;
+                if redis.child.is_none() {
+                    return Ok("skipped: redis-server is down (restarting)".into());
+                }
+                redis.flush()?;
+                pending.watches.push((index, watch(live, Component::Redis, start, 0)));
+                Ok("FLUSHALL: every stream, consumer group and membership key gone".into())
+            }
+            FaultKind::QdrantDown => {
+                pending.ends.push(db.vectors_down(fault.duration_ms).await?);
+                pending.watches.push((index, watch(live, Component::Vectors, start, fault.duration_ms)));
+                Ok(format!("vector store (embedded: its table) unavailable for {} ms", fault.duration_ms))
+            }
+        }
+    }
+}
+
+/// The optional component an outage takes away, as `/readyz` names it in `degraded`.
+#[derive(Clone, Copy)]
+enum Component {
+    Redis,
+    /// The vector store: `qdrant` or `embedded`.
+    Vectors,
+}
+
+impl Component {
+    fn named_in(self, degraded: &serde_json::Value) -> bool {
+        degraded.as_array().into_iter().flatten().filter_map(|d| d.as_str()).any(|d| match self {
+            Component::Redis => d == "redis",
+            Component::Vectors => d != "redis",
+        })
+    }
+}
+
+/// Reads the `/readyz` of the nodes (index, port) until the outage of `outage_ms`
+/// is over and every node that reported `component` degraded reports it healthy
+/// again (or [`HEALTHY_WITHIN`] passed).
+fn watch(nodes: Vec<(usize, u16)>, component: Component, start: Instant, outage_ms: u64) -> JoinHandle<Watched> {
+    let fired = Instant::now();
+    let outage_end = fired + Duration::from_millis(outage_ms);
+    tokio::spawn(async move {
+        let mut seen = Watched::default();
+        let mut degraded_now: BTreeSet<usize> = BTreeSet::new();
+        loop {
+            for &(index, port) in &nodes {
+                if let Ok((_, v)) = http("GET", format!("http://127.0.0.1:{port}/readyz"), None).await {
+                    if component.named_in(&v["degraded"]) {
+                        seen.degraded.insert(index);
+                        degraded_now.insert(index);
+                    } else {
+                        degraded_now.remove(&index);
+                    }
+                }
+            }
+            let now = Instant::now();
+            if now >= outage_end && degraded_now.is_empty() {
+                if !seen.degraded.is_empty() {
+                    seen.healthy_again_ms = Some(now.duration_since(start).as_millis() as i64);
+                }
+                // Nobody noticed a short outage: give them a moment more to notice.
+                if !seen.degraded.is_empty() || now >= outage_end + Duration::from_secs(2) {
+                    return seen;
+                }
+            }
+            if now >= outage_end + HEALTHY_WITHIN {
+                return seen;
+            }
+            tokio::time::sleep(WATCH_EVERY).await;
+        }
+    })
+}

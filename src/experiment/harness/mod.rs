@@ -1,0 +1,332 @@
+//! Runs a plan against real `aeon node` processes the harness starts and owns: a
+//! scratch database ([`db`]), the nodes and a Redis server on free ports ([`procs`]),
+//! the submissions, snapshots and faults ([`faults`]) on time, then the read-out of
+//! what the database holds.
+//!
+//! Layout: `mod.rs` the timeline; `db.rs` the scratch database, its faults and the
+//! read-out; `procs.rs` the processes and HTTP calls; `faults.rs` firing each fault
+//! and watching the nodes through an outage.
+
+mod db;
+mod faults;
+mod procs;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+pub use db::Counter;
+use db::Db;
+use procs::{NodeProc, Owned, RedisProc, Spawner, free_port, http, signal, take_snapshot, wait_ready};
+
+use super::check::{NodeEnd, Observed};
+use super::plan::Plan;
+use super::progress::Progress;
+use super::recovery::node_id;
+use super::scenario::{FaultKind, Scenario};
+
+/// Where and how a run happens.
+#[derive(Debug, Clone)]
+pub struct Harness {
+    /// The `aeon` binary the nodes run.
+    pub aeon_bin: PathBuf,
+    /// The Postgres server for a postgres scenario (overrides the scenario's).
+    pub store_url: Option<String>,
+    /// Where node logs go.
+    pub out: PathBuf,
+    pub quiet: bool,
+}
+
+/// A fault as it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FiredFault {
+    pub kind: FaultKind,
+    pub node: usize,
+    pub planned_ms: u64,
+    pub fired_ms: i64,
+    pub duration_ms: u64,
+    pub outcome: String,
+    /// The worker a worker fault hit.
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    /// Redis and vector store faults: the nodes whose `/readyz` reported the component
+    /// degraded during the outage.
+    #[serde(default)]
+    pub degraded_nodes: Vec<usize>,
+    /// ... and when the last of them reported it healthy again (ms since the start).
+    #[serde(default)]
+    pub healthy_again_ms: Option<i64>,
+    /// Filled in by the report (`recovery.rs`).
+    #[serde(default)]
+    pub recovery_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outcome {
+    pub observed: Observed,
+    pub fired: Vec<FiredFault>,
+    pub elapsed_ms: i64,
+    pub settled: bool,
+    pub submit_errors: Vec<String>,
+}
+
+enum Event {
+    /// Groups of the plan, and how many times their submission was tried.
+    Submit(Vec<usize>, u32),
+    Fault(usize),
+    Restart(usize),
+    Resume(usize),
+    RedisStart,
+    Snapshot,
+}
+
+/// The largest request body the harness sends (the nodes take 4 MiB).
+const MAX_BATCH_BYTES: usize = 2 * 1024 * 1024;
+
+/// The submissions: groups due in the same 100 ms tick go in one batch, up to 1,000
+/// groups and [`MAX_BATCH_BYTES`].
+fn submissions(plan: &Plan) -> Vec<(u64, Event)> {
+    let mut events = Vec::new();
+    let mut tick: Option<(u64, Vec<usize>, usize)> = None;
+    for (i, g) in plan.groups.iter().enumerate() {
+        let at = g.at_ms / 100 * 100;
+        let bytes: usize = g.jobs.iter().map(|j| j.payload.to_string().len() + 200).sum();
+        match &mut tick {
+            Some((t, groups, size)) if *t == at && groups.len() < 1_000 && *size + bytes <= MAX_BATCH_BYTES => {
+                groups.push(i);
+                *size += bytes;
+            }
+            _ => {
+                if let Some((t, groups, _)) = tick.take() {
+                    events.push((t, Event::Submit(groups, 0)));
+                }
+                tick = Some((at, vec![i], bytes));
+            }
+        }
+    }
+    if let Some((t, groups, _)) = tick {
+        events.push((t, Event::Submit(groups, 0)));
+    }
+    events
+}
+
+impl Harness {
+    /// Runs `plan`; the database is removed and every process killed afterwards.
+    pub async fn run(&self, scenario: &Scenario, plan: &Plan) -> anyhow::Result<Outcome> {
+        std::fs::create_dir_all(&self.out)?;
+        let db = Db::create(scenario, self).await?;
+        let outcome = self.run_on(&db, scenario, plan).await;
+        db.remove().await;
+        outcome
+    }
+
+    async fn run_on(&self, db: &Db, scenario: &Scenario, plan: &Plan) -> anyhow::Result<Outcome> {
+        let c = &scenario.cluster;
+        let mut owned = Owned::default();
+        let mut env: Vec<(String, String)> = vec![
+            ("AEON__WORKERS__COUNT".into(), c.workers.to_string()),
+            ("AEON__WORKERS__CAPACITY".into(), c.capacity.to_string()),
+            ("AEON__WORKERS__LEASE_MS".into(), c.lease_ms.to_string()),
+            ("AEON__HEALTH__HEARTBEAT_MS".into(), "100".into()),
+            ("AEON__HEALTH__SWEEP_MS".into(), "100".into()),
+            ("AEON__HEALTH__DEAD_AFTER_MS".into(), "1000".into()),
+            ("AEON__NODE__POLL_MS".into(), "50".into()),
+            ("AEON__RETRY__BASE_MS".into(), "50".into()),
+            ("AEON__RETRY__MAX_MS".into(), "500".into()),
+            ("AEON__RESTARTS__MAX_RESTARTS".into(), "1000".into()),
+            // The vector store's retries short enough to recover within a short run.
+            ("AEON__QDRANT__RETRY_INITIAL_MS".into(), "100".into()),
+            ("AEON__QDRANT__RETRY_MAX_MS".into(), "1000".into()),
+        ];
+        if c.redis {
+            let port = free_port()?;
+            owned.redis = Some(RedisProc { port, child: Some(RedisProc::start(port).await?) });
+            env.push(("AEON__REDIS__URL".into(), format!("redis://127.0.0.1:{port}")));
+        }
+        env.extend(c.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let spawner = Spawner { bin: self.aeon_bin.clone(), env, out: self.out.clone() };
+        for index in 0..c.nodes {
+            let port = free_port()?;
+            let child = spawner.spawn(db, index, port)?;
+            owned.nodes.push(NodeProc { index, port, child: Some(child), paused: false });
+        }
+        for node in &mut owned.nodes {
+            wait_ready(node, &self.out, Duration::from_secs(60)).await?;
+        }
+
+        // The timeline: submissions, faults, snapshots (restarts and resumes join it).
+        let mut events = submissions(plan);
+        events.extend(plan.faults.iter().enumerate().map(|(i, f)| (f.at_ms, Event::Fault(i))));
+        let last = events.iter().map(|(at, _)| *at).max().unwrap_or(0)
+            + plan.faults.iter().map(|f| f.duration_ms.max(f.restart_after_ms.unwrap_or(0))).max().unwrap_or(0);
+        if c.snapshot_every_ms > 0 {
+            let every = c.snapshot_every_ms;
+            events.extend((1..=last / every).map(|k| (k * every, Event::Snapshot)));
+        }
+
+        let start = Instant::now();
+        let start_utc = Utc::now();
+        let since = || start.elapsed().as_millis() as i64;
+        let progress = Progress::start(self.quiet, plan.jobs(), plan.faults.len(), db.counter());
+        let mut submitted: Vec<String> = Vec::new();
+        let mut submit_errors = Vec::new();
+        let mut fired: Vec<FiredFault> = Vec::new();
+        let mut pending = faults::Pending::default();
+        let mut next_node = 0usize;
+        let mut snapshots_taken: Vec<tokio::task::JoinHandle<anyhow::Result<String>>> = Vec::new();
+
+        loop {
+            events.sort_by_key(|(at, _)| *at);
+            if events.is_empty() {
+                break;
+            }
+            let (at, event) = events.remove(0);
+            let due = start + Duration::from_millis(at);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                tokio::time::sleep(wait).await;
+            }
+            match event {
+                Event::Submit(groups, tries) => {
+                    let jobs: Vec<Value> = groups
+                        .iter()
+                        .flat_map(|&g| plan.groups[g].jobs.iter())
+                        .map(|j| {
+                            let mut v = json!({"type": j.job_type, "payload": j.payload, "max_retries": j.max_retries, "ref": j.reference});
+                            if !j.depends_on.is_empty() {
+                                v["depends_on"] = json!(j.depends_on);
+                            }
+                            v
+                        })
+                        .collect();
+                    let body = json!({ "jobs": jobs });
+                    let mut answer = Err(anyhow::anyhow!("no live node to submit to"));
+                    for _ in 0..owned.nodes.len() * 2 {
+                        let node = &owned.nodes[next_node % owned.nodes.len()];
+                        next_node += 1;
+                        if !node.live() {
+                            continue;
+                        }
+                        let url = format!("http://127.0.0.1:{}/v1/jobs/batch", node.port);
+                        match http("POST", url, Some(body.clone())).await {
+                            Ok((201, v)) => {
+                                answer = Ok(v);
+                                break;
+                            }
+                            Ok((status, v)) => answer = Err(anyhow::anyhow!("{status}: {v}")),
+                            Err(e) => answer = Err(e),
+                        }
+                    }
+                    match answer {
+                        Ok(v) => submitted.extend(
+                            v["job_ids"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|id| id.as_str().map(String::from)),
+                        ),
+                        // No node answered (killed, paused, restarting): try again shortly,
+                        // for up to a minute.
+                        Err(_) if tries < 240 => {
+                            let later = since().max(at as i64) as u64 + 250;
+                            events.push((later, Event::Submit(groups, tries + 1)));
+                        }
+                        Err(e) => submit_errors.push(format!("at {at} ms: {} jobs not submitted: {e}", jobs.len())),
+                    }
+                }
+                Event::Fault(i) => {
+                    let fault = &plan.faults[i];
+                    let fired_ms = since();
+                    let mut record = FiredFault {
+                        kind: fault.kind,
+                        node: fault.node,
+                        planned_ms: fault.at_ms,
+                        fired_ms,
+                        duration_ms: fault.duration_ms,
+                        outcome: String::new(),
+                        worker_id: None,
+                        degraded_nodes: Vec::new(),
+                        healthy_again_ms: None,
+                        recovery_ms: None,
+                    };
+                    let index = fired.len();
+                    let fire = faults::Fire { db, owned: &mut owned, start, index, at };
+                    record.outcome = match fire.fire(fault, &mut events, &mut pending, &mut record.worker_id).await {
+                        Ok(text) => text,
+                        Err(e) => format!("error: {e:#}"),
+                    };
+                    fired.push(record);
+                    progress.fault_fired();
+                }
+                Event::Restart(index) => {
+                    let node = &mut owned.nodes[index];
+                    node.child = Some(spawner.spawn(db, index, node.port)?);
+                    wait_ready(node, &self.out, Duration::from_secs(60)).await?;
+                }
+                Event::Resume(index) => {
+                    let node = &mut owned.nodes[index];
+                    if let Some(child) = &node.child {
+                        signal(child, "-CONT");
+                    }
+                    node.paused = false;
+                }
+                Event::RedisStart => {
+                    if let Some(redis) = &mut owned.redis {
+                        redis.child = Some(RedisProc::start(redis.port).await?);
+                    }
+                }
+                Event::Snapshot => {
+                    for node in owned.nodes.iter().filter(|n| n.live()) {
+                        snapshots_taken.push(tokio::spawn(take_snapshot(node.port, false)));
+                    }
+                }
+            }
+        }
+
+        // Let the jobs finish.
+        let limit = Duration::from_secs(scenario.settle_timeout_s);
+        let settle_start = Instant::now();
+        let counter = db.counter();
+        let mut settled = false;
+        while settle_start.elapsed() < limit {
+            if let Ok(Ok((0, _))) = tokio::time::timeout(Duration::from_secs(2), counter.unfinished_and_done()).await {
+                settled = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        pending.finish(&mut fired).await;
+        for taken in snapshots_taken {
+            if let Ok(Err(e)) = taken.await {
+                tracing::debug!(error = %e, "a snapshot during the run was not taken");
+            }
+        }
+        // The last snapshot of every live node, once nothing moves.
+        let mut after_settle = Vec::new();
+        for node in owned.nodes.iter().filter(|n| n.live()) {
+            match take_snapshot(node.port, true).await {
+                Ok(id) => after_settle.push(id),
+                Err(e) => tracing::warn!(node = node.index, error = %e, "the final snapshot was not taken"),
+            }
+        }
+        let elapsed_ms = since();
+        progress.finish();
+        let nodes: Vec<NodeEnd> =
+            owned.nodes.iter().map(|n| NodeEnd { node_id: node_id(n.index), alive: n.child.is_some() }).collect();
+        drop(owned); // every node stops before the read-out
+        let mut observed = db.read(start_utc).await?;
+        let ids: Vec<String> = nodes.iter().map(|n| n.node_id.clone()).collect();
+        observed.snapshots = db.snapshots(&ids, &after_settle, start_utc).await?;
+        observed.nodes = nodes;
+        observed.submitted = submitted;
+        Ok(Outcome { observed, fired, elapsed_ms, settled, submit_errors })
+    }
+}
+
+/// The default place of a run's report.
+pub fn default_out(scenario_path: &Path, seed: u64) -> PathBuf {
+    let stem = scenario_path.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment");
+    PathBuf::from("experiment-runs").join(format!("{stem}-{seed}"))
+}
