@@ -124,7 +124,18 @@ async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(db: Tes
     )
     .await;
     assert!(renew.contains("Index Scan using jobs_pkey on jobs"), "lease renewal finds jobs by key:\n{renew}");
-    for (name, plan) in [("claim", &claim), ("completion", &complete), ("lease renewal", &renew)] {
+    // Runs in every completion's transaction: a plan that started from the jobs (no
+    // index lists the waiting ones) would read the whole table per batch.
+    let dependents =
+        generic_plan(db, &sql::BEGIN_COMPLETE, "uuid[]", sql::LOCK_WAITING_DEPENDENTS, "'{}'").await;
+    assert!(
+        dependents.contains("Index Scan using job_dependencies_depends_on_idx")
+            && dependents.contains("Index Cond: (job_id = ANY"),
+        "the dependents are found through the edges, then by key:\n{dependents}"
+    );
+    for (name, plan) in
+        [("claim", &claim), ("completion", &complete), ("lease renewal", &renew), ("dependents", &dependents)]
+    {
         for scan in ["Seq Scan", "Bitmap", "Hash Join", "Merge Join"] {
             assert!(!plan.contains(scan), "the {name} plan holds a {scan}, which grows with the table:\n{plan}");
         }

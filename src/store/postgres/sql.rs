@@ -680,10 +680,13 @@ FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS t(job_id, depends_on_job_id, 
 /// $1 jobs that just finished. Locks their waiting dependents, in id order, so two
 /// dependencies finishing at once on two connections settle a dependent one after
 /// the other: the second then sees the first's commit.
+/// The dependents are listed first (an array, from the edges' index) and then found
+/// by primary key: no index lists the waiting jobs, and a plan that started from the
+/// jobs would read every job to find the few that wait.
 pub const LOCK_WAITING_DEPENDENTS: &str = "
 SELECT j.job_id FROM jobs j
-WHERE j.status = 'WAITING'
-  AND j.job_id IN (SELECT d.job_id FROM job_dependencies d WHERE d.depends_on_job_id = ANY($1::uuid[]))
+WHERE j.job_id = ANY(ARRAY(SELECT d.job_id FROM job_dependencies d WHERE d.depends_on_job_id = ANY($1::uuid[])))
+  AND j.status = 'WAITING'
 ORDER BY j.job_id
 FOR UPDATE";
 
