@@ -7,6 +7,10 @@
 //! and noisy. With `sqlite` set, the throughput and latency scenarios run on SQLite
 //! too and are reported beside the others, marked `(sqlite)`. A benchmark reports; it
 //! never fails on a timing.
+//!
+//! `cluster` (`src/bench/cluster.rs`) runs only when named: several nodes on one Postgres
+//! scratch schema and the Redis of `redis.url`; it writes a section of its own into
+//! the report, keeping the others.
 
 mod cluster;
 mod peers;

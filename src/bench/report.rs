@@ -149,20 +149,6 @@ fn with_section(document: &str, section: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_section;
-
-    #[test]
-    fn the_cluster_section_replaces_its_predecessor_and_keeps_the_others() {
-        let doc = "# Benchmarks\n\n## A\n\na\n";
-        let once = with_section(doc, "## The cluster scenario (1)\n\none\n");
-        assert_eq!(once, "# Benchmarks\n\n## The cluster scenario (1)\n\none\n\n## A\n\na\n");
-        let twice = with_section(&once, "## The cluster scenario (2)\n\ntwo\n");
-        assert_eq!(twice, "# Benchmarks\n\n## The cluster scenario (2)\n\ntwo\n\n## A\n\na\n");
-    }
-}
-
 impl Default for Report {
     fn default() -> Self {
         Self::new()
@@ -181,4 +167,18 @@ fn machine() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     format!("{cpus} cores, {model}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_section;
+
+    #[test]
+    fn the_cluster_section_replaces_its_predecessor_and_keeps_the_others() {
+        let doc = "# Benchmarks\n\n## A\n\na\n";
+        let once = with_section(doc, "## The cluster scenario (1)\n\none\n");
+        assert_eq!(once, "# Benchmarks\n\n## The cluster scenario (1)\n\none\n\n## A\n\na\n");
+        let twice = with_section(&once, "## The cluster scenario (2)\n\ntwo\n");
+        assert_eq!(twice, "# Benchmarks\n\n## The cluster scenario (2)\n\ntwo\n\n## A\n\na\n");
+    }
 }

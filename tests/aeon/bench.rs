@@ -52,6 +52,10 @@ fn scenarios(results: &Value) -> Vec<String> {
     measurements.iter().map(|m| m["scenario"].as_str().unwrap().to_string()).collect()
 }
 
+/// Held by each test that counts every bench schema of the database at its end: two
+/// such benches at once would each see the other's scratch schema.
+static COUNTS_SCHEMAS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn scratch_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("aeon-bench-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -59,6 +63,7 @@ fn scratch_dir() -> std::path::PathBuf {
 }
 
 async fn every_scenario_runs_with_sqlite_side_by_side_and_scratch_schemas_are_dropped(db: TestDb) {
+    let _alone = COUNTS_SCHEMAS.lock().await;
     let dir = scratch_dir();
     let (results, markdown) = bench(&dir, Some(crate::common::database_url()), &["--sqlite"]).await;
     let names = scenarios(&results);
@@ -87,6 +92,7 @@ async fn every_scenario_runs_with_sqlite_side_by_side_and_scratch_schemas_are_dr
 /// The cluster scenario, tiny: its measurements, in a section of their own that keeps
 /// the report's other sections.
 async fn the_cluster_scenario_runs_and_writes_its_own_section(db: TestDb) {
+    let _alone = COUNTS_SCHEMAS.lock().await;
     let dir = scratch_dir();
     std::fs::write(dir.join("BENCH.md"), "# Benchmarks\n\n## An earlier run\n\nkept\n").unwrap();
     let redis = crate::common::redis::TestRedis::start(None).await;

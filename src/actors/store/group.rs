@@ -1,7 +1,9 @@
-//! Group commit for single submits: a submit that arrives while another submit's
-//! write is in flight waits for it and goes out with every submit that arrived
-//! meanwhile, as one statement and one commit. A lone submit goes out at once, so one
-//! client pays no window; many concurrent clients share commits, as completions do.
+//! Group commit for single submits: a submit that arrives while the writers are busy
+//! (up to [`WRITERS`] writes in flight) waits for one of them and goes out with every
+//! submit that arrived meanwhile, as one statement and one commit. A lone submit goes
+//! out at once, so one client pays no window; many concurrent clients share commits,
+//! as completions do. Two writers rather than one: the next group is on its way while
+//! the previous one waits for its commit (measured: docs/performance.md).
 //!
 //! Each caller is answered only once its own job is durable (or refused). A group the
 //! database refuses is written again item by item (see [`super::batch_or_each`]), so
@@ -17,11 +19,15 @@ use crate::clock::SharedClock;
 use crate::job::NewJob;
 use crate::store::{Enqueued, Store, StoreError, StoreResult};
 
-/// The submits waiting for the write in flight, and whether a writer runs.
+/// Writers at most at once: with two, one group is being written while the next is
+/// already on its way.
+const WRITERS: usize = 2;
+
+/// The submits waiting for a writer, and how many writers run.
 #[derive(Default)]
 struct Queue {
     waiting: Batch<NewJob, Enqueued>,
-    writing: bool,
+    writing: usize,
 }
 
 /// Shared by the StoreActor (which queues submits) and the writer task it starts
@@ -52,8 +58,8 @@ impl GroupCommit {
         let (answer, start) = {
             let mut queue = self.queue();
             let answer = queue.waiting.push(job);
-            let start = !queue.writing;
-            queue.writing = true;
+            let start = queue.writing < WRITERS;
+            queue.writing += usize::from(start);
             (answer, start)
         };
         if start {
@@ -64,11 +70,12 @@ impl GroupCommit {
 
     /// Writes the queued submits, a group at a time, until none is left.
     async fn write_until_empty(self) {
+        let _unstuck = Unstuck(self.queue.clone());
         loop {
             let (jobs, waiters) = {
                 let mut queue = self.queue();
                 if queue.waiting.len() == 0 {
-                    queue.writing = false;
+                    queue.writing -= 1;
                     return;
                 }
                 queue.waiting.take_first(self.max_size)
@@ -81,6 +88,21 @@ impl GroupCommit {
             })
             .await;
             waiters.answer_each(answers.each);
+        }
+    }
+}
+
+/// Should a writer die mid-write (a panic in a store), the next submit starts a new
+/// one rather than queueing behind it forever; those it left queued are answered
+/// `Unavailable` (their senders dropped) rather than left waiting.
+struct Unstuck(Arc<Mutex<Queue>>);
+
+impl Drop for Unstuck {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut queue = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            queue.writing = queue.writing.saturating_sub(1);
+            drop(queue.waiting.take());
         }
     }
 }

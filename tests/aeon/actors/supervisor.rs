@@ -328,6 +328,64 @@ async fn a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded
     }
 }
 
+/// How many jobs the claim an event reports took.
+fn claimed_count(event: Event) -> usize {
+    match event {
+        Event::Claimed { count, .. } => count,
+        other => panic!("not a claim: {other:?}"),
+    }
+}
+
+async fn claims_queue_only_what_the_observed_run_times_say_would_start_soon(db: TestDb) {
+    let clock = ManualClock::starting_now();
+    let (registry, gate, _) = registry_with_gate_and_sickness();
+    let (probe, mut events) = Probe::channel();
+    let config = SupervisorConfig {
+        node_id: "node-p".into(),
+        workers: 1,
+        capacity: 2,
+        prefetch: 4,
+        prefetch_horizon: Some(aeon::actors::worker::prefetch::HORIZON),
+        prefetch_wait: Duration::from_secs(3_600),
+        backlog: 100,
+        lease: Duration::from_secs(600),
+        health: Default::default(),
+        restarts: RestartPolicy { max_restarts: 5, window_ms: 60_000 },
+        batch: StoreActorConfig { window_ms: 1, max_size: 100, ..Default::default() },
+        timers: false,
+        poll_every: Duration::from_secs(3600),
+        contexts: None,
+        rescue: Default::default(),
+    };
+    let store = db.store(exact_backoff());
+    store.enqueue((0..10).map(|i| new_job("gate", json!(i))).collect(), clock.now()).await.unwrap();
+    let _node = Supervisor::start_node(config, store.shared(), registry, shared(&clock), probe);
+    let claim = |e: &Event| matches!(e, Event::Claimed { .. });
+    let start = |e: &Event| matches!(e, Event::JobStarted { .. });
+
+    let first = claimed_count(expect_event(&mut events, "the first claim", claim).await);
+    assert_eq!(first, 2, "no run seen yet: the free slots only, no queue");
+
+    clock.advance(Duration::from_millis(1));
+    gate.open(1);
+    let second = claimed_count(expect_event(&mut events, "the claim after a 1 ms run", claim).await);
+    assert_eq!(second, 1 + 4, "1 ms runs: the free slot and the whole queue of 4");
+    expect_event(&mut events, "the slot's new job starting", start).await;
+
+    // The two running jobs take 10 s; then each queued job as well.
+    for (round, ending) in [(1, 2), (2, 2)] {
+        clock.advance(Duration::from_secs(10));
+        gate.open(ending);
+        for _ in 0..ending {
+            expect_event(&mut events, &format!("round {round}: a queued job taking a freed slot"), start).await;
+        }
+    }
+    clock.advance(Duration::from_secs(10));
+    gate.open(1);
+    let after = claimed_count(expect_event(&mut events, "the claim after 10 s runs", claim).await);
+    assert_eq!(after, 1, "10 s runs: the free slot only, nothing queued behind it (3 jobs wait)");
+}
+
 on_every_backend!(
     a_panicked_worker_is_restarted_its_job_retried_and_given_up_on_past_the_limit,
     old_restarts_fall_out_of_the_window,
@@ -338,4 +396,5 @@ on_every_backend!(
     past_its_restart_intensity_the_supervisor_escalates_and_the_node_claims_nothing,
     a_health_monitor_dying_past_its_intensity_escalates,
     a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded_by_the_backlog,
+    claims_queue_only_what_the_observed_run_times_say_would_start_soon,
 );
