@@ -141,11 +141,11 @@ impl Default for WorkersConfig {
         Self {
             count: 4,
             capacity: 10,
-            prefetch: 40,
+            prefetch: 200,
             prefetch_horizon_ms: 50,
             prefetch_wait_ms: 5_000,
             lease_ms: 30_000,
-            backlog: 100,
+            backlog: 400,
         }
     }
 }
