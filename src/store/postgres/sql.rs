@@ -399,8 +399,8 @@ pub const PENDING_BY_TYPE: &str =
 pub const TRY_PRUNE_LOCK: &str = "SELECT pg_try_advisory_xact_lock(hashtext('aeon.retention'))";
 
 /// The jobs of `$status_list` last changed before $1, at most $2, oldest first, that no
-/// unfinished job depends on; deleted with what cascades from them (executions,
-/// dead-letter entries, edges). Rows another transaction holds are skipped: retention
+/// unfinished job depends on; deleted with their executions and what cascades from
+/// them (dead-letter entries, edges, checkpoints). Rows another transaction holds are skipped: retention
 /// never waits on a claim or a completion.
 macro_rules! prune_jobs {
     ($statuses:literal) => {
@@ -416,6 +416,9 @@ macro_rules! prune_jobs {
     ORDER BY j.updated_at
     LIMIT $2
     FOR UPDATE OF j SKIP LOCKED
+), executions AS (
+    -- No foreign key cascades to the attempts' rows (migration 0013): they go here.
+    DELETE FROM job_executions WHERE job_id IN (SELECT job_id FROM doomed)
 )
 DELETE FROM jobs WHERE job_id IN (SELECT job_id FROM doomed)"
         )
