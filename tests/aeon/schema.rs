@@ -126,8 +126,7 @@ async fn claims_and_completions_find_rows_by_key_whatever_the_statistics(db: Tes
     assert!(renew.contains("Index Scan using jobs_pkey on jobs"), "lease renewal finds jobs by key:\n{renew}");
     // Runs in every completion's transaction: a plan that started from the jobs (no
     // index lists the waiting ones) would read the whole table per batch.
-    let dependents =
-        generic_plan(db, &sql::BEGIN_COMPLETE, "uuid[]", sql::LOCK_WAITING_DEPENDENTS, "'{}'").await;
+    let dependents = generic_plan(db, &sql::BEGIN_COMPLETE, "uuid[]", sql::LOCK_WAITING_DEPENDENTS, "'{}'").await;
     assert!(
         dependents.contains("Index Scan using job_dependencies_depends_on_idx")
             && dependents.contains("Index Cond: (job_id = ANY"),
