@@ -32,16 +32,22 @@ pub async fn peers(config: &Config, options: &BenchOptions, report: &mut Report)
     for run in 1..=options.runs {
         eprintln!("bench:   peers round {run} of {}", options.runs);
         if let Some(script) = &ceiling {
-            limit.push(jobs_per_s(Command::new("bash").arg(script))?);
+            let mut command = Command::new("bash");
+            command.arg(script);
+            limit.push(jobs_per_s(command).await?);
         }
         aeon.push(match &aeon_harness {
             Some((script, checkout)) => {
-                jobs_per_s(Command::new("python3").arg(script).arg(checkout).arg(options.jobs.to_string()))?
+                let mut command = Command::new("python3");
+                command.arg(script).arg(checkout).arg(options.jobs.to_string());
+                jobs_per_s(command).await?
             }
             None => super::scenarios::throughput_once(config, options.jobs).await?.0,
         });
         if let Some(script) = &graphile {
-            peer.push(jobs_per_s(Command::new("bash").arg(script).arg(options.jobs.to_string()).env("TUNED", "1"))?);
+            let mut command = Command::new("bash");
+            command.arg(script).arg(options.jobs.to_string()).env("TUNED", "1");
+            peer.push(jobs_per_s(command).await?);
         }
     }
     let how = if aeon_harness.is_some() { "aeon/run.py: the release binary, submits over HTTP" } else { "in-process" };
@@ -61,6 +67,7 @@ pub async fn peers(config: &Config, options: &BenchOptions, report: &mut Report)
         peer,
         format!("graphile-worker/run.sh {} with TUNED=1 (its batching preset)", options.jobs),
     );
+    let mut ratios = Vec::new();
     for (other, name, target) in
         [(&peer, "aeon / graphile-worker", "goal: at least 1"), (&limit, "aeon / ceiling", "goal: 0.8")]
     {
@@ -68,10 +75,10 @@ pub async fn peers(config: &Config, options: &BenchOptions, report: &mut Report)
             && o.median > 0.0
         {
             let note = format!("median over median, same invocation ({target})");
-            report.push(Measurement::new(&format!("peers: {name}"), "x", vec![a.median / o.median], &note));
+            ratios.push(Measurement::new(&format!("peers: {name}"), "x", vec![a.median / o.median], &note));
         }
     }
-    for m in [aeon, limit, peer].into_iter().flatten() {
+    for m in [aeon, limit, peer].into_iter().flatten().chain(ratios) {
         report.push(m);
     }
     if ceiling.is_none() || graphile.is_none() {
@@ -93,10 +100,11 @@ fn release_checkout() -> Option<PathBuf> {
         .flatten()
 }
 
-/// Runs a harness and reads the `jobs_per_s=` of the last line that has one.
-fn jobs_per_s(command: &mut Command) -> anyhow::Result<f64> {
+/// Runs a harness (for minutes: on a blocking thread, not the runtime's) and reads the
+/// `jobs_per_s=` of the last line that has one.
+async fn jobs_per_s(mut command: Command) -> anyhow::Result<f64> {
     let shown = format!("{command:?}");
-    let out = command.stderr(std::process::Stdio::null()).output()?;
+    let out = tokio::task::spawn_blocking(move || command.stderr(std::process::Stdio::null()).output()).await??;
     let text = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(out.status.success(), "{shown} failed ({}): {}", out.status, text.trim());
     text.lines()
@@ -110,13 +118,18 @@ fn jobs_per_s(command: &mut Command) -> anyhow::Result<f64> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_rate_is_read_from_the_last_line_that_has_one() {
-        let mut echo = Command::new("printf");
-        echo.arg("peer=x phase=enqueue jobs_per_s=9\\npeer=x jobs=5 jobs_per_s=1234.5\\ndone\\n");
-        assert_eq!(jobs_per_s(&mut echo).unwrap(), 1234.5);
-        let err = jobs_per_s(Command::new("printf").arg("nothing\\n")).unwrap_err().to_string();
+    fn printf(text: &str) -> Command {
+        let mut command = Command::new("printf");
+        command.arg(text);
+        command
+    }
+
+    #[tokio::test]
+    async fn the_rate_is_read_from_the_last_line_that_has_one() {
+        let two = printf("peer=x phase=enqueue jobs_per_s=9\\npeer=x jobs=5 jobs_per_s=1234.5\\ndone\\n");
+        assert_eq!(jobs_per_s(two).await.unwrap(), 1234.5);
+        let err = jobs_per_s(printf("nothing\\n")).await.unwrap_err().to_string();
         assert!(err.contains("printed no jobs_per_s="), "{err}");
-        assert!(jobs_per_s(&mut Command::new("false")).unwrap_err().to_string().contains("failed"));
+        assert!(jobs_per_s(Command::new("false")).await.unwrap_err().to_string().contains("failed"));
     }
 }
