@@ -397,8 +397,18 @@ impl Node {
         self.actors.supervisor.send(StopCancelled { job_ids }).await.unwrap_or(0)
     }
 
-    /// Stops the runs of cancelled jobs here and on every other live node, at once.
+    /// Stops the runs of cancelled jobs here, and asks every other live node to stop
+    /// theirs without waiting for the answers: a bulk cancel goes batch by batch, and a
+    /// stale peer would cost each batch `cluster.request_timeout_ms`. Meanwhile a
+    /// remote run's result is fenced off.
     async fn stop_cancelled_everywhere(&self, job_ids: &[Uuid]) {
+        let (node, ids) = (self.clone(), job_ids.to_vec());
+        actix_rt::spawn(async move { node.stop_cancelled_on_peers(&ids).await });
+        let stopped = self.stop_cancelled_here(job_ids.to_vec()).await;
+        tracing::debug!(stopped_here = stopped, "bulk cancel: handlers stopped here, peers asked");
+    }
+
+    async fn stop_cancelled_on_peers(&self, job_ids: &[Uuid]) {
         let timeout = Duration::from_millis(self.config.cluster.request_timeout_ms);
         let peers = self.cluster.peers();
         let remote = peers.iter().map(|peer| async move {
@@ -407,9 +417,7 @@ impl Node {
                 tracing::warn!(node = %peer, error = %e, "bulk cancel could not stop handlers there (their results are fenced off)");
             }
         });
-        let here = self.stop_cancelled_here(job_ids.to_vec());
-        let (stopped, _) = futures::join!(here, futures::future::join_all(remote));
-        tracing::debug!(stopped_here = stopped, peers = peers.len(), "bulk cancel: handlers stopped");
+        futures::future::join_all(remote).await;
     }
 
     /// This node's worker slots, as its Supervisor sees them.

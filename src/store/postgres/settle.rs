@@ -111,13 +111,15 @@ impl PgStore {
         if !unstarted.is_empty() {
             let job_ids: Vec<Uuid> = unstarted.iter().map(|c| c.job_id).collect();
             let exec_ids: Vec<Uuid> = unstarted.iter().map(|c| c.execution_id).collect();
-            let given: Vec<Uuid> = sqlx::query_scalar(sql::RETURN_UNSTARTED)
+            let given: HashSet<Uuid> = sqlx::query_scalar(sql::RETURN_UNSTARTED)
                 .bind(&job_ids)
                 .bind(&exec_ids)
                 .bind(now)
                 .bind(UNSTARTED)
                 .fetch_all(&mut *tx)
-                .await?;
+                .await?
+                .into_iter()
+                .collect();
             self.sent(1);
             rescued.extend(unstarted.iter().filter(|c| given.contains(&c.execution_id)).map(|c| Rescued {
                 job_id: c.job_id,

@@ -75,7 +75,7 @@ impl SqliteStore {
                 .fetch_all(&mut *tx)
                 .await?;
             self.sent(1);
-            let given = parse_ids(&given)?;
+            let given: std::collections::HashSet<Uuid> = parse_ids(&given)?.into_iter().collect();
             rescued.extend(unstarted.iter().filter(|(c, _)| given.contains(&c.execution_id)).map(|(c, worker_id)| {
                 Rescued {
                     job_id: c.job_id,
