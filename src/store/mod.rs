@@ -22,7 +22,7 @@ pub mod sqlite;
 mod types;
 
 pub use cluster::{Fence, NodeRecord, NodeStatus, RESCUE_LEASE};
-pub use contexts::{Checkpoint, MAX_CHECKPOINT_BYTES, decode_point, distinct_points, encode_point};
+pub use contexts::{Checkpoint, MAX_CHECKPOINT_BYTES, PointKeys, decode_point, distinct_points, encode_point};
 pub use failure::{FailureDecision, UNSTARTED, decide_failure, gives_back_unstarted};
 pub use open::{Backend, open};
 pub use snapshots::*;

@@ -4,11 +4,26 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::Row;
+use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::{PgStore, sql};
-use crate::store::{Applied, Checkpoint, ClaimRef, StoreResult, decode_point, distinct_points, encode_point};
+use crate::store::{
+    Applied, Checkpoint, ClaimRef, PointKeys, StoreResult, decode_point, distinct_points, encode_point,
+};
 use crate::vector::{ContextPoint, Scored, SimilarQuery, TopK, matches};
+
+/// The columns of a batch of points, in the order of [`sql::INSERT_CONTEXTS`]'s binds.
+type ContextColumns = (
+    Vec<Uuid>,
+    Vec<Uuid>,
+    Vec<String>,
+    Vec<i32>,
+    Vec<String>,
+    Vec<Vec<u8>>,
+    Vec<String>,
+    Vec<DateTime<Utc>>,
+);
 
 impl PgStore {
     pub(super) async fn save_job_checkpoint(
@@ -62,7 +77,25 @@ impl PgStore {
             contexts.push(context);
             at.push(c.recorded_at);
         }
-        sqlx::query(sql::UPSERT_CONTEXTS)
+        // A plain insert first: almost every write is new points, and `ON CONFLICT`
+        // would make each row a speculative insertion (an index probe and one more WAL
+        // record). Only a batch written again (its first write's answer was lost)
+        // conflicts, and goes through the upsert.
+        let columns = (ids, jobs, types, attempts, outcomes, vectors, contexts, at);
+        let inserted = self.put_contexts(sql::INSERT_CONTEXTS, &columns).await;
+        match inserted {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                self.put_contexts(sql::UPSERT_CONTEXTS, &columns).await?;
+            }
+            other => other?,
+        }
+        Ok(())
+    }
+
+    async fn put_contexts(&self, statement: &'static str, columns: &ContextColumns) -> Result<(), sqlx::Error> {
+        let (ids, jobs, types, attempts, outcomes, vectors, contexts, at) = columns;
+        self.sent(1);
+        sqlx::query(statement)
             .bind(ids)
             .bind(jobs)
             .bind(types)
@@ -73,7 +106,6 @@ impl PgStore {
             .bind(at)
             .execute(&self.pool)
             .await?;
-        self.sent(1);
         Ok(())
     }
 
@@ -82,8 +114,7 @@ impl PgStore {
         let mut rows =
             sqlx::query(sql::SCAN_CONTEXTS).bind(query.failed_only).bind(query.exclude_job).fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
-            let (vector, context): (Vec<u8>, String) = (row.try_get(0)?, row.try_get(1)?);
-            let point = decode_point(&vector, &context)?;
+            let point = point(&row)?;
             if matches(&query, &point.context) {
                 best.offer(&query.vector, point.context, &point.vector);
             }
@@ -97,10 +128,20 @@ impl PgStore {
         self.sent(1);
         found
             .iter()
-            .map(|row| {
-                let (vector, context): (Vec<u8>, String) = (row.try_get(0)?, row.try_get(1)?);
-                decode_point(&vector, &context)
-            })
+            .map(point)
             .collect()
     }
+}
+
+/// A point from a row of [`sql::SCAN_CONTEXTS`] or [`sql::SELECT_JOB_CONTEXTS`].
+fn point(row: &PgRow) -> StoreResult<ContextPoint> {
+    let keys = PointKeys {
+        execution_id: row.try_get(2)?,
+        job_id: row.try_get(3)?,
+        job_type: row.try_get(4)?,
+        attempt: row.try_get(5)?,
+        outcome: row.try_get(6)?,
+    };
+    let (vector, context): (Vec<u8>, String) = (row.try_get(0)?, row.try_get(1)?);
+    decode_point(keys, &vector, &context)
 }

@@ -539,29 +539,44 @@ SET execution_id = EXCLUDED.execution_id, attempt = EXCLUDED.attempt, data = EXC
 pub const SELECT_CHECKPOINT: &str =
     "SELECT job_id, execution_id, attempt, data, saved_at FROM job_checkpoints WHERE job_id = $1";
 
-/// $1 execution ids (distinct), $2 job ids, $3 types, $4 attempts, $5 outcomes,
-/// $6 vectors (little-endian float32s), $7 contexts (JSON text), $8 recorded at.
-pub const UPSERT_CONTEXTS: &str = "
+macro_rules! insert_contexts {
+    ($on_conflict:literal) => {
+        concat!(
+            "
 INSERT INTO execution_contexts (execution_id, job_id, job_type, attempt, outcome, vector, context, created_at)
 SELECT t.execution_id, t.job_id, t.job_type, t.attempt, t.outcome, t.vector, t.context::jsonb, t.created_at
 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], $6::bytea[], $7::text[],
             $8::timestamptz[])
-     AS t(execution_id, job_id, job_type, attempt, outcome, vector, context, created_at)
+     AS t(execution_id, job_id, job_type, attempt, outcome, vector, context, created_at)",
+            $on_conflict
+        )
+    };
+}
+
+/// $1 execution ids (distinct), $2 job ids, $3 types, $4 attempts, $5 outcomes,
+/// $6 vectors (little-endian float32s; none: the derived embedding), $7 contexts (JSON
+/// text), $8 recorded at. New points only; a batch written again uses [`UPSERT_CONTEXTS`].
+pub const INSERT_CONTEXTS: &str = insert_contexts!("");
+
+/// [`INSERT_CONTEXTS`], replacing the points that exist.
+pub const UPSERT_CONTEXTS: &str = insert_contexts!(
+    "
 ON CONFLICT (execution_id) DO UPDATE
 SET job_id = EXCLUDED.job_id, job_type = EXCLUDED.job_type, attempt = EXCLUDED.attempt,
     outcome = EXCLUDED.outcome, vector = EXCLUDED.vector, context = EXCLUDED.context,
-    created_at = EXCLUDED.created_at";
+    created_at = EXCLUDED.created_at"
+);
 
 /// $1 failed attempts only, $2 a job to leave out (nullable). Every candidate of an
 /// exact search: the node scores them (cosine) as they stream by. The failed outcomes
 /// are [`crate::vector::FAILED_OUTCOMES`].
 pub const SCAN_CONTEXTS: &str = "
-SELECT vector, context::text FROM execution_contexts
+SELECT vector, context::text, execution_id, job_id, job_type, attempt, outcome FROM execution_contexts
 WHERE (NOT $1 OR outcome IN ('FAILED', 'TIMED_OUT', 'CRASHED')) AND ($2::uuid IS NULL OR job_id <> $2)";
 
 /// $1 job id.
 pub const SELECT_JOB_CONTEXTS: &str =
-    "SELECT vector, context::text FROM execution_contexts WHERE job_id = $1 ORDER BY attempt, created_at";
+    "SELECT vector, context::text, execution_id, job_id, job_type, attempt, outcome FROM execution_contexts WHERE job_id = $1 ORDER BY attempt, created_at";
 
 /// $1 lease, $2 holder, $3 token, $4 now. Whether the fence holds; locks the lease
 /// row against a change of hands until the fenced transaction ends.
@@ -663,6 +678,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("INSERT_HEALTH_LOGS", INSERT_HEALTH_LOGS),
     ("SAVE_CHECKPOINT", SAVE_CHECKPOINT),
     ("SELECT_CHECKPOINT", SELECT_CHECKPOINT),
+    ("INSERT_CONTEXTS", INSERT_CONTEXTS),
     ("UPSERT_CONTEXTS", UPSERT_CONTEXTS),
     ("SCAN_CONTEXTS", SCAN_CONTEXTS),
     ("SELECT_JOB_CONTEXTS", SELECT_JOB_CONTEXTS),

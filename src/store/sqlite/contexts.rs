@@ -5,11 +5,14 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use super::codec::{parse_json, parse_time, parse_uuid, time};
 use super::{SqliteStore, sql};
-use crate::store::{Applied, Checkpoint, ClaimRef, StoreResult, decode_point, distinct_points, encode_point};
+use crate::store::{
+    Applied, Checkpoint, ClaimRef, PointKeys, StoreResult, decode_point, distinct_points, encode_point,
+};
 use crate::vector::{ContextPoint, Scored, SimilarQuery, TopK, matches};
 
 impl SqliteStore {
@@ -75,8 +78,7 @@ impl SqliteStore {
         let exclude = query.exclude_job.map(|id| id.to_string());
         let mut rows = sqlx::query(sql::SCAN_CONTEXTS).bind(query.failed_only).bind(exclude).fetch(&self.readers);
         while let Some(row) = rows.try_next().await? {
-            let (vector, context): (Vec<u8>, String) = (row.try_get(0)?, row.try_get(1)?);
-            let point = decode_point(&vector, &context)?;
+            let point = point(&row)?;
             if matches(&query, &point.context) {
                 best.offer(&query.vector, point.context, &point.vector);
             }
@@ -90,10 +92,20 @@ impl SqliteStore {
         self.sent(1);
         found
             .iter()
-            .map(|row| {
-                let (vector, context): (Vec<u8>, String) = (row.try_get(0)?, row.try_get(1)?);
-                decode_point(&vector, &context)
-            })
+            .map(point)
             .collect()
     }
+}
+
+/// A point from a row of [`sql::SCAN_CONTEXTS`] or [`sql::SELECT_JOB_CONTEXTS`].
+fn point(row: &SqliteRow) -> StoreResult<ContextPoint> {
+    let keys = PointKeys {
+        execution_id: parse_uuid(&row.try_get::<String, _>(2)?)?,
+        job_id: parse_uuid(&row.try_get::<String, _>(3)?)?,
+        job_type: row.try_get(4)?,
+        attempt: row.try_get(5)?,
+        outcome: row.try_get(6)?,
+    };
+    let (vector, context): (Vec<u8>, String) = (row.try_get(0)?, row.try_get(1)?);
+    decode_point(keys, &vector, &context)
 }

@@ -567,12 +567,12 @@ SET job_id = excluded.job_id, job_type = excluded.job_type, attempt = excluded.a
 /// an exact search: the node scores them (cosine) as they stream by. The failed
 /// outcomes are [`crate::vector::FAILED_OUTCOMES`].
 pub const SCAN_CONTEXTS: &str = "
-SELECT vector, context FROM execution_contexts
+SELECT vector, context, execution_id, job_id, job_type, attempt, outcome FROM execution_contexts
 WHERE (?1 = 0 OR outcome IN ('FAILED', 'TIMED_OUT', 'CRASHED')) AND (?2 IS NULL OR job_id <> ?2)";
 
 /// ?1 job id.
 pub const SELECT_JOB_CONTEXTS: &str =
-    "SELECT vector, context FROM execution_contexts WHERE job_id = ?1 ORDER BY attempt, created_at";
+    "SELECT vector, context, execution_id, job_id, job_type, attempt, outcome FROM execution_contexts WHERE job_id = ?1 ORDER BY attempt, created_at";
 
 /// ?1 lease, ?2 holder, ?3 token, ?4 now. Whether the fence holds.
 pub const CHECK_FENCE: &str = "
