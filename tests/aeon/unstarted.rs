@@ -62,6 +62,14 @@ async fn a_rescued_claim_that_was_only_queued_goes_back_without_an_attempt_a_bou
     assert_eq!((job.status, job.attempts), (JobStatus::DeadLetter, 1));
     let executions = store.executions(queued.job_id).await.unwrap();
     assert_eq!(executions.iter().map(|e| e.execution_status).collect::<Vec<_>>(), vec![ExecutionStatus::Crashed]);
+
+    // A requeue from the dead-letter queue starts a new life: its attempts and its
+    // free returns count from zero again.
+    store.requeue_dead_letter(queued.job_id, clock.now()).await.unwrap();
+    assert_eq!(store.claim(room(Uuid::new_v4(), 0, 1), clock.now()).await.unwrap().len(), 1);
+    clock.advance(LEASE + Duration::from_secs(1));
+    let rescued = store.rescue_expired(100, clock.now()).await.unwrap();
+    assert_eq!(rescued.iter().map(|r| r.outcome).collect::<Vec<_>>(), vec![FailOutcome::GivenBack]);
 }
 
 on_every_backend!(a_rescued_claim_that_was_only_queued_goes_back_without_an_attempt_a_bounded_number_of_times);

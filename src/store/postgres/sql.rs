@@ -292,7 +292,7 @@ VALUES ($1, $3, $4, $5, 'CANCELLED', $6, $2, 'cancelled', $2)";
 
 /// $1 job, $2 now.
 pub const REQUEUE_JOB: &str = concat!(
-    "UPDATE jobs SET status = 'PENDING', attempts = 0, error = NULL, result = NULL, scheduled_at = $2, worker_id = NULL, ",
+    "UPDATE jobs SET status = 'PENDING', attempts = 0, unstarted_returns = 0, error = NULL, result = NULL, scheduled_at = $2, worker_id = NULL, ",
     "completed_at = NULL, updated_at = $2 WHERE job_id = $1 RETURNING ",
     job_columns!()
 );
