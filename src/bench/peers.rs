@@ -11,15 +11,25 @@
 //! `CHECKOUT/target/release/aeon node` and submits over HTTP); otherwise Aeon runs
 //! in-process as in the `throughput` scenario. A harness that is missing is skipped
 //! with a message; the others still run.
+//!
+//! Beside the rates it reports the write-ahead log each queue writes per job (the
+//! server's WAL position before and after each harness run, creating and dropping its
+//! database included): unlike jobs per second on a shared or drifting machine, it
+//! does not move with the load, so it shows whether a change writes less.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sqlx::{Connection, PgConnection};
 
 use super::{BenchOptions, Measurement, Report};
 use crate::config::Config;
 
 /// Where the peer harnesses live unless `AEON_PEER_BENCH` says otherwise.
 pub const DEFAULT_DIR: &str = "../shared/bench";
+
+/// The server the harnesses use (their README: 127.0.0.1:5432, user postgres).
+const HARNESS_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// Runs each present harness `options.runs` times, alternating, and reports each
 /// peer's rate and Aeon's ratio to each.
@@ -29,6 +39,8 @@ pub async fn peers(config: &Config, options: &BenchOptions, report: &mut Report)
     let graphile = present(&dir.join("graphile-worker/run.sh"));
     let aeon_harness = present(&dir.join("aeon/run.py")).zip(release_checkout());
     let (mut aeon, mut limit, mut peer) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut aeon_wal, mut peer_wal) = (Vec::new(), Vec::new());
+    let mut wal = WalMeter::connect().await;
     for run in 1..=options.runs {
         eprintln!("bench:   peers round {run} of {}", options.runs);
         if let Some(script) = &ceiling {
@@ -36,6 +48,7 @@ pub async fn peers(config: &Config, options: &BenchOptions, report: &mut Report)
             command.arg(script);
             limit.push(jobs_per_s(command).await?);
         }
+        let before = wal.position().await;
         aeon.push(match &aeon_harness {
             Some((script, checkout)) => {
                 let mut command = Command::new("python3");
@@ -44,10 +57,13 @@ pub async fn peers(config: &Config, options: &BenchOptions, report: &mut Report)
             }
             None => super::scenarios::throughput_once(config, options.jobs).await?.0,
         });
+        aeon_wal.extend(wal.per_job(before, options.jobs).await);
         if let Some(script) = &graphile {
             let mut command = Command::new("bash");
             command.arg(script).arg(options.jobs.to_string()).env("TUNED", "1");
+            let before = wal.position().await;
             peer.push(jobs_per_s(command).await?);
+            peer_wal.extend(wal.per_job(before, options.jobs).await);
         }
     }
     let how = if aeon_harness.is_some() { "aeon/run.py: the release binary, submits over HTTP" } else { "in-process" };
@@ -78,13 +94,50 @@ pub async fn peers(config: &Config, options: &BenchOptions, report: &mut Report)
             ratios.push(Measurement::new(&format!("peers: {name}"), "x", vec![a.median / o.median], &note));
         }
     }
-    for m in [aeon, limit, peer].into_iter().flatten().chain(ratios) {
+    let wal_note = |who: &str| format!("{who}: write-ahead log per job, its database's creation and drop included");
+    let aeon_wal = median("peers: aeon WAL bytes/job", "bytes", aeon_wal, wal_note("aeon"));
+    let peer_wal = median("peers: graphile-worker WAL bytes/job", "bytes", peer_wal, wal_note("graphile-worker"));
+    if let (Some(a), Some(o)) = (&aeon_wal, &peer_wal)
+        && o.median > 0.0
+    {
+        let note = "median over median: how much more Aeon writes per job".to_string();
+        ratios.push(Measurement::new("peers: aeon / graphile-worker WAL", "x", vec![a.median / o.median], &note));
+    }
+    for m in [aeon, limit, peer, aeon_wal, peer_wal].into_iter().flatten().chain(ratios) {
         report.push(m);
     }
     if ceiling.is_none() || graphile.is_none() {
         eprintln!("bench:   peers: harnesses missing under {} (set AEON_PEER_BENCH)", dir.display());
     }
     Ok(())
+}
+
+/// Reads the harnesses' server's WAL position; without a connection it measures
+/// nothing (and says so once).
+struct WalMeter(Option<PgConnection>);
+
+impl WalMeter {
+    async fn connect() -> Self {
+        match PgConnection::connect(HARNESS_SERVER).await {
+            Ok(conn) => Self(Some(conn)),
+            Err(e) => {
+                eprintln!("bench:   peers: no WAL measure ({HARNESS_SERVER}: {e})");
+                Self(None)
+            }
+        }
+    }
+
+    /// The server's WAL position, in bytes.
+    async fn position(&mut self) -> Option<i64> {
+        let conn = self.0.as_mut()?;
+        sqlx::query_scalar("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8").fetch_one(conn).await.ok()
+    }
+
+    /// WAL bytes per job since `before`.
+    async fn per_job(&mut self, before: Option<i64>, jobs: usize) -> Option<f64> {
+        let after = self.position().await?;
+        Some((after - before?) as f64 / jobs.max(1) as f64)
+    }
 }
 
 fn present(path: &Path) -> Option<PathBuf> {
