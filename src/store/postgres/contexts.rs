@@ -14,16 +14,8 @@ use crate::store::{
 use crate::vector::{ContextPoint, Scored, SimilarQuery, TopK, matches};
 
 /// The columns of a batch of points, in the order of [`sql::INSERT_CONTEXTS`]'s binds.
-type ContextColumns = (
-    Vec<Uuid>,
-    Vec<Uuid>,
-    Vec<String>,
-    Vec<i32>,
-    Vec<String>,
-    Vec<Vec<u8>>,
-    Vec<String>,
-    Vec<DateTime<Utc>>,
-);
+type ContextColumns =
+    (Vec<Uuid>, Vec<Uuid>, Vec<String>, Vec<i32>, Vec<String>, Vec<Vec<u8>>, Vec<String>, Vec<DateTime<Utc>>);
 
 impl PgStore {
     pub(super) async fn save_job_checkpoint(
@@ -126,10 +118,7 @@ impl PgStore {
     pub(super) async fn read_job_contexts(&self, job_id: Uuid) -> StoreResult<Vec<ContextPoint>> {
         let found = sqlx::query(sql::SELECT_JOB_CONTEXTS).bind(job_id).fetch_all(&self.pool).await?;
         self.sent(1);
-        found
-            .iter()
-            .map(point)
-            .collect()
+        found.iter().map(point).collect()
     }
 }
 

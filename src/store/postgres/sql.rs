@@ -575,8 +575,9 @@ SELECT vector, context::text, execution_id, job_id, job_type, attempt, outcome F
 WHERE (NOT $1 OR outcome IN ('FAILED', 'TIMED_OUT', 'CRASHED')) AND ($2::uuid IS NULL OR job_id <> $2)";
 
 /// $1 job id.
-pub const SELECT_JOB_CONTEXTS: &str =
-    "SELECT vector, context::text, execution_id, job_id, job_type, attempt, outcome FROM execution_contexts WHERE job_id = $1 ORDER BY attempt, created_at";
+pub const SELECT_JOB_CONTEXTS: &str = "
+SELECT vector, context::text, execution_id, job_id, job_type, attempt, outcome FROM execution_contexts
+WHERE job_id = $1 ORDER BY attempt, created_at";
 
 /// $1 lease, $2 holder, $3 token, $4 now. Whether the fence holds; locks the lease
 /// row against a change of hands until the fenced transaction ends.

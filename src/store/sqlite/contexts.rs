@@ -90,10 +90,7 @@ impl SqliteStore {
     pub(super) async fn read_job_contexts(&self, job_id: Uuid) -> StoreResult<Vec<ContextPoint>> {
         let found = sqlx::query(sql::SELECT_JOB_CONTEXTS).bind(job_id.to_string()).fetch_all(&self.readers).await?;
         self.sent(1);
-        found
-            .iter()
-            .map(point)
-            .collect()
+        found.iter().map(point).collect()
     }
 }
 

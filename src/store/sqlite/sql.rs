@@ -571,8 +571,9 @@ SELECT vector, context, execution_id, job_id, job_type, attempt, outcome FROM ex
 WHERE (?1 = 0 OR outcome IN ('FAILED', 'TIMED_OUT', 'CRASHED')) AND (?2 IS NULL OR job_id <> ?2)";
 
 /// ?1 job id.
-pub const SELECT_JOB_CONTEXTS: &str =
-    "SELECT vector, context, execution_id, job_id, job_type, attempt, outcome FROM execution_contexts WHERE job_id = ?1 ORDER BY attempt, created_at";
+pub const SELECT_JOB_CONTEXTS: &str = "
+SELECT vector, context, execution_id, job_id, job_type, attempt, outcome FROM execution_contexts
+WHERE job_id = ?1 ORDER BY attempt, created_at";
 
 /// ?1 lease, ?2 holder, ?3 token, ?4 now. Whether the fence holds.
 pub const CHECK_FENCE: &str = "
