@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use aeon::actors::probe::Event;
 use aeon::actors::worker::CrashMode;
 use aeon::handler::{JobContext, Outcome, Registry};
 use aeon::job::{JobRequest, JobStatus};
@@ -141,9 +142,15 @@ async fn a_receipt_follows_its_invoice(gate: Gate) {
 
     gate.open(1);
     node.drain().await; // runs the invoice, then the receipt it released
-    let receipt = node.assert_status(receipt, JobStatus::Completed).await;
-    let invoice = node.job(invoice).await;
-    assert!(invoice.completed_at <= receipt.started_at, "the receipt ran after its invoice");
+    node.assert_status(invoice, JobStatus::Completed).await;
+    node.assert_status(receipt, JobStatus::Completed).await;
+    // The clock stood still, so timestamps cannot tell the order: the node's events
+    // can. The receipt started only once its invoice's result was written.
+    let events = node.events();
+    let position = |wanted: &dyn Fn(&Event) -> bool| events.iter().position(wanted).expect("the event");
+    let invoice_settled = position(&|e| matches!(e, Event::JobSettled { job_id } if *job_id == invoice));
+    let receipt_started = position(&|e| matches!(e, Event::JobStarted { job_id, .. } if *job_id == receipt));
+    assert!(invoice_settled < receipt_started, "the receipt ran after its invoice: {events:#?}");
 }
 
 // ---- faults ------------------------------------------------------------------------

@@ -58,6 +58,17 @@ pub enum Event {
     JobSettled {
         job_id: Uuid,
     },
+    /// The Supervisor voided a dead worker's claims in the store: `crashed` attempts it
+    /// was running, `given_back` claims queued on it that never started.
+    ClaimsVoided {
+        worker_id: Uuid,
+        crashed: usize,
+        given_back: usize,
+    },
+    /// There was work to claim and the Supervisor claimed none, for this reason.
+    ClaimHeld {
+        why: Hold,
+    },
     WorkerDeclaredDead {
         worker_id: Uuid,
     },
@@ -85,6 +96,16 @@ pub enum Event {
     ContextsDropped {
         dropped_total: u64,
     },
+}
+
+/// Why a Supervisor with work to claim claims none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// The node escalated (every worker failed, or its HealthMonitor did): it claims
+    /// nothing more.
+    Escalated,
+    /// Every live worker's unwritten results fill its backlog (`workers.backlog`).
+    BacklogFull,
 }
 
 /// An optional event sender, cloned into every actor of a node.

@@ -155,15 +155,27 @@ fn json_value_schema() -> Value {
     })
 }
 
-/// `{"mode": "panic" | "hang" | "exit"}` or `{"mode": "slow", "ms": N}`, nothing else.
+/// `{"mode": "panic" | "exit"}`, `{"mode": "hang", "ms"?: N}` or `{"mode": "slow", "ms": N}`,
+/// nothing else (see [`crate::actors::worker::CrashMode`]).
 fn crash_request_schema() -> Value {
+    let ms =
+        |description: &str| json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX, "description": description });
     json!({
-        "description": "How to crash the worker: `panic`, `hang` or `exit`, or `slow` with `ms` (0 restores normal speed).",
+        "description": "How to crash the worker: `panic` or `exit`; `hang`, for `ms` when given (else until it is declared dead and restarted); or `slow` with `ms` (0 restores normal speed).",
         "oneOf": [
             {
                 "type": "object",
                 "required": ["mode"],
-                "properties": { "mode": { "type": "string", "enum": ["panic", "hang", "exit"] } },
+                "properties": { "mode": { "type": "string", "enum": ["panic", "exit"] } },
+                "additionalProperties": false,
+            },
+            {
+                "type": "object",
+                "required": ["mode"],
+                "properties": {
+                    "mode": { "type": "string", "enum": ["hang"] },
+                    "ms": ms("How long the worker hangs, in milliseconds"),
+                },
                 "additionalProperties": false,
             },
             {
@@ -171,7 +183,7 @@ fn crash_request_schema() -> Value {
                 "required": ["mode", "ms"],
                 "properties": {
                     "mode": { "type": "string", "enum": ["slow"] },
-                    "ms": { "type": "integer", "minimum": 0, "maximum": u64::MAX },
+                    "ms": ms("The delay before each job starts, in milliseconds"),
                 },
                 "additionalProperties": false,
             },

@@ -267,7 +267,7 @@ async fn mailbox(config: &Config, options: &BenchOptions, report: &mut Report) -
         redis.ping().await?;
         // The group exists before the first post: a read creates it.
         redis.receive("bench", "reader", 1, Duration::from_millis(1)).await?;
-        let data = Envelope::new("bench", Body::Wake).encode();
+        let data = Envelope::new("bench", Body::Wake {}).encode();
         let begun = Instant::now();
         let send = async {
             for first in (0..n).step_by(MAILBOX_BATCH) {

@@ -221,7 +221,7 @@ impl Cluster {
                 cluster.0.wake_again.store(false, Ordering::Release);
                 let peers = cluster.peers();
                 if !peers.is_empty() {
-                    let envelope = Envelope::new(&cluster.0.node_id, Body::Wake);
+                    let envelope = Envelope::new(&cluster.0.node_id, Body::Wake {});
                     match crate::mailbox::send(&*cluster.0.mailbox, &peers, &envelope).await {
                         Ok(()) => {
                             cluster.0.status.sent.fetch_add(peers.len() as u64, Ordering::Relaxed);

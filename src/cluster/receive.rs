@@ -85,7 +85,7 @@ async fn handle(cluster: &Cluster, entries: Vec<RawEntry>) {
                 done.push(delivery.id);
             }
             Ok(envelope) => match envelope.body {
-                Body::Wake => {
+                Body::Wake {} => {
                     if !woken {
                         cluster.wake_locally();
                         woken = true;

@@ -31,8 +31,9 @@ pub struct Envelope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Body {
-    /// Jobs may be ready: claim now rather than at the next poll. A hint.
-    Wake,
+    /// Jobs may be ready: claim now rather than at the next poll. A hint. (Braced:
+    /// serde lets a unit variant of a tagged enum take any field; this one takes none.)
+    Wake {},
     /// Ask the actor named `actor` on the receiving node; the answer comes back to
     /// `from` as a [`Body::Reply`] naming this envelope's id.
     Request { actor: String, message: serde_json::Value },
@@ -94,12 +95,47 @@ mod tests {
 
     #[test]
     fn another_version_and_garbage_are_refused_with_the_reason() {
-        let mut envelope = serde_json::to_value(Envelope::new("a", Body::Wake)).unwrap();
+        let mut envelope = serde_json::to_value(Envelope::new("a", Body::Wake {})).unwrap();
         envelope["v"] = 2.into();
         let data = serde_json::to_vec(&envelope).unwrap();
         assert_eq!(Envelope::decode(&data), Err(Rejected::Version(2)));
         assert!(matches!(Envelope::decode(b"not json"), Err(Rejected::Malformed(_))));
         assert!(matches!(Envelope::decode(br#"{"v":1,"kind":"wake"}"#), Err(Rejected::Malformed(_))));
         assert!(matches!(Envelope::decode(br#"{"v":"1"}"#), Err(Rejected::Malformed(_))));
+    }
+
+    #[test]
+    fn a_field_this_build_does_not_know_is_refused_in_the_envelope_and_in_its_body() {
+        let wake = serde_json::to_value(Envelope::new("a", Body::Wake {})).unwrap();
+        let request = Body::Request { actor: "x".into(), message: 1.into() };
+        let request = serde_json::to_value(Envelope::new("a", request)).unwrap();
+        for (at, mut forged) in [("envelope", wake.clone()), ("wake", wake), ("request", request)] {
+            match at {
+                "envelope" => forged["extra"] = 1.into(),
+                _ => forged["body"]["extra"] = 1.into(),
+            }
+            let refused = Envelope::decode(&serde_json::to_vec(&forged).unwrap());
+            assert!(
+                matches!(&refused, Err(Rejected::Malformed(why)) if why.contains("unknown field `extra`")),
+                "{at}: {refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_entry_over_64_kib_is_refused_unread_and_one_at_the_limit_is_read() {
+        let sized = |bytes: usize| {
+            let mut envelope = Envelope::new("a", Body::Request { actor: "x".into(), message: "".into() });
+            let room = bytes - envelope.encode().len();
+            envelope.body = Body::Request { actor: "x".into(), message: "y".repeat(room).into() };
+            let data = envelope.encode();
+            assert_eq!(data.len(), bytes);
+            (envelope, data)
+        };
+        let (at_limit, data) = sized(MAX_ENVELOPE_BYTES);
+        assert_eq!(Envelope::decode(&data), Ok(at_limit));
+        let (_, data) = sized(MAX_ENVELOPE_BYTES + 1);
+        let over = format!("{} bytes, over {MAX_ENVELOPE_BYTES}", MAX_ENVELOPE_BYTES + 1);
+        assert_eq!(Envelope::decode(&data), Err(Rejected::Malformed(over)));
     }
 }

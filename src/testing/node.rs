@@ -71,25 +71,36 @@ impl TestNode {
         Self::builder(registry).start().await
     }
 
-    /// Settings, then [`TestNodeBuilder::start`]. Defaults: one worker of capacity 4,
-    /// a fresh SQLite file, [`EXACT_BACKOFF`], a clock standing at the current time,
-    /// a 60 s lease, and health scores that never keep a worker from jobs (a test of
-    /// a failing handler should not find its worker quarantined; set
-    /// [`TestNodeBuilder::health`] to test that).
+    /// Settings, then [`TestNodeBuilder::start`]. Defaults: a node's own (`aeon
+    /// node` with no config: its prefetch, backlog, lease, batching, restart
+    /// intensity), but for these, each for a reason a test can undo with the builder:
+    /// - one worker of capacity 4 (a node: 4 × 10), so a test knows which worker ran
+    ///   what ([`TestNodeBuilder::workers`]);
+    /// - timers off: time moves only with [`TestNode::advance`], on a clock standing
+    ///   at the current time ([`TestNodeBuilder::clock`]);
+    /// - [`EXACT_BACKOFF`]: retries due exactly 1 s, 2 s, 4 s, … after their failures
+    ///   (a node adds 20% jitter; [`TestNodeBuilder::backoff`]);
+    /// - health scores that never keep a worker from jobs: with one worker, a node's
+    ///   quarantine of a worker whose handler fails would hold every job until its
+    ///   probation (30 s), and a test of a failing handler would find nothing running
+    ///   (`.health(HealthConfig::default())` tests that);
+    /// - a fresh SQLite file ([`TestNodeBuilder::database`]).
     pub fn builder(registry: Registry) -> TestNodeBuilder {
-        let health = HealthConfig { unhealthy_below: 0.0, ..HealthConfig::default() };
+        let node = crate::config::Config::default();
+        let workers = &node.workers;
+        let health = HealthConfig { unhealthy_below: 0.0, ..node.health };
         let config = SupervisorConfig {
             node_id: "test-node".into(),
             workers: 1,
             capacity: 4,
-            prefetch: 0,
-            prefetch_horizon: None,
-            prefetch_wait: Duration::from_secs(2),
-            backlog: 100,
-            lease: Duration::from_secs(60),
+            prefetch: workers.prefetch,
+            prefetch_horizon: crate::actors::worker::prefetch::horizon(workers.prefetch_horizon_ms),
+            prefetch_wait: Duration::from_millis(workers.prefetch_wait_ms),
+            backlog: workers.backlog,
+            lease: Duration::from_millis(workers.lease_ms),
             health,
-            restarts: RestartPolicy::default(),
-            batch: StoreActorConfig { window_ms: 1, max_size: 100, ..Default::default() },
+            restarts: node.restarts,
+            batch: node.batch,
             timers: false,
             poll_every: Duration::from_secs(3_600),
             contexts: None,
@@ -221,7 +232,7 @@ impl TestNodeBuilder {
         self
     }
 
-    /// How the StoreActor batches (default: a 1 ms window, 100 items).
+    /// How the StoreActor batches (default: a node's, `[batch]`).
     pub fn batch(mut self, batch: StoreActorConfig) -> Self {
         self.config.batch = batch;
         self

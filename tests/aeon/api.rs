@@ -152,8 +152,20 @@ async fn the_crash_endpoint_is_refused_unless_experiments_allow_it() {
     let worker = api.node.actors.supervisor.send(aeon::actors::supervisor::GetSlots).await.unwrap()[0].worker_id;
     assert_eq!(api.post("/v1/workers/nope/crash", r#"{"mode":"panic"}"#).await.0, 400);
     assert_eq!(api.post(&format!("/v1/workers/{}/crash", uuid::Uuid::new_v4()), r#"{"mode":"panic"}"#).await.0, 404);
-    assert_eq!(api.post(&format!("/v1/workers/{worker}/crash"), r#"{"mode":"explode"}"#).await.0, 422);
-    assert_eq!(api.post(&format!("/v1/workers/{worker}/crash"), r#"{"mode":"slow"}"#).await.0, 422, "slow needs ms");
+    // A field that does not apply is refused, not dropped: each answer names the field.
+    for (body, field) in [
+        (r#"{"mode":"explode"}"#, "mode"),
+        (r#"{"mode":"slow"}"#, "ms"),
+        (r#"{"mode":"panic","ms":5}"#, "ms"),
+        (r#"{"mode":"exit","ms":5}"#, "ms"),
+        (r#"{"mode":"hang","ms":-1}"#, "ms"),
+        (r#"{"mode":"hang","for":5}"#, "for"),
+    ] {
+        let (status, answer) = api.post(&format!("/v1/workers/{worker}/crash"), body).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (422, Some(field)), "{body}: {answer}");
+    }
+    let (status, answer) = api.post(&format!("/v1/workers/{worker}/crash"), r#"{"mode":"hang","ms":1}"#).await;
+    assert_eq!((status, &answer["crash"]), (202, &serde_json::json!({"mode": "hang", "ms": 1})), "{answer}");
     assert_eq!(api.post(&format!("/v1/workers/{worker}/crash"), r#"{"mode":"slow","ms":1}"#).await.0, 202);
     assert_eq!(api.post(&format!("/v1/workers/{worker}/crash"), r#"{"mode":"panic"}"#).await.0, 202);
     expect_event(

@@ -55,13 +55,13 @@ macro_rules! on_every_mailbox {
 const SHORT: Duration = Duration::from_millis(50);
 
 fn wake(from: &str) -> Vec<u8> {
-    Envelope::new(from, Body::Wake).encode()
+    Envelope::new(from, Body::Wake {}).encode()
 }
 
 async fn entries_are_delivered_once_in_order_and_stay_pending_until_acked(kind: Kind) {
     let t = kind.open(1_000).await;
     let m = &*t.mailbox;
-    let sent: Vec<Envelope> = (0..3).map(|i| Envelope::new(&format!("n{i}"), Body::Wake)).collect();
+    let sent: Vec<Envelope> = (0..3).map(|i| Envelope::new(&format!("n{i}"), Body::Wake {})).collect();
     m.post(sent.iter().map(|e| ("a".to_string(), e.encode())).collect()).await.unwrap();
     m.post(vec![("b".to_string(), wake("x"))]).await.unwrap();
 
@@ -114,9 +114,9 @@ async fn entries_a_dead_consumer_left_pending_are_reclaimed_and_handled_once(kin
 async fn malformed_and_unknown_version_entries_are_refused_with_the_reason_and_can_be_acked(kind: Kind) {
     let t = kind.open(1_000).await;
     let m = &*t.mailbox;
-    let mut newer = serde_json::to_value(Envelope::new("x", Body::Wake)).unwrap();
+    let mut newer = serde_json::to_value(Envelope::new("x", Body::Wake {})).unwrap();
     newer["v"] = 9.into();
-    let good = Envelope::new("x", Body::Wake);
+    let good = Envelope::new("x", Body::Wake {});
     let posts = [b"{not json".to_vec(), serde_json::to_vec(&newer).unwrap(), Vec::new(), good.encode()];
     m.post(posts.into_iter().map(|d| ("a".to_string(), d)).collect()).await.unwrap();
 

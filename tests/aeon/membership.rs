@@ -72,12 +72,17 @@ async fn a_dead_nodes_claims_are_voided_at_once_under_a_valid_fence_only(db: Tes
     let fence = Fence { name: RESCUE_LEASE.into(), holder: "alive".into(), token: token.unwrap() };
     let silent_since = now - chrono::Duration::seconds(10);
 
-    let stale = Fence { token: fence.token + 1, ..fence.clone() };
-    assert_eq!(
-        store.rescue_node("dead", silent_since, stale, now).await.unwrap(),
-        None,
-        "a stale fence changes nothing"
-    );
+    // A fence holds only with the lease's token, its holder and before it expires: a
+    // fence wrong in any one of them changes nothing.
+    let later = now + chrono::Duration::seconds(10); // the lease's own expiry
+    for (stale, at, why) in [
+        (Fence { token: fence.token + 1, ..fence.clone() }, now, "another token"),
+        (Fence { token: fence.token - 1, ..fence.clone() }, now, "an older token"),
+        (Fence { holder: "dead".into(), ..fence.clone() }, now, "another holder"),
+        (fence.clone(), later, "an expired lease"),
+    ] {
+        assert_eq!(store.rescue_node("dead", silent_since, stale, at).await.unwrap(), None, "{why} changes nothing");
+    }
     assert_eq!(store.get_job(held[0].job_id).await.unwrap().unwrap().status, JobStatus::Running);
 
     let spoke = store.rescue_node("alive", silent_since, fence.clone(), now).await.unwrap();

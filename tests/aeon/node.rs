@@ -84,20 +84,23 @@ async fn five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_l
     // Crash workers while the jobs run — panics, and one hang — each after the node has
     // settled another 150 jobs, so the crashes land in the middle of the work.
     let workers: Vec<Uuid> = node.slots().await.iter().map(|s| s.worker_id).collect();
-    let mut restarts = 0;
+    let (mut restarts, mut voided) = (0, 0);
+    let count = |event: &Event, restarts: &mut usize, voided: &mut usize| match event {
+        Event::WorkerRestarted { .. } => *restarts += 1,
+        Event::ClaimsVoided { crashed, given_back, .. } => *voided += crashed + given_back,
+        _ => {}
+    };
     for crash in 0..12 {
         let mut settled = 0;
         while settled < 150 {
-            match expect_event(&mut events, "progress between crashes", |e| {
-                matches!(e, Event::JobSettled { .. } | Event::WorkerRestarted { .. })
+            let event = expect_event(&mut events, "progress between crashes", |e| {
+                matches!(e, Event::JobSettled { .. } | Event::WorkerRestarted { .. } | Event::ClaimsVoided { .. })
             })
-            .await
-            {
-                Event::JobSettled { .. } => settled += 1,
-                _ => restarts += 1,
-            }
+            .await;
+            settled += usize::from(matches!(event, Event::JobSettled { .. }));
+            count(&event, &mut restarts, &mut voided);
         }
-        let mode = if crash == 5 { CrashMode::Hang } else { CrashMode::Panic };
+        let mode = if crash == 5 { CrashMode::Hang { ms: None } } else { CrashMode::Panic };
         node.crash(workers[crash % workers.len()], mode).await;
     }
     let start = Instant::now();
@@ -112,9 +115,12 @@ async fn five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_l
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     while let Ok(event) = events.try_recv() {
-        restarts += usize::from(matches!(event, Event::WorkerRestarted { .. }));
+        count(&event, &mut restarts, &mut voided);
     }
     assert!(restarts >= 5, "workers really were crashed and restarted ({restarts})");
+    // The Supervisor itself voided the dead workers' claims (running or queued), at
+    // their death: not the lease sweep, which would also end them, seconds later.
+    assert!(voided > 0, "the Supervisor voided no dead worker's claims");
 
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs").await, JOBS as i64);
     assert_eq!(db.count(UNFINISHED).await, 0, "every job is COMPLETED or DEAD_LETTER");

@@ -203,9 +203,15 @@ impl Handler<Sweep> for HealthMonitor {
                 store.send(store::RescueExpired(RESCUE_BATCH)).await
             };
             let (rows, logs, rescue) = futures::join!(rows, logs, rescue);
-            for (what, written) in [("worker rows", error_of(rows)), ("health logs", error_of(logs))] {
+            // Rows are each worker's state now, so the next sweep's write replaces them;
+            // samples are history, and these are lost (the next sweep writes its own).
+            let failures = [
+                ("worker rows", error_of(rows), "the next sweep writes them again"),
+                ("health logs", error_of(logs), "these samples are lost"),
+            ];
+            for (what, written, then) in failures {
                 if let Some(error) = written {
-                    tracing::warn!(%error, "writing {what} failed; the next sweep writes again");
+                    tracing::warn!(%error, "writing {what} failed; {then}");
                 }
             }
             match rescue {

@@ -1,6 +1,6 @@
 //! How a worker's health score is computed.
 //!
-//! `score = 1 - 0.6·error_rate - 0.2·missed - 0.15·latency - 0.05·load`, clamped to 0..1:
+//! `score = 1 - 0.75·error_rate - 0.15·missed - 0.07·latency - 0.03·load`, clamped to 0..1:
 //! - `error_rate`: failed, timed-out or panicked runs among the last `window` runs;
 //! - `missed`: heartbeat periods missed, as a fraction of those that make it dead;
 //! - `latency`: mean run latency over the window, as a fraction of `latency_ref_ms`;

@@ -27,13 +27,13 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::health::{HealthConfig, HealthMonitor, Track};
-use super::probe::{Event, Probe};
+use super::probe::{Event, Hold, Probe};
 use super::store::{self, StoreActor, StoreActorConfig, StoreHandle, StoreWatch};
 use super::worker::{Assign, Terminate, Worker, WorkerLinks, WorkerSpec};
 use crate::clock::SharedClock;
 use crate::handler::Registry;
 use crate::metrics::METRICS;
-use crate::store::{ClaimRequest, ClaimedJob, Room, Store, StoreResult, WorkerStatus};
+use crate::store::{ClaimRequest, ClaimedJob, FailOutcome, Room, Store, StoreResult, WorkerStatus};
 use history::RestartHistory;
 use restarts::Restarts;
 
@@ -326,7 +326,11 @@ impl Supervisor {
     /// Claims for every healthy worker with free slots and room in its backlog, all in
     /// one statement; one claim at a time.
     fn feed(&mut self, ctx: &mut Context<Self>) {
-        if self.draining || !self.more_work || self.claiming || self.alarm.reason().is_some() {
+        if self.draining || !self.more_work || self.claiming {
+            return;
+        }
+        if self.alarm.reason().is_some() {
+            self.probe.emit(Event::ClaimHeld { why: Hold::Escalated });
             return;
         }
         let threshold = self.config.health.unhealthy_below;
@@ -362,6 +366,10 @@ impl Supervisor {
             .filter(|a| a.room.slots + a.room.queue > 0)
             .collect();
         if asking.is_empty() {
+            let mut live = self.slots.iter().filter(|s| !s.out).peekable();
+            if live.peek().is_some() && live.all(|s| s.unsettled >= self.config.backlog) {
+                self.probe.emit(Event::ClaimHeld { why: Hold::BacklogFull });
+            }
             return;
         }
         self.claiming = true;
@@ -490,6 +498,9 @@ impl Supervisor {
                 Ok(Ok(jobs)) if !jobs.is_empty() => {
                     METRICS.jobs_rescued(jobs.len() as u64);
                     tracing::info!(%worker_id, jobs = jobs.len(), "claims voided");
+                    let given_back = jobs.iter().filter(|r| r.outcome == FailOutcome::GivenBack).count();
+                    let crashed = jobs.len() - given_back;
+                    act.probe.emit(Event::ClaimsVoided { worker_id, crashed, given_back });
                 }
                 Ok(Ok(_)) => {}
                 // Not voided now: the leases run out and any node's sweep rescues them.

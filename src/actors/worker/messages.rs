@@ -18,18 +18,60 @@ pub struct Assign(pub Vec<ClaimedJob>);
 #[rtype(result = "()")]
 pub struct Tick;
 
-/// How to crash a worker on purpose.
+/// How to crash a worker on purpose. Read from `{"mode": …}` with `ms` where the mode
+/// takes it (`hang`, `slow`) and nowhere else: a field that does not apply is refused,
+/// not dropped, so a request never means less than it says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(tag = "mode", rename_all = "lowercase", try_from = "CrashFields")]
 pub enum CrashMode {
     /// The worker actor panics and dies; the Supervisor restarts it.
     Panic,
-    /// The worker stops answering and heartbeating; the HealthMonitor declares it dead.
-    Hang,
+    /// The worker stops answering and heartbeating for `ms`, then goes on as before;
+    /// without `ms`, until it is killed. A hang longer than `health.dead_after_ms`
+    /// gets it declared dead, killed and restarted by its Supervisor.
+    Hang {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ms: Option<u64>,
+    },
     /// Every job waits `ms` before starting (`ms = 0` restores normal speed).
     Slow { ms: u64 },
     /// The whole node process aborts (node-level experiments).
     Exit,
+}
+
+/// A crash request as written; [`CrashMode`]'s `TryFrom` checks its fields agree.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CrashFields {
+    mode: ModeName,
+    ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ModeName {
+    Panic,
+    Hang,
+    Slow,
+    Exit,
+}
+
+impl TryFrom<CrashFields> for CrashMode {
+    type Error = String;
+
+    /// The messages begin as serde's own do, so the API names the field at fault.
+    fn try_from(fields: CrashFields) -> Result<Self, String> {
+        match (fields.mode, fields.ms) {
+            (ModeName::Panic, None) => Ok(CrashMode::Panic),
+            (ModeName::Exit, None) => Ok(CrashMode::Exit),
+            (ModeName::Hang, ms) => Ok(CrashMode::Hang { ms }),
+            (ModeName::Slow, Some(ms)) => Ok(CrashMode::Slow { ms }),
+            (ModeName::Slow, None) => Err("missing field `ms`: mode `slow` needs it".into()),
+            (ModeName::Panic | ModeName::Exit, Some(_)) => {
+                Err("unknown field `ms`: only modes `hang` and `slow` take it".into())
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Message)]

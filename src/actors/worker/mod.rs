@@ -72,8 +72,9 @@ pub struct WorkerSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Normal,
-    /// Answers nothing, heartbeats no more (crash mode `hang`).
-    Hung,
+    /// Answers nothing, heartbeats no more (crash mode `hang`), until the instant
+    /// given by the injected clock, if any: the first tick after it resumes the worker.
+    Hung(Option<DateTime<Utc>>),
     /// Every job waits this long before its handler starts (crash mode `slow`).
     Slow(Duration),
 }
@@ -101,6 +102,9 @@ pub struct Worker {
     /// Claimed jobs waiting for a slot (at most `prefetch`), with when they arrived.
     queue: VecDeque<(ClaimedJob, DateTime<Utc>)>,
     mode: Mode,
+    /// Claims assigned while hung: a hung worker reads no mail, so they wait for it to
+    /// resume, as a paused process's mailbox would, or for its death and rescue.
+    unread: Vec<ClaimedJob>,
     /// When this worker last renewed its claims (injected clock).
     renewed_at: chrono::DateTime<chrono::Utc>,
     /// Its handlers' run times, which size its queue (see [`prefetch`]).
@@ -117,6 +121,7 @@ impl Worker {
             busy: 0,
             queue: VecDeque::new(),
             mode: Mode::Normal,
+            unread: Vec::new(),
             renewed_at,
             run_times: prefetch::RunTimes::default(),
         }
@@ -135,6 +140,42 @@ impl Worker {
         let running = self.runs.iter().map(|(&execution_id, run)| ClaimRef { job_id: run.job_id, execution_id });
         let claims = running.chain(self.queue.iter().map(|(j, _)| j.claim_ref())).collect();
         self.links.store.do_send(store::ExtendLeases(claims, self.spec.lease));
+    }
+
+    /// Whether the worker is hung now. A bounded hang that is over ends here: the
+    /// worker goes on, first with the claims that arrived while it was hung.
+    fn hung(&mut self, ctx: &mut Context<Self>) -> bool {
+        match self.mode {
+            Mode::Hung(Some(until)) if self.links.clock.now() >= until => {
+                tracing::info!(worker_id = %self.spec.worker_id, "the hang is over: going on");
+                self.mode = Mode::Normal;
+                let unread = std::mem::take(&mut self.unread);
+                self.assign(unread, ctx);
+                false
+            }
+            Mode::Hung(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Starts what fits, queues what its prefetch allows, gives the rest back.
+    fn assign(&mut self, claims: Vec<ClaimedJob>, ctx: &mut Context<Self>) {
+        let mut over = Vec::new();
+        for claim in claims {
+            if self.load() < self.spec.capacity {
+                self.start_job(claim, ctx);
+            } else if self.queue.len() < self.spec.prefetch as usize {
+                self.queue.push_back((claim, self.links.clock.now()));
+            } else {
+                over.push(claim.claim_ref());
+            }
+        }
+        if !over.is_empty() {
+            tracing::warn!(worker_id = %self.spec.worker_id, excess = over.len(), "assigned over capacity; releasing");
+            let count = over.len() as u32;
+            self.links.store.do_send(store::GiveBack(over));
+            self.report(count, count);
+        }
     }
 
     /// Handlers running now.
@@ -284,25 +325,11 @@ impl Handler<Assign> for Worker {
     type Result = ();
 
     fn handle(&mut self, msg: Assign, ctx: &mut Self::Context) {
-        if self.mode == Mode::Hung {
-            return; // the claims stay void until the Supervisor rescues this worker's jobs
+        if self.hung(ctx) {
+            self.unread.extend(msg.0);
+            return;
         }
-        let mut over = Vec::new();
-        for claim in msg.0 {
-            if self.load() < self.spec.capacity {
-                self.start_job(claim, ctx);
-            } else if self.queue.len() < self.spec.prefetch as usize {
-                self.queue.push_back((claim, self.links.clock.now()));
-            } else {
-                over.push(claim.claim_ref());
-            }
-        }
-        if !over.is_empty() {
-            tracing::warn!(worker_id = %self.spec.worker_id, excess = over.len(), "assigned over capacity; releasing");
-            let count = over.len() as u32;
-            self.links.store.do_send(store::GiveBack(over));
-            self.report(count, count);
-        }
+        self.assign(msg.0, ctx);
     }
 }
 
@@ -347,7 +374,7 @@ impl Handler<Tick> for Worker {
     type Result = ();
 
     fn handle(&mut self, _: Tick, ctx: &mut Self::Context) {
-        if self.mode == Mode::Hung {
+        if self.hung(ctx) {
             return;
         }
         self.bury_dead_runs(ctx);
@@ -375,7 +402,10 @@ impl Handler<Crash> for Worker {
         tracing::warn!(%worker_id, mode = ?msg.0, "crashing on purpose");
         match msg.0 {
             CrashMode::Panic => panic!("worker {worker_id} crashed on purpose"),
-            CrashMode::Hang => self.mode = Mode::Hung,
+            CrashMode::Hang { ms } => {
+                let until = ms.map(|ms| self.links.clock.now() + chrono::Duration::milliseconds(ms as i64));
+                self.mode = Mode::Hung(until);
+            }
             CrashMode::Slow { ms: 0 } => self.mode = Mode::Normal,
             CrashMode::Slow { ms } => self.mode = Mode::Slow(Duration::from_millis(ms)),
             CrashMode::Exit => std::process::abort(),
@@ -469,9 +499,9 @@ impl Handler<KillJob> for Worker {
 impl Handler<GetLoad> for Worker {
     type Result = ResponseFuture<(u32, u32)>;
 
-    fn handle(&mut self, _: GetLoad, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: GetLoad, ctx: &mut Self::Context) -> Self::Result {
+        let hung = self.hung(ctx);
         let answer = (self.load(), self.spec.capacity);
-        let hung = self.mode == Mode::Hung;
         Box::pin(async move {
             if hung {
                 futures::future::pending::<()>().await;
@@ -484,7 +514,8 @@ impl Handler<GetLoad> for Worker {
 impl Handler<GetHeld> for Worker {
     type Result = ResponseFuture<Held>;
 
-    fn handle(&mut self, _: GetHeld, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: GetHeld, ctx: &mut Self::Context) -> Self::Result {
+        let hung = self.hung(ctx);
         let mut running: Vec<HeldClaim> = self
             .runs
             .iter()
@@ -495,7 +526,6 @@ impl Handler<GetHeld> for Worker {
         let queued =
             self.queue.iter().map(|(j, _)| HeldClaim { job_id: j.job_id, execution_id: j.execution_id }).collect();
         let answer = Held { running, queued };
-        let hung = self.mode == Mode::Hung;
         Box::pin(async move {
             if hung {
                 futures::future::pending::<()>().await;

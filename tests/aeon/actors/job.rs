@@ -36,6 +36,12 @@ async fn a_timed_out_job_is_retried_then_dead_lettered(db: TestDb) {
     let executions = node.executions(job_id).await;
     assert_eq!(executions.len(), 2);
     assert!(executions.iter().all(|e| e.execution_status == ExecutionStatus::TimedOut));
+    // Each attempt ended exactly at its deadline by the test's clock: not at 999 ms,
+    // when the first tick already checked it, nor later.
+    for e in &executions {
+        let ran = e.finished_at.expect("finished") - e.started_at.expect("started");
+        assert_eq!(ran, chrono::Duration::milliseconds(1_000), "not before its deadline: {e:?}");
+    }
     assert_eq!(node.store().dead_letters(10, None).await.unwrap()[0].job_id, job_id);
 }
 

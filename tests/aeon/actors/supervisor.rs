@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aeon::actors::health::{Heartbeat, Stop, Sweep, Verdicts, WorkerVerdict};
-use aeon::actors::probe::{Event, Probe, RunResult};
+use aeon::actors::probe::{Event, Hold, Probe, RunResult};
 use aeon::actors::store::{Flush, StoreActorConfig};
 use aeon::actors::supervisor::{
     CheckChildren, CrashWorker, GetMonitor, GetSlots, NodeActors, RestartPolicy, Supervisor, SupervisorConfig, Wake,
@@ -125,7 +125,7 @@ async fn old_restarts_fall_out_of_the_window(db: TestDb) {
 async fn a_hung_worker_is_declared_dead_and_replaced(db: TestDb) {
     let (mut node, _gate) = kit_node(&db, 5).await;
     let worker_id = node.slots().await[0].worker_id;
-    node.actors().supervisor.send(CrashWorker { worker_id, mode: CrashMode::Hang }).await.unwrap();
+    node.actors().supervisor.send(CrashWorker { worker_id, mode: CrashMode::Hang { ms: None } }).await.unwrap();
     node.advance(Duration::from_millis(5_000)).await;
     let dead = |e: &Event| matches!(e, Event::WorkerDeclaredDead { worker_id: w } if *w == worker_id);
     assert!(!node.events().iter().any(dead), "silent for dead_after_ms, not more: alive");
@@ -247,23 +247,34 @@ async fn a_dead_health_monitor_is_restarted_and_sweeps_go_on(db: TestDb) {
     assert_eq!(rig.node.alarm.reason(), None);
 }
 
-async fn past_its_restart_intensity_the_supervisor_escalates_and_the_node_claims_nothing(db: TestDb) {
+async fn past_its_restart_intensity_the_supervisor_escalates(db: TestDb) {
     let mut rig = rig(db, 1, 0).await;
     let worker_id = rig.node.supervisor.send(GetSlots).await.unwrap()[0].worker_id;
     rig.node.supervisor.send(CrashWorker { worker_id, mode: CrashMode::Panic }).await.unwrap();
     expect_event(&mut rig.events, "the give-up", |e| matches!(e, Event::WorkerFailed { .. })).await;
     let why = rig.node.alarm.reason().expect("escalated: every worker failed");
     assert!(why.contains("every worker failed"), "{why}");
+}
 
-    let mut events = rig.events;
+/// The HealthMonitor escalates past its intensity while the worker lives and has
+/// room: only the alarm keeps the node from claiming.
+async fn an_escalated_node_claims_nothing_though_its_worker_has_room(db: TestDb) {
+    let mut rig = rig(db, 1, 0).await;
+    rig.node.health.send(Stop).await.unwrap();
+    rig.node.supervisor.send(CheckChildren).await.unwrap();
+    assert!(rig.node.alarm.reason().is_some(), "escalated");
+    let slot = rig.node.supervisor.send(GetSlots).await.unwrap()[0];
+    assert_eq!((slot.status, slot.load), (WorkerStatus::Active, 0), "a live worker with room");
+
     let store = rig.db.store(exact_backoff());
     store.enqueue(vec![new_job("gate", json!(1))], rig.clock.now()).await.unwrap();
     rig.node.supervisor.send(Wake).await.unwrap();
-    rig.node.supervisor.send(GetSlots).await.unwrap(); // after the wake's feed
-    assert!(
-        std::iter::from_fn(|| events.try_recv().ok()).all(|e| !matches!(e, Event::Claimed { .. })),
-        "an escalated node claims nothing"
-    );
+    let held = expect_event(&mut rig.events, "the feed's decision", |e| {
+        matches!(e, Event::ClaimHeld { .. } | Event::Claimed { .. })
+    })
+    .await;
+    assert_eq!(held, Event::ClaimHeld { why: Hold::Escalated }, "an escalated node claims nothing");
+    assert_eq!(rig.db.count("SELECT COUNT(*) FROM jobs WHERE status = 'PENDING'").await, 1);
 }
 
 async fn a_health_monitor_dying_past_its_intensity_escalates(db: TestDb) {
@@ -301,9 +312,11 @@ async fn a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded
     store.enqueue((2..4).map(|i| new_job("gate", json!(i))).collect(), rig.clock.now()).await.unwrap();
     rig.gate.open(2);
     rig.node.supervisor.send(Wake).await.unwrap();
-    rig.node.supervisor.send(GetSlots).await.unwrap(); // behind the wake and its feed
-    let early = std::iter::from_fn(|| rig.events.try_recv().ok()).find(|e| matches!(e, Event::Claimed { .. }));
-    assert_eq!(early, None, "no claim while the backlog is full");
+    let held = expect_event(&mut rig.events, "the feed's decision", |e| {
+        matches!(e, Event::ClaimHeld { .. } | Event::Claimed { .. })
+    })
+    .await;
+    assert_eq!(held, Event::ClaimHeld { why: Hold::BacklogFull }, "no claim while the backlog is full");
 
     // ... until results are written.
     rig.node.store.send(Flush).await.unwrap();
@@ -393,7 +406,8 @@ on_every_backend!(
     unhealthy_workers_get_no_new_jobs,
     a_worker_failing_everything_gets_no_jobs_until_a_probation_run_succeeds,
     a_dead_health_monitor_is_restarted_and_sweeps_go_on,
-    past_its_restart_intensity_the_supervisor_escalates_and_the_node_claims_nothing,
+    past_its_restart_intensity_the_supervisor_escalates,
+    an_escalated_node_claims_nothing_though_its_worker_has_room,
     a_health_monitor_dying_past_its_intensity_escalates,
     a_slot_frees_when_its_handler_returns_and_unwritten_results_are_bounded_by_the_backlog,
     claims_queue_only_what_the_observed_run_times_say_would_start_soon,

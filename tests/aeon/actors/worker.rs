@@ -72,21 +72,48 @@ async fn a_handler_panic_is_contained_recorded_crashed_and_retried(db: TestDb) {
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
 }
 
-async fn heartbeats_carry_load_and_a_hung_worker_falls_silent(db: TestDb) {
+async fn heartbeats_carry_load_and_a_hung_worker_falls_silent_until_its_hang_ends(db: TestDb) {
     let mut rig = worker_rig(db, 4).await;
     let first = expect_message(&mut rig.beats, "the first heartbeat").await;
     assert_eq!((first.worker_id, first.load, first.capacity), (rig.worker_id, 0, 4));
-    rig.store.enqueue(vec![new_job("gate", json!(1))], rig.clock.now()).await.unwrap();
-    rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();
+    rig.store.enqueue(vec![new_job("gate", json!(1)), new_job("gate", json!(2))], rig.clock.now()).await.unwrap();
+    let mut claimed = rig.claim(2).await;
+    let late = claimed.pop().unwrap();
+    rig.worker.send(Assign(claimed)).await.unwrap();
     rig.worker.send(Tick).await.unwrap();
     assert_eq!(expect_message(&mut rig.beats, "a heartbeat").await.load, 1);
 
-    rig.worker.send(Crash(CrashMode::Hang)).await.unwrap();
+    rig.worker.send(Crash(CrashMode::Hang { ms: Some(1_000) })).await.unwrap();
+    let hung_at = rig.clock.now();
     rig.worker.send(Tick).await.unwrap();
-    rig.worker.send(Tick).await.unwrap();
-    assert!(rig.beats.try_recv().is_err(), "a hung worker sends no heartbeat");
     let load = tokio::time::timeout(std::time::Duration::from_millis(50), rig.worker.send(GetLoad)).await;
     assert!(load.is_err(), "a hung worker does not answer");
+    rig.worker.send(Assign(vec![late])).await.unwrap(); // arrives while it is hung
+    rig.clock.advance(std::time::Duration::from_millis(999));
+    rig.worker.send(Tick).await.unwrap();
+    rig.clock.advance(std::time::Duration::from_millis(1));
+    rig.worker.send(Tick).await.unwrap(); // the hang is over
+
+    // Heartbeats reach the test in order: the next one is the first after the hang,
+    // so the ticks during the hang sent none.
+    let next = expect_message(&mut rig.beats, "the heartbeat after the hang").await;
+    assert_eq!(next.sent_at, hung_at + chrono::Duration::milliseconds(1_000), "none while hung");
+    assert_eq!(next.load, 2, "the claim assigned during the hang started when it ended");
+    assert_eq!(rig.worker.send(GetLoad).await.unwrap(), (2, 4), "it answers again");
+}
+
+async fn a_hang_without_a_duration_lasts(db: TestDb) {
+    let mut rig = worker_rig(db, 1).await;
+    expect_message(&mut rig.beats, "the first heartbeat").await;
+    rig.worker.send(Crash(CrashMode::Hang { ms: None })).await.unwrap();
+    rig.clock.advance(std::time::Duration::from_secs(3_600));
+    rig.worker.send(Tick).await.unwrap();
+    let load = tokio::time::timeout(std::time::Duration::from_millis(50), rig.worker.send(GetLoad)).await;
+    assert!(load.is_err(), "still hung an hour later");
+    rig.token.cancel();
+    rig.worker.send(aeon::actors::worker::Terminate).await.ok(); // only the Supervisor's kill ends it
+    let closed = tokio::time::timeout(crate::common::actors::PATIENCE, rig.beats.recv()).await;
+    assert!(matches!(closed, Ok(None)), "no heartbeat, ever: the channel closed empty ({closed:?})");
 }
 
 async fn the_panic_crash_mode_kills_the_worker_actor(db: TestDb) {
@@ -251,7 +278,8 @@ async fn a_worker_asks_for_a_queue_only_as_long_as_its_observed_run_times_allow(
 on_every_backend!(
     capacity_is_never_exceeded_and_the_excess_is_given_back,
     a_handler_panic_is_contained_recorded_crashed_and_retried,
-    heartbeats_carry_load_and_a_hung_worker_falls_silent,
+    heartbeats_carry_load_and_a_hung_worker_falls_silent_until_its_hang_ends,
+    a_hang_without_a_duration_lasts,
     the_panic_crash_mode_kills_the_worker_actor,
     a_worker_renews_only_the_claims_it_runs,
     claims_beyond_capacity_queue_up_to_prefetch_start_as_slots_free_and_drain_back,

@@ -33,7 +33,7 @@ async fn a_hung_worker_is_declared_dead_once_time_passes_and_its_job_retried(db:
     let (mut node, mut gate) = gated_node(&db).await;
     let job_id = node.submit("gate", json!("hang")).await;
     assert_eq!(gate.next().await, GateEvent::Arrived(json!("hang")));
-    let worker_id = node.crash_worker_running(job_id, CrashMode::Hang).await;
+    let worker_id = node.crash_worker_running(job_id, CrashMode::Hang { ms: None }).await;
     node.advance(Duration::from_millis(5_001)).await; // health.dead_after_ms
     node.expect_event(
         "the hung worker's death",
