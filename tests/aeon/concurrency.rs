@@ -1,6 +1,9 @@
 //! Many claimers at once never share a job: on Postgres each claimer is a store of
-//! its own, with connections of its own, so the claims really race (SKIP LOCKED); on
-//! SQLite they queue for its one writer.
+//! its own, with connections of its own, so the claims really race (SKIP LOCKED).
+//! On SQLite they queue for its one writer and cannot race: that case shows only
+//! that claims from separate connections, one after another, never share a job
+//! (it passes with `BEGIN DEFERRED` in place of `BEGIN IMMEDIATE` too, so it is no
+//! test of SQLite's locking).
 
 use std::collections::HashSet;
 use std::time::Duration;

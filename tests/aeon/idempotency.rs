@@ -34,7 +34,8 @@ async fn the_same_key_returns_the_first_job(db: TestDb) {
 async fn two_submits_racing_with_one_key_make_one_job(db: TestDb) {
     let clock = clock();
     for round in 0..20 {
-        // Two stores, each with connections of its own (on Postgres): the inserts race.
+        // Two stores, each with connections of its own: on Postgres the inserts race;
+        // on SQLite they take turns at its one writer (either may be first, no race).
         let (left, right) = (db.store(exact_backoff()), db.store(exact_backoff()));
         let key = format!("race-{round}");
         let (a, b) =
