@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aeon::actors::probe::Event;
 use aeon::actors::worker::CrashMode;
-use aeon::job::{ExecutionStatus, JobStatus};
+use aeon::job::{ExecutionStatus, JobRequest, JobStatus};
 use serde_json::json;
 
 use super::gated_node;
@@ -68,7 +68,39 @@ async fn a_killed_job_actor_s_run_is_recorded_crashed_and_retried(db: TestDb) {
     node.assert_attempts(job_id, 2).await;
 }
 
+/// A node's defaults queue claims on a worker behind its running ones (prefetch): when
+/// the worker dies, its Supervisor voids the running ones (CRASHED) and gives the
+/// queued ones back free (no attempt, no execution) at once, not at lease expiry.
+async fn a_dead_worker_s_queued_claims_go_back_free_at_its_death(db: TestDb) {
+    let (mut node, mut gate) = gated_node(&db).await;
+    node.submit("noop", json!({})).await; // a first run: the worker learns run times
+    node.drain().await;
+    let jobs: Vec<_> = (0..6).map(|i| JobRequest::new("gate", json!(i))).collect();
+    let ids: Vec<_> = node.try_submit(jobs).await.unwrap().iter().map(|e| e.job_id).collect();
+    for _ in 0..4 {
+        assert!(matches!(gate.next().await, GateEvent::Arrived(_)), "four run, one per slot");
+    }
+    let deadline = std::time::Instant::now() + aeon::testing::PATIENCE;
+    while node.slots().await[0].load < 6 {
+        assert!(std::time::Instant::now() < deadline, "two claims queued: {:?}", node.slots().await);
+        tokio::task::yield_now().await;
+    }
+    let worker_id = node.crash_worker_running(ids[0], CrashMode::Panic).await;
+    let voided = node.expect_event("the claims voided", |e| matches!(e, Event::ClaimsVoided { .. })).await;
+    assert_eq!(voided, Event::ClaimsVoided { worker_id, crashed: 4, given_back: 2 });
+    // The restarted worker may have claimed them again already: count what the
+    // death left in the store, the CRASHED attempts.
+    let mut crashed = Vec::new();
+    for id in &ids {
+        let runs = node.executions(*id).await;
+        crashed.push(runs.iter().filter(|e| e.execution_status == ExecutionStatus::Crashed).count());
+    }
+    crashed.sort();
+    assert_eq!(crashed, [0, 0, 1, 1, 1, 1], "the two queued claims went back without an attempt recorded");
+}
+
 on_every_backend!(
+    a_dead_worker_s_queued_claims_go_back_free_at_its_death,
     a_panicked_worker_s_job_is_recorded_crashed_and_retried,
     a_hung_worker_is_declared_dead_once_time_passes_and_its_job_retried,
     a_killed_job_actor_s_run_is_recorded_crashed_and_retried,
