@@ -8,7 +8,7 @@ use actix::prelude::*;
 use aeon::actors::store::{Complete, Flush, StoreActor, StoreActorConfig};
 use aeon::clock::{Clock, ManualClock};
 use aeon::handler::Registry;
-use aeon::job::JobStatus;
+use aeon::job::{ExecutionStatus, JobStatus};
 use aeon::store::{Applied, Completion, Store, StoreError};
 use aeon::testing::{Fault, FaultyStore, Op, TestNode};
 use serde_json::json;
@@ -67,6 +67,32 @@ async fn a_completion_write_that_fails_once_is_retried_by_its_job_actor(db: Test
     assert_eq!((done.attempts, done.result), (1, Some(json!("kept"))), "one attempt, its result recorded once");
 }
 
+/// A result the store keeps refusing holds its claim: the worker renews the lease of a
+/// run whose result waits to be written, so no sweep takes the job back meanwhile, and
+/// the result lands once the store takes it, in the same attempt.
+async fn a_result_waiting_for_its_write_keeps_its_lease(db: TestDb) {
+    let faults = FaultyStore::new(db.store(exact_backoff()).shared());
+    let mut node =
+        TestNode::builder(Registry::with_builtins()).store(std::sync::Arc::new(faults.clone())).start().await;
+    faults.inject(Fault::on(Op::Complete).always());
+    let job_id = node.submit("echo", json!("kept")).await;
+    faults.until_injected(Op::Complete, 1).await;
+    let claimed = node.job(job_id).await.lease_expires_at.expect("a lease");
+
+    node.advance(Duration::from_secs(65)).await; // two leases (30 s), the sweep at each tick
+    let held = node.assert_status(job_id, JobStatus::Running).await;
+    assert!(held.lease_expires_at.expect("a lease") > node.now(), "renewed past now: {held:?} (claimed {claimed})");
+    assert!(faults.injected(Op::Complete) > 1, "the write was tried again meanwhile");
+    let executions = node.executions(job_id).await;
+    assert!(executions.iter().all(|e| e.execution_status != ExecutionStatus::Crashed), "{executions:?}");
+
+    faults.clear();
+    node.advance(Duration::from_secs(1)).await; // the Job actor's next try
+    node.drain().await;
+    let done = node.assert_status(job_id, JobStatus::Completed).await;
+    assert_eq!((done.attempts, done.result), (1, Some(json!("kept"))), "the same attempt's result");
+}
+
 async fn a_failed_claim_is_claimed_again(db: TestDb) {
     let faults = FaultyStore::detached();
     let store = db.store(exact_backoff()).shared();
@@ -82,6 +108,7 @@ async fn a_failed_claim_is_claimed_again(db: TestDb) {
 on_every_backend!(
     a_completion_that_always_fails_fails_alone_and_its_batch_mates_are_applied,
     a_completion_write_that_fails_once_is_retried_by_its_job_actor,
+    a_result_waiting_for_its_write_keeps_its_lease,
     a_failed_claim_is_claimed_again,
 );
 
