@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use aeon::actors::probe::Event;
 use aeon::actors::worker::CrashMode;
+use aeon::cluster::RescueGate;
 use aeon::job::{ExecutionStatus, JobRequest, JobStatus};
+use aeon::testing::TestNode;
 use serde_json::json;
 
 use super::gated_node;
@@ -99,7 +101,38 @@ async fn a_dead_worker_s_queued_claims_go_back_free_at_its_death(db: TestDb) {
     assert_eq!(crashed, [0, 0, 1, 1, 1, 1], "the two queued claims went back without an attempt recorded");
 }
 
+/// Expired leases are swept by one node, the rescue lease's holder: a node whose
+/// rescue gate is shut (the lease held elsewhere, src/cluster/membership.rs) leaves an
+/// expired claim alone, and takes it back at its first sweep once the gate opens.
+async fn only_the_rescue_lease_holder_sweeps_expired_leases(db: TestDb) {
+    let gate = RescueGate::default();
+    gate.set(false);
+    let store = db.store(crate::common::exact_backoff()).shared();
+    let clock = aeon::clock::ManualClock::starting_now();
+    let now = aeon::clock::Clock::now(&clock);
+    store.enqueue(vec![crate::common::new_job("echo", json!("orphan"))], now).await.unwrap();
+    let lease = Duration::from_secs(30);
+    let foreign = crate::common::claim_request(uuid::Uuid::new_v4(), 1, lease); // another node's worker
+    let job_id = store.claim(foreign, now).await.unwrap()[0].job_id;
+    let registry = aeon::handler::Registry::with_builtins();
+    let builder = TestNode::builder(registry).store(store).clock(clock);
+    let mut node = builder.supervisor(|c| c.rescue = gate.clone()).start().await;
+
+    node.advance(lease * 2).await; // sweeps at every tick, the lease long expired
+    node.assert_status(job_id, JobStatus::Running).await;
+    assert_eq!(node.executions(job_id).await.len(), 1, "not swept: the lease is another node's to sweep");
+
+    gate.set(true);
+    node.tick().await;
+    let runs = node.executions(job_id).await;
+    assert_eq!(runs[0].execution_status, ExecutionStatus::Crashed, "swept once the gate opened: {runs:?}");
+    node.advance(Duration::from_secs(1)).await; // the retry's backoff
+    node.drain().await;
+    node.assert_status(job_id, JobStatus::Completed).await;
+}
+
 on_every_backend!(
+    only_the_rescue_lease_holder_sweeps_expired_leases,
     a_dead_worker_s_queued_claims_go_back_free_at_its_death,
     a_panicked_worker_s_job_is_recorded_crashed_and_retried,
     a_hung_worker_is_declared_dead_once_time_passes_and_its_job_retried,
