@@ -1,4 +1,4 @@
-//! Build script: three facts the compiler cannot see by itself.
+//! Build script: facts the compiler cannot see by itself.
 //!
 //! - `sqlx::migrate!` embeds `migrations/`: a new migration file must rebuild the crate.
 //! - The integration tests' Postgres cases run when `AEON_TEST_DATABASE_URL` names a
@@ -8,9 +8,14 @@
 //!   was found at build time (`/usr/bin/chromedriver`, or `AEON_CHROMEDRIVER`), or when
 //!   `AEON_BROWSER_TESTS=1` demands them (CI: they then fail if the browser is
 //!   missing); otherwise they show as ignored, with the packages to install.
-//! - The vector-store conformance suite's Qdrant cases run when `QDRANT_URL` names a
-//!   Qdrant (gRPC, `http://127.0.0.1:6334`): `cfg(aeon_qdrant_tests)`; without it they
-//!   show as ignored, with the command that runs them. The embedded store always runs.
+//! - The vector-store conformance suite's Qdrant cases run when `AEON_TEST_QDRANT_URL`
+//!   names a Qdrant (gRPC, `http://127.0.0.1:6334`): `cfg(aeon_qdrant_tests)`; without
+//!   it they show as ignored, with the command that runs them. The embedded store always
+//!   runs. (Not `QDRANT_URL`: every node the tests start would inherit that one and move
+//!   its contexts to that Qdrant, as `DATABASE_URL` would move its jobs.)
+//! - The experiment that kills a real Qdrant server runs when `AEON_QDRANT_BIN` names
+//!   the server's binary (the harness starts its own from it):
+//!   `cfg(aeon_qdrant_server_tests)`; without it, it shows as ignored, with the command.
 
 fn main() {
     println!("cargo::rerun-if-changed=migrations");
@@ -32,9 +37,15 @@ fn main() {
         println!("cargo::rustc-cfg=aeon_browser_tests");
     }
 
-    println!("cargo::rerun-if-env-changed=QDRANT_URL");
+    println!("cargo::rerun-if-env-changed=AEON_TEST_QDRANT_URL");
     println!("cargo::rustc-check-cfg=cfg(aeon_qdrant_tests)");
-    if std::env::var_os("QDRANT_URL").is_some_and(|url| !url.is_empty()) {
+    if std::env::var_os("AEON_TEST_QDRANT_URL").is_some_and(|url| !url.is_empty()) {
         println!("cargo::rustc-cfg=aeon_qdrant_tests");
+    }
+
+    println!("cargo::rerun-if-env-changed=AEON_QDRANT_BIN");
+    println!("cargo::rustc-check-cfg=cfg(aeon_qdrant_server_tests)");
+    if std::env::var_os("AEON_QDRANT_BIN").is_some_and(|bin| !bin.is_empty()) {
+        println!("cargo::rustc-cfg=aeon_qdrant_server_tests");
     }
 }

@@ -75,7 +75,7 @@ impl Progress {
         Progress { fired, task: Some(task), bar }
     }
 
-    /// One more fault fired.
+    /// One more fault took effect (a skipped one is not counted).
     pub fn fault_fired(&self) {
         self.fired.fetch_add(1, Ordering::Relaxed);
     }

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use super::check::{ExecutionRow, Observed};
-use super::harness::FiredFault;
+use super::harness::{FaultState, FiredFault};
 use super::scenario::FaultKind;
 
 /// What a fault hit, for part 1.
@@ -49,7 +49,7 @@ pub fn node_id(index: usize) -> String {
 
 /// Whether the fault took effect (neither skipped nor failed).
 pub fn fired(f: &FiredFault) -> bool {
-    !(f.outcome.starts_with("skipped") || f.outcome.starts_with("error"))
+    f.state == FaultState::Fired
 }
 
 /// The recovery time of `f` in milliseconds, or `None` (see the module docs).

@@ -6,17 +6,20 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::check::{Check, Observed, SnapshotSeen, attempts_histogram, duplicate_executions, percentile, run_checks};
-use super::harness::{FiredFault, Outcome};
+use super::harness::{FiredFault, Outcome, VectorsSeen};
 use super::plan::Plan;
-use super::recovery::recovery_ms;
+use super::recovery::{fired, recovery_ms};
 use super::scenario::Scenario;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recovery {
     pub kind: String,
+    /// Faults of this kind in the plan.
     pub faults: usize,
+    /// ... of which took effect (not skipped, not failed).
+    pub fired: usize,
     /// Faults of this kind with a recovery time (see `recovery.rs`: one with nothing
-    /// to recover from, or skipped, has none).
+    /// to recover from, or that did not fire, has none).
     pub measured: usize,
     pub p50_ms: Option<i64>,
     pub p99_ms: Option<i64>,
@@ -45,6 +48,10 @@ pub struct Report {
     /// Each node's newest snapshot, as the `snapshot_consistent` check read it.
     #[serde(default)]
     pub snapshots: Vec<SnapshotSeen>,
+    /// The execution contexts at the end: the vector store's points and the nodes'
+    /// counters (`None` when they could not be read).
+    #[serde(default)]
+    pub vectors: Option<VectorsSeen>,
     /// Set by `--shrink`: the smallest fault schedule found that still fails.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shrunk: Option<Vec<FiredFault>>,
@@ -69,10 +76,13 @@ impl Report {
             *by_status.entry(j.status.clone()).or_default() += 1;
         }
         let mut per_kind: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-        let mut counted: BTreeMap<&str, usize> = BTreeMap::new();
+        // Per kind: (planned, took effect).
+        let mut counted: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         let mut faults = outcome.fired.clone();
         for f in &mut faults {
-            *counted.entry(f.kind.name()).or_default() += 1;
+            let count = counted.entry(f.kind.name()).or_default();
+            count.0 += 1;
+            count.1 += usize::from(fired(f));
             f.recovery_ms = recovery_ms(o, f);
             if let Some(r) = f.recovery_ms {
                 per_kind.entry(f.kind.name()).or_default().push(r);
@@ -80,11 +90,12 @@ impl Report {
         }
         let recovery = counted
             .iter()
-            .map(|(kind, &faults)| {
+            .map(|(kind, &(faults, fired))| {
                 let values = per_kind.get(kind).cloned().unwrap_or_default();
                 Recovery {
                     kind: kind.to_string(),
                     faults,
+                    fired,
                     measured: values.len(),
                     p50_ms: percentile(&values, 0.5),
                     p99_ms: percentile(&values, 0.99),
@@ -120,6 +131,7 @@ impl Report {
             throughput,
             attempts_histogram: attempts_histogram(o),
             snapshots: o.snapshots.clone(),
+            vectors: outcome.vectors.clone(),
             shrunk: None,
         }
     }
@@ -136,9 +148,10 @@ impl Report {
         for r in &self.recovery {
             let _ = writeln!(
                 s,
-                "  recovery {}: {} faults ({} measured), p50 {}, p99 {}",
+                "  recovery {}: {} faults ({} fired, {} measured), p50 {}, p99 {}",
                 r.kind,
                 r.faults,
+                r.fired,
                 r.measured,
                 ms_or_dash(r.p50_ms),
                 ms_or_dash(r.p99_ms)
@@ -153,6 +166,9 @@ impl Report {
             self.duplicate_executions,
             self.by_status
         );
+        if let Some(v) = &self.vectors {
+            let _ = writeln!(s, "  {}", v.describe());
+        }
         let _ = write!(
             s,
             "{}",
@@ -205,13 +221,14 @@ blockquote{{margin:0;color:#555;font-size:90%}}</style></head><body>
         }
         h.push_str("</table><h2>Throughput over time</h2><p>Jobs finished per second; red lines are faults.</p>");
         h.push_str(&self.throughput_svg());
-        h.push_str("<h2>Recovery per fault kind</h2><p>From the fault until the cluster was back to work: the attempts running on what it hit had ended or run again, an attempt started or ended after the fault's window, and the nodes that reported Redis or the vector store degraded reported it healthy again (whichever came last). <em>measured</em>: the faults of the kind that had something to recover from.</p><table><tr><th>fault</th><th>count</th><th>measured</th><th>p50</th><th>p99</th></tr>");
+        h.push_str("<h2>Recovery per fault kind</h2><p>From the fault until the cluster was back to work: the attempts running on what it hit had ended or run again, an attempt started or ended after the fault's window, and the nodes that reported Redis or the vector store degraded reported it healthy again (whichever came last). <em>fired</em>: the faults of the kind that took effect (not skipped, not failed); <em>measured</em>: those that had something to recover from.</p><table><tr><th>fault</th><th>count</th><th>fired</th><th>measured</th><th>p50</th><th>p99</th></tr>");
         for r in &self.recovery {
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&r.kind),
                 r.faults,
+                r.fired,
                 r.measured,
                 ms_or_dash(r.p50_ms),
                 ms_or_dash(r.p99_ms)
@@ -219,7 +236,9 @@ blockquote{{margin:0;color:#555;font-size:90%}}</style></head><body>
         }
         h.push_str("</table><h2>Attempts per job</h2>");
         h.push_str(&self.attempts_svg());
-        h.push_str("<h2>Faults fired</h2><table><tr><th>at</th><th>fault</th><th>node</th><th>outcome</th><th>recovery</th></tr>");
+        h.push_str(
+            "<h2>Faults</h2><table><tr><th>at</th><th>fault</th><th>node</th><th>outcome</th><th>recovery</th></tr>",
+        );
         for f in &self.faults {
             let node = if f.kind.is_cluster_wide() { "all".to_string() } else { f.node.to_string() };
             let mut outcome = esc(&f.outcome);
@@ -237,7 +256,11 @@ blockquote{{margin:0;color:#555;font-size:90%}}</style></head><body>
                 ms_or_dash(f.recovery_ms),
             );
         }
-        h.push_str("</table><h2>Snapshots</h2><p>Each node's newest snapshot, against the end of the run (check <code>snapshot_consistent</code>).</p><table><tr><th>node</th><th>snapshot</th><th>taken</th><th>verifies</th><th>workers</th><th>in flight</th></tr>");
+        h.push_str("</table>");
+        if let Some(v) = &self.vectors {
+            let _ = write!(h, "<h2>Execution contexts</h2><p>{}</p>", esc(&v.describe()));
+        }
+        h.push_str("<h2>Snapshots</h2><p>Each node's newest snapshot, against the end of the run (check <code>snapshot_consistent</code>).</p><table><tr><th>node</th><th>snapshot</th><th>taken</th><th>verifies</th><th>workers</th><th>in flight</th></tr>");
         for s in &self.snapshots {
             let _ = write!(
                 h,
@@ -287,7 +310,8 @@ blockquote{{margin:0;color:#555;font-size:90%}}</style></head><body>
         );
         let _ = write!(s, "<text x=\"4\" y=\"{pad}\" font-size=\"11\">{max}/s</text>");
         let _ = write!(s, "<text x=\"{}\" y=\"{}\" font-size=\"11\">{n} s</text>", w - pad - 20.0, hgt - pad + 15.0);
-        for (i, f) in self.faults.iter().enumerate() {
+        // Only the faults that took effect: a skipped one changed nothing.
+        for (i, f) in self.faults.iter().filter(|f| fired(f)).enumerate() {
             let fx = x(f.fired_ms as f64 / 1_000.0);
             // Labels on three rows, so faults close together stay readable.
             let label_y = pad - 4.0 - (i % 3) as f64 * 11.0;

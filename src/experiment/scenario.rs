@@ -49,6 +49,12 @@ pub struct ClusterSpec {
     /// Start a `redis-server` of the experiment's own and give it to the nodes.
     #[serde(default)]
     pub redis: bool,
+    /// Start a Qdrant server of the experiment's own (the binary at `AEON_QDRANT_BIN`,
+    /// else `qdrant` on the `PATH`) on free ports with a scratch storage directory, and
+    /// give it to the nodes; `qdrant_down` then kills that server. Without it the nodes
+    /// keep their contexts in the embedded vector store.
+    #[serde(default)]
+    pub qdrant: bool,
     #[serde(default = "lease")]
     pub lease_ms: u64,
     /// The harness asks every live node for a snapshot (`POST /v1/snapshots`,
@@ -99,6 +105,9 @@ pub struct Workload {
     #[serde(default)]
     pub diamonds: Option<FanIn>,
 }
+
+/// The setting that points the nodes at a Qdrant (the harness sets it with `cluster.qdrant`).
+const QDRANT_URL_KEY: &str = "AEON__QDRANT__URL";
 
 /// The built-in job types whose payload is a fixed shape: padding would be refused.
 pub const STRICT_PAYLOAD_TYPES: [&str; 5] = ["sleep", "block", "cpu", "fail", "panic"];
@@ -208,7 +217,8 @@ pub struct FaultSpec {
     #[serde(default)]
     pub node: Option<usize>,
     /// How long a hang, a slow worker, a pause, a lock, a Redis outage (from the kill to
-    /// the restart) or a vector store outage lasts.
+    /// the restart) or a vector store outage (with `cluster.qdrant`: from the kill of the
+    /// Qdrant server to its restart) lasts.
     #[serde(default)]
     pub duration_ms: Option<u64>,
     /// node_kill: start the node again (same id, port and store) after this long.
@@ -243,6 +253,12 @@ impl Scenario {
         }
         if self.cluster.workers == 0 || self.cluster.capacity == 0 {
             return bad("cluster.workers", "workers and capacity must be at least 1");
+        }
+        if self.cluster.qdrant && self.cluster.env.contains_key(QDRANT_URL_KEY) {
+            return bad(
+                "cluster.env",
+                "cluster.qdrant gives the nodes the harness's own Qdrant: leave AEON__QDRANT__URL out",
+            );
         }
         if self.workload.mix.is_empty() || self.workload.mix.iter().all(|m| m.weight == 0) {
             return bad("workload.mix", "needs at least one entry with a weight above 0");
@@ -300,6 +316,13 @@ impl Scenario {
             }
             if matches!(f.kind, FaultKind::RedisRestart | FaultKind::RedisFlush) && !self.cluster.redis {
                 return bad(&key("kind"), "a Redis fault needs cluster.redis = true (the harness's own redis-server)");
+            }
+            if f.kind == FaultKind::QdrantDown && !self.cluster.qdrant && self.cluster.env.contains_key(QDRANT_URL_KEY)
+            {
+                return bad(
+                    &key("kind"),
+                    "qdrant_down cannot stop a Qdrant the harness did not start: use cluster.qdrant = true instead of AEON__QDRANT__URL",
+                );
             }
             if f.node.is_some() && f.kind.is_cluster_wide() {
                 return bad(&key("node"), "this fault hits the whole cluster; leave node out");

@@ -1,7 +1,8 @@
 //! The vector-store conformance suite: every case is written once, against the
 //! [`VectorStore`] contract, and runs on the embedded store (over SQLite always, over
-//! Postgres when `AEON_TEST_DATABASE_URL` is set) and on Qdrant when `QDRANT_URL` names
-//! one (`QDRANT_URL=http://127.0.0.1:6334 cargo test vectors`). Without it the Qdrant
+//! Postgres when `AEON_TEST_DATABASE_URL` is set) and on Qdrant when
+//! `AEON_TEST_QDRANT_URL` names one (`AEON_TEST_QDRANT_URL=http://127.0.0.1:6334 cargo
+//! test vectors`; `.ci/run` starts a server of its own for them). Without it the Qdrant
 //! cases show as ignored, with that command.
 
 use std::time::Duration;
@@ -36,10 +37,11 @@ impl TestVectors {
         TestVectors::Embedded(db, vectors)
     }
 
-    /// Qdrant at `QDRANT_URL`, in a collection of this case's own.
+    /// Qdrant at `AEON_TEST_QDRANT_URL` (with `AEON_TEST_QDRANT_API_KEY` if it needs
+    /// one), in a collection of this case's own.
     pub async fn qdrant() -> Self {
-        let url = std::env::var("QDRANT_URL").expect("QDRANT_URL names a Qdrant");
-        let api_key = std::env::var("QDRANT_API_KEY").unwrap_or_default();
+        let url = std::env::var("AEON_TEST_QDRANT_URL").expect("AEON_TEST_QDRANT_URL names a Qdrant");
+        let api_key = std::env::var("AEON_TEST_QDRANT_API_KEY").unwrap_or_default();
         let collection = format!("aeon_test_{}", Uuid::new_v4().simple());
         let vectors = aeon::vector::QdrantVectorStore::connect(&url, &api_key, &collection, Duration::from_secs(10))
             .expect("a Qdrant client");
@@ -90,7 +92,10 @@ macro_rules! on_every_vector_store {
                 }
 
                 #[actix_rt::test(system = "crate::common::TestSystem")]
-                #[cfg_attr(not(aeon_qdrant_tests), ignore = "Qdrant case: QDRANT_URL=http://127.0.0.1:6334 cargo test")]
+                #[cfg_attr(
+                    not(aeon_qdrant_tests),
+                    ignore = "Qdrant case: AEON_TEST_QDRANT_URL=http://127.0.0.1:6334 cargo test"
+                )]
                 async fn qdrant() {
                     run(TestVectors::qdrant().await).await
                 }

@@ -300,6 +300,16 @@ impl Db {
         })
     }
 
+    /// How many contexts the embedded vector store holds.
+    pub(super) async fn vector_points(&self) -> anyhow::Result<u64> {
+        let sql = format!("SELECT COUNT(*) FROM {VECTORS}");
+        let n: i64 = match self {
+            Db::Postgres { pool, .. } => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?,
+            Db::Sqlite { pool, .. } => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?,
+        };
+        Ok(n as u64)
+    }
+
     pub(super) async fn remove(self) {
         match self {
             Db::Postgres { pool, admin_url, schema, .. } => {

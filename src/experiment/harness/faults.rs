@@ -1,6 +1,8 @@
 //! Firing one fault of the plan, and what it leaves running: the end of a lock or an
 //! outage, and a watch of the nodes' `/readyz` through a Redis or vector store outage
 //! (which nodes reported the component degraded, and when they reported it back).
+//! `qdrant_down` kills the harness's own Qdrant server when the scenario has one
+//! (`cluster.qdrant`), else takes the embedded vector store's table away.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -51,6 +53,15 @@ pub(super) struct Watched {
     healthy_again_ms: Option<i64>,
 }
 
+/// What firing a fault did.
+pub(super) enum Done {
+    /// It took effect: what it did.
+    Fired(String),
+    /// Its target was not there to hit (a node down or paused, a server already down):
+    /// nothing happened, and why.
+    Skipped(String),
+}
+
 /// One fault firing now.
 pub(super) struct Fire<'a> {
     pub db: &'a Db,
@@ -64,15 +75,15 @@ pub(super) struct Fire<'a> {
 }
 
 impl Fire<'_> {
-    /// Fires `fault`; answers what it did (recorded in the report), and names the
-    /// worker a worker fault hit.
+    /// Fires `fault`; answers what it did or why it did nothing (recorded in the
+    /// report), and names the worker a worker fault hit.
     pub(super) async fn fire(
         self,
         fault: &PlannedFault,
         events: &mut Vec<(u64, Event)>,
         pending: &mut Pending,
         worker_id: &mut Option<String>,
-    ) -> anyhow::Result<String> {
+    ) -> anyhow::Result<Done> {
         let Fire { db, owned, start, index, at } = self;
         let live: Vec<(usize, u16)> = owned.nodes.iter().filter(|n| n.live()).map(|n| (n.index, n.port)).collect();
         let node = owned.nodes.get_mut(fault.node).ok_or_else(|| anyhow::anyhow!("no node {}", fault.node))?;
@@ -80,7 +91,7 @@ impl Fire<'_> {
         match fault.kind {
             FaultKind::WorkerPanic | FaultKind::WorkerHang | FaultKind::WorkerSlow => {
                 if !node.live() {
-                    return Ok(format!("skipped: node {n} is down or paused"));
+                    return Ok(Done::Skipped(format!("node {n} is down or paused")));
                 }
                 let base = format!("http://127.0.0.1:{}", node.port);
                 let (_, workers) = http("GET", format!("{base}/v1/workers"), None).await?;
@@ -105,7 +116,7 @@ impl Fire<'_> {
                     match http("POST", url, Some(mode.clone())).await? {
                         (202, _) => {
                             *worker_id = Some(worker.clone());
-                            return Ok(format!("worker {worker}"));
+                            return Ok(Done::Fired(format!("worker {worker}")));
                         }
                         (404, _) => refused.push(worker.clone()),
                         (status, answer) => anyhow::bail!("crash refused: {status} {answer}"),
@@ -123,9 +134,9 @@ impl Fire<'_> {
                 let _ = child.wait();
                 if let Some(after) = fault.restart_after_ms {
                     events.push((at + after, Event::Restart(n)));
-                    Ok(format!("SIGKILL; restart after {after} ms"))
+                    Ok(Done::Fired(format!("SIGKILL; restart after {after} ms")))
                 } else {
-                    Ok("SIGKILL".into())
+                    Ok(Done::Fired("SIGKILL".into()))
                 }
             }
             FaultKind::NodePause => {
@@ -134,40 +145,59 @@ impl Fire<'_> {
                 anyhow::ensure!(signal(child, "-STOP"), "SIGSTOP failed");
                 node.paused = true;
                 events.push((at + fault.duration_ms, Event::Resume(n)));
-                Ok(format!("SIGSTOP for {} ms", fault.duration_ms))
+                Ok(Done::Fired(format!("SIGSTOP for {} ms", fault.duration_ms)))
             }
             FaultKind::DbDisconnect => {
                 let count = db.disconnect(n).await?;
-                Ok(format!("{count} connections terminated"))
+                Ok(Done::Fired(format!("{count} connections terminated")))
             }
             FaultKind::DbLock => {
                 pending.ends.push(db.lock(fault.duration_ms).await?);
-                Ok(format!("jobs locked for {} ms", fault.duration_ms))
+                Ok(Done::Fired(format!("jobs locked for {} ms", fault.duration_ms)))
             }
             FaultKind::RedisRestart => {
                 let redis = owned.redis.as_mut().ok_or_else(|| anyhow::anyhow!("the cluster has no Redis"))?;
                 if redis.child.is_none() {
-                    return Ok("skipped: redis-server is already down".into());
+                    return Ok(Done::Skipped("redis-server is already down".into()));
                 }
                 redis.kill()?;
                 events.push((at + fault.duration_ms, Event::RedisStart));
                 pending.watches.push((index, watch(live, Component::Redis, start, fault.duration_ms)));
-                Ok(format!("redis-server SIGKILLed; started again, empty, after {} ms", fault.duration_ms))
+                Ok(Done::Fired(format!("redis-server SIGKILLed; started again, empty, after {} ms", fault.duration_ms)))
             }
             FaultKind::RedisFlush => {
                 let redis = owned.redis.as_ref().ok_or_else(|| anyhow::anyhow!("the cluster has no Redis"))?;
                 if redis.child.is_none() {
-                    return Ok("skipped: redis-server is down (restarting)".into());
+                    return Ok(Done::Skipped("redis-server is down (restarting)".into()));
                 }
                 redis.flush()?;
                 pending.watches.push((index, watch(live, Component::Redis, start, 0)));
-                Ok("FLUSHALL: every stream, consumer group and membership key gone".into())
+                Ok(Done::Fired("FLUSHALL: every stream, consumer group and membership key gone".into()))
             }
-            FaultKind::QdrantDown => {
-                pending.ends.push(db.vectors_down(fault.duration_ms).await?);
-                pending.watches.push((index, watch(live, Component::Vectors, start, fault.duration_ms)));
-                Ok(format!("vector store (embedded: its table) unavailable for {} ms", fault.duration_ms))
-            }
+            FaultKind::QdrantDown => match owned.qdrant.as_mut() {
+                Some(qdrant) => {
+                    if qdrant.child.is_none() {
+                        return Ok(Done::Skipped("qdrant is already down".into()));
+                    }
+                    qdrant.kill()?;
+                    events.push((at + fault.duration_ms, Event::QdrantStart));
+                    pending.watches.push((index, watch(live, Component::Vectors("qdrant"), start, fault.duration_ms)));
+                    Ok(Done::Fired(format!(
+                        "qdrant SIGKILLed; started again on its ports and storage after {} ms",
+                        fault.duration_ms
+                    )))
+                }
+                None => {
+                    pending.ends.push(db.vectors_down(fault.duration_ms).await?);
+                    pending
+                        .watches
+                        .push((index, watch(live, Component::Vectors("embedded"), start, fault.duration_ms)));
+                    Ok(Done::Fired(format!(
+                        "vector store (embedded: its table) unavailable for {} ms",
+                        fault.duration_ms
+                    )))
+                }
+            },
         }
     }
 }
@@ -176,16 +206,17 @@ impl Fire<'_> {
 #[derive(Clone, Copy)]
 enum Component {
     Redis,
-    /// The vector store: `qdrant` or `embedded`.
-    Vectors,
+    /// The vector store the nodes run: `qdrant` or `embedded`.
+    Vectors(&'static str),
 }
 
 impl Component {
     fn named_in(self, degraded: &serde_json::Value) -> bool {
-        degraded.as_array().into_iter().flatten().filter_map(|d| d.as_str()).any(|d| match self {
-            Component::Redis => d == "redis",
-            Component::Vectors => d != "redis",
-        })
+        let name = match self {
+            Component::Redis => "redis",
+            Component::Vectors(backend) => backend,
+        };
+        degraded.as_array().into_iter().flatten().any(|d| d == name)
     }
 }
 

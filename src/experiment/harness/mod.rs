@@ -1,5 +1,5 @@
 //! Runs a plan against real `aeon node` processes the harness starts and owns: a
-//! scratch database ([`db`]), the nodes and a Redis server on free ports ([`procs`]),
+//! scratch database ([`db`]), the nodes, a Redis and a Qdrant server on free ports ([`procs`]),
 //! the submissions, snapshots and faults ([`faults`]) on time, then the read-out of
 //! what the database holds.
 //!
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 pub use db::Counter;
 use db::Db;
-use procs::{NodeProc, Owned, RedisProc, Spawner, free_port, http, signal, take_snapshot, wait_ready};
+use procs::{NodeProc, Owned, QdrantProc, RedisProc, Spawner, free_port, http, signal, take_snapshot, wait_ready};
 
 use super::check::{NodeEnd, Observed};
 use super::plan::Plan;
@@ -40,14 +40,30 @@ pub struct Harness {
     pub quiet: bool,
 }
 
-/// A fault as it happened.
+/// Whether a fault of the plan took effect when its time came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultState {
+    /// It did what its kind says.
+    Fired,
+    /// Its target was not there to hit (a node down or paused, Redis or Qdrant
+    /// already down): nothing happened. Counted, never as fired.
+    Skipped,
+    /// It could not be fired: the outcome says why.
+    Failed,
+}
+
+/// A fault of the plan as it happened (or was skipped, or failed: see `state`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FiredFault {
     pub kind: FaultKind,
     pub node: usize,
     pub planned_ms: u64,
+    /// When its time came (ms since the start), whether or not it took effect.
     pub fired_ms: i64,
     pub duration_ms: u64,
+    pub state: FaultState,
+    /// What it did; why it was skipped (`skipped: …`); why it failed (`error: …`).
     pub outcome: String,
     /// The worker a worker fault hit.
     #[serde(default)]
@@ -71,7 +87,43 @@ pub struct Outcome {
     pub elapsed_ms: i64,
     pub settled: bool,
     pub submit_errors: Vec<String>,
+    /// The vector store at the end; `None` when it could not be read.
+    #[serde(default)]
+    pub vectors: Option<VectorsSeen>,
 }
+
+/// The nodes' execution contexts at the end of the run, once every live node's queue
+/// of them drained (or [`DRAIN_WITHIN`] passed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VectorsSeen {
+    /// `qdrant` (the harness's own server) or `embedded`.
+    pub backend: String,
+    /// Contexts (points) the store holds.
+    pub points: u64,
+    /// Attempts that ended (`job_executions` rows with a finish): each one's job actor
+    /// handed its context to its node (an attempt a rescue ended, of a node or worker
+    /// that died, did not).
+    pub executions: u64,
+    /// From `/metrics` of the nodes alive at the end (a killed node's counters go with
+    /// it), summed: failed vector store calls that were retried, contexts dropped from a
+    /// full queue, contexts still queued.
+    pub write_retries: u64,
+    pub dropped: u64,
+    pub queued: u64,
+}
+
+impl VectorsSeen {
+    /// One line for the report.
+    pub fn describe(&self) -> String {
+        format!(
+            "vector store ({}): {} contexts at the end, of {} attempts that ended; the nodes alive then retried {} failed calls, dropped {} contexts, still queue {}",
+            self.backend, self.points, self.executions, self.write_retries, self.dropped, self.queued
+        )
+    }
+}
+
+/// How long after the run the nodes get to write the contexts they still queue.
+const DRAIN_WITHIN: Duration = Duration::from_secs(30);
 
 enum Event {
     /// Groups of the plan, and how many times their submission was tried.
@@ -80,6 +132,7 @@ enum Event {
     Restart(usize),
     Resume(usize),
     RedisStart,
+    QdrantStart,
     Snapshot,
 }
 
@@ -145,6 +198,11 @@ impl Harness {
             let port = free_port()?;
             owned.redis = Some(RedisProc { port, child: Some(RedisProc::start(port).await?) });
             env.push(("AEON__REDIS__URL".into(), format!("redis://127.0.0.1:{port}")));
+        }
+        if c.qdrant {
+            let qdrant = QdrantProc::start(&self.out).await?;
+            env.push(("AEON__QDRANT__URL".into(), qdrant.url()));
+            owned.qdrant = Some(qdrant);
         }
         env.extend(c.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let spawner = Spawner { bin: self.aeon_bin.clone(), env, out: self.out.clone() };
@@ -245,6 +303,7 @@ impl Harness {
                         planned_ms: fault.at_ms,
                         fired_ms,
                         duration_ms: fault.duration_ms,
+                        state: FaultState::Failed,
                         outcome: String::new(),
                         worker_id: None,
                         degraded_nodes: Vec::new(),
@@ -253,12 +312,16 @@ impl Harness {
                     };
                     let index = fired.len();
                     let fire = faults::Fire { db, owned: &mut owned, start, index, at };
-                    record.outcome = match fire.fire(fault, &mut events, &mut pending, &mut record.worker_id).await {
-                        Ok(text) => text,
-                        Err(e) => format!("error: {e:#}"),
-                    };
+                    (record.state, record.outcome) =
+                        match fire.fire(fault, &mut events, &mut pending, &mut record.worker_id).await {
+                            Ok(faults::Done::Fired(text)) => (FaultState::Fired, text),
+                            Ok(faults::Done::Skipped(why)) => (FaultState::Skipped, format!("skipped: {why}")),
+                            Err(e) => (FaultState::Failed, format!("error: {e:#}")),
+                        };
+                    if record.state == FaultState::Fired {
+                        progress.fault_fired();
+                    }
                     fired.push(record);
-                    progress.fault_fired();
                 }
                 Event::Restart(index) => {
                     let node = &mut owned.nodes[index];
@@ -275,6 +338,11 @@ impl Harness {
                 Event::RedisStart => {
                     if let Some(redis) = &mut owned.redis {
                         redis.child = Some(RedisProc::start(redis.port).await?);
+                    }
+                }
+                Event::QdrantStart => {
+                    if let Some(qdrant) = &mut owned.qdrant {
+                        qdrant.restart().await?;
                     }
                 }
                 Event::Snapshot => {
@@ -298,6 +366,13 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         pending.finish(&mut fired).await;
+        let mut vectors = match vectors_seen(scenario, &owned, db).await {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::warn!(error = %e, "the vector store was not read");
+                None
+            }
+        };
         for taken in snapshots_taken {
             if let Ok(Err(e)) = taken.await {
                 tracing::debug!(error = %e, "a snapshot during the run was not taken");
@@ -317,12 +392,62 @@ impl Harness {
             owned.nodes.iter().map(|n| NodeEnd { node_id: node_id(n.index), alive: n.child.is_some() }).collect();
         drop(owned); // every node stops before the read-out
         let mut observed = db.read(start_utc).await?;
+        if let Some(v) = &mut vectors {
+            v.executions = observed.executions.iter().filter(|e| e.finished_ms.is_some()).count() as u64;
+        }
         let ids: Vec<String> = nodes.iter().map(|n| n.node_id.clone()).collect();
         observed.snapshots = db.snapshots(&ids, &after_settle, start_utc).await?;
         observed.nodes = nodes;
         observed.submitted = submitted;
-        Ok(Outcome { observed, fired, elapsed_ms, settled, submit_errors })
+        Ok(Outcome { observed, fired, elapsed_ms, settled, submit_errors, vectors })
     }
+}
+
+/// Waits until no live node queues contexts (or [`DRAIN_WITHIN`]), then reads their
+/// vector store counters and counts the store's points.
+async fn vectors_seen(scenario: &Scenario, owned: &Owned, db: &Db) -> anyhow::Result<VectorsSeen> {
+    let live: Vec<u16> = owned.nodes.iter().filter(|n| n.live()).map(|n| n.port).collect();
+    let drain_start = Instant::now();
+    let mut seen = loop {
+        let mut seen = VectorsSeen::default();
+        for &port in &live {
+            let (_, text) = http("GET", format!("http://127.0.0.1:{port}/metrics"), None).await?;
+            let text = text.as_str().unwrap_or_default();
+            seen.write_retries += metric(text, "aeon_vector_write_retries_total");
+            seen.dropped += metric(text, "aeon_vector_dropped_total");
+            seen.queued += metric(text, "aeon_vector_queue_depth");
+        }
+        if seen.queued == 0 || drain_start.elapsed() > DRAIN_WITHIN {
+            break seen;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    match &owned.qdrant {
+        Some(qdrant) => {
+            let collection = scenario
+                .cluster
+                .env
+                .get("AEON__QDRANT__COLLECTION")
+                .cloned()
+                .unwrap_or_else(|| crate::config::QdrantConfig::default().collection);
+            seen.backend = "qdrant".into();
+            seen.points = qdrant.count(&collection).await?;
+        }
+        None => {
+            seen.backend = "embedded".into();
+            seen.points = db.vector_points().await?;
+        }
+    }
+    Ok(seen)
+}
+
+/// A counter or gauge of `/metrics` text, summed over its series.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' ')))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
 }
 
 /// The default place of a run's report.

@@ -1,6 +1,7 @@
-//! The processes a run owns — the nodes and the Redis server — and the HTTP calls the
-//! harness makes to the nodes. Every process is killed when [`Owned`] goes, whatever
-//! happened (a paused node is continued first).
+//! The processes a run owns — the nodes, the Redis server and the Qdrant server — and
+//! the HTTP calls the harness makes to them. Every process is killed when [`Owned`]
+//! goes, whatever happened (a paused node is continued first), and Qdrant's storage
+//! directory removed.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -74,11 +75,133 @@ impl RedisProc {
     }
 }
 
+/// The experiment's own Qdrant server (`cluster.qdrant`): two free ports (HTTP, gRPC)
+/// and a scratch storage directory, both kept across a kill and restart, so the
+/// collection and its points survive an outage as they do on a real server. The
+/// directory goes with the value.
+pub(super) struct QdrantProc {
+    bin: PathBuf,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    dir: PathBuf,
+    log: PathBuf,
+    pub child: Option<Child>,
+}
+
+impl QdrantProc {
+    /// The server binary: `AEON_QDRANT_BIN` (relative to the current directory), else
+    /// `qdrant` on the `PATH`.
+    pub fn binary() -> anyhow::Result<PathBuf> {
+        const HOW: &str = "cluster.qdrant needs a Qdrant server: set AEON_QDRANT_BIN or put `qdrant` on the PATH";
+        if let Some(bin) = std::env::var_os("AEON_QDRANT_BIN").filter(|b| !b.is_empty()) {
+            return std::fs::canonicalize(&bin)
+                .map_err(|e| anyhow::anyhow!("{HOW}: AEON_QDRANT_BIN={}: {e}", Path::new(&bin).display()));
+        }
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|dir| dir.join("qdrant"))
+            .find(|bin| bin.is_file())
+            .ok_or_else(|| anyhow::anyhow!("{HOW}"))
+    }
+
+    /// Starts a server on free ports, its log in `out/qdrant.log`, and waits until it
+    /// is ready.
+    pub async fn start(out: &Path) -> anyhow::Result<QdrantProc> {
+        let dir = std::env::temp_dir().join(format!("aeon-exp-qdrant-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let mut qdrant = QdrantProc {
+            bin: Self::binary()?,
+            http_port: free_port()?,
+            grpc_port: free_port()?,
+            dir,
+            log: out.join("qdrant.log"),
+            child: None,
+        };
+        qdrant.restart().await?;
+        Ok(qdrant)
+    }
+
+    /// The URL the nodes are given (gRPC).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    /// Starts the server (again) on its ports and storage, and waits until `/readyz`
+    /// answers (it fails at once if the server exits).
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.child.is_none(), "qdrant is already running");
+        let log = File::options().create(true).append(true).open(&self.log)?;
+        let mut child = Command::new(&self.bin)
+            .arg("--disable-telemetry")
+            .current_dir(&self.dir) // it writes beside its storage
+            .env("QDRANT__SERVICE__HOST", "127.0.0.1")
+            .env("QDRANT__SERVICE__HTTP_PORT", self.http_port.to_string())
+            .env("QDRANT__SERVICE__GRPC_PORT", self.grpc_port.to_string())
+            .env("QDRANT__STORAGE__STORAGE_PATH", self.dir.join("storage"))
+            .env("QDRANT__STORAGE__SNAPSHOTS_PATH", self.dir.join("snapshots"))
+            .env("QDRANT__TELEMETRY_DISABLED", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("start {}: {e}", self.bin.display()))?;
+        let start = Instant::now();
+        let ready = format!("http://127.0.0.1:{}/readyz", self.http_port);
+        loop {
+            if let Ok((200, _)) = http("GET", ready.clone(), None).await {
+                self.child = Some(child);
+                return Ok(());
+            }
+            let exited = child.try_wait().ok().flatten();
+            if exited.is_some() || start.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                let why = exited.map_or("not ready after 30 s".to_string(), |s| format!("exited ({s})"));
+                anyhow::bail!(
+                    "qdrant on ports {}/{} {why}; see {}",
+                    self.http_port,
+                    self.grpc_port,
+                    self.log.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL, and wait until it is gone: a crash, its storage kept.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        let mut child = self.child.take().ok_or_else(|| anyhow::anyhow!("qdrant is already down"))?;
+        child.kill()?;
+        let _ = child.wait();
+        Ok(())
+    }
+
+    /// How many points `collection` holds (exact count, over HTTP).
+    pub async fn count(&self, collection: &str) -> anyhow::Result<u64> {
+        let url = format!("http://127.0.0.1:{}/collections/{collection}/points/count", self.http_port);
+        match http("POST", url, Some(json!({"exact": true}))).await? {
+            (200, v) => v["result"]["count"].as_u64().ok_or_else(|| anyhow::anyhow!("no count in {v}")),
+            (status, v) => anyhow::bail!("qdrant count refused: {status} {v}"),
+        }
+    }
+}
+
+impl Drop for QdrantProc {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Every process the harness started.
 #[derive(Default)]
 pub(super) struct Owned {
     pub nodes: Vec<NodeProc>,
     pub redis: Option<RedisProc>,
+    /// Killed, and its directory removed, by its own `Drop` (after the nodes).
+    pub qdrant: Option<QdrantProc>,
 }
 
 impl Drop for Owned {
@@ -120,6 +243,14 @@ impl Spawner {
         std::fs::create_dir_all(&dir)?;
         let log = File::options().create(true).append(true).open(self.out.join(format!("node-{index}.log")))?;
         let mut command = Command::new(&self.bin);
+        // The scenario alone says how the nodes run: no setting of the harness's own
+        // environment reaches them (a QDRANT_URL there would move their contexts).
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("AEON__") || ["REDIS_URL", "QDRANT_URL"].contains(&name.as_ref()) {
+                command.env_remove(name.as_ref());
+            }
+        }
         command
             .arg("node")
             .current_dir(&dir) // no stray ./config.toml
