@@ -231,6 +231,52 @@ async fn experiment_qdrant_outage_on_a_real_server_holds() {
     assert!(v.executions > 0 && v.points == v.executions, "every attempt's context reached Qdrant: {v:?}");
 }
 
+/// `worker_hang` hangs the worker for the fault's `duration_ms` (the crash request's
+/// `ms`), then it goes on: with the worker's death put far beyond the hang, the work
+/// is back within about the hang, and the worker was never declared dead. A hang
+/// without its `ms` would last until the death, 6 s.
+#[actix_rt::test(system = "crate::common::TestSystem")]
+async fn experiment_worker_hang_lasts_its_duration() {
+    let text = r#"
+name = "a bounded hang"
+settle_timeout_s = 30
+[cluster]
+workers = 1
+capacity = 2
+backend = "sqlite"
+lease_ms = 10000
+snapshot_every_ms = 0
+env = { AEON__HEALTH__DEAD_AFTER_MS = "6000" }
+[workload]
+jobs = 60
+rate = 30
+mix = [{ type = "sleep", payload = { ms = 50 } }]
+[[faults]]
+kind = "worker_hang"
+at_ms = 800
+duration_ms = 600
+"#;
+    let scenario = Scenario::parse(text).expect("parses");
+    let _serial = SERIAL.lock().await;
+    let (mut options, out) = options(21, false);
+    options.store = None;
+    let (report, _) = run_scenario(&scenario, Path::new("hang.toml"), &options).await.expect("the experiment runs");
+    assert!(report.passed, "{}\nnode logs in {}", report.summary(), out.display());
+    let hang = fired(&report, FaultKind::WorkerHang);
+    assert_eq!(hang.len(), 1, "the hang fired: {:?}", report.faults);
+    let recovery = hang[0].recovery_ms.expect("the hang is measured");
+    assert!((600..3_000).contains(&recovery), "back to work within about the hang, not at its death: {recovery} ms");
+    let worker = hang[0].worker_id.as_deref().expect("the hung worker");
+    let last = report.snapshots.iter().find(|s| s.after_settle).expect("a snapshot after the run");
+    assert_eq!(
+        last.workers.iter().find(|(w, _)| w == worker).map(|(_, restarts)| *restarts),
+        Some(0),
+        "the hung worker was never declared dead and restarted: {:?}",
+        last.workers
+    );
+    let _ = std::fs::remove_dir_all(out);
+}
+
 #[actix_rt::test(system = "crate::common::TestSystem")]
 async fn experiment_poison_job_holds() {
     let report = run_short("poison-job", 14).await;
