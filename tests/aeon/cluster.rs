@@ -408,6 +408,11 @@ async fn nothing_is_lost_when_redis_is_killed_restarted_and_flushed_mid_run(mut 
         }
     };
     submit_some(20).await;
+    // A job that outlives the outage's first seconds, to cancel while its node
+    // cannot be told.
+    let slow = submit(&a, "sleep", json!({"ms": 3_000})).await;
+    let runner = runner_of(&db, slow).await;
+    let (asker, other_id) = if runner == "a" { (&b, "a") } else { (&a, "b") };
 
     redis.kill();
     submit_some(20).await;
@@ -421,10 +426,35 @@ async fn nothing_is_lost_when_redis_is_killed_restarted_and_flushed_mid_run(mut 
         let (_, metrics) = node.get("/metrics").await;
         assert!(metrics.as_str().unwrap().contains("aeon_redis_degraded{backend=\"redis\"} 1"));
     }
+
+    // What needs the other node answers 503 and changes nothing ...
+    let (status, body) = asker.post(&format!("/v1/nodes/{other_id}/drain"), "").await;
+    assert_eq!(status, 503, "a drain elsewhere while Redis is down: {body}");
+    let worker = format!("SELECT worker_id::text FROM workers WHERE node_id = '{other_id}' LIMIT 1");
+    let worker: String = scalar(&db, &worker).await;
+    let (status, body) = asker.post(&format!("/v1/workers/{worker}/crash"), r#"{"mode": "panic"}"#).await;
+    assert_eq!(status, 503, "a crash elsewhere while Redis is down: {body}");
+    let status_of = |id: &str| format!("SELECT status FROM nodes WHERE node_id = '{id}'");
+    assert_eq!(scalar::<String>(&db, &status_of(other_id)).await, "ACTIVE", "not drained");
+    // ... but a cancel falls back to the store, and the holder's late result is fenced off.
+    let (status, body) = asker.post(&format!("/v1/jobs/{slow}/cancel"), "").await;
+    assert_eq!((status, &body["status"]), (200, &json!("CANCELLED")), "{body}");
+    assert!(asker.log().contains("remote cancel failed"), "the asker fell back to the store");
     eventually("jobs still complete (by the poll)", Duration::from_secs(30), || async {
         (count(&db, "SELECT COUNT(*) FROM jobs WHERE status = 'COMPLETED'").await == 40).then_some(())
     })
     .await;
+    // The holder's handler ran its 3 s and ended (its worker rows show no load: the
+    // no-ops are done), and its result changed nothing.
+    let load = format!("SELECT COALESCE(SUM(current_load), 0)::bigint FROM workers WHERE node_id = '{other_id}'");
+    eventually("the holder's handler ends", Duration::from_secs(15), || async {
+        (count(&db, &load).await == 0).then_some(())
+    })
+    .await;
+    let runs = format!("SELECT COUNT(*) FROM job_executions WHERE job_id = '{slow}'");
+    assert_eq!(count(&db, &runs).await, 1, "one attempt");
+    assert_eq!(count(&db, &format!("{runs} AND execution_status = 'CANCELLED'")).await, 1, "still cancelled");
+    assert_eq!(scalar::<String>(&db, &format!("SELECT status FROM jobs WHERE job_id = '{slow}'")).await, "CANCELLED");
 
     redis.restart().await;
     for node in [&a, &b] {
