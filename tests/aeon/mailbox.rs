@@ -178,4 +178,28 @@ async fn the_redis_mailbox_works_over_tls() {
     assert_eq!(tls.receive("a", "c", 10, SHORT).await.unwrap().len(), 1);
     let plain = RedisMailbox::open(&format!("redis://127.0.0.1:{}", redis.port), "aeon", 1_000).unwrap();
     assert!(plain.ping().await.is_err(), "the server speaks only TLS: a plain connection fails");
+    // Without `#insecure` the certificate is verified (against the webpki roots): this
+    // one is self-signed, so the connection is refused.
+    let verified = RedisMailbox::open(&format!("rediss://127.0.0.1:{}", redis.port), "aeon", 1_000).unwrap();
+    let refused = verified.ping().await.expect_err("a self-signed certificate is not trusted");
+    assert!(refused.to_string().to_lowercase().contains("certificate"), "{refused}");
+}
+
+/// `redis://user:password@…`: an ACL user of its own, not the default user, and a
+/// wrong password refused.
+#[actix_rt::test]
+async fn the_redis_mailbox_logs_in_as_an_acl_user() {
+    let redis = TestRedis::start(None).await;
+    let made = redis.cli(&["ACL", "SETUSER", "aeon", "on", ">s3cret", "~*", "&*", "+@all"]);
+    assert!(made.is_some_and(|out| out.trim() == "OK"), "the ACL user was made");
+    redis.cli(&["ACL", "SETUSER", "default", "off"]).expect("the default user turned off");
+    let user = |password: &str| format!("redis://aeon:{password}@127.0.0.1:{}", redis.port);
+    let mailbox = RedisMailbox::open(&user("s3cret"), "aeon", 1_000).unwrap();
+    mailbox.ping().await.expect("logged in as aeon");
+    mailbox.post(vec![("a".to_string(), wake("x"))]).await.unwrap();
+    assert_eq!(mailbox.receive("a", "c", 10, SHORT).await.unwrap().len(), 1);
+    let wrong = RedisMailbox::open(&user("wrong"), "aeon", 1_000).unwrap();
+    assert!(wrong.ping().await.is_err(), "a wrong password is refused");
+    let anonymous = RedisMailbox::open(&format!("redis://127.0.0.1:{}", redis.port), "aeon", 1_000).unwrap();
+    assert!(anonymous.ping().await.is_err(), "the default user is off: only aeon gets in");
 }
