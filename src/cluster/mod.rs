@@ -389,3 +389,32 @@ pub fn serve_node(node: &crate::node::Node) {
         async move { Ok(node.stop_cancelled_here(job_ids).await) }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Waits until no wake-up is on its way, then reads what node `b` got.
+    async fn wake_ups_for_b(cluster: &Cluster, mailbox: &MemoryMailbox) -> usize {
+        while cluster.0.waking.load(Ordering::Acquire) {
+            tokio::task::yield_now().await;
+        }
+        mailbox.receive("b", "reader", 1_000, Duration::ZERO).await.expect("the memory mailbox answers").len()
+    }
+
+    /// A burst asked before the sender runs is one post: the send that follows covers
+    /// them all. (One asked while a post is on its way makes one more after it; the
+    /// in-process mailbox posts without waiting, so that case is not shown here.)
+    #[actix_rt::test]
+    async fn a_burst_of_wake_ups_costs_one_post_and_a_later_one_its_own() {
+        let mailbox = Arc::new(MemoryMailbox::new(1_000));
+        let cluster = Cluster::new("a", mailbox.clone(), ClusterConfig::default());
+        cluster.set_peers(vec!["b".into()]);
+        for _ in 0..100 {
+            cluster.wake_peers();
+        }
+        assert_eq!(wake_ups_for_b(&cluster, &mailbox).await, 1, "a hundred asked, one sent");
+        cluster.wake_peers();
+        assert_eq!(wake_ups_for_b(&cluster, &mailbox).await, 1, "a wake-up after the burst is not lost");
+    }
+}
