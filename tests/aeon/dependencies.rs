@@ -10,7 +10,7 @@ use rstest::rstest;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::common::{AnyStore, TestDb, clock, exact_backoff, on_every_backend};
+use crate::common::{AnyStore, TestDb, clock, exact_backoff, on_every_backend, postgres_only};
 
 /// A batch request: `(ref, type, depends_on refs or ids, policy)`.
 fn batch(specs: &[(&str, &str, &[&str], &str)]) -> Vec<JobRequest> {
@@ -263,6 +263,34 @@ async fn a_dependent_is_released_with_its_dependency_so_another_node_claims_it_a
     let b = claim_all(&survivor, &clock).await;
     assert_eq!(b.iter().map(|r| r.job_id).collect::<Vec<_>>(), [ids[1].0], "the release was part of the completion");
 }
+
+/// A batch of completions is one statement: when the database refuses it part-way (a
+/// NUL, which Postgres's JSONB cannot store, in the second result), no job of it is
+/// completed and no dependent released. (The StoreActor then writes each alone:
+/// `kit::faulty_store`.) Postgres only: SQLite stores the NUL.
+async fn a_completion_batch_the_database_refuses_part_way_changes_nothing(db: TestDb) {
+    let clock = clock();
+    let store = db.store(exact_backoff());
+    let specs: &[(&str, &str, &[&str], &str)] =
+        &[("a", "noop", &[], ""), ("b", "noop", &[], ""), ("d", "noop", &["a"], "")];
+    let ids = submit(&store, batch(specs), &clock).await;
+    let runs = claim_all(&store, &clock).await;
+    assert_eq!(runs.len(), 2, "a and b; d waits for a");
+    let first = runs.iter().position(|r| r.job_id == ids[0].0).expect("a was claimed");
+    let mut completions: Vec<Completion> =
+        runs.iter().map(|r| Completion { claim: r.claim_ref(), result: json!("done") }).collect();
+    completions[1 - first].result = json!("a NUL \u{0} Postgres cannot store"); // a's completion goes first
+    completions.swap(0, first);
+    let refused = store.complete(completions, clock.now()).await;
+    assert!(matches!(refused, Err(StoreError::Database(_))), "{refused:?}");
+    for (i, expected) in [JobStatus::Running, JobStatus::Running, ids[2].1].into_iter().enumerate() {
+        assert_eq!(status(&store, ids[i].0).await, expected, "job {i}: as before the batch");
+        let runs = store.executions(ids[i].0).await.unwrap();
+        assert!(runs.iter().all(|e| e.execution_status == ExecutionStatus::Running), "job {i}: {runs:?}");
+    }
+}
+
+postgres_only!(a_completion_batch_the_database_refuses_part_way_changes_nothing);
 
 on_every_backend!(
     a_chain_five_hundred_deep_releases_one_link_per_completion,
