@@ -233,6 +233,44 @@ async fn a_job_running_on_another_node_is_cancelled_there_and_its_handler_stops(
     assert!(!log.contains("remote cancel failed"), "{log}");
 }
 
+/// A job claimed by a peer and queued there behind its busy slot, cancelled through
+/// another node, leaves the peer's queue: when the slot frees, it does not start.
+async fn a_job_queued_on_another_node_is_cancelled_out_of_its_queue(mut db: TestDb) {
+    db.release_lock();
+    let redis = TestRedis::start(None).await;
+    // One slot and a fixed queue (no horizon), so a second job waits in b's worker.
+    let one_slot = [
+        ("AEON__WORKERS__COUNT", "1"),
+        ("AEON__WORKERS__CAPACITY", "1"),
+        ("AEON__WORKERS__PREFETCH", "4"),
+        ("AEON__WORKERS__PREFETCH_HORIZON_MS", "0"),
+    ];
+    let b = NodeProcess::start(&db, &redis.url(), "b", &one_slot).await;
+    let busy = submit(&b, "sleep", json!({"ms": 600_000})).await;
+    assert_eq!(runner_of(&db, busy).await, "b");
+    let queued = submit(&b, "sleep", json!({"ms": 600_000})).await;
+    assert_eq!(runner_of(&db, queued).await, "b", "claimed by b, queued behind its one slot");
+    let a = NodeProcess::start(&db, &redis.url(), "a", &[]).await;
+    // Worker rows are written at each sweep: wait until they show the busy slot.
+    let load = "SELECT COALESCE(SUM(current_load), 0)::bigint FROM workers WHERE node_id = 'b'";
+    eventually("b's row shows its busy slot", Duration::from_secs(10), || async {
+        (count(&db, load).await == 1).then_some(())
+    })
+    .await;
+
+    for job_id in [queued, busy] {
+        let (status, body) = a.post(&format!("/v1/jobs/{job_id}/cancel"), "").await;
+        assert_eq!((status, &body["status"]), (200, &json!("CANCELLED")), "{body}");
+    }
+    // b's slot is free: had the cancelled job stayed in b's queue, it would run now.
+    eventually("b holds nothing", Duration::from_secs(10), || async { (count(&db, load).await == 0).then_some(()) })
+        .await;
+    let runs = format!("SELECT COUNT(*) FROM job_executions WHERE job_id = '{queued}'");
+    assert_eq!(count(&db, &runs).await, 1, "its only execution is the cancelled claim");
+    assert_eq!(count(&db, &format!("{runs} AND execution_status = 'CANCELLED'")).await, 1);
+    assert!(!a.log().contains("remote cancel failed"), "b was told: {}", a.log());
+}
+
 async fn a_bulk_cancel_stops_a_handler_running_on_another_node(mut db: TestDb) {
     db.release_lock();
     let redis = TestRedis::start(None).await;
@@ -552,6 +590,7 @@ postgres_only!(
     a_dependent_released_on_a_draining_node_starts_at_once_on_the_other,
     a_job_running_on_another_node_is_cancelled_there_and_its_handler_stops,
     a_bulk_cancel_stops_a_handler_running_on_another_node,
+    a_job_queued_on_another_node_is_cancelled_out_of_its_queue,
     crash_and_drain_reach_a_worker_and_a_node_elsewhere,
     a_request_left_pending_by_a_killed_reader_is_reclaimed_and_handled_once,
     malformed_entries_written_into_a_nodes_stream_are_refused_and_acknowledged,
