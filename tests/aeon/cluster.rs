@@ -308,6 +308,55 @@ async fn a_bulk_cancel_stops_a_handler_running_on_another_node(mut db: TestDb) {
     assert!(!log.contains("bulk cancel could not stop handlers"), "{log}");
 }
 
+/// The rescue lease: its holder renews it under the same token; a holder that stalls
+/// (SIGSTOP) past the lease's term loses it to the other node under a larger token, and
+/// woken, finds it held elsewhere and does not take it back.
+async fn the_rescue_lease_is_renewed_by_its_holder_and_passes_on_when_the_holder_stalls(mut db: TestDb) {
+    db.release_lock();
+    let redis = TestRedis::start(None).await;
+    let said = [("RUST_LOG", "warn,aeon::cluster::membership=info")]; // where the lease moves
+    let nodes = [
+        NodeProcess::start(&db, &redis.url(), "a", &said).await,
+        NodeProcess::start(&db, &redis.url(), "b", &said).await,
+    ];
+    let lease = "SELECT holder || ' ' || token::text FROM cluster_leases WHERE name = 'rescue'";
+    let read = || async {
+        let row: String = scalar(&db, lease).await;
+        let (holder, token) = row.split_once(' ').expect("holder and token");
+        (holder.to_string(), token.parse::<i64>().expect("a token"))
+    };
+    let expires = "SELECT EXTRACT(EPOCH FROM expires_at)::float8 FROM cluster_leases WHERE name = 'rescue'";
+    let (holder, token) = read().await;
+    let first: f64 = scalar(&db, expires).await;
+    eventually("the holder renews", Duration::from_secs(5), || async {
+        (scalar::<f64>(&db, expires).await > first).then_some(())
+    })
+    .await;
+    assert_eq!(read().await, (holder.clone(), token), "renewed by its holder, under the same token");
+
+    let (stalled, other) = if holder == "a" { (&nodes[0], &nodes[1]) } else { (&nodes[1], &nodes[0]) };
+    let signal = |sig: &str| {
+        let sent = std::process::Command::new("kill").args([sig, &stalled.child.id().to_string()]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill {sig}");
+    };
+    let said_before = stalled.log().len();
+    signal("-STOP");
+    let (taker, taken) = eventually("the lease passes on", Duration::from_secs(10), || async {
+        let (now_holder, now_token) = read().await;
+        (now_holder != holder).then_some((now_holder, now_token))
+    })
+    .await;
+    signal("-CONT");
+    assert_eq!(taker, other.id, "the other node took it");
+    assert!(taken > token, "under a larger token ({token} -> {taken})");
+    eventually("the woken holder learns it is held elsewhere", Duration::from_secs(10), || async {
+        stalled.log()[said_before..].contains("rescue lease held elsewhere").then_some(())
+    })
+    .await;
+    let (last_holder, last_token) = read().await;
+    assert_eq!((last_holder.as_str(), last_token), (other.id.as_str(), taken), "the woken holder did not take it back");
+}
+
 async fn crash_and_drain_reach_a_worker_and_a_node_elsewhere(mut db: TestDb) {
     db.release_lock();
     let redis = TestRedis::start(None).await;
@@ -591,6 +640,7 @@ postgres_only!(
     a_job_running_on_another_node_is_cancelled_there_and_its_handler_stops,
     a_bulk_cancel_stops_a_handler_running_on_another_node,
     a_job_queued_on_another_node_is_cancelled_out_of_its_queue,
+    the_rescue_lease_is_renewed_by_its_holder_and_passes_on_when_the_holder_stalls,
     crash_and_drain_reach_a_worker_and_a_node_elsewhere,
     a_request_left_pending_by_a_killed_reader_is_reclaimed_and_handled_once,
     malformed_entries_written_into_a_nodes_stream_are_refused_and_acknowledged,
