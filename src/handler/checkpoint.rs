@@ -16,14 +16,15 @@ use serde_json::Value;
 
 use super::JobContext;
 use crate::actors::store::{LastCheckpoint, SaveCheckpoint, StoreHandle};
-use crate::job::holds_nul;
+use crate::job::unstorable;
 use crate::store::{Applied, Checkpoint, ClaimRef, MAX_CHECKPOINT_BYTES};
 use crate::vector::{VectorError, validate_vector};
 
 /// Why a checkpoint was not saved or read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CheckpointError {
-    /// Not JSON, over [`MAX_CHECKPOINT_BYTES`], or holding a NUL character.
+    /// Not JSON, over [`MAX_CHECKPOINT_BYTES`], or not storable ([`unstorable`]: a NUL
+    /// character, or nesting past [`crate::job::MAX_NESTING`]).
     #[error("invalid checkpoint: {0}")]
     Invalid(String),
     /// This attempt no longer holds its job (rescued, cancelled, timed out): nothing
@@ -96,8 +97,8 @@ impl JobContext {
                 "{size} bytes of JSON, over the limit of {MAX_CHECKPOINT_BYTES}"
             )));
         }
-        if holds_nul(&data) {
-            return Err(CheckpointError::Invalid("it holds a NUL character (\\u0000)".into()));
+        if let Some(why) = unstorable(&data) {
+            return Err(CheckpointError::Invalid(format!("it {why}")));
         }
         if let Some(memory) = &self.link.memory {
             let saved = Checkpoint {

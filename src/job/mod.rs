@@ -11,8 +11,8 @@ pub use dependencies::DependencyPolicy;
 pub use numbers::{inexact_number, inexact_reason};
 pub use status::{ExecutionStatus, JobStatus, ParseStatusError};
 pub use submit::{
-    JobRequest, NewJob, SubmitLimits, ValidationError, holds_nul, parse_job_id, parse_json, validate_batch,
-    validate_job_type,
+    JobRequest, MAX_NESTING, NewJob, SubmitLimits, ValidationError, nesting, parse_job_id, parse_json, unstorable,
+    validate_batch, validate_job_type,
 };
 
 use chrono::{DateTime, Utc};

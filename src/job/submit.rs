@@ -142,8 +142,8 @@ impl JobRequest {
     fn validate_own_fields(self, limits: &SubmitLimits) -> Result<NewJob, ValidationError> {
         validate_job_type(&self.job_type)?;
         let payload = if self.payload.is_null() { Value::Object(Default::default()) } else { self.payload };
-        if holds_nul(&payload) {
-            return Err(ValidationError::new("payload", "must not contain NUL characters (\\u0000)"));
+        if let Some(why) = unstorable(&payload) {
+            return Err(ValidationError::new("payload", why));
         }
         let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > limits.max_payload_bytes {
@@ -290,10 +290,42 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Val
     })
 }
 
-/// Whether a JSON value holds a NUL character in any string or key. A job must be
-/// storable on every backend, and Postgres' JSONB refuses NUL: a job that could run on
-/// one backend and not another is refused at the door, whichever backend this node has.
-pub fn holds_nul(value: &Value) -> bool {
+/// How deeply a stored value (a payload, a result, a checkpoint) may nest. Values are
+/// read back inside others (a dependency's result sits two levels down in its
+/// dependent's claim), and serde_json reads at most 128 levels: kept well under that,
+/// everything stored can be read back wherever it travels.
+pub const MAX_NESTING: usize = 64;
+
+/// Why a JSON value cannot be stored and read back on every backend, if it cannot: a
+/// NUL character (Postgres' JSONB refuses it; a job that could run on one backend and
+/// not another is refused at the door, whichever backend this node has), or nesting
+/// deeper than [`MAX_NESTING`].
+pub fn unstorable(value: &Value) -> Option<String> {
+    if holds_nul(value) {
+        return Some("holds a NUL character (\\u0000)".into());
+    }
+    let depth = nesting(value);
+    (depth > MAX_NESTING).then(|| format!("is nested {depth} levels deep; at most {MAX_NESTING} can be stored"))
+}
+
+/// How many arrays and objects deep `value` goes (a scalar: 0). Walked with a stack of
+/// its own: a value built in code can be deeper than a recursion would survive.
+pub fn nesting(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
+fn holds_nul(value: &Value) -> bool {
     match value {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().any(holds_nul),

@@ -176,6 +176,17 @@ pub struct Failure {
     pub permanent: bool,
 }
 
+impl Failure {
+    /// A claim whose row could not be read back (its payload, or a dependency's result,
+    /// does not decode): it fails alone and for good, named, rather than taking the
+    /// rest of its claim down with it. Another attempt would read the same row.
+    pub fn unreadable(claim: ClaimRef, why: impl std::fmt::Display) -> Failure {
+        let error = format!("its claim could not be read back: {why}");
+        tracing::error!(job_id = %claim.job_id, %error, "a claimed job fails unread");
+        Failure { claim, status: ExecutionStatus::Failed, error, permanent: true }
+    }
+}
+
 /// What became of a failed attempt's job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum FailOutcome {

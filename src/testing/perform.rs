@@ -8,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::handler::{JobContext, Outcome, Registry, RunLink};
-use crate::job::{JobRequest, SubmitLimits, holds_nul};
+use crate::job::{JobRequest, SubmitLimits, unstorable};
 use crate::store::{Checkpoint, DependencyOutcome};
 
 /// Runs the handler `registry` has for `job_type` once, with `payload`, as a first
@@ -164,8 +164,8 @@ impl Perform {
         let outcome = (self.handler)(context.clone(), job.payload).await;
         // As the Job actor records it: a result the store cannot keep fails for good.
         let outcome = match outcome {
-            Outcome::Complete(result) if holds_nul(&result) => {
-                Outcome::FailPermanently(crate::actors::job::NUL_RESULT.to_string())
+            Outcome::Complete(result) if let Some(why) = unstorable(&result) => {
+                Outcome::FailPermanently(crate::actors::job::unstorable_result(&why))
             }
             other => other,
         };

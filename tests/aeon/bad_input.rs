@@ -6,7 +6,7 @@ use aeon::store::StoreError;
 use rstest::rstest;
 use serde_json::json;
 
-use crate::common::{TestDb, clock, exact_backoff, new_job, on_every_backend};
+use crate::common::{TestDb, claim_request, clock, exact_backoff, new_job, on_every_backend};
 
 fn parse_and_validate(body: &str, limits: &SubmitLimits) -> Result<(), ValidationError> {
     JobRequest::from_json(body.as_bytes())?.validate(limits).map(|_| ())
@@ -17,6 +17,7 @@ fn parse_and_validate(body: &str, limits: &SubmitLimits) -> Result<(), Validatio
 #[case::missing_type(r#"{"payload":{}}"#, "type", "missing field")]
 #[case::malformed_json(r#"{"type":"noop","#, "body", "EOF")]
 #[case::not_an_object(r#"["noop",{}]"#, "body", "JSON object")]
+#[case::too_deep_to_read_back(&format!(r#"{{"type":"noop","payload":{}{}}}"#, "[".repeat(65), "]".repeat(65)), "payload", "nested 65 levels deep; at most 64")]
 #[case::absurdly_deep(&format!(r#"{{"type":"noop","payload":{}{}}}"#, "[".repeat(10_000), "]".repeat(10_000)), "payload", "recursion limit")]
 #[case::wrong_type(r#"{"type":"noop","priority":"high"}"#, "priority", "invalid type")]
 #[case::negative_timeout(r#"{"type":"noop","timeout_ms":-5}"#, "timeout_ms", "positive")]
@@ -37,6 +38,12 @@ fn bad_submissions_name_the_field(#[case] body: &str, #[case] field: &str, #[cas
     let err = parse_and_validate(body, &SubmitLimits::default()).expect_err("must be refused");
     assert_eq!(err.field, field, "{err}");
     assert!(err.reason.contains(reason), "{err} should say {reason:?}");
+}
+
+#[test]
+fn a_payload_nested_to_the_limit_is_accepted() {
+    let body = format!(r#"{{"type":"noop","payload":{}{}}}"#, "[".repeat(64), "]".repeat(64));
+    parse_and_validate(&body, &SubmitLimits::default()).expect("64 levels: within the limit");
 }
 
 #[test]
@@ -88,4 +95,34 @@ async fn one_bad_job_refuses_the_whole_batch_and_nothing_is_written(db: TestDb) 
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs").await, 0);
 }
 
-on_every_backend!(one_bad_job_refuses_the_whole_batch_and_nothing_is_written,);
+/// A row that cannot be read back (here nested past serde_json's 128 levels, as a
+/// writer other than the API could leave it) fails alone when claimed, for good and
+/// named; the rest of its claim is handed out, not orphaned until its lease ends.
+async fn a_claimed_job_that_cannot_be_read_back_fails_alone_and_its_claim_mates_run(db: TestDb) {
+    let clock = clock();
+    let store = db.store(exact_backoff());
+    let deep = (0..130).fold(json!(1), |inner, _| json!([inner]));
+    let mut poison = new_job("echo", json!(0));
+    poison.payload = deep; // past validation: the API refuses it (65 levels and up)
+    let jobs = vec![new_job("noop", json!(1)), poison.clone(), new_job("noop", json!(2))];
+    store.enqueue(jobs, clock.now()).await.unwrap();
+    let request = claim_request(uuid::Uuid::new_v4(), 10, std::time::Duration::from_secs(60));
+    let claimed = store.claim(request, clock.now()).await.expect("the claim is answered");
+    let mut payloads: Vec<_> = claimed.iter().map(|c| c.payload.clone()).collect();
+    payloads.sort_by_key(|p| p.as_i64());
+    assert_eq!(payloads, [json!(1), json!(2)], "its claim mates are handed out");
+
+    // (Its row is read here by SQL: reading its payload fails as the claim's did.)
+    let dead = "SELECT COUNT(*) FROM jobs WHERE status = 'DEAD_LETTER'"; // the poison is the one echo
+    assert_eq!(db.count(dead).await, 1, "for good: it would read the same next time");
+    assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE status = 'DEAD_LETTER' AND job_type = 'echo'").await, 1);
+    let runs = store.executions(poison.job_id).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let error = runs[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("could not be read back") && error.contains("recursion limit"), "{error}");
+}
+
+on_every_backend!(
+    one_bad_job_refuses_the_whole_batch_and_nothing_is_written,
+    a_claimed_job_that_cannot_be_read_back_fails_alone_and_its_claim_mates_run,
+);

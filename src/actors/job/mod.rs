@@ -23,7 +23,7 @@ use super::probe::{Event, Probe, RunResult};
 use super::store::{self, StoreHandle};
 use crate::clock::{SharedClock, after};
 use crate::handler::{ErasedHandler, JobContext, Outcome, Placement, RunLink};
-use crate::job::{ExecutionStatus, holds_nul};
+use crate::job::{ExecutionStatus, unstorable};
 use crate::store::{Applied, ClaimedJob, Completion, FailOutcome, Failure, StoreError, StoreResult};
 
 /// Delay between attempts to write a settlement the store refused (database down).
@@ -72,8 +72,10 @@ impl Drop for State {
     }
 }
 
-/// The error recorded when a handler's result holds a NUL character.
-pub(crate) const NUL_RESULT: &str = "the result holds a NUL character (\\u0000), which the store cannot keep";
+/// The error recorded when a handler's result cannot be stored (see [`unstorable`]).
+pub(crate) fn unstorable_result(why: &str) -> String {
+    format!("the result cannot be stored: it {why}")
+}
 
 /// The write that records how a run ended.
 #[derive(Debug, Clone)]
@@ -185,8 +187,8 @@ impl JobActor {
 
     fn outcome_settlement(&self, outcome: Outcome) -> Settlement {
         match outcome {
-            Outcome::Complete(result) if holds_nul(&result) => {
-                let error = NUL_RESULT.to_string();
+            Outcome::Complete(result) if let Some(why) = unstorable(&result) => {
+                let error = unstorable_result(&why);
                 Settlement::Fail(
                     self.failure(ExecutionStatus::Failed, error, true),
                     RunResult::Failed { permanent: true },

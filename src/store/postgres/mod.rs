@@ -135,11 +135,13 @@ impl Store for PgStore {
             .fetch_all(&self.claims)
             .await?;
         self.sent(1);
-        rows.iter()
-            .map(|row| {
+        let (mut claimed, mut unreadable) = (Vec::with_capacity(rows.len()), Vec::new());
+        for row in &rows {
+            let claim = ClaimRef { job_id: row.try_get(0)?, execution_id: row.try_get(1)? };
+            let read = || -> StoreResult<ClaimedJob> {
                 Ok(ClaimedJob {
-                    job_id: row.try_get(0)?,
-                    execution_id: row.try_get(1)?,
+                    job_id: claim.job_id,
+                    execution_id: claim.execution_id,
                     attempt: row.try_get(2)?,
                     job_type: row.try_get(3)?,
                     payload: row.try_get(4)?,
@@ -152,8 +154,16 @@ impl Store for PgStore {
                         Some(list) => serde_json::from_value(list).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     },
                 })
-            })
-            .collect()
+            };
+            match read() {
+                Ok(job) => claimed.push(job),
+                Err(e) => unreadable.push(Failure::unreadable(claim, e)),
+            }
+        }
+        if !unreadable.is_empty() {
+            self.fail(unreadable, now).await?;
+        }
+        Ok(claimed)
     }
 
     async fn complete(&self, completions: Vec<Completion>, now: DateTime<Utc>) -> StoreResult<Completed> {

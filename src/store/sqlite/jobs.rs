@@ -16,7 +16,7 @@ use super::{SqliteStore, rows, sql};
 use crate::clock::after;
 use crate::job::{JobStatus, NewJob};
 use crate::store::answers::{answer_enqueue, inserted_with_resolved_dependencies};
-use crate::store::{ClaimRequest, ClaimedJob, DependencyOutcome, Enqueued, StoreError, StoreResult};
+use crate::store::{ClaimRef, ClaimRequest, ClaimedJob, DependencyOutcome, Enqueued, Failure, StoreError, StoreResult};
 
 impl SqliteStore {
     pub(super) async fn enqueue_jobs(&self, jobs: Vec<NewJob>, now: DateTime<Utc>) -> StoreResult<Vec<Enqueued>> {
@@ -107,9 +107,12 @@ impl SqliteStore {
             .fetch_all(&self.writer)
             .await?;
         self.sent(1);
-        let mut claimed = found
-            .iter()
-            .map(|row| {
+        let mut unreadable = Vec::new();
+        let mut claimed = Vec::with_capacity(found.len());
+        for row in &found {
+            let claim =
+                ClaimRef { job_id: rows::uuid(row, "job_id")?, execution_id: rows::uuid(row, "current_execution_id")? };
+            let read = || -> StoreResult<((i32, String), ClaimedJob)> {
                 let order: (i32, String) = (row.try_get("priority")?, row.try_get("created_at")?);
                 let dependencies: Option<String> = row.try_get("dependencies")?;
                 let mut dependencies: Vec<DependencyOutcome> = match dependencies {
@@ -118,8 +121,8 @@ impl SqliteStore {
                 };
                 dependencies.sort_by_key(|d| d.job_id);
                 let job = ClaimedJob {
-                    job_id: rows::uuid(row, "job_id")?,
-                    execution_id: rows::uuid(row, "current_execution_id")?,
+                    job_id: claim.job_id,
+                    execution_id: claim.execution_id,
                     attempt: row.try_get("attempts")?,
                     job_type: row.try_get("job_type")?,
                     payload: rows::json(row, "payload")?,
@@ -130,8 +133,15 @@ impl SqliteStore {
                     dependencies,
                 };
                 Ok((order, job))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
+            };
+            match read() {
+                Ok(read) => claimed.push(read),
+                Err(e) => unreadable.push(Failure::unreadable(claim, e)),
+            }
+        }
+        if !unreadable.is_empty() {
+            crate::store::Store::fail(self, unreadable, now).await?;
+        }
         // Highest priority, then oldest, then lowest id: the order they were picked in.
         claimed
             .sort_by(|((pa, ca), a), ((pb, cb), b)| pb.cmp(pa).then_with(|| ca.cmp(cb)).then(a.job_id.cmp(&b.job_id)));

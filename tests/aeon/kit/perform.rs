@@ -37,6 +37,11 @@ fn registry() -> Registry {
         .unwrap();
     registry.register_fn("nul", |_: JobContext, _: Value| async move { Outcome::Complete(json!("a\u{0}b")) }).unwrap();
     registry
+        .register_fn("deep", |_: JobContext, levels: usize| async move {
+            Outcome::Complete((0..levels).fold(json!(1), |inner, _| json!([inner])))
+        })
+        .unwrap();
+    registry
 }
 
 #[actix_rt::test(system = "crate::common::TestSystem")]
@@ -64,13 +69,21 @@ async fn a_payload_that_does_not_fit_gives_the_error_a_node_records() {
 
 #[actix_rt::test(system = "crate::common::TestSystem")]
 async fn a_result_the_store_cannot_keep_fails_as_on_a_node() {
-    let registry = registry();
-    let alone = perform_job(&registry, "nul", json!({})).await;
-    let mut node = TestNode::start(registry).await;
-    let job_id = node.submit("nul", json!({})).await;
-    node.drain().await;
-    let recorded = node.assert_status(job_id, JobStatus::DeadLetter).await;
-    assert_eq!(alone, Outcome::FailPermanently(recorded.error.unwrap()));
+    // A NUL, and nesting past what can be read back where a result travels (inside
+    // its dependents' claims): each fails the job for good, naming why.
+    for (job_type, payload, why) in [("nul", json!({}), "NUL"), ("deep", json!(65), "nested 65 levels deep")] {
+        let registry = registry();
+        let alone = perform_job(&registry, job_type, payload.clone()).await;
+        let mut node = TestNode::start(registry).await;
+        let job_id = node.submit(job_type, payload).await;
+        node.drain().await;
+        let recorded = node.assert_status(job_id, JobStatus::DeadLetter).await;
+        let error = recorded.error.unwrap();
+        assert!(error.contains(why), "{job_type}: {error}");
+        assert_eq!(alone, Outcome::FailPermanently(error));
+    }
+    let at_the_limit = perform_job(&registry(), "deep", json!(aeon::job::MAX_NESTING)).await;
+    assert!(matches!(at_the_limit, Outcome::Complete(_)), "{at_the_limit:?}");
 }
 
 #[actix_rt::test(system = "crate::common::TestSystem")]
