@@ -183,11 +183,18 @@ impl JobRequest {
         };
         let run_at = match self.run_at {
             None => None,
-            Some(s) => Some(
-                DateTime::parse_from_rfc3339(&s)
+            Some(s) => {
+                let at = DateTime::parse_from_rfc3339(&s)
                     .map_err(|e| ValidationError::new("run_at", format!("{s:?} is not an RFC 3339 time: {e}")))?
-                    .with_timezone(&Utc),
-            ),
+                    .with_timezone(&Utc);
+                // RFC 3339 has four-digit years; past them the backends part ways (one
+                // answers `+10000-…`, the other clamps): refused rather than changed.
+                if !(0..=9999).contains(&chrono::Datelike::year(&at)) {
+                    let why = format!("{s:?} is {at} in UTC, outside the years 0000 to 9999");
+                    return Err(ValidationError::new("run_at", why));
+                }
+                Some(at)
+            }
         };
         if let Some(key) = &self.idempotency_key
             && (key.is_empty() || key.chars().count() > 255 || key.contains('\0'))
@@ -242,14 +249,24 @@ pub fn validate_batch(requests: Vec<JobRequest>, limits: &SubmitLimits) -> Resul
     Ok(jobs)
 }
 
-/// Turns `depends_on` entries (job ids, or refs of the batch) into distinct job ids.
+/// The most jobs one job may wait for (a batch holds at most 10,000 jobs).
+pub const MAX_DEPENDENCIES: usize = 10_000;
+
+/// Turns `depends_on` entries (job ids, or refs of the batch) into distinct job ids,
+/// in one pass.
 fn resolve_dependencies(
     entries: &Option<Vec<String>>,
     own_id: Uuid,
     refs: &std::collections::HashMap<String, Uuid>,
 ) -> Result<Vec<Uuid>, ValidationError> {
-    let mut resolved: Vec<Uuid> = Vec::new();
-    for entry in entries.iter().flatten() {
+    let entries = entries.as_deref().unwrap_or_default();
+    if entries.len() > MAX_DEPENDENCIES {
+        let why = format!("{} entries, over the limit of {MAX_DEPENDENCIES}", entries.len());
+        return Err(ValidationError::new("depends_on", why));
+    }
+    let mut resolved: Vec<Uuid> = Vec::with_capacity(entries.len());
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    for entry in entries {
         let id = match (refs.get(entry), Uuid::try_parse(entry)) {
             (Some(id), _) => *id,
             (None, Ok(id)) => id,
@@ -263,7 +280,7 @@ fn resolve_dependencies(
         if id == own_id {
             return Err(ValidationError::new("depends_on", "a job cannot depend on itself"));
         }
-        if !resolved.contains(&id) {
+        if seen.insert(id) {
             resolved.push(id);
         }
     }

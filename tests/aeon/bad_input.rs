@@ -17,6 +17,17 @@ fn parse_and_validate(body: &str, limits: &SubmitLimits) -> Result<(), Validatio
 #[case::missing_type(r#"{"payload":{}}"#, "type", "missing field")]
 #[case::malformed_json(r#"{"type":"noop","#, "body", "EOF")]
 #[case::not_an_object(r#"["noop",{}]"#, "body", "JSON object")]
+#[case::run_at_past_9999(
+    r#"{"type":"noop","run_at":"9999-12-31T23:30:00-01:00"}"#,
+    "run_at",
+    "outside the years 0000 to 9999"
+)]
+#[case::run_at_before_0000(
+    r#"{"type":"noop","run_at":"0000-01-01T00:30:00+01:00"}"#,
+    "run_at",
+    "outside the years 0000 to 9999"
+)]
+#[case::too_many_dependencies(&format!(r#"{{"type":"noop","depends_on":[{}]}}"#, vec![r#""0193b0e4-7a5c-7d1e-8f00-000000000001""#; 10_001].join(",")), "depends_on", "10001 entries, over the limit of 10000")]
 #[case::too_deep_to_read_back(&format!(r#"{{"type":"noop","payload":{}{}}}"#, "[".repeat(65), "]".repeat(65)), "payload", "nested 65 levels deep; at most 64")]
 #[case::absurdly_deep(&format!(r#"{{"type":"noop","payload":{}{}}}"#, "[".repeat(10_000), "]".repeat(10_000)), "payload", "recursion limit")]
 #[case::wrong_type(r#"{"type":"noop","priority":"high"}"#, "priority", "invalid type")]
@@ -38,6 +49,18 @@ fn bad_submissions_name_the_field(#[case] body: &str, #[case] field: &str, #[cas
     let err = parse_and_validate(body, &SubmitLimits::default()).expect_err("must be refused");
     assert_eq!(err.field, field, "{err}");
     assert!(err.reason.contains(reason), "{err} should say {reason:?}");
+}
+
+#[test]
+fn the_edges_of_the_limits_are_accepted() {
+    for run_at in ["9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z", "9999-12-31T23:00:00-00:59"] {
+        let body = format!(r#"{{"type":"noop","run_at":"{run_at}"}}"#);
+        parse_and_validate(&body, &SubmitLimits::default()).expect(run_at);
+    }
+    let same = vec![r#""0193b0e4-7a5c-7d1e-8f00-000000000001""#; 10_000].join(",");
+    let request = JobRequest::from_json(format!(r#"{{"type":"noop","depends_on":[{same}]}}"#).as_bytes()).unwrap();
+    let job = request.validate(&SubmitLimits::default()).expect("10,000 entries: within the limit");
+    assert_eq!(job.depends_on.len(), 1, "the same id ten thousand times is one dependency");
 }
 
 #[test]
