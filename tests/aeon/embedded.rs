@@ -130,3 +130,21 @@ async fn a_second_store_on_one_sqlite_file_is_refused_until_the_first_lets_go() 
     drop(first);
     SqliteStore::connect(&url, BackoffPolicy::default()).await.expect("free again once the first is gone");
 }
+
+/// Another name for the same file (a symlink, to the file or to its folder) takes the
+/// same lock.
+#[actix_rt::test(system = "crate::common::TestSystem")]
+async fn a_symlink_to_a_locked_sqlite_file_is_refused_too() {
+    let folder = Folder::new();
+    let real = folder.0.join("real");
+    std::fs::create_dir(&real).unwrap();
+    let url = format!("sqlite://{}", real.join("one.db").display());
+    let _first = SqliteStore::connect(&url, BackoffPolicy::default()).await.expect("the first store");
+    std::os::unix::fs::symlink(real.join("one.db"), folder.0.join("alias.db")).unwrap();
+    std::os::unix::fs::symlink(&real, folder.0.join("linked")).unwrap();
+    for other in [folder.0.join("alias.db"), folder.0.join("linked").join("one.db")] {
+        let url = format!("sqlite://{}", other.display());
+        let refused = SqliteStore::connect(&url, BackoffPolicy::default()).await.expect_err("the same file");
+        assert!(refused.to_string().contains("already in use"), "{}: {refused}", other.display());
+    }
+}

@@ -20,10 +20,27 @@ pub fn lock_path(database: &Path) -> PathBuf {
     PathBuf::from(path)
 }
 
+/// The database's real path, symlinks resolved (the file's, or its folder's while the
+/// file does not exist yet), so that every name of one file takes the one lock. (A hard
+/// link is a name of its own: it is not caught.)
+fn resolved(database: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(database) {
+        return real;
+    }
+    let folder = match database.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(folder), database.file_name()) {
+        (Ok(folder), Some(name)) => folder.join(name),
+        _ => database.to_path_buf(),
+    }
+}
+
 /// Takes the single-node lock of `database`, or explains why another node has it.
 /// The lock lasts as long as the returned file stays open.
 pub fn take(database: &Path) -> StoreResult<File> {
-    let path = lock_path(database);
+    let path = lock_path(&resolved(database));
     let file = File::options()
         .create(true)
         .truncate(false)
