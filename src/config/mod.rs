@@ -9,7 +9,7 @@ mod load;
 mod redact;
 mod validate;
 
-pub use redact::redact_url;
+pub use redact::{redact_url, scrub, url_secrets};
 
 use serde::{Deserialize, Serialize};
 

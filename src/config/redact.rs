@@ -40,6 +40,29 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The credentials `url` carries (its password, the values of query parameters named
+/// like one), as written and decoded: what must not appear in any message about it.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let Ok(parsed) = url::Url::parse(url) else { return Vec::new() };
+    let secret = |name: &str| SECRET_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p));
+    let mut found: Vec<String> = parsed.password().map(str::to_string).into_iter().collect();
+    found.extend(parsed.query_pairs().filter(|(name, _)| secret(name)).map(|(_, value)| value.into_owned()));
+    let decoded: Vec<String> = found
+        .iter()
+        .filter_map(|s| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()))
+        .collect();
+    found.extend(decoded);
+    found.retain(|s| !s.is_empty());
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// `text` with each of `secrets` replaced by `***`.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    secrets.iter().fold(text.to_string(), |text, secret| text.replace(secret.as_str(), "***"))
+}
+
 /// The value of `key` as it may be shown.
 pub(super) fn shown(key: &str, value: &str) -> String {
     if SECRET_KEYS.contains(&key) {

@@ -36,6 +36,9 @@ const MAX_JOB_POINTS: u32 = 1_000;
 pub struct QdrantVectorStore {
     client: std::sync::Arc<Qdrant>,
     collection: String,
+    /// The credentials of its URL and its API key: the client's errors quote the URL
+    /// whole, and they reach logs and the open `/readyz` body.
+    secrets: std::sync::Arc<[String]>,
 }
 
 impl std::fmt::Debug for QdrantVectorStore {
@@ -44,14 +47,13 @@ impl std::fmt::Debug for QdrantVectorStore {
     }
 }
 
-fn unavailable(e: QdrantError) -> VectorError {
-    VectorError::Unavailable(e.to_string())
-}
-
 impl QdrantVectorStore {
     /// A client of the Qdrant at `url` (gRPC, e.g. `http://127.0.0.1:6334`). Does not
     /// connect: the first call does.
     pub fn connect(url: &str, api_key: &str, collection: &str, timeout: Duration) -> VectorResult<Self> {
+        let mut secrets = crate::config::url_secrets(url);
+        secrets.extend((!api_key.is_empty()).then(|| api_key.to_string()));
+        let secrets: std::sync::Arc<[String]> = secrets.into();
         let api_key = (!api_key.is_empty()).then(|| api_key.to_string());
         let client = Qdrant::from_url(url)
             .api_key(api_key)
@@ -59,8 +61,13 @@ impl QdrantVectorStore {
             .connect_timeout(timeout)
             .skip_compatibility_check()
             .build()
-            .map_err(unavailable)?;
-        Ok(Self { client: std::sync::Arc::new(client), collection: collection.to_string() })
+            .map_err(|e| VectorError::Unavailable(crate::config::scrub(&e.to_string(), &secrets)))?;
+        Ok(Self { client: std::sync::Arc::new(client), collection: collection.to_string(), secrets })
+    }
+
+    /// A client error as this store reports it: unavailable, its credentials hidden.
+    fn unavailable(&self, e: QdrantError) -> VectorError {
+        VectorError::Unavailable(crate::config::scrub(&e.to_string(), &self.secrets))
     }
 
     /// The collection's name.
@@ -70,7 +77,7 @@ impl QdrantVectorStore {
 
     /// Deletes the collection (tests clean up with it).
     pub async fn drop_collection(&self) -> VectorResult<()> {
-        self.client.delete_collection(&self.collection).await.map_err(unavailable)?;
+        self.client.delete_collection(&self.collection).await.map_err(|e| self.unavailable(e))?;
         Ok(())
     }
 }
@@ -95,22 +102,22 @@ impl VectorStore for QdrantVectorStore {
     }
 
     async fn prepare(&self) -> VectorResult<()> {
-        let exists = self.client.collection_exists(&self.collection).await.map_err(unavailable)?;
+        let exists = self.client.collection_exists(&self.collection).await.map_err(|e| self.unavailable(e))?;
         if !exists {
             let vectors = VectorParamsBuilder::new(DIMENSION as u64, Distance::Cosine);
             let create = CreateCollectionBuilder::new(&self.collection).vectors_config(vectors);
             if let Err(e) = self.client.create_collection(create).await {
                 // Another node may have created it meanwhile.
-                if !self.client.collection_exists(&self.collection).await.map_err(unavailable)? {
-                    return Err(unavailable(e));
+                if !self.client.collection_exists(&self.collection).await.map_err(|e| self.unavailable(e))? {
+                    return Err(self.unavailable(e));
                 }
             }
         }
-        let info = self.client.collection_info(&self.collection).await.map_err(unavailable)?;
+        let info = self.client.collection_info(&self.collection).await.map_err(|e| self.unavailable(e))?;
         let schema = info.result.map(|r| r.payload_schema).unwrap_or_default();
         for field in INDEXED.into_iter().filter(|f| !schema.contains_key(*f)) {
             let index = CreateFieldIndexCollectionBuilder::new(&self.collection, field, FieldType::Keyword).wait(true);
-            self.client.create_field_index(index).await.map_err(unavailable)?;
+            self.client.create_field_index(index).await.map_err(|e| self.unavailable(e))?;
         }
         Ok(())
     }
@@ -134,7 +141,7 @@ impl VectorStore for QdrantVectorStore {
             structs.push(PointStruct::new(id, point.vector, payload));
         }
         let upsert = UpsertPointsBuilder::new(&self.collection, structs).wait(true);
-        self.client.upsert_points(upsert).await.map_err(unavailable)?;
+        self.client.upsert_points(upsert).await.map_err(|e| self.unavailable(e))?;
         Ok(())
     }
 
@@ -153,7 +160,7 @@ impl VectorStore for QdrantVectorStore {
         let search = SearchPointsBuilder::new(&self.collection, query.vector, u64::from(query.limit))
             .filter(filter)
             .with_payload(true);
-        let found = self.client.search_points(search).await.map_err(unavailable)?;
+        let found = self.client.search_points(search).await.map_err(|e| self.unavailable(e))?;
         found.result.into_iter().map(|p| Ok(Scored { context: context_of(p.payload)?, score: p.score })).collect()
     }
 
@@ -163,7 +170,7 @@ impl VectorStore for QdrantVectorStore {
             .limit(MAX_JOB_POINTS)
             .with_payload(true)
             .with_vectors(true);
-        let found = self.client.scroll(scroll).await.map_err(unavailable)?;
+        let found = self.client.scroll(scroll).await.map_err(|e| self.unavailable(e))?;
         let mut points = found
             .result
             .into_iter()
@@ -171,5 +178,21 @@ impl VectorStore for QdrantVectorStore {
             .collect::<VectorResult<Vec<_>>>()?;
         points.sort_by_key(|p| (p.context.attempt, p.context.recorded_at));
         Ok(points)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn an_unreachable_qdrant_is_reported_without_its_credentials() {
+        let url = "http://aeon:pa55word@127.0.0.1:1/?api_key=qu3ry-key";
+        let store = QdrantVectorStore::connect(url, "c0nfig-key", "c", Duration::from_millis(500)).unwrap();
+        let error = store.prepare().await.expect_err("nothing listens on port 1").to_string();
+        for secret in ["pa55word", "qu3ry-key", "c0nfig-key"] {
+            assert!(!error.contains(secret), "{secret} shown: {error}");
+        }
+        assert!(error.contains("127.0.0.1"), "still says where: {error}");
     }
 }
