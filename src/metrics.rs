@@ -172,6 +172,8 @@ impl Metrics {
             RunResult::Snoozed => "snoozed",
             RunResult::Released => "released",
             RunResult::Cancelled => "cancelled",
+            // A result the store refused: the job's fate was decided elsewhere.
+            RunResult::Fenced => "fenced",
             RunResult::Abandoned => return,
         };
         self.outcomes.get_or_create(&[("outcome", outcome.to_string())]).inc();

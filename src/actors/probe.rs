@@ -20,6 +20,10 @@ pub enum RunResult {
     Cancelled,
     /// Its worker died; the Supervisor voided the claim.
     Abandoned,
+    /// The handler ended, but the store refused its result: the claim had been lost
+    /// meanwhile (rescued, cancelled). The fencing token did its work; nothing of this
+    /// run counts anywhere.
+    Fenced,
 }
 
 /// Something an actor did that a test may wait for.

@@ -217,21 +217,35 @@ impl JobActor {
         let store = self.store.clone();
         let request = settlement.clone();
         let claim = self.claim.claim_ref();
-        let sent: BoxFuture<'static, StoreResult<()>> = Box::pin(async move {
+        // Answers whether the store took it: `false` when the claim was lost meanwhile.
+        let sent: BoxFuture<'static, StoreResult<bool>> = Box::pin(async move {
             let delivered = |e: MailboxError| StoreError::Database(e.to_string().into());
             match request {
-                Settlement::Complete(c) => store.send(store::Complete(c)).await.map_err(delivered)?.map(drop_applied),
-                Settlement::Fail(f, _) => store.send(store::Fail(f)).await.map_err(delivered)?.map(drop_outcome),
-                Settlement::Release { run_at, reason, .. } => {
-                    store.send(store::Release(vec![claim], run_at, reason)).await.map_err(delivered)?.map(|_| ())
+                Settlement::Complete(c) => {
+                    store.send(store::Complete(c)).await.map_err(delivered)?.map(|a| a != Applied::Stale)
                 }
+                Settlement::Fail(f, _) => {
+                    store.send(store::Fail(f)).await.map_err(delivered)?.map(|o| o != FailOutcome::Stale)
+                }
+                Settlement::Release { run_at, reason, .. } => store
+                    .send(store::Release(vec![claim], run_at, reason))
+                    .await
+                    .map_err(delivered)?
+                    .map(|applied| !applied.contains(&Applied::Stale)),
             }
         });
         ctx.spawn(sent.into_actor(self).map(move |written, act, ctx| match written {
-            Ok(()) => {
+            Ok(true) => {
                 let (outcome, error) = settlement_outcome(&settlement);
                 act.record_context(outcome, error);
                 act.finish(settlement_result(&settlement), ctx)
+            }
+            Ok(false) => {
+                // Whoever took the claim recorded the attempt (CRASHED, CANCELLED): this
+                // run's outcome is recorded nowhere, its context included.
+                tracing::info!(job_id = %act.claim.job_id, execution_id = %act.claim.execution_id,
+                    "the store refused this run's result: its claim was lost meanwhile (fenced)");
+                act.finish(RunResult::Fenced, ctx)
             }
             Err(e) => {
                 tracing::warn!(job_id = %act.claim.job_id, error = %e, "recording the run failed; retrying");
@@ -259,9 +273,6 @@ impl JobActor {
         ctx.stop();
     }
 }
-
-fn drop_applied(_: Applied) {}
-fn drop_outcome(_: FailOutcome) {}
 
 /// How the attempt's execution row records a settlement: its status and error.
 fn settlement_outcome(settlement: &Settlement) -> (ExecutionStatus, Option<String>) {

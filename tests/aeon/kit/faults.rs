@@ -131,7 +131,26 @@ async fn only_the_rescue_lease_holder_sweeps_expired_leases(db: TestDb) {
     node.assert_status(job_id, JobStatus::Completed).await;
 }
 
+/// A result the store refuses (the claim was lost while the handler ran: here the job
+/// was cancelled in the store behind the node's back) counts as nothing: the run ends
+/// `Fenced`, not `Succeeded`, so neither its context nor the metrics record a success.
+async fn a_result_the_store_refuses_is_not_counted_a_success(db: TestDb) {
+    let (mut node, mut gate) = gated_node(&db).await;
+    let job_id = node.submit("gate", json!("late")).await;
+    assert_eq!(gate.next().await, GateEvent::Arrived(json!("late")));
+    node.store().cancel(job_id, node.now()).await.expect("cancelled in the store alone");
+    gate.open(1);
+    let ended =
+        node.expect_event("the run's end", |e| matches!(e, Event::JobFinished { job_id: j, .. } if *j == job_id)).await;
+    assert!(matches!(ended, Event::JobFinished { result: aeon::actors::probe::RunResult::Fenced, .. }), "{ended:?}");
+    let runs = node.executions(job_id).await;
+    let statuses: Vec<_> = runs.iter().map(|e| e.execution_status).collect();
+    assert_eq!(statuses, [ExecutionStatus::Cancelled], "the cancel's record only");
+    node.assert_status(job_id, JobStatus::Cancelled).await;
+}
+
 on_every_backend!(
+    a_result_the_store_refuses_is_not_counted_a_success,
     only_the_rescue_lease_holder_sweeps_expired_leases,
     a_dead_worker_s_queued_claims_go_back_free_at_its_death,
     a_panicked_worker_s_job_is_recorded_crashed_and_retried,
