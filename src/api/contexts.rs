@@ -27,6 +27,7 @@ const DEFAULT_SIMILAR: u32 = 10;
 #[serde(deny_unknown_fields)]
 pub struct SimilarQueryParams {
     /// How many, 1 to 100 (default 10).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 

@@ -21,18 +21,23 @@ pub const SEARCH_DEFAULT_WINDOW: TimeDelta = TimeDelta::hours(24);
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilterSpec {
-    /// Only jobs in this status.
+    /// Only jobs in this status (empty: any).
+    #[schema(pattern = "^(|WAITING|PENDING|RUNNING|COMPLETED|DEAD_LETTER|CANCELLED)$")]
     pub status: Option<String>,
-    /// Only jobs of this type.
+    /// Only jobs of this type (empty: any).
     #[serde(rename = "type")]
+    #[schema(pattern = "^[a-z0-9_.-]{0,64}$", max_length = 64)]
     pub job_type: Option<String>,
     /// Only jobs created at or after this time (RFC 3339).
+    #[schema(format = DateTime)]
     pub since: Option<String>,
-    /// Only jobs created before this time (RFC 3339).
+    /// Only jobs created before this time (RFC 3339), after `since`.
+    #[schema(format = DateTime)]
     pub until: Option<String>,
     /// Only jobs whose payload (as JSON text) or error contains this text,
-    /// case-sensitive, 1 to 200 characters. It is not indexed: it reads the jobs of the
-    /// time range, which is the last 24 hours when `since` is not given.
+    /// case-sensitive, at most 200 characters. It is not indexed: it reads the jobs of
+    /// the time range, which is the last 24 hours when `since` is not given.
+    #[schema(max_length = 200, pattern = "^[^\\u0000]*$")]
     pub search: Option<String>,
 }
 

@@ -5,11 +5,13 @@
 mod bulk;
 mod contexts;
 mod error;
+mod exact;
 pub mod filter;
 mod jobs;
 pub mod nodes;
 pub mod openapi;
 mod ops;
+pub mod routes;
 mod snapshots;
 mod views;
 mod workers;
@@ -24,7 +26,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::middleware::{Next, from_fn};
+use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpServer};
 use futures::StreamExt;
@@ -43,7 +45,7 @@ pub fn serve(node: Node, bind: &str) -> std::io::Result<(Server, Vec<SocketAddr>
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
                     ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()).into()
                 }))
-                .configure(routes)
+                .configure(routes::register)
         })
         .workers(2)
         .disable_signals() // the node owns shutdown: it drains first
@@ -51,44 +53,6 @@ pub fn serve(node: Node, bind: &str) -> std::io::Result<(Server, Vec<SocketAddr>
         .bind(bind)?;
     let addrs = server.addrs();
     Ok((server.run(), addrs))
-}
-
-/// Every route of the API.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/livez", web::get().to(ops::livez))
-        .route("/readyz", web::get().to(ops::readyz))
-        .route("/metrics", web::get().to(ops::metrics))
-        .route("/openapi.json", web::get().to(openapi::serve))
-        .service(
-            web::scope("/v1")
-                .wrap(from_fn(authenticate))
-                .route("/jobs", web::post().to(jobs::submit))
-                .route("/jobs", web::get().to(jobs::list))
-                .route("/jobs/batch", web::post().to(jobs::submit_batch))
-                .route("/jobs/bulk", web::post().to(bulk::run))
-                .route("/jobs/{id}", web::get().to(jobs::show))
-                .route("/jobs/{id}/cancel", web::post().to(jobs::cancel))
-                .route("/jobs/{id}/similar", web::get().to(contexts::similar))
-                .route("/jobs/{id}/context", web::get().to(contexts::context))
-                .route("/workflows/{id}", web::get().to(jobs::workflow))
-                .route("/workers", web::get().to(workers::list))
-                .route("/workers/{id}/crash", web::post().to(workers::crash))
-                .route("/workers/{id}/health", web::get().to(workers::health))
-                .route("/nodes", web::get().to(nodes::list))
-                .route("/nodes/{id}/drain", web::post().to(nodes::drain))
-                .route("/dead-letters", web::get().to(ops::dead_letters))
-                .route("/dead-letters/{job_id}/requeue", web::post().to(ops::requeue))
-                .route("/snapshots", web::post().to(snapshots::create))
-                .route("/snapshots", web::get().to(snapshots::list))
-                .route("/snapshots/{id}", web::get().to(snapshots::show))
-                .route("/snapshots/{id}/restore", web::post().to(snapshots::restore))
-                .route("/stats", web::get().to(ops::stats))
-                .route("/stats/history", web::get().to(ops::history))
-                .route("/session", web::get().to(ops::session)),
-        )
-        .configure(crate::ui::routes)
-        // 405 with `Allow` for a routed path and another method, 404 otherwise.
-        .default_service(web::to(openapi::fallback));
 }
 
 /// What a caller may do, as its token says.
@@ -104,7 +68,7 @@ pub enum Access {
 /// may do everything, `api.read_token` (when set) only GETs; a write with it is 403.
 /// Both are compared in constant time. The access granted is left in the request's
 /// extensions for the handlers (`/v1/session` answers it).
-async fn authenticate(
+pub(crate) async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {

@@ -1,18 +1,14 @@
 //! The OpenAPI document, generated from the handlers' annotations and made exact
-//! where they cannot say it all (a test runs an OpenAPI 3.1 validator on it), and the
-//! 405 answers it makes possible: a path routed for other methods answers with `Allow`.
-
-use std::sync::LazyLock;
+//! where they cannot say it all (a test runs an OpenAPI 3.1 validator on it, another
+//! compares its operations with the route list, `super::routes`).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ALLOW, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use crate::node::Node;
 
-use super::ApiError;
 use super::{bulk, contexts, jobs, nodes, ops, snapshots, workers};
 
 #[derive(OpenApi)]
@@ -75,7 +71,7 @@ fn pretty(doc: &Value) -> String {
 /// The generated document, made exact where annotations cannot say it all.
 fn document_value() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
-    for item in doc["paths"].as_object_mut().into_iter().flat_map(|paths| paths.values_mut()) {
+    for (path, item) in doc["paths"].as_object_mut().into_iter().flatten() {
         for operation in item.as_object_mut().into_iter().flat_map(|ops| ops.values_mut()) {
             // OpenAPI requires a description on every response.
             for (code, response) in operation.get_mut("responses").and_then(Value::as_object_mut).into_iter().flatten()
@@ -93,24 +89,33 @@ fn document_value() -> Value {
                         parameter["schema"]["type"] = types[0].clone();
                     }
                 }
-                // Every path parameter of this API is an id, and ids are UUIDs (400 otherwise).
-                if parameter["in"] == "path" && parameter["schema"]["type"] == "string" {
-                    parameter["schema"]["format"] = json!("uuid");
+                // Every path parameter is an id, as the routes match it (400 otherwise).
+                if parameter["in"] == "path" {
+                    parameter["schema"] = path_parameter_schema(path, parameter["name"].as_str().unwrap_or(""));
                 }
             }
         }
     }
     unique_operation_ids(&mut doc);
+    super::exact::make_exact(&mut doc);
     let schemas = &mut doc["components"]["schemas"];
     schemas["JsonValue"] = json_value_schema();
-    if let Some(payload) = schemas.pointer_mut("/JobRequest/properties/payload") {
-        let description = payload["description"].clone();
-        *payload = json!({ "$ref": "#/components/schemas/JsonValue", "description": description });
-    }
     if schemas.get("CrashRequest").is_some() {
         schemas["CrashRequest"] = crash_request_schema();
     }
     doc
+}
+
+/// The schema of the parameter `{name}` of `path`: the id the route matches there.
+fn path_parameter_schema(path: &str, name: &str) -> Value {
+    let collection = path.split('/').take_while(|s| *s != format!("{{{name}}}")).last().unwrap_or("");
+    let id = super::routes::id_of(collection)
+        .unwrap_or_else(|| panic!("{path}: the parameter {name} follows no collection with ids"));
+    if id.uuid {
+        json!({ "type": "string", "format": "uuid" })
+    } else {
+        json!({ "type": "string", "pattern": format!("^{}$", id.regex) })
+    }
 }
 
 /// Operation ids are the handlers' names, and several modules have a `list` or a
@@ -189,62 +194,4 @@ fn crash_request_schema() -> Value {
             },
         ],
     })
-}
-
-/// Routes the document does not describe, with their methods.
-const UNDOCUMENTED: [(&str, &str); 1] = [("/openapi.json", "GET")];
-
-/// Each route's path segments (`{x}` matches any one segment) and methods, from the document.
-static ROUTES: LazyLock<Vec<(Vec<String>, Vec<String>)>> = LazyLock::new(|| {
-    let doc = document_value();
-    let mut routes: Vec<(Vec<String>, Vec<String>)> = doc["paths"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(path, item)| {
-            let methods = item.as_object().into_iter().flat_map(|m| m.keys()).map(|m| m.to_uppercase()).collect();
-            (segments(path), methods)
-        })
-        .collect();
-    routes.extend(UNDOCUMENTED.iter().map(|(path, method)| (segments(path), vec![method.to_string()])));
-    routes
-});
-
-fn segments(path: &str) -> Vec<String> {
-    path.split('/').map(str::to_string).collect()
-}
-
-/// The methods routed at `path` (every documented route whose template matches it),
-/// sorted; `None` when no route has that path.
-pub fn allowed_methods(path: &str) -> Option<Vec<String>> {
-    let given = segments(path);
-    let mut methods: Vec<String> = ROUTES
-        .iter()
-        .filter(|(template, _)| {
-            template.len() == given.len()
-                && template.iter().zip(&given).all(|(t, g)| t == g || (t.starts_with('{') && !g.is_empty()))
-        })
-        .flat_map(|(_, methods)| methods.iter().cloned())
-        .collect();
-    methods.sort();
-    methods.dedup();
-    (!methods.is_empty()).then_some(methods)
-}
-
-/// What a request no route took gets: 405 with `Allow` when its path is routed for
-/// other methods, 404 otherwise.
-pub async fn fallback(req: HttpRequest) -> HttpResponse {
-    match allowed_methods(req.path()) {
-        Some(methods) => {
-            let allow = methods.join(", ");
-            let message = format!("{} is not allowed on {}; allowed: {allow}", req.method(), req.path());
-            let mut response =
-                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message).error_response();
-            if let Ok(value) = HeaderValue::from_str(&allow) {
-                response.headers_mut().insert(ALLOW, value);
-            }
-            response
-        }
-        None => ApiError::not_found("no such route").error_response(),
-    }
 }

@@ -66,15 +66,15 @@ pub struct JobRequest {
     #[schema(value_type = Object)]
     pub payload: Value,
     /// Higher runs first (default 0).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(minimum = -2147483648i64, maximum = 2147483647i64)]
     pub priority: Option<i64>,
     /// Retries after the first attempt, at most `jobs.max_retries_limit` (default 100).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(minimum = 0, maximum = 100)]
     pub max_retries: Option<i64>,
     /// Milliseconds a run may take (default `jobs.default_timeout_ms`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(minimum = 1, maximum = 2147483647i64)]
     pub timeout_ms: Option<i64>,
     /// RFC 3339; the job is not claimed before this time.
@@ -100,6 +100,24 @@ pub struct JobRequest {
     #[serde(default, rename = "ref")]
     #[schema(min_length = 1, max_length = 64)]
     pub reference: Option<String>,
+}
+
+/// An integer as JSON (and JSON Schema) counts one: `3`, or `3.0` and `3e2` (numbers
+/// without a fraction). `2.5` is refused, naming the field.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    match n.as_f64() {
+        // In -2^63..2^63, where the conversion is exact.
+        Some(f) if f.fract() == 0.0 && (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f) => {
+            Ok(Some(f as i64))
+        }
+        _ if n.is_u64() => Err(D::Error::custom(format!("{n} is out of range"))),
+        _ => Err(D::Error::custom(format!("{n} is not a whole number"))),
+    }
 }
 
 /// A validated job, ready to be written.

@@ -5,8 +5,8 @@
 //! node shows the whole cluster and the API's checks (read-only tokens included) are
 //! the only ones. `docs/dashboard.md` explains the choice.
 
+use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, web};
 
 const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -17,12 +17,20 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsa
                    img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
                    frame-ancestors 'none'";
 
-/// The dashboard's routes (open: the files hold no data; the data needs the token).
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ui", web::get().to(|| async { asset(INDEX, "text/html; charset=utf-8") }))
-        .route("/ui/", web::get().to(|| async { asset(INDEX, "text/html; charset=utf-8") }))
-        .route("/ui/app.js", web::get().to(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }))
-        .route("/ui/app.css", web::get().to(|| async { asset(APP_CSS, "text/css; charset=utf-8") }));
+/// The dashboard's page (served at `/ui` and `/ui/`; the routes are in
+/// `crate::api::routes`, open: the files hold no data; the data needs the token).
+pub async fn index() -> HttpResponse {
+    asset(INDEX, "text/html; charset=utf-8")
+}
+
+/// Its script.
+pub async fn app_js() -> HttpResponse {
+    asset(APP_JS, "text/javascript; charset=utf-8")
+}
+
+/// Its style sheet.
+pub async fn app_css() -> HttpResponse {
+    asset(APP_CSS, "text/css; charset=utf-8")
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> HttpResponse {

@@ -147,7 +147,7 @@ async fn the_openapi_document_is_valid_and_declares_what_the_server_enforces() {
                 assert!(response["description"].is_string(), "{method} {path} {code} has no description");
             }
             for parameter in operation["parameters"].as_array().into_iter().flatten() {
-                if parameter["in"] == "path" {
+                if parameter["in"] == "path" && !path.starts_with("/v1/nodes/") {
                     assert_eq!(parameter["schema"]["format"], "uuid", "{method} {path}: {parameter}");
                 }
                 if parameter["name"] == "limit"
@@ -172,6 +172,38 @@ async fn the_openapi_document_is_valid_and_declares_what_the_server_enforces() {
     assert_eq!(request["payload"]["$ref"], "#/components/schemas/JsonValue");
     let jobs = &schemas["BatchRequest"]["properties"]["jobs"];
     assert_eq!((&jobs["minItems"], &jobs["maxItems"]), (&json!(1), &json!(10_000)));
+    // A job's JSON is any JSON, going in and coming out.
+    for view in ["JobView", "DeadLetterView"] {
+        assert_eq!(schemas[view]["properties"]["payload"]["$ref"], "#/components/schemas/JsonValue", "{view}");
+    }
+    assert_eq!(schemas["JobView"]["properties"]["result"]["$ref"], "#/components/schemas/JsonValue");
+    assert_eq!(schemas["BulkRequest"]["properties"]["action"]["enum"], json!(["cancel", "retry_now", "requeue"]));
+    assert_eq!(schemas["CreateSnapshot"]["properties"]["type"]["enum"], json!(["FULL", "INCREMENTAL", "AUTO"]));
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    // Every /v1 operation needs the token and says what its absence, a read-only token
+    // and a store that does not answer get; every body may be malformed or too large.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let codes: Vec<&str> = operation["responses"].as_object().unwrap().keys().map(String::as_str).collect();
+            let mut expected = Vec::new();
+            if path.starts_with("/v1/") {
+                assert_eq!(operation["security"], json!([{"bearer": []}]), "{method} {path}");
+                expected.extend(["401", "503"]);
+                if method != "get" {
+                    expected.push("403");
+                }
+            }
+            if operation.get("requestBody").is_some() {
+                expected.extend(["400", "413"]);
+            }
+            if path.contains('{') {
+                expected.push("400");
+            }
+            for code in expected {
+                assert!(codes.contains(&code), "{method} {path} does not document {code}: {codes:?}");
+            }
+        }
+    }
     assert!(schemas["Submitted"]["properties"]["warnings"].is_object());
     assert!(schemas["Stats"]["properties"]["unhandled_types"].is_object());
 
@@ -188,30 +220,115 @@ async fn the_openapi_document_is_valid_and_declares_what_the_server_enforces() {
     api.stop().await;
 }
 
+/// An error answer quotes at most a bounded part of what was sent, however large, and
+/// a body nested deeper than the parser's limit is malformed (400), not invalid (422).
+#[actix_rt::test(system = "crate::common::TestSystem")]
+async fn error_answers_are_bounded_and_too_deep_a_body_is_malformed() {
+    let api = ApiNode::start(|_| {}).await;
+    let huge = "x".repeat(3_000_000);
+    // The field named is the one at fault; an unknown field's name is itself cut.
+    for (body, field) in [
+        (json!({"type": huge}).to_string(), "type"),
+        (json!({"type": "noop", "run_at": huge}).to_string(), "run_at"),
+        (format!(r#"{{"type":"noop","{huge}":1}}"#), "xxxxxxxx"),
+    ] {
+        let (status, _, text) = raw(format!("{}/v1/jobs", api.url()), "POST", Some(body)).await;
+        assert_eq!(status, 422, "{text:.300}");
+        assert!(text.len() < 2_000, "a {} byte answer: {text:.300}", text.len());
+        let error: Value = serde_json::from_str(&text).unwrap();
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.ends_with(" more characters]"), "the cut is marked: {message}");
+        let given = error["error"]["field"].as_str().unwrap();
+        assert!(given.starts_with(field) && given.len() < 300, "{given:.300}");
+    }
+    // The body's object, and the payload's arrays inside it.
+    let deep = |depth: usize| format!(r#"{{"type":"noop","payload":{}{}}}"#, "[".repeat(depth), "]".repeat(depth));
+    let (status, answer) = api.post("/v1/jobs", &deep(126)).await;
+    assert_eq!(status, 201, "as deep as the limit allows: {answer}");
+    for depth in [127, 10_000] {
+        let (status, answer) = api.post("/v1/jobs", &deep(depth)).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("malformed_json")), "{depth}: {answer}");
+        assert_eq!(answer["error"]["field"], "body");
+    }
+    api.stop().await;
+}
+
+/// Routes the OpenAPI document does not describe, on purpose.
+const UNDOCUMENTED: [(&str, &str); 5] = [
+    ("GET", "/openapi.json"), // the document itself
+    ("GET", "/ui"),           // the dashboard's files
+    ("GET", "/ui/"),
+    ("GET", "/ui/app.js"),
+    ("GET", "/ui/app.css"),
+];
+
+#[test]
+fn the_document_describes_exactly_the_routes_the_server_registers() {
+    let doc: Value = serde_json::from_str(&aeon::api::openapi::document()).unwrap();
+    let mut documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+        .collect();
+    documented.sort();
+    let mut routed: Vec<(String, String)> = aeon::api::routes::ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .filter(|(m, p)| !UNDOCUMENTED.contains(&(m.as_str(), p.as_str())))
+        .collect();
+    routed.sort();
+    let missing: Vec<_> = documented.iter().filter(|d| !routed.contains(d)).collect();
+    let extra: Vec<_> = routed.iter().filter(|r| !documented.contains(r)).collect();
+    assert!(missing.is_empty(), "documented but not routed: {missing:?}");
+    assert!(extra.is_empty(), "routed but not documented (nor listed in UNDOCUMENTED): {extra:?}");
+    for (method, path) in UNDOCUMENTED {
+        assert!(
+            aeon::api::routes::ROUTES.iter().any(|r| (r.method, r.path) == (method, path)),
+            "{method} {path} is listed as undocumented but is not routed"
+        );
+    }
+}
+
 #[actix_rt::test(system = "crate::common::TestSystem")]
 async fn methods_a_path_does_not_allow_answer_405_with_allow() {
     let api = ApiNode::start(|_| {}).await;
-    let doc: Value = serde_json::from_str(&aeon::api::openapi::document()).unwrap();
     let id = uuid::Uuid::new_v4().to_string();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        let documented: Vec<String> = item.as_object().unwrap().keys().map(|m| m.to_uppercase()).collect();
+    let mut templates: Vec<&str> = aeon::api::routes::ROUTES.iter().map(|r| r.path).collect();
+    templates.dedup();
+    for path in templates {
         let concrete = path.replace("{id}", &id).replace("{job_id}", &id);
-        // `/v1/jobs/batch` is also `/v1/jobs/{id}`: every route whose template matches counts.
-        let routed = aeon::api::openapi::allowed_methods(&concrete).unwrap();
-        assert!(documented.iter().all(|m| routed.contains(m)), "{path}: {routed:?}");
+        let mut routed: Vec<&str> =
+            aeon::api::routes::ROUTES.iter().filter(|r| r.path == path).map(|r| r.method).collect();
+        routed.sort();
+        assert_eq!(aeon::api::routes::allowed_methods(&concrete), Some(routed.clone()), "{path}");
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
-            if routed.iter().any(|m| m == method) {
+            if routed.contains(&method) {
                 continue;
             }
             let (status, allow, body) = raw(format!("{}{concrete}", api.url()), method, None).await;
             assert_eq!(status, 405, "{method} {path}: {body}");
             let allow = allow.unwrap_or_else(|| panic!("{method} {path}: no Allow header"));
-            let allowed: Vec<&str> = allow.split(", ").collect();
-            assert!(routed.iter().all(|m| allowed.contains(&m.as_str())), "{method} {path}: Allow {allow}");
-            assert!(!allowed.contains(&method), "{method} {path}: Allow {allow}");
+            assert_eq!(allow, routed.join(", "), "{method} {path}");
             let body: Value = serde_json::from_str(&body).unwrap();
             assert_eq!(body["error"]["code"], "method_not_allowed");
         }
+    }
+    // A literal segment beside a parameter is its own path, never the parameter's.
+    for path in ["/v1/jobs/batch", "/v1/jobs/bulk"] {
+        let (status, allow, body) = raw(format!("{}{path}", api.url()), "GET", None).await;
+        assert_eq!((status, allow.as_deref()), (405, Some("POST")), "GET {path}: {body}");
+    }
+    // A route's shape with a malformed id: 400 naming the id, whatever the method.
+    for (method, path, field) in [
+        ("GET", "/v1/jobs/not-a-uuid", "job_id"),
+        ("POST", "/v1/jobs/batch/cancel", "job_id"),
+        ("GET", "/v1/snapshots/42", "snapshot_id"),
+        ("POST", "/v1/nodes/a%20b/drain", "node_id"),
+    ] {
+        let (status, _, body) = raw(format!("{}{path}", api.url()), method, None).await;
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((status, body["error"]["field"].as_str()), (400, Some(field)), "{method} {path}: {body}");
     }
     let (status, allow, _) = raw(format!("{}/openapi.json", api.url()), "POST", None).await;
     assert_eq!((status, allow.as_deref()), (405, Some("GET")));
@@ -337,15 +454,21 @@ async fn metrics_answer_at_once_while_the_jobs_table_is_locked(db: TestDb) {
     api.node.refresh_gauges().await;
     let mut lock = api.db.postgres().pool.begin().await.unwrap();
     sqlx::query("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE").execute(&mut *lock).await.unwrap();
-    let refresh = api.node.refresh_gauges(); // bounded: gives up after a second
+    // A refresh running meanwhile, stuck on the lock (bounded: it gives up after a second).
+    let refreshing = Instant::now();
+    let refresh = actix_rt::spawn({
+        let node = api.node.clone();
+        async move { node.refresh_gauges().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!refresh.is_finished(), "the refresh is stuck on the locked table while /metrics is scraped");
     let started = Instant::now();
     let (status, _, text) = raw(format!("{}/metrics", api.url()), "GET", None).await;
     assert_eq!(status, 200);
     assert!(started.elapsed() < Duration::from_secs(1), "/metrics took {:?}", started.elapsed());
     assert!(text.contains("aeon_queue_depth{status=\"PENDING\"} 0"), "the cached depth:\n{text}");
-    let started = Instant::now();
-    refresh.await;
-    assert!(started.elapsed() < Duration::from_secs(3), "a refresh is bounded: {:?}", started.elapsed());
+    refresh.await.unwrap();
+    assert!(refreshing.elapsed() < Duration::from_secs(3), "a refresh is bounded: {:?}", refreshing.elapsed());
     lock.rollback().await.unwrap();
     api.stop().await;
 }

@@ -45,6 +45,8 @@ fn parse_and_validate(body: &str, limits: &SubmitLimits) -> Result<(), Validatio
 #[case::priority_overflow(r#"{"type":"noop","priority":3000000000}"#, "priority", "outside")]
 #[case::nul_in_payload(r#"{"type":"noop","payload":{"a":"x\u0000y"}}"#, "payload", "NUL")]
 #[case::nul_in_key(r#"{"type":"noop","idempotency_key":"k\u0000"}"#, "idempotency_key", "NUL")]
+#[case::fractional_priority(r#"{"type":"noop","priority":2.5}"#, "priority", "not a whole number")]
+#[case::fractional_timeout(r#"{"type":"noop","timeout_ms":0.5}"#, "timeout_ms", "not a whole number")]
 fn bad_submissions_name_the_field(#[case] body: &str, #[case] field: &str, #[case] reason: &str) {
     let err = parse_and_validate(body, &SubmitLimits::default()).expect_err("must be refused");
     assert_eq!(err.field, field, "{err}");
@@ -78,6 +80,17 @@ fn a_valid_submission_passes_with_defaults() {
             .unwrap();
     assert_eq!((job.max_retries, job.timeout_ms, job.priority), (3, 300_000, 0));
     assert_eq!(job.run_at.unwrap().to_rfc3339(), "2030-01-01T00:00:00+00:00");
+}
+
+/// JSON Schema's `integer` is any number without a fraction, `3.0` and `1e3` included:
+/// the OpenAPI document declares these fields integers, so the server takes them.
+#[test]
+fn whole_numbers_written_with_a_fraction_or_exponent_are_integers() {
+    let job = JobRequest::from_json(br#"{"type":"noop","priority":-3.0,"max_retries":2.0,"timeout_ms":1e3}"#)
+        .unwrap()
+        .validate(&SubmitLimits::default())
+        .unwrap();
+    assert_eq!((job.priority, job.max_retries, job.timeout_ms), (-3, 2, 1000));
 }
 
 #[test]

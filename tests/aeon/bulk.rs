@@ -270,10 +270,32 @@ async fn a_read_only_token_reads_everything_and_writes_nothing() {
 #[actix_rt::test(system = "crate::common::TestSystem")]
 async fn the_dashboard_files_are_served_without_a_token() {
     let api = ApiNode::start(|c| c.api.token = "secret".into()).await;
-    for (path, kind) in [("/ui", "text/html"), ("/ui/app.js", "text/javascript"), ("/ui/app.css", "text/css")] {
-        let (status, body) = api.get(path).await;
+    let csp = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+               connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    for (path, kind, starts) in [
+        ("/ui", "text/html; charset=utf-8", "<!doctype html>"),
+        ("/ui/", "text/html; charset=utf-8", "<!doctype html>"),
+        ("/ui/app.js", "text/javascript; charset=utf-8", ""),
+        ("/ui/app.css", "text/css; charset=utf-8", ""),
+    ] {
+        let url = format!("{}{path}", api.url());
+        let (status, headers, body) = tokio::task::spawn_blocking(move || {
+            let mut response = ureq::get(&url).call().expect("an answer");
+            let headers = response.headers().clone();
+            (response.status().as_u16(), headers, response.body_mut().read_to_string().unwrap())
+        })
+        .await
+        .unwrap();
         assert_eq!(status, 200, "{path}");
-        assert!(body.as_str().is_some_and(|text| text.len() > 100), "{path}: {kind}");
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        assert_eq!(header("content-type").as_deref(), Some(kind), "{path}");
+        assert!(body.len() > 100 && body.to_lowercase().starts_with(starts), "{path}: {body:.80}");
+        // What the page may load, and the headers that keep it from being sniffed,
+        // framed or leaking its address.
+        assert_eq!(header("content-security-policy").as_deref(), Some(csp), "{path}");
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+        assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"), "{path}");
+        assert_eq!(header("cache-control").as_deref(), Some("no-cache"), "{path}");
     }
     api.stop().await;
 }
