@@ -466,6 +466,7 @@ async fn metrics_answer_at_once_while_the_jobs_table_is_locked(db: TestDb) {
     let (status, _, text) = raw(format!("{}/metrics", api.url()), "GET", None).await;
     assert_eq!(status, 200);
     assert!(started.elapsed() < Duration::from_secs(1), "/metrics took {:?}", started.elapsed());
+    assert!(!refresh.is_finished(), "/metrics answered only once the refresh had given up");
     assert!(text.contains("aeon_queue_depth{status=\"PENDING\"} 0"), "the cached depth:\n{text}");
     refresh.await.unwrap();
     assert!(refreshing.elapsed() < Duration::from_secs(3), "a refresh is bounded: {:?}", refreshing.elapsed());
