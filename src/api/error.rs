@@ -134,24 +134,25 @@ impl From<actix::MailboxError> for ApiError {
 }
 
 /// The deepest nesting of arrays and objects a body may have: serde_json's own limit
-/// (deeper, it cannot read the body into a job).
-pub const MAX_NESTING: usize = 127;
+/// (deeper, it cannot read the body at all). A payload has a lower limit of its own
+/// (`job::MAX_NESTING`, 422 naming it), so what is stored can be read back anywhere.
+pub const MAX_BODY_NESTING: usize = 127;
 
-/// Parses a JSON body: syntax errors and nesting deeper than [`MAX_NESTING`] are 400,
+/// Parses a JSON body: syntax errors and nesting deeper than [`MAX_BODY_NESTING`] are 400,
 /// values that do not fit are 422 naming the field.
 pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
         return Err(ApiError::malformed(format!("the body is not valid JSON: {e}")).with_field("body"));
     }
-    if nesting(bytes) > MAX_NESTING {
-        let message = format!("the body nests arrays and objects deeper than {MAX_NESTING} levels");
+    if body_nesting(bytes) > MAX_BODY_NESTING {
+        let message = format!("the body nests arrays and objects deeper than {MAX_BODY_NESTING} levels");
         return Err(ApiError::malformed(message).with_field("body"));
     }
     crate::job::parse_json(bytes).map_err(ApiError::from)
 }
 
 /// How deep the arrays and objects of valid JSON `bytes` nest (iteratively: any depth).
-fn nesting(bytes: &[u8]) -> usize {
+fn body_nesting(bytes: &[u8]) -> usize {
     let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
     for &b in bytes {
         if in_string {
@@ -193,9 +194,9 @@ mod tests {
 
     #[test]
     fn nesting_counts_arrays_and_objects_outside_strings() {
-        assert_eq!(nesting(br#"{"a": [1, {"b": "[[[{{"}], "c\"[": []}"#), 3);
-        assert_eq!(nesting(b"1"), 0);
+        assert_eq!(body_nesting(br#"{"a": [1, {"b": "[[[{{"}], "c\"[": []}"#), 3);
+        assert_eq!(body_nesting(b"1"), 0);
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        assert_eq!(nesting(deep.as_bytes()), 200);
+        assert_eq!(body_nesting(deep.as_bytes()), 200);
     }
 }
