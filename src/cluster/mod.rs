@@ -196,6 +196,18 @@ impl Cluster {
         *self.0.peers.lock().unwrap_or_else(|p| p.into_inner()) = peers;
     }
 
+    /// Whether `node` is a member of the cluster: a peer as last read, or (it may have
+    /// joined since) one the mailbox's membership names now.
+    pub(crate) async fn knows(&self, node: &str) -> bool {
+        if node == self.node_id() || self.peers().iter().any(|p| p == node) {
+            return true;
+        }
+        match self.0.mailbox.members().await {
+            Ok(members) => members.iter().any(|(member, _)| member == node),
+            Err(_) => false,
+        }
+    }
+
     /// What a wake-up from another node does here (tell the Supervisor).
     pub fn on_wake(&self, wake: impl Fn() + Send + Sync + 'static) {
         *self.0.local_wake.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(wake));

@@ -100,6 +100,16 @@ async fn handle(cluster: &Cluster, entries: Vec<RawEntry>) {
                     let (cluster, id, from, request_id) = (cluster.clone(), delivery.id, envelope.from, envelope.id);
                     // Answered on its own task: a drain may take its grace period.
                     actix_rt::spawn(async move {
+                        let node = cluster.node_id().to_string();
+                        if !cluster.knows(&from).await {
+                            // A reply goes to the stream `from` names: only a member's.
+                            cluster.status().rejected.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(entry = %id, %from, "a request from no known node refused and acknowledged");
+                            if let Err(e) = cluster.mailbox().ack(&node, vec![id]).await {
+                                tracing::warn!(error = %e, "could not acknowledge a refused request");
+                            }
+                            return;
+                        }
                         let answer = match cluster.served(&actor) {
                             Some(served) => served(message).await,
                             None => Err(format!("no actor named {actor:?} on node {}", cluster.node_id())),
@@ -111,7 +121,6 @@ async fn handle(cluster: &Cluster, entries: Vec<RawEntry>) {
                             }
                             Err(e) => tracing::warn!(error = %e, "could not send a reply"),
                         }
-                        let node = cluster.node_id().to_string();
                         if let Err(e) = cluster.mailbox().ack(&node, vec![id]).await {
                             tracing::warn!(error = %e, "could not acknowledge a request (it will be reclaimed)");
                         }

@@ -63,6 +63,9 @@ impl Envelope {
     /// Reads an entry: the version first (so that a newer build's message is refused
     /// as such, whatever its shape), then the rest.
     pub fn decode(data: &[u8]) -> Result<Envelope, Rejected> {
+        if data.is_empty() {
+            return Err(Rejected::Malformed("no envelope: the entry's `e` field is missing or empty".into()));
+        }
         if data.len() > MAX_ENVELOPE_BYTES {
             return Err(Rejected::Malformed(format!("{} bytes, over {MAX_ENVELOPE_BYTES}", data.len())));
         }
@@ -102,6 +105,8 @@ mod tests {
         assert!(matches!(Envelope::decode(b"not json"), Err(Rejected::Malformed(_))));
         assert!(matches!(Envelope::decode(br#"{"v":1,"kind":"wake"}"#), Err(Rejected::Malformed(_))));
         assert!(matches!(Envelope::decode(br#"{"v":"1"}"#), Err(Rejected::Malformed(_))));
+        let empty = Rejected::Malformed("no envelope: the entry's `e` field is missing or empty".into());
+        assert_eq!(Envelope::decode(b""), Err(empty), "not \"EOF while parsing\"");
     }
 
     #[test]

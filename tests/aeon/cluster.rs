@@ -422,6 +422,8 @@ async fn a_request_left_pending_by_a_killed_reader_is_reclaimed_and_handled_once
     db.release_lock();
     let redis = TestRedis::start(None).await;
     let mailbox = RedisMailbox::open(&redis.url(), "aeon", 1_000).unwrap();
+    // The test asks as a member (a node answers members only), for a minute.
+    mailbox.announce("test", "{}", Duration::from_secs(60)).await.unwrap();
     // A request to node b, read by a reader of b that then died without acking.
     let request = Envelope::new("test", Body::Request { actor: CANCEL.into(), message: json!(job_id) });
     mailbox.post(vec![("b".into(), request.encode())]).await.unwrap();
@@ -465,11 +467,18 @@ async fn malformed_entries_written_into_a_nodes_stream_are_refused_and_acknowled
         redis.cli(&["XADD", "aeon:mailbox:a", "*", "e", data]).expect("XADD");
     }
     redis.cli(&["XADD", "aeon:mailbox:a", "*", "other", "field"]).expect("XADD");
-    eventually("all four refused", Duration::from_secs(10), || async {
+    // A well-formed request whose `from` names no node: its reply would go to a stream
+    // the forger chose.
+    let forged = Envelope::new("nobody", Body::Request { actor: "nothing".into(), message: json!(null) });
+    let forged = String::from_utf8(forged.encode()).unwrap();
+    redis.cli(&["XADD", "aeon:mailbox:a", "*", "e", &forged]).expect("XADD");
+    eventually("all five refused", Duration::from_secs(10), || async {
         let (_, metrics) = a.get("/metrics").await;
-        metrics.as_str().unwrap().contains("aeon_mailbox_rejected_total{backend=\"redis\"} 4").then_some(())
+        metrics.as_str().unwrap().contains("aeon_mailbox_rejected_total{backend=\"redis\"} 5").then_some(())
     })
     .await;
+    let streams = redis.cli(&["KEYS", "aeon:mailbox:*"]).unwrap_or_default();
+    assert!(!streams.contains("nobody"), "no reply to the forger's stream: {streams}");
     let pending = redis.cli(&["XPENDING", "aeon:mailbox:a", "aeon"]).unwrap();
     assert!(pending.starts_with("0\n"), "acknowledged: {pending}");
     // The mailbox still works: a request after them is answered.
@@ -478,6 +487,7 @@ async fn malformed_entries_written_into_a_nodes_stream_are_refused_and_acknowled
     assert_eq!(status, 202, "{body}");
     let log = a.log();
     assert!(log.contains("envelope version 2"), "the refusal is logged with its reason: {log}");
+    assert!(log.contains("`e` field is missing"), "an entry without its envelope says so: {log}");
 }
 
 async fn nothing_is_lost_when_redis_is_killed_restarted_and_flushed_mid_run(mut db: TestDb) {
