@@ -39,3 +39,47 @@ pub const UNSTARTED: &str = "given back unstarted: its claim was queued on a wor
 pub fn gives_back_unstarted(claim_queued: bool, unstarted_returns: i32) -> bool {
     claim_queued && unstarted_returns < super::MAX_UNSTARTED_RETURNS
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::{SeedableRng, rngs::StdRng};
+
+    use super::*;
+    use crate::store::MAX_UNSTARTED_RETURNS;
+
+    const NO_JITTER: BackoffPolicy = BackoffPolicy { base_ms: 1_000, max_ms: 60_000, jitter: 0.0 };
+
+    fn decide(attempts: i32, max_retries: i32, permanent: bool, now: DateTime<Utc>) -> FailureDecision {
+        decide_failure(attempts, max_retries, permanent, &NO_JITTER, now, &mut StdRng::seed_from_u64(1))
+    }
+
+    #[test]
+    fn a_failure_with_retries_left_is_retried_after_its_backoff() {
+        let now = Utc::now();
+        let secs = |s| FailureDecision::RetryAt(now + chrono::Duration::seconds(s));
+        assert_eq!(decide(1, 3, false, now), secs(1));
+        assert_eq!(decide(2, 3, false, now), secs(2));
+        assert_eq!(decide(3, 3, false, now), secs(4), "the last retry allowed is still a retry");
+    }
+
+    #[test]
+    fn a_failure_past_its_last_retry_is_dead_lettered() {
+        let now = Utc::now();
+        assert_eq!(decide(4, 3, false, now), FailureDecision::DeadLetter);
+        assert_eq!(decide(9, 3, false, now), FailureDecision::DeadLetter);
+        assert_eq!(decide(1, 0, false, now), FailureDecision::DeadLetter, "no retries: one attempt in all");
+    }
+
+    #[test]
+    fn a_permanent_failure_is_dead_lettered_with_retries_left() {
+        assert_eq!(decide(1, 3, true, Utc::now()), FailureDecision::DeadLetter);
+    }
+
+    #[test]
+    fn only_a_queued_claim_goes_back_free_and_only_a_bounded_number_of_times() {
+        assert!(gives_back_unstarted(true, 0));
+        assert!(gives_back_unstarted(true, MAX_UNSTARTED_RETURNS - 1));
+        assert!(!gives_back_unstarted(true, MAX_UNSTARTED_RETURNS), "the bound reached: the attempt counts");
+        assert!(!gives_back_unstarted(false, 0), "a claim that may have started counts its attempt");
+    }
+}
