@@ -118,4 +118,11 @@ mod tests {
         assert_ne!(sum, checksum(SnapshotType::Full, &json!({"node_id": "b"}), &state));
         assert_ne!(sum, checksum(SnapshotType::Full, &meta, &json!({"n": 2})));
     }
+
+    #[test]
+    fn a_fingerprint_is_the_first_16_hex_digits_of_the_canonical_sha256() {
+        // printf '%s' '{"a":1,"b":[true,null]}' | sha256sum → 1cc69c7fa23616ca…
+        assert_eq!(fingerprint(&json!({"b": [true, null], "a": 1})), "sha256:1cc69c7fa23616ca");
+        assert_ne!(fingerprint(&json!({"a": 2, "b": [true, null]})), fingerprint(&json!({"a": 1, "b": [true, null]})));
+    }
 }
