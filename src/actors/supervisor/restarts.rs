@@ -92,4 +92,31 @@ mod tests {
         }
         assert!(r.allow(at(11), &policy), "deaths older than the window are forgotten");
     }
+
+    #[test]
+    fn the_window_lists_the_restarts_that_count_oldest_first() {
+        let policy = RestartPolicy { max_restarts: 5, window_ms: 10_000 };
+        let t0 = Utc::now();
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let mut r = Restarts::default();
+        for s in [0, 4, 8] {
+            assert!(r.allow(at(s), &policy));
+            r.record(at(s));
+        }
+        assert_eq!(r.window(), vec![at(0), at(4), at(8)]);
+        assert!(r.allow(at(12), &policy));
+        assert_eq!(r.window(), vec![at(4), at(8)], "the restart 12 s old is forgotten at the next death");
+    }
+
+    #[test]
+    fn restored_counters_carry_on_where_the_snapshot_left_them() {
+        let policy = RestartPolicy { max_restarts: 2, window_ms: 10_000 };
+        let t0 = Utc::now();
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let mut r = Restarts::restored(7, vec![at(0), at(1)]);
+        assert_eq!((r.failure_count(), r.window()), (7, vec![at(0), at(1)]));
+        assert!(!r.allow(at(2), &policy), "the restored window counts against the limit");
+        assert_eq!(r.failure_count(), 8);
+        assert_eq!(Restarts::restored(-3, vec![]).failure_count(), 0, "a negative count is read as none");
+    }
 }
