@@ -147,3 +147,216 @@ pub async fn verify_row(store: &dyn Store, head: SnapshotRow) -> Result<Verified
     let state = deltas.iter().rev().fold(base, |state, delta| apply(&state, delta));
     Ok(Verified { row: head, meta: head_meta, chain, state })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use chrono::{DateTime, Utc};
+    use serde_json::json;
+
+    use super::*;
+    use crate::retry::BackoffPolicy;
+    use crate::snapshot::model::QueueStats;
+    use crate::store::SnapshotType;
+    use crate::store::sqlite::SqliteStore;
+
+    const NODE: &str = "node-a";
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    fn meta(node: &str, content: Content, parent_id: Option<Uuid>, depth: u32) -> SnapshotMeta {
+        SnapshotMeta {
+            schema_version: SCHEMA_VERSION,
+            node_id: node.into(),
+            config_fingerprint: "sha256:0123456789abcdef".into(),
+            content,
+            parent_id,
+            depth,
+            checksum: String::new(),
+        }
+    }
+
+    fn base(node: &str) -> Value {
+        let state = NodeState {
+            node_id: node.into(),
+            taken_at: at(0),
+            workers: vec![],
+            restart_history: vec![],
+            queue: QueueStats { by_status: BTreeMap::new() },
+            in_flight: vec![],
+        };
+        serde_json::to_value(state).unwrap()
+    }
+
+    /// A change that sets the queue's PENDING count.
+    fn change(node: &str, pending: i64) -> Value {
+        let delta = Delta {
+            node_id: node.into(),
+            taken_at: at(0),
+            workers: vec![],
+            removed_workers: vec![],
+            order: None,
+            restart_history: None,
+            queue: Some(QueueStats { by_status: BTreeMap::from([("PENDING".to_string(), pending)]) }),
+            in_flight: None,
+        };
+        serde_json::to_value(delta).unwrap()
+    }
+
+    /// A row as a snapshot is written: its checksum over its type, metadata and state.
+    fn sealed(snapshot_id: Uuid, mut meta: SnapshotMeta, state: Value, created_at: DateTime<Utc>) -> SnapshotRow {
+        meta.checksum = checksum(SnapshotType::Auto, &serde_json::to_value(&meta).unwrap(), &state);
+        SnapshotRow {
+            snapshot_id,
+            snapshot_type: SnapshotType::Auto,
+            state_data: state.to_string(),
+            metadata: serde_json::to_value(&meta).unwrap().to_string(),
+            created_at,
+        }
+    }
+
+    fn full(node: &str, created_at: DateTime<Utc>) -> SnapshotRow {
+        sealed(Uuid::new_v4(), meta(node, Content::Full, None, 0), base(node), created_at)
+    }
+
+    fn incremental(parent: Uuid, depth: u32, pending: i64, created_at: DateTime<Utc>) -> SnapshotRow {
+        sealed(Uuid::new_v4(), meta(NODE, Content::Incremental, Some(parent), depth), change(NODE, pending), created_at)
+    }
+
+    fn refused(row: &SnapshotRow) -> SnapshotError {
+        check_row(row).err().expect("the row must be refused")
+    }
+
+    fn is_broken(e: &SnapshotError, at_fault: Uuid) -> bool {
+        matches!(e, SnapshotError::BrokenChain { snapshot_id, .. } if *snapshot_id == at_fault)
+    }
+
+    #[test]
+    fn rows_as_written_check_with_their_content() {
+        let f = full(NODE, at(0));
+        assert!(matches!(check_row(&f), Ok((_, Checked::Full(_)))));
+        let i = incremental(f.snapshot_id, 1, 3, at(1));
+        assert!(matches!(check_row(&i), Ok((_, Checked::Incremental(_)))));
+    }
+
+    #[test]
+    fn a_state_stored_in_another_rendering_still_matches_its_checksum() {
+        let mut f = full(NODE, at(0));
+        f.state_data = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&f.state_data).unwrap()).unwrap();
+        assert!(check_row(&f).is_ok());
+    }
+
+    #[test]
+    fn a_state_changed_after_it_was_taken_does_not_match_its_checksum() {
+        let mut i = incremental(Uuid::new_v4(), 1, 3, at(0));
+        i.state_data = change(NODE, 4).to_string();
+        assert!(matches!(refused(&i), SnapshotError::ChecksumMismatch { .. }));
+    }
+
+    #[test]
+    fn a_snapshot_of_another_schema_version_is_refused() {
+        for version in [json!(SCHEMA_VERSION + 1), json!(null)] {
+            let mut f = full(NODE, at(0));
+            let mut metadata: Value = serde_json::from_str(&f.metadata).unwrap();
+            metadata["schema_version"] = version;
+            f.metadata = metadata.to_string();
+            assert!(matches!(refused(&f), SnapshotError::SchemaVersion { .. }));
+        }
+    }
+
+    #[test]
+    fn full_content_with_a_parent_or_a_depth_is_corrupt() {
+        for (parent, depth) in [(Some(Uuid::new_v4()), 0), (None, 1)] {
+            let f = sealed(Uuid::new_v4(), meta(NODE, Content::Full, parent, depth), base(NODE), at(0));
+            assert!(matches!(refused(&f), SnapshotError::Corrupt { .. }), "parent {parent:?}, depth {depth}");
+        }
+    }
+
+    #[test]
+    fn incremental_content_without_a_parent_or_at_depth_zero_is_a_broken_chain() {
+        for (parent, depth) in [(None, 1), (Some(Uuid::new_v4()), 0)] {
+            let i = sealed(Uuid::new_v4(), meta(NODE, Content::Incremental, parent, depth), change(NODE, 1), at(0));
+            assert!(is_broken(&refused(&i), i.snapshot_id), "parent {parent:?}, depth {depth}");
+        }
+    }
+
+    #[test]
+    fn a_change_naming_another_node_than_its_metadata_is_corrupt() {
+        let i = sealed(
+            Uuid::new_v4(),
+            meta(NODE, Content::Incremental, Some(Uuid::new_v4()), 1),
+            change("node-b", 1),
+            at(0),
+        );
+        assert!(matches!(refused(&i), SnapshotError::Corrupt { .. }));
+    }
+
+    /// A SQLite store in a folder of its own, removed on drop.
+    struct Scratch(SqliteStore, PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+
+    async fn store_with(rows: &[&SnapshotRow]) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("aeon-verify-{}", Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}", dir.join("aeon.db").display());
+        let store = SqliteStore::connect(&url, BackoffPolicy::default()).await.unwrap();
+        let scratch = Scratch(store, dir);
+        scratch.0.migrate().await.unwrap();
+        for row in rows {
+            scratch.0.insert_snapshot((*row).clone()).await.unwrap();
+        }
+        scratch
+    }
+
+    #[tokio::test]
+    async fn a_chain_verifies_down_to_its_full_base_and_rebuilds_the_state() {
+        let f = full(NODE, at(0));
+        let one = incremental(f.snapshot_id, 1, 1, at(0));
+        let two = incremental(one.snapshot_id, 2, 2, at(1));
+        let s = store_with(&[&f, &one, &two]).await;
+        let verified = verify(&s.0, two.snapshot_id).await.unwrap();
+        assert_eq!(verified.chain, vec![f.snapshot_id, one.snapshot_id, two.snapshot_id]);
+        assert_eq!(verified.meta.depth, 2);
+        assert_eq!(
+            verified.state.queue.by_status,
+            BTreeMap::from([("PENDING".to_string(), 2)]),
+            "the latest change wins"
+        );
+        assert!(matches!(verify(&s.0, Uuid::new_v4()).await, Err(SnapshotError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn a_chain_with_a_missing_foreign_skipped_or_newer_parent_is_broken() {
+        let other_node = full("node-b", at(0));
+        let newer = full(NODE, at(5));
+        let older = full(NODE, at(0));
+        let children = [
+            (incremental(Uuid::new_v4(), 1, 1, at(1)), "does not exist"),
+            (incremental(other_node.snapshot_id, 1, 1, at(1)), "is of node \"node-b\""),
+            (incremental(older.snapshot_id, 2, 1, at(1)), "its depth 2 does not follow its parent's 0"),
+            (incremental(newer.snapshot_id, 1, 1, at(4)), "is newer than it"),
+        ];
+        let s = store_with(&[&other_node, &newer, &older]).await;
+        for (child, reason) in &children {
+            let e = verify_row(&s.0, child.clone()).await.err().expect("the chain must be refused");
+            assert!(is_broken(&e, child.snapshot_id) && e.to_string().contains(reason), "{e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chain_that_comes_back_on_itself_is_broken() {
+        let id = Uuid::new_v4();
+        let looped = sealed(id, meta(NODE, Content::Incremental, Some(id), 1), change(NODE, 1), at(0));
+        let s = store_with(&[&looped]).await;
+        let e = verify(&s.0, id).await.err().expect("a loop must be refused");
+        assert!(is_broken(&e, id) && e.to_string().contains("comes back to"), "{e}");
+    }
+}
