@@ -128,4 +128,58 @@ mod tests {
         assert_eq!(error_kind("FAILED", "Connection refused: 127.0.0.1:9"), "connection refused");
         assert_eq!(error_kind("FAILED", "no colon here"), "error");
     }
+
+    /// `v` is zero but in the slots of `expected`, which hold its values (to 1e-6).
+    fn assert_slots(v: &[f32], expected: &[(usize, f32)]) {
+        let slots: Vec<usize> = v.iter().enumerate().filter(|(_, x)| **x != 0.0).map(|(i, _)| i).collect();
+        assert_eq!(slots, expected.iter().map(|(i, _)| *i).collect::<Vec<_>>());
+        for (i, x) in expected {
+            assert!((v[*i] - x).abs() < 1e-6, "slot {i}: {} != {x}", v[*i]);
+        }
+    }
+
+    #[test]
+    fn the_vector_is_fixed_by_its_definition() {
+        // Computed apart from this code, from the definition (64-bit FNV-1a of
+        // "type:sms" → slot 26, sign -; "outcome:FAILED" → slot 230, sign +), so that
+        // vectors stored by another build still compare.
+        assert_slots(&embed("sms", "FAILED", None), &[(26, -0.5547002), (230, 0.8320503)]);
+    }
+
+    #[test]
+    fn the_words_of_an_error_share_one_weight() {
+        // kind "error" (slot 163, +, weight 2) and four words of weight 3/√4 each:
+        // "disk" 68 -, "full" 60 -, "quota" 235 +, "exceeded" 52 +; norm √16.25.
+        let v = embed("sms", "FAILED", Some("disk full quota exceeded"));
+        let word = 0.3721042;
+        assert_slots(
+            &v,
+            &[(26, -0.2480695), (52, word), (60, -word), (68, -word), (163, 0.4961389), (230, word), (235, word)],
+        );
+    }
+
+    #[test]
+    fn a_crash_that_is_not_a_panic_is_a_crash() {
+        assert_eq!(error_kind("CRASHED", "worker died: lease expired"), "crash");
+        assert_eq!(error_kind("FAILED", "payload does not fit: expected an object"), "bad_payload");
+    }
+
+    #[test]
+    fn an_error_with_a_blank_or_long_head_is_just_an_error() {
+        assert_eq!(error_kind("FAILED", "  : nothing before the colon"), "error");
+        let long = format!("{}: then the colon", "word ".repeat(13));
+        assert_eq!(error_kind("FAILED", &long), "error", "a head over 60 bytes is not a kind");
+        assert_eq!(error_kind("FAILED", &format!("{}: x", "w".repeat(60))), "w".repeat(60));
+    }
+
+    #[test]
+    fn words_keep_their_dashes_and_underscores() {
+        assert_eq!(error_kind("FAILED", "Dead_Letter-Queue: full"), "dead_letter-queue");
+    }
+
+    #[test]
+    fn numbers_and_ids_are_folded_but_short_hex_words_are_not() {
+        let words = tokens("job 0a1b2c3d-4e5f-6789-abcd-ef0123456789 at deadbeef: 300ms, 42 cafe");
+        assert_eq!(words, ["job", "<id>", "at", "<id>", "<n>ms", "<n>", "cafe"]);
+    }
 }
