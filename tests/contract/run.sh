@@ -9,7 +9,8 @@
 #
 # (default target/debug/aeon, as the test build leaves it). AEON_ST_SEED,
 # AEON_ST_EXAMPLES and AEON_ST_CAP (seconds) change the seed, the examples per
-# operation and the cap.
+# operation and the cap; AEON_ST_STORE_URL runs the node on another database (an empty
+# Postgres database, say) instead of the scratch SQLite file.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -44,7 +45,7 @@ url=http://127.0.0.1:$port
 export AEON_ST_TOKEN=contract-$RANDOM$RANDOM
 # Only this node's own settings: no DATABASE_URL, REDIS_URL or QDRANT_URL from outside.
 (cd "$scratch" && exec env -u DATABASE_URL -u REDIS_URL -u QDRANT_URL \
-  AEON__STORE__URL="sqlite://$scratch/aeon.db" AEON__API__BIND="127.0.0.1:$port" \
+  AEON__STORE__URL="${AEON_ST_STORE_URL:-sqlite://$scratch/aeon.db}" AEON__API__BIND="127.0.0.1:$port" \
   AEON__API__TOKEN="$AEON_ST_TOKEN" AEON__NODE__ID=contract "$bin" node >"$scratch/node.log" 2>&1) &
 node_pid=$!
 for _ in $(seq 1 100); do
