@@ -54,8 +54,9 @@ for _ in $(seq 1 100); do
 done
 curl -sf "$url/readyz" >/dev/null || { echo "contract: the node did not start" >&2; cat "$scratch/node.log" >&2; exit 1; }
 
-# Real ids for the reads (tests/contract/schemathesis.toml): a job whose payload and
-# result are no object, a dead-lettered job with a failed attempt, a snapshot.
+# Real ids (tests/contract/schemathesis.toml): a job whose payload and result are no
+# object, a dead-lettered job with a failed attempt, a pending job nobody runs, a
+# snapshot and a worker.
 call() { # method path [body]
   curl -sf -X "$1" "$url$2" -H "Authorization: Bearer $AEON_ST_TOKEN" -H 'content-type: application/json' \
     ${3:+-d "$3"}
@@ -63,8 +64,10 @@ call() { # method path [body]
 field() { python3 -c "import json, sys; print(json.load(sys.stdin)['$1'])"; }
 AEON_ST_JOB=$(call POST /v1/jobs '{"type": "echo", "payload": [1, "two", null, {"x": 1.5}]}' | field job_id)
 AEON_ST_FAILED_JOB=$(call POST /v1/jobs '{"type": "fail", "payload": {"times": 5}, "max_retries": 0}' | field job_id)
+AEON_ST_PENDING_JOB=$(call POST /v1/jobs '{"type": "contract.nobody-runs-this"}' | field job_id)
 AEON_ST_SNAPSHOT=$(call POST /v1/snapshots '{"type": "FULL"}' | field snapshot_id)
-export AEON_ST_JOB AEON_ST_FAILED_JOB AEON_ST_SNAPSHOT
+AEON_ST_WORKER=$(call GET /v1/workers | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["worker_id"])')
+export AEON_ST_JOB AEON_ST_FAILED_JOB AEON_ST_PENDING_JOB AEON_ST_SNAPSHOT AEON_ST_WORKER
 for job in "$AEON_ST_JOB" "$AEON_ST_FAILED_JOB"; do
   for _ in $(seq 1 100); do
     call GET "/v1/jobs/$job" | grep -qE '"status": ?"(COMPLETED|DEAD_LETTER)"' && break
