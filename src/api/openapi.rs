@@ -143,17 +143,19 @@ fn unique_operation_ids(doc: &mut Value) {
 
 /// A payload: any JSON whose strings and keys hold no NUL character and whose numbers
 /// fit a 64-bit integer or a double exactly (the server refuses others with 422).
+/// Which numbers fit depends on how they are written (`1e21` is a double, the same
+/// value written as 22 digits is an integer no 64-bit integer holds), which JSON
+/// Schema cannot tell apart: the schema takes every number, the description says.
 fn json_value_schema() -> Value {
     let no_nul = "^[^\\u0000]*$";
     let any = json!({ "$ref": "#/components/schemas/JsonValue" });
     json!({
-        "description": "Any JSON value: strings and keys without NUL characters; numbers that fit a 64-bit integer or a double exactly.",
+        "description": "Any JSON value: strings and keys without NUL characters; numbers that fit a 64-bit integer or a double exactly (an integer written without a fraction or exponent must fit -2^63..2^64-1; a number written with one must be a double written exactly, as its shortest form is). Others are refused with 422 naming them: send them as strings.",
         "anyOf": [
             { "type": "null" },
             { "type": "boolean" },
             { "type": "string", "pattern": no_nul },
-            { "type": "integer", "minimum": i64::MIN, "maximum": u64::MAX },
-            { "type": "number", "not": { "type": "integer" } },
+            { "type": "number" },
             { "type": "array", "items": any },
             { "type": "object", "propertyNames": { "pattern": no_nul }, "additionalProperties": any },
         ],

@@ -42,6 +42,12 @@ UNKNOWN_DEPENDENCY = (
     "a fuzzer cannot know which do"
 )
 
+INEXACT = (
+    "a payload's number must keep its digits: an integer written whole must fit 64 bits (a double "
+    "would change it), while the same value written with an exponent is a double kept exactly; JSON Schema "
+    "sees one value and cannot tell the two writings apart"
+)
+
 # A depends_on entry names a job that does not exist, or is neither a UUID nor a ref.
 DEPENDENCY = r"does not exist|is neither a job id nor the ref"
 
@@ -67,6 +73,24 @@ ACCEPTED = [
         r"(jobs\[\d+\]\.)?depends_on",
         DEPENDENCY,
         UNKNOWN_DEPENDENCY,
+    ),
+    Accepted(
+        "POST /v1/jobs",
+        "RejectedPositiveData",
+        422,
+        "invalid",
+        r"payload.*",
+        "cannot be stored exactly",
+        INEXACT,
+    ),
+    Accepted(
+        "POST /v1/jobs/batch",
+        "RejectedPositiveData",
+        422,
+        "invalid",
+        r"(jobs\[\d+\]\.)?payload.*",
+        "cannot be stored exactly",
+        INEXACT,
     ),
     Accepted(
         "POST /v1/jobs/batch",
