@@ -167,3 +167,134 @@ impl Tracked {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::actors::health::HealthSeed;
+
+    fn config() -> HealthConfig {
+        HealthConfig {
+            heartbeat_ms: 500,
+            dead_after_ms: 5_000,
+            latency_ref_ms: 1_000,
+            unhealthy_below: 0.3,
+            ..Default::default()
+        }
+    }
+
+    fn ms(n: i64) -> chrono::Duration {
+        chrono::Duration::milliseconds(n)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn the_error_rate_and_mean_latency_are_over_the_latest_window_of_runs() {
+        let mut w = Tracked::new(4, Utc::now());
+        assert_eq!((w.error_rate(), w.mean_latency_ms()), (0.0, 0.0), "no runs: nothing against it");
+        for (ok, latency) in [(false, 900), (true, 100), (true, 300), (false, 200), (true, 400)] {
+            w.record_run(ok, latency, 4);
+        }
+        assert_eq!(w.runs.len(), 4, "the oldest run is forgotten");
+        assert_eq!(w.error_rate(), 0.25);
+        assert_eq!(w.mean_latency_ms(), 250.0);
+    }
+
+    #[test]
+    fn a_heartbeat_records_its_time_latency_load_and_capacity() {
+        let now = Utc::now();
+        let mut w = Tracked::new(4, now);
+        w.heartbeat(now, now - chrono::Duration::microseconds(2_500), 3, 8);
+        assert_eq!(w.last_heartbeat, Some(now));
+        assert_eq!(w.heartbeat_latency_ms, 2.5);
+        assert_eq!((w.load, w.capacity), (3, 8));
+        assert_eq!(w.load_ratio(), 0.375);
+    }
+
+    #[test]
+    fn the_score_weighs_errors_missed_beats_latency_and_load() {
+        let t0 = Utc::now();
+        let mut w = Tracked::new(4, t0);
+        w.heartbeat(t0, t0, 2, 4);
+        for ok in [true, true, true, false] {
+            w.record_run(ok, 500, 50);
+        }
+        // 1.5 s silent at 500 ms beats: 2 beats missed of the 10 that make it dead.
+        assert!(!w.assess(t0 + ms(1_500), &config()));
+        let expected = 1.0 - 0.75 * 0.25 - 0.15 * 0.2 - 0.07 * 0.5 - 0.03 * 0.5;
+        assert!(close(w.score, expected), "{} != {expected}", w.score);
+        assert_eq!(w.status, WorkerStatus::Active);
+    }
+
+    #[test]
+    fn a_worker_failing_every_run_is_unhealthy_and_one_at_the_threshold_is_not() {
+        let t0 = Utc::now();
+        let mut failing = Tracked::new(4, t0);
+        failing.record_run(false, 0, 50);
+        assert!(!failing.assess(t0, &config()));
+        assert!(close(failing.score, 0.25));
+        assert_eq!(failing.status, WorkerStatus::Unhealthy);
+
+        let mut perfect = Tracked::new(4, t0);
+        perfect.assess(t0, &HealthConfig { unhealthy_below: 1.0, ..config() });
+        assert_eq!(
+            (perfect.score, perfect.status),
+            (1.0, WorkerStatus::Active),
+            "a score equal to the threshold is healthy"
+        );
+    }
+
+    #[test]
+    fn a_worker_silent_longer_than_dead_after_is_declared_dead_once() {
+        let t0 = Utc::now();
+        let mut w = Tracked::new(4, t0);
+        assert!(!w.assess(t0 + ms(5_000), &config()), "silent exactly dead_after: not yet");
+        assert_ne!(w.status, WorkerStatus::Dead);
+        assert!(w.assess(t0 + ms(5_001), &config()));
+        assert_eq!((w.status, w.score), (WorkerStatus::Dead, 0.0));
+        assert!(!w.assess(t0 + ms(6_000), &config()), "already dead: not declared again");
+    }
+
+    #[test]
+    fn a_failed_worker_scores_zero_and_a_stopped_one_keeps_its_score() {
+        let t0 = Utc::now();
+        let mut failed = Tracked::new(4, t0);
+        failed.status = WorkerStatus::Failed;
+        assert!(!failed.assess(t0, &config()));
+        assert_eq!(failed.score, 0.0);
+
+        let mut stopped = Tracked::new(4, t0);
+        stopped.status = WorkerStatus::Stopped;
+        assert!(!stopped.assess(t0 + ms(60_000), &config()));
+        assert_eq!((stopped.status, stopped.score), (WorkerStatus::Stopped, 1.0));
+    }
+
+    #[test]
+    fn a_restore_takes_the_latest_runs_and_the_score_and_grants_a_fresh_grace() {
+        let t0 = Utc::now();
+        let seed = |score| HealthSeed {
+            worker_id: Uuid::new_v4(),
+            failure_count: 2,
+            score,
+            heartbeat_latency_ms: 7.5,
+            runs: vec![(true, 1), (false, 2), (true, 3), (true, 4), (false, 5)],
+        };
+        let mut w = Tracked::new(4, t0);
+        w.heartbeat(t0, t0, 0, 4);
+        w.restore(&seed(0.2), 3, 0.3, t0 + ms(10_000));
+        assert_eq!(w.runs, VecDeque::from([(true, 3), (true, 4), (false, 5)]));
+        assert_eq!((w.failure_count, w.heartbeat_latency_ms, w.score), (2, 7.5, 0.2));
+        assert_eq!(w.status, WorkerStatus::Unhealthy);
+        assert_eq!(w.last_heartbeat, None);
+        assert!(!w.assess(t0 + ms(15_000), &config()), "the grace runs from the restore");
+
+        let mut w = Tracked::new(4, t0);
+        w.restore(&seed(0.3), 3, 0.3, t0);
+        assert_eq!(w.status, WorkerStatus::Active, "a restored score equal to the threshold is healthy");
+    }
+}
