@@ -182,4 +182,14 @@ mod tests {
         let words = tokens("job 0a1b2c3d-4e5f-6789-abcd-ef0123456789 at deadbeef: 300ms, 42 cafe");
         assert_eq!(words, ["job", "<id>", "at", "<id>", "<n>ms", "<n>", "cafe"]);
     }
+
+    #[test]
+    fn an_attempt_whose_features_cancel_out_gets_the_zero_vector_not_nan() {
+        // Found by searching FNV-1a hashes: "type:uq" falls on kind "error"'s slot 163
+        // with its sign (1 + 2), four "kry" (0.75 each, 3/√16) on it with the other
+        // sign; two "kvv" cancel "outcome:FAILED" (1.5); "xp" and "hgg" share a slot
+        // with opposite signs. Nothing is left to scale.
+        let v = embed("uq", "FAILED", Some("kry kry kry kry kvv kvv xp hgg xp hgg xp hgg xp hgg xp hgg"));
+        assert!(v.iter().all(|x| *x == 0.0), "{v:?}");
+    }
 }
