@@ -346,7 +346,7 @@ mod tests {
         ];
         let s = store_with(&[&other_node, &newer, &older]).await;
         for (child, reason) in &children {
-            let e = verify_row(&s.0, child.clone()).await.err().expect("the chain must be refused");
+            let e = verify_row(&s.0, child.clone()).await.expect_err("the chain must be refused");
             assert!(is_broken(&e, child.snapshot_id) && e.to_string().contains(reason), "{e}");
         }
     }
@@ -356,7 +356,7 @@ mod tests {
         let id = Uuid::new_v4();
         let looped = sealed(id, meta(NODE, Content::Incremental, Some(id), 1), change(NODE, 1), at(0));
         let s = store_with(&[&looped]).await;
-        let e = verify(&s.0, id).await.err().expect("a loop must be refused");
+        let e = verify(&s.0, id).await.expect_err("a loop must be refused");
         assert!(is_broken(&e, id) && e.to_string().contains("comes back to"), "{e}");
     }
 }
