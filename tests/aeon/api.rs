@@ -159,12 +159,13 @@ async fn the_crash_endpoint_is_refused_unless_experiments_allow_it() {
         (r#"{"mode":"panic","ms":5}"#, "ms"),
         (r#"{"mode":"exit","ms":5}"#, "ms"),
         (r#"{"mode":"hang","ms":-1}"#, "ms"),
+        (r#"{"mode":"slow","ms":2.5}"#, "ms"),
         (r#"{"mode":"hang","for":5}"#, "for"),
     ] {
         let (status, answer) = api.post(&format!("/v1/workers/{worker}/crash"), body).await;
         assert_eq!((status, answer["error"]["field"].as_str()), (422, Some(field)), "{body}: {answer}");
     }
-    let (status, answer) = api.post(&format!("/v1/workers/{worker}/crash"), r#"{"mode":"hang","ms":1}"#).await;
+    let (status, answer) = api.post(&format!("/v1/workers/{worker}/crash"), r#"{"mode":"hang","ms":1.0}"#).await;
     assert_eq!((status, &answer["crash"]), (202, &serde_json::json!({"mode": "hang", "ms": 1})), "{answer}");
     assert_eq!(api.post(&format!("/v1/workers/{worker}/crash"), r#"{"mode":"slow","ms":1}"#).await.0, 202);
     assert_eq!(api.post(&format!("/v1/workers/{worker}/crash"), r#"{"mode":"panic"}"#).await.0, 202);

@@ -44,7 +44,22 @@ pub enum CrashMode {
 #[serde(deny_unknown_fields)]
 struct CrashFields {
     mode: ModeName,
+    #[serde(default, deserialize_with = "whole_ms")]
     ms: Option<u64>,
+}
+
+/// Milliseconds as JSON (and JSON Schema) count an integer: `25`, or `25.0` and `2.5e1`.
+fn whole_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    if let Some(ms) = n.as_u64() {
+        return Ok(Some(ms));
+    }
+    match n.as_f64() {
+        // Below 2^64, where the conversion is exact for a whole number.
+        Some(f) if f.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(&f) => Ok(Some(f as u64)),
+        _ => Err(D::Error::custom(format!("{n} is not a whole number of milliseconds (0 or more)"))),
+    }
 }
 
 #[derive(Deserialize)]
