@@ -167,7 +167,12 @@ async fn experiment_paused_node_with_stale_claims_holds() {
         report.faults
     );
     assert!(report.checks.iter().any(|c| c.name == "completed_once" && c.held));
-    assert!(report.duplicate_executions > 0, "the paused node's claims went stale and were run again elsewhere");
+    // With two nodes (Postgres) the other rescues the paused node's claims while it is
+    // stopped. The SQLite form has one node: on waking, its own renewal and its own
+    // sweep race, so whether a claim went stale there is timing, not a property.
+    if postgres().is_some() {
+        assert!(report.duplicate_executions > 0, "the paused node's claims went stale and were run again elsewhere");
+    }
 }
 
 #[actix_rt::test(system = "crate::common::TestSystem")]
