@@ -160,8 +160,12 @@ impl Store for PgStore {
                 Err(e) => unreadable.push(Failure::unreadable(claim, e)),
             }
         }
-        if !unreadable.is_empty() {
-            self.fail(unreadable, now).await?;
+        // Should failing them fail too, they stay claimed until their leases run out and a
+        // sweep takes them: the readable ones are handed out all the same.
+        if !unreadable.is_empty()
+            && let Err(e) = self.fail(unreadable, now).await
+        {
+            tracing::warn!(error = %e, "failing unreadable claims failed: their leases will run out");
         }
         Ok(claimed)
     }

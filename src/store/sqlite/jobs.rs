@@ -139,8 +139,11 @@ impl SqliteStore {
                 Err(e) => unreadable.push(Failure::unreadable(claim, e)),
             }
         }
-        if !unreadable.is_empty() {
-            crate::store::Store::fail(self, unreadable, now).await?;
+        // As on Postgres: should failing them fail, their leases run out; the rest goes out.
+        if !unreadable.is_empty()
+            && let Err(e) = crate::store::Store::fail(self, unreadable, now).await
+        {
+            tracing::warn!(error = %e, "failing unreadable claims failed: their leases will run out");
         }
         // Highest priority, then oldest, then lowest id: the order they were picked in.
         claimed
