@@ -46,7 +46,9 @@ pub fn url_secrets(url: &str) -> Vec<String> {
     let Ok(parsed) = url::Url::parse(url) else { return Vec::new() };
     let secret = |name: &str| SECRET_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p));
     let mut found: Vec<String> = parsed.password().map(str::to_string).into_iter().collect();
-    found.extend(parsed.query_pairs().filter(|(name, _)| secret(name)).map(|(_, value)| value.into_owned()));
+    // Query values as written (an error quotes the URL as written), then decoded below.
+    let raw_pairs = parsed.query().unwrap_or_default().split('&').filter_map(|pair| pair.split_once('='));
+    found.extend(raw_pairs.filter(|(name, _)| secret(name)).map(|(_, value)| value.to_string()));
     let decoded: Vec<String> = found
         .iter()
         .filter_map(|s| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()))
@@ -92,5 +94,21 @@ impl Config {
             }
         }
         copy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_urls_secrets_are_found_as_written_and_decoded_and_scrubbed() {
+        let url = "http://user:p%40ss@host:1/?api_key=ab%2Fc&x=visible";
+        let secrets = url_secrets(url);
+        for secret in ["p%40ss", "p@ss", "ab%2Fc", "ab/c"] {
+            assert!(secrets.iter().any(|s| s == secret), "{secret} in {secrets:?}");
+        }
+        let said = scrub(&format!("failed to connect to {url}"), &secrets);
+        assert_eq!(said, "failed to connect to http://user:***@host:1/?api_key=***&x=visible");
     }
 }
