@@ -73,31 +73,37 @@ impl Node {
     pub async fn start(config: Config, registry: Registry, clock: SharedClock, probe: Probe) -> anyhow::Result<Node> {
         Cluster::check_redis(&config.redis.url, &config.cluster).await?;
         let store = crate::store::open(&config.store.url, config.store.max_connections, config.retry).await?;
-        Ok(Self::start_with_store(config, store, registry, clock, probe))
+        Self::start_with_store(config, store, registry, clock, probe).await
     }
 
-    /// Starts the actors over an existing store.
-    pub fn start_with_store(
+    /// Starts the actors over an existing store, once this process holds its node id
+    /// ([`crate::cluster::identity`]): refused while another live process runs it.
+    pub async fn start_with_store(
         config: Config,
         store: Arc<dyn Store>,
         registry: Registry,
         clock: SharedClock,
         probe: Probe,
-    ) -> Node {
-        Self::start_with_store_seeded(config, store, registry, clock, probe, None)
+    ) -> anyhow::Result<Node> {
+        Self::start_with_store_seeded(config, store, registry, clock, probe, None).await
     }
 
     /// [`Node::start_with_store`], the workers starting from a restored snapshot's
     /// state (see [`crate::snapshot::startup`]) rather than fresh.
-    pub fn start_with_store_seeded(
+    pub async fn start_with_store_seeded(
         config: Config,
         store: Arc<dyn Store>,
         registry: Registry,
         clock: SharedClock,
         probe: Probe,
         seed: Option<crate::actors::supervisor::RestoreWorkers>,
-    ) -> Node {
+    ) -> anyhow::Result<Node> {
         let node_id = if config.node.id.is_empty() { default_node_id() } else { config.node.id.clone() };
+        let mailbox = Cluster::mailbox_for(&config.redis.url, &config.cluster);
+        let cluster = Cluster::new(&node_id, mailbox, config.cluster.clone());
+        // Before any worker of this process exists: what a previous process of this
+        // node left is voided now, and a live one keeps its id.
+        crate::cluster::identity::take(&*store, &node_id, cluster.incarnation(), &config.cluster, &clock).await?;
         let (vectors, embedded) = crate::vector::for_config(&config.qdrant);
         let contexts = ContextActor::launch(vectors, config.qdrant.context_config(), probe.clone());
         let supervisor_config = SupervisorConfig {
@@ -131,8 +137,6 @@ impl Node {
             embedded.attach(actors.store.clone());
         }
         let pruner = Pruner::new(config.retention, actors.store.clone(), clock.clone(), probe, true).start();
-        let mailbox = Cluster::mailbox_for(&config.redis.url, &config.cluster);
-        let cluster = Cluster::new(&node_id, mailbox, config.cluster.clone());
         let link = ClusterLink::new(cluster.clone(), actors.supervisor.clone().recipient(), clock.clone()).start();
         // The link, not the Supervisor, hears of released dependents: it wakes both
         // this node and the others.
@@ -143,6 +147,7 @@ impl Node {
         let draining = Arc::new(AtomicBool::new(false));
         tracing::info!(
             %node_id,
+            incarnation = cluster.incarnation(),
             store = %redact_url(&config.store.url),
             workers = config.workers.count,
             capacity = config.workers.capacity,
@@ -190,7 +195,7 @@ impl Node {
             let every = Some(interval.min(Duration::from_secs(1)));
             crate::snapshot::AutoSnapshots::new(node.clone(), node.config.snapshots, every).start();
         }
-        node
+        Ok(node)
     }
 
     pub fn config(&self) -> &Config {
@@ -463,6 +468,20 @@ impl Node {
         self.draining.store(true, Ordering::Relaxed);
         let grace = Duration::from_millis(self.config.node.drain_grace_ms);
         self.actors.supervisor.send(Drain { grace }).await.unwrap_or(0)
+    }
+
+    /// Resolves if another process takes this node id over (see
+    /// [`Cluster::superseded`]); then call [`Node::stand_down`].
+    pub async fn superseded(&self) {
+        self.cluster.superseded().await
+    }
+
+    /// What a superseded node does: claims nothing more and lets go of every run at
+    /// once (their claims were voided already: whatever they still settle is fenced
+    /// off). Answers how many runs it let go.
+    pub async fn stand_down(&self) -> usize {
+        self.draining.store(true, Ordering::Relaxed);
+        self.actors.supervisor.send(Drain { grace: Duration::ZERO }).await.unwrap_or(0)
     }
 }
 

@@ -64,7 +64,19 @@ pub async fn run_with(
     }
     let api = server.handle();
     actix_rt::spawn(server);
-    shutdown.await;
+    tokio::select! {
+        () = shutdown => {}
+        () = node.superseded() => {
+            let released = node.stand_down().await;
+            api.stop(true).await;
+            anyhow::bail!(
+                "node.id {:?} was taken over by another process while this one was not heartbeating \
+                 (stopped or paused past cluster.node_dead_after_ms, or started twice): {released} runs let go; \
+                 this process stopped",
+                node.node_id
+            );
+        }
+    }
     tracing::info!(node_id = %node.node_id, "shutdown requested: draining");
     let released = node.drain().await;
     node.leave().await;

@@ -55,8 +55,9 @@ fn node_config(config: &Config, run: &str, name: &str) -> Config {
     config
 }
 
-fn start(config: &Config, scratch: &Scratch, registry: Registry) -> Node {
+async fn start(config: &Config, scratch: &Scratch, registry: Registry) -> anyhow::Result<Node> {
     Node::start_with_store(config.clone(), scratch.store(config.retry), registry, Arc::new(SystemClock), Probe::none())
+        .await
 }
 
 /// Waits until `node` knows `peer` (membership renews every `cluster.heartbeat_ms`).
@@ -93,8 +94,8 @@ async fn pickup(config: &Config, options: &BenchOptions, report: &mut Report) ->
             let run = Uuid::new_v4().simple().to_string()[..8].to_string();
             let scratch = Scratch::new(&config, config.store.max_connections * 2).await?;
             let (registry, mut started) = stamping("stamp")?;
-            let a = start(&node_config(&config, &run, "a"), &scratch, Registry::with_builtins());
-            let b = start(&node_config(&config, &run, "b"), &scratch, registry);
+            let a = start(&node_config(&config, &run, "a"), &scratch, Registry::with_builtins()).await?;
+            let b = start(&node_config(&config, &run, "b"), &scratch, registry).await?;
             until_peer(&a, &b.node_id).await?;
             let mut samples = Vec::with_capacity(n);
             for _ in 0..n {
@@ -130,9 +131,11 @@ async fn throughput(config: &Config, options: &BenchOptions, report: &mut Report
             let rate = isolated(move || async move {
                 let run = Uuid::new_v4().simple().to_string()[..8].to_string();
                 let scratch = Scratch::new(&config, config.store.max_connections * 2 + 2).await?;
-                let running: Vec<Node> = (0..nodes)
-                    .map(|i| start(&node_config(&config, &run, &i.to_string()), &scratch, Registry::with_builtins()))
-                    .collect();
+                let mut running: Vec<Node> = Vec::new();
+                for i in 0..nodes {
+                    let config = node_config(&config, &run, &i.to_string());
+                    running.push(start(&config, &scratch, Registry::with_builtins()).await?);
+                }
                 if nodes == 2 {
                     until_peer(&running[0], &running[1].node_id).await?;
                 }
@@ -229,7 +232,7 @@ async fn failover(config: &Config, options: &BenchOptions, report: &mut Report) 
             survivor_config.cluster.node_dead_after_ms = 1_500;
             survivor_config.retry.base_ms = 10;
             let (registry, mut started) = stamping("sleep")?;
-            let survivor = start(&survivor_config, &scratch, registry);
+            let survivor = start(&survivor_config, &scratch, registry).await?;
             until_peer(&survivor, &doomed_id).await?;
             doomed.0.kill()?;
             let killed = Instant::now();

@@ -30,8 +30,8 @@ where
     tokio::task::spawn_blocking(move || handle.join().map_err(|_| anyhow::anyhow!("bench run panicked"))?).await?
 }
 
-fn start_node(config: &Config, scratch: &Scratch, registry: Registry, probe: Probe) -> Node {
-    Node::start_with_store(config.clone(), scratch.store(config.retry), registry, Arc::new(SystemClock), probe)
+async fn start_node(config: &Config, scratch: &Scratch, registry: Registry, probe: Probe) -> anyhow::Result<Node> {
+    Node::start_with_store(config.clone(), scratch.store(config.retry), registry, Arc::new(SystemClock), probe).await
 }
 
 /// Waits until a separate connection sees all `n` jobs `COMPLETED`, polling for any
@@ -72,7 +72,7 @@ pub async fn throughput_once(config: &Config, n: usize) -> anyhow::Result<(f64, 
     let config = config.clone();
     let (total, enqueued) = isolated(move || async move {
         let scratch = Scratch::new(&config, config.store.max_connections + 2).await?;
-        let node = start_node(&config, &scratch, Registry::with_builtins(), Probe::none());
+        let node = start_node(&config, &scratch, Registry::with_builtins(), Probe::none()).await?;
         let mut watcher = scratch.watcher().await?;
         let start = Instant::now();
         for first in (0..n).step_by(1_000) {
@@ -158,7 +158,7 @@ pub async fn latency(config: &Config, options: &BenchOptions, report: &mut Repor
                 let _ = tx.send((ctx.job_id, Instant::now()));
                 async { Outcome::Complete(serde_json::Value::Null) }
             })?;
-            let node = start_node(&config, &scratch, registry, Probe::none());
+            let node = start_node(&config, &scratch, registry, Probe::none()).await?;
             tokio::time::sleep(Duration::from_millis(200)).await; // idle: workers up, first claims done
             let mut samples = Vec::with_capacity(n);
             for _ in 0..n {
@@ -195,7 +195,7 @@ pub async fn recovery(config: &Config, options: &BenchOptions, report: &mut Repo
         let elapsed = isolated(move || async move {
             let scratch = Scratch::new(&config, config.store.max_connections).await?;
             let (probe, mut events) = Probe::channel();
-            let node = start_node(&config, &scratch, Registry::with_builtins(), probe);
+            let node = start_node(&config, &scratch, Registry::with_builtins(), probe).await?;
             let job = node.submit(vec![JobRequest::new("sleep", json!({"ms": 600_000}))]).await?[0].job_id;
             let holder = loop {
                 match events.recv().await {
@@ -290,7 +290,7 @@ pub async fn memory(config: &Config, options: &BenchOptions, report: &mut Report
     let (config, n) = (config.clone(), options.jobs);
     let (idle, peak) = isolated(move || async move {
         let scratch = Scratch::new(&config, config.store.max_connections + 2).await?;
-        let node = start_node(&config, &scratch, Registry::with_builtins(), Probe::none());
+        let node = start_node(&config, &scratch, Registry::with_builtins(), Probe::none()).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let idle = rss_kib("VmRSS");
         let mut watcher = scratch.watcher().await?;

@@ -40,7 +40,8 @@ pub async fn submit(config: &Config, options: &BenchOptions, report: &mut Report
             let scratch = Scratch::new(&config, config.store.max_connections + 2).await?;
             let store = scratch.store(config.retry);
             let node =
-                Node::start_with_store(config, store, Registry::with_builtins(), Arc::new(SystemClock), Probe::none());
+                Node::start_with_store(config, store, Registry::with_builtins(), Arc::new(SystemClock), Probe::none())
+                    .await?;
             let (server, addrs) = crate::api::serve(node.clone(), "127.0.0.1:0")?;
             let server_handle = server.handle();
             actix_rt::spawn(server);

@@ -81,6 +81,7 @@ impl Membership {
             status,
             started_at,
             last_seen: now,
+            incarnation: self.cluster.incarnation().to_string(),
         }
     }
 
@@ -102,8 +103,20 @@ impl Membership {
             Err(e) => cluster.status().failed(&e.to_string()),
         }
 
-        if let Ok(Err(e)) = self.store.send(HeartbeatNode(self.record(status, started_at))).await {
-            tracing::warn!(error = %e, "writing this node's row failed; the next heartbeat writes again");
+        match self.store.send(HeartbeatNode(self.record(status, started_at))).await {
+            Ok(Ok(true)) | Err(_) => {}
+            Ok(Ok(false)) => {
+                tracing::error!(
+                    node_id,
+                    incarnation = cluster.incarnation(),
+                    "another process has taken this node id over (this one was stopped or paused past \
+                     cluster.node_dead_after_ms, or the id runs twice): its claims were voided; this process stops"
+                );
+                self.gate.set(false);
+                cluster.mark_superseded();
+                return;
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "writing this node's row failed; the next heartbeat writes again"),
         }
 
         // Three heartbeats: a dead holder's lease passes on quickly; a holder that
@@ -173,6 +186,11 @@ impl Membership {
     }
 
     async fn leave(&self, started_at: chrono::DateTime<chrono::Utc>) {
+        if self.cluster.is_superseded() {
+            // The row, the Redis key and the mailbox are the new process's.
+            self.cluster.mark_left();
+            return;
+        }
         let _ = self.store.send(HeartbeatNode(self.record(NodeStatus::Stopped, started_at))).await;
         let _ = self.cluster.mailbox().withdraw(self.cluster.node_id()).await;
         self.cluster.mark_left();

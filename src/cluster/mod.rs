@@ -25,6 +25,7 @@
 //! ```
 
 mod config;
+pub mod identity;
 mod link;
 pub mod membership;
 mod receive;
@@ -72,6 +73,8 @@ type Served = Arc<dyn Fn(Value) -> LocalBoxFuture<'static, Result<Value, String>
 
 struct Inner {
     node_id: String,
+    /// This process's id among the node's processes ([`identity`]).
+    incarnation: String,
     /// This process's reader of the node's mailbox (a restarted node is a new consumer
     /// and reclaims what the old one left pending).
     consumer: String,
@@ -90,6 +93,8 @@ struct Inner {
     stop: CancellationToken,
     /// Cancelled once the node's row says `STOPPED`.
     left: CancellationToken,
+    /// Cancelled when another process has taken this node id over.
+    superseded: CancellationToken,
 }
 
 /// A node's side of the cluster; cheap to clone. See the module docs.
@@ -99,9 +104,11 @@ pub struct Cluster(Arc<Inner>);
 impl Cluster {
     pub fn new(node_id: &str, mailbox: Arc<dyn Mailbox>, config: ClusterConfig) -> Cluster {
         let status = LinkStatus::new(mailbox.backend());
-        let consumer = format!("{node_id}:{}", Uuid::new_v4().simple());
+        let incarnation = Uuid::new_v4().simple().to_string();
+        let consumer = format!("{node_id}:{incarnation}");
         Cluster(Arc::new(Inner {
             node_id: node_id.to_string(),
+            incarnation,
             consumer,
             mailbox,
             config,
@@ -115,6 +122,7 @@ impl Cluster {
             address: Mutex::default(),
             stop: CancellationToken::new(),
             left: CancellationToken::new(),
+            superseded: CancellationToken::new(),
         }))
     }
 
@@ -163,6 +171,11 @@ impl Cluster {
 
     pub fn node_id(&self) -> &str {
         &self.0.node_id
+    }
+
+    /// This process's incarnation of the node ([`identity`]).
+    pub fn incarnation(&self) -> &str {
+        &self.0.incarnation
     }
 
     pub fn config(&self) -> &ClusterConfig {
@@ -338,6 +351,24 @@ impl Cluster {
 
     pub(crate) fn mark_left(&self) {
         self.0.left.cancel();
+    }
+
+    /// Resolves if another process takes this node id over (this one was stopped or
+    /// paused past `cluster.node_dead_after_ms`, or started twice): its heartbeats write
+    /// nothing any more and its claims were voided; the process should stop.
+    pub async fn superseded(&self) {
+        self.0.superseded.cancelled().await
+    }
+
+    pub fn is_superseded(&self) -> bool {
+        self.0.superseded.is_cancelled()
+    }
+
+    /// Stops the mailbox reader and the membership loop for good: the node id is
+    /// another process's now.
+    pub(crate) fn mark_superseded(&self) {
+        self.0.superseded.cancel();
+        self.0.stop.cancel();
     }
 
     pub(crate) fn stopped(&self) -> &CancellationToken {

@@ -83,6 +83,13 @@ pub struct Observed {
     /// Each node's newest snapshot.
     #[serde(default)]
     pub snapshots: Vec<SnapshotSeen>,
+    /// Workers in service (not `DEAD`, `FAILED` or `STOPPED`) per node, read while the
+    /// nodes still ran.
+    #[serde(default)]
+    pub in_service: BTreeMap<String, i64>,
+    /// How many workers each node runs (`cluster.workers`).
+    #[serde(default)]
+    pub workers_per_node: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,7 +262,38 @@ pub fn run_checks(o: &Observed) -> Vec<Check> {
         total,
     ));
     out.push(snapshot_consistent(o));
+    out.push(one_process_per_node(o));
     out
+}
+
+/// No node alive at the end has more workers in service than one process runs: a node
+/// restarted under its id (`node_kill` with `restart_after_ms`) took over from its
+/// previous process, whose workers are `DEAD`, and a second process of a node
+/// (`node_twin`) never started any.
+pub fn one_process_per_node(o: &Observed) -> Check {
+    let offenders: Vec<String> = o
+        .nodes
+        .iter()
+        .filter(|n| n.alive)
+        .filter_map(|n| {
+            let count = o.in_service.get(&n.node_id).copied().unwrap_or(0);
+            (count > o.workers_per_node)
+                .then(|| format!("{}: {count} workers in service, one process runs {}", n.node_id, o.workers_per_node))
+        })
+        .collect();
+    let nodes = o.nodes.iter().filter(|n| n.alive).count();
+    let held = offenders.is_empty();
+    Check {
+        name: "one_process_per_node".into(),
+        guarantee: "A node id names one process at a time. [...] Taking the id over [...] the previous incarnation's workers not stopped become `DEAD`, and each claim they held is voided. (docs/cluster.md)".into(),
+        held,
+        detail: if held {
+            format!("held for all {nodes} nodes alive at the end")
+        } else {
+            format!("{} of {nodes} nodes alive at the end", offenders.len())
+        },
+        examples: offenders.into_iter().take(MAX_EXAMPLES).collect(),
+    }
 }
 
 /// Every node's final state against its newest snapshot: the snapshot and its chain

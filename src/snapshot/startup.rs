@@ -54,7 +54,7 @@ pub async fn start_restored(
     let workers = config.workers.count as usize;
     let Some(verified) = chosen else {
         tracing::warn!(skipped = skipped.len(), "--restore {which}: no snapshot verifies; the workers start fresh");
-        let node = Node::start_with_store(config, store, registry, clock, probe);
+        let node = Node::start_with_store(config, store, registry, clock, probe).await?;
         return Ok((node, StartRestore { restored: None, skipped }));
     };
     if !skipped.is_empty() {
@@ -79,7 +79,7 @@ pub async fn start_restored(
             },
         })
         .collect();
-    let node = Node::start_with_store_seeded(config, store.clone(), registry, clock, probe, Some(seed));
+    let node = Node::start_with_store_seeded(config, store.clone(), registry, clock, probe, Some(seed)).await?;
     let report = report(&*store, &verified, fingerprint, outcome).await?;
     log(&report);
     Ok((node, StartRestore { restored: Some(report), skipped }))

@@ -48,6 +48,9 @@ pub struct NodeRecord {
     pub status: NodeStatus,
     pub started_at: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// The process that holds the node id: a fresh id per start ('' on rows written
+    /// before incarnations existed).
+    pub incarnation: String,
 }
 
 impl NodeRecord {
@@ -73,3 +76,7 @@ pub struct Fence {
 /// The lease under which one node at a time rescues the claims of dead nodes and
 /// expired leases.
 pub const RESCUE_LEASE: &str = "rescue";
+
+/// Why a claim is voided when the next process of its node starts (`{node}`, `{worker}`
+/// filled in).
+pub const RESTARTED: &str = "node {node} was restarted: its worker {worker} was running this attempt";

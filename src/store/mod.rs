@@ -21,7 +21,7 @@ mod snapshots;
 pub mod sqlite;
 mod types;
 
-pub use cluster::{Fence, NodeRecord, NodeStatus, RESCUE_LEASE};
+pub use cluster::{Fence, NodeRecord, NodeStatus, RESCUE_LEASE, RESTARTED};
 pub use contexts::{Checkpoint, MAX_CHECKPOINT_BYTES, PointKeys, decode_point, distinct_points, encode_point};
 pub use failure::{FailureDecision, UNSTARTED, decide_failure, gives_back_unstarted};
 pub use open::{Backend, open};
@@ -151,8 +151,30 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<Rescued>>>;
 
-    /// Writes a node's row: its address and status, last seen `now`.
-    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Writes a node's row: its address and status, last seen `now`, if the row is
+    /// still `node.incarnation`'s. `false`: another process has taken the node id over
+    /// (see [`Store::take_node`]); nothing was written.
+    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Takes node id `node.node_id` for the process `node.incarnation`, provided its row
+    /// is still as the caller saw it (`seen`; `None`: there was no row), and voids at
+    /// once what an earlier process of that id left behind: its workers not stopped
+    /// are marked `DEAD`, and each claim they hold is settled as a crashed attempt
+    /// (retried or dead-lettered) or given back if it never started. Call it before
+    /// this process registers any worker. `None`: the row moved since it was read
+    /// (nothing changed); read it again.
+    async fn take_node(
+        &self,
+        node: NodeRecord,
+        seen: Option<NodeRecord>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>>;
+
+    /// Whether a lock proves that no other process uses this store (SQLite's file
+    /// lock): a node row that looks alive can then only be a process that is gone.
+    fn exclusive(&self) -> bool {
+        false
+    }
 
     /// Every node's row, by id.
     async fn list_nodes(&self) -> StoreResult<Vec<NodeRecord>>;

@@ -54,6 +54,7 @@ pub enum Op {
     RescueWorker,
     RescueNode,
     HeartbeatNode,
+    TakeNode,
     ListNodes,
     AcquireLease,
     Cancel,
@@ -320,8 +321,21 @@ impl Store for FaultyStore {
         self.check(Op::RescueNode, none())?.rescue_node(node_id, silent_since, fence, now).await
     }
 
-    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
         self.check(Op::HeartbeatNode, none())?.heartbeat_node(node, now).await
+    }
+
+    async fn take_node(
+        &self,
+        node: NodeRecord,
+        seen: Option<NodeRecord>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        self.check(Op::TakeNode, none())?.take_node(node, seen, now).await
+    }
+
+    fn exclusive(&self) -> bool {
+        self.inner.lock().expect("faulty store").as_ref().is_some_and(|inner| inner.exclusive())
     }
 
     async fn list_nodes(&self) -> StoreResult<Vec<NodeRecord>> {

@@ -109,6 +109,19 @@ async fn every_page_works_in_a_browser_and_a_filtered_bulk_requeue_completes_the
     until_status(&api, WRITE_TOKEN, &workflow, "COMPLETED").await;
     until_status(&api, WRITE_TOKEN, &invoices, "DEAD_LETTER").await;
     until_status(&api, WRITE_TOKEN, &other, "DEAD_LETTER").await;
+    // A worker of this node's previous process: not in service, not counted below.
+    let earlier = aeon::store::WorkerRecord {
+        worker_id: uuid::Uuid::new_v4(),
+        node_id: api.node.node_id.clone(),
+        status: aeon::store::WorkerStatus::Stopped,
+        capacity: 10,
+        current_load: 0,
+        health_score: 1.0,
+        failure_count: 0,
+        metadata: json!({}),
+        last_heartbeat: None,
+    };
+    api.node.store().upsert_workers(vec![earlier]).await.unwrap();
     let shots = screenshots();
 
     let browser = Browser::start(&api.url()).await;

@@ -38,7 +38,9 @@ async fn until_completed(node: &Node, job_id: uuid::Uuid, limit: Duration) -> Du
 async fn a_job_scheduled_for_later_runs_when_it_comes_due_not_at_the_poll(db: TestDb) {
     let store = db.store(slow_poll().retry).shared();
     let node =
-        Node::start_with_store(slow_poll(), store, Registry::with_builtins(), Arc::new(SystemClock), Probe::none());
+        Node::start_with_store(slow_poll(), store, Registry::with_builtins(), Arc::new(SystemClock), Probe::none())
+            .await
+            .expect("node starts");
     let mut request = JobRequest::new("noop", json!({}));
     request.run_at = Some((SystemClock.now() + chrono::Duration::milliseconds(400)).to_rfc3339());
     let job_id = node.submit(vec![request]).await.unwrap()[0].job_id;
@@ -49,7 +51,9 @@ async fn a_job_scheduled_for_later_runs_when_it_comes_due_not_at_the_poll(db: Te
 async fn a_retry_runs_when_its_backoff_ends_not_at_the_poll(db: TestDb) {
     let store = db.store(slow_poll().retry).shared();
     let node =
-        Node::start_with_store(slow_poll(), store, Registry::with_builtins(), Arc::new(SystemClock), Probe::none());
+        Node::start_with_store(slow_poll(), store, Registry::with_builtins(), Arc::new(SystemClock), Probe::none())
+            .await
+            .expect("node starts");
     let job_id = node.submit(vec![JobRequest::new("fail", json!({"times": 1}))]).await.unwrap()[0].job_id;
     until_completed(&node, job_id, Duration::from_secs(10)).await;
     let attempts = node.store().executions(job_id).await.unwrap();

@@ -20,7 +20,7 @@ use aeon::experiment::{Plan, Report, RunOptions, Scenario, run_scenario};
 /// for two cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SHIPPED: [&str; 8] = [
+const SHIPPED: [&str; 9] = [
     "worker-panics",
     "node-kill-fan-in",
     "redis-restart",
@@ -29,6 +29,7 @@ const SHIPPED: [&str; 8] = [
     "poison-job",
     "soak",
     "qdrant-outage",
+    "same-node-id",
 ];
 
 fn path(name: &str) -> PathBuf {
@@ -143,6 +144,18 @@ async fn experiment_node_kill_during_fan_in_holds() {
     let report = run_short("node-kill-fan-in", 12).await;
     assert!(!fired(&report, FaultKind::NodeKill).is_empty(), "a node was killed: {:?}", report.faults);
     assert!(report.checks.iter().any(|c| c.name == "dependencies_respected" && c.held));
+}
+
+#[actix_rt::test(system = "crate::common::TestSystem")]
+async fn experiment_same_node_id_restarted_at_once_and_twice_holds() {
+    let report = run_short("same-node-id", 18).await;
+    let twin = *fired(&report, FaultKind::NodeTwin).first().expect("a second process was started");
+    assert!(twin.outcome.starts_with("refused"), "{twin:?}");
+    assert!(report.checks.iter().any(|c| c.name == "one_process_per_node" && c.held), "{:?}", report.checks);
+    let kill = *fired(&report, FaultKind::NodeKill).first().expect("the kill fired");
+    // Only the restarted process's takeover gives the 5 s jobs back before their 30 s
+    // leases run out (on Postgres the other node cannot: the restarted process beats).
+    assert!(kill.recovery_ms.is_some_and(|r| r < 20_000), "the claims came back at the restart: {kill:?}");
 }
 
 #[actix_rt::test(system = "crate::common::TestSystem")]
@@ -378,7 +391,7 @@ fn experiment_scenario_errors_name_the_key() {
     assert_eq!(
         err(base.replace("kind = \"node_pause\"", "kind = \"node_nap\"")),
         "at `faults[1].kind`: unknown variant `node_nap`, expected one of `worker_panic`, `worker_hang`, \
-         `worker_slow`, `node_kill`, `node_pause`, `db_disconnect`, `db_lock`, `redis_restart`, `redis_flush`, \
+         `worker_slow`, `node_kill`, `node_pause`, `node_twin`, `db_disconnect`, `db_lock`, `redis_restart`, `redis_flush`, \
          `qdrant_down`"
     );
     assert_eq!(
@@ -460,6 +473,8 @@ fn experiment_checks_fail_on_a_doctored_result_set() {
         workers: vec![WorkerRow { worker_id: "w1".into(), node_id: "exp-node-0".into(), failure_count: 1 }],
         nodes: vec![NodeEnd { node_id: "exp-node-0".into(), alive: true }],
         snapshots: vec![snapshot(true)],
+        in_service: [("exp-node-0".to_string(), 2)].into(),
+        workers_per_node: 2,
     };
     assert!(run_checks(&good).iter().all(|c| c.held), "{:?}", run_checks(&good));
 
@@ -514,6 +529,13 @@ fn experiment_checks_fail_on_a_doctored_result_set() {
     let mut elsewhere = good.clone();
     elsewhere.workers[0].node_id = "exp-node-1".into();
     assert_eq!(failing(&elsewhere), ["snapshot_consistent"], "a worker of the snapshot is another node's");
+
+    // A node restarted under its id whose previous process's workers are still in service.
+    let mut ghosts = good.clone();
+    ghosts.in_service.insert("exp-node-0".into(), 4);
+    assert_eq!(failing(&ghosts), ["one_process_per_node"]);
+    ghosts.nodes[0].alive = false;
+    assert!(failing(&ghosts).is_empty(), "a node killed for good is the rescuer's to mark dead");
 }
 
 fn fault(kind: FaultKind, fired_ms: i64, duration_ms: u64) -> FiredFault {

@@ -28,6 +28,7 @@ mod embedded;
 mod experiment;
 mod group_commit;
 mod idempotency;
+mod incarnations;
 mod isolation;
 mod kit;
 mod lifecycle;

@@ -18,6 +18,7 @@ fn node(id: &str, at: chrono::DateTime<chrono::Utc>) -> NodeRecord {
         status: NodeStatus::Active,
         started_at: at,
         last_seen: at,
+        incarnation: format!("{id}-1"),
     }
 }
 
@@ -113,7 +114,71 @@ async fn a_dead_nodes_claims_are_voided_at_once_under_a_valid_fence_only(db: Tes
     assert_eq!(store.rescue_node("dead", silent_since, fence, now).await.unwrap(), Some(Vec::new()), "once");
 }
 
+fn incarnation(id: &str, incarnation: &str, at: chrono::DateTime<chrono::Utc>) -> NodeRecord {
+    NodeRecord { incarnation: incarnation.into(), ..node(id, at) }
+}
+
+async fn a_new_process_takes_a_node_id_over_only_as_it_saw_it_and_voids_what_the_previous_one_left(db: TestDb) {
+    let clock = clock();
+    let store = db.store(exact_backoff());
+    let t0 = clock.now();
+    assert!(store.heartbeat_node(incarnation("n", "first", t0), t0).await.unwrap(), "a first beat writes the row");
+    let w_old = Uuid::new_v4();
+    store.upsert_workers(vec![worker(w_old, "n"), worker(Uuid::new_v4(), "other")]).await.unwrap();
+    store.enqueue((0..3).map(|_| new_job("echo", json!({}))).collect(), t0).await.unwrap();
+    let held = store.claim(claim_request(w_old, 2, Duration::from_secs(300)), t0).await.unwrap();
+    assert_eq!(held.len(), 2);
+
+    // The second process, before it takes the id: its beats write nothing.
+    clock.advance(Duration::from_secs(1));
+    let t1 = clock.now();
+    assert!(!store.heartbeat_node(incarnation("n", "second", t1), t1).await.unwrap(), "fenced off");
+    let seen = store.list_nodes().await.unwrap().into_iter().find(|n| n.node_id == "n").unwrap();
+    assert_eq!((seen.incarnation.as_str(), seen.last_seen), ("first", t0));
+
+    // The row moved after it was read (the first process beat again): nothing changes.
+    assert_eq!(store.take_node(incarnation("n", "second", t1), None, t1).await.unwrap(), None, "a row exists");
+    assert!(store.heartbeat_node(incarnation("n", "first", t1), t1).await.unwrap());
+    clock.advance(Duration::from_secs(1));
+    let t2 = clock.now();
+    let moved = store.take_node(incarnation("n", "second", t2), Some(seen), t2).await.unwrap();
+    assert_eq!(moved, None, "the first process beat since the row was read");
+    for claim in &held {
+        assert_eq!(store.get_job(claim.job_id).await.unwrap().unwrap().status, JobStatus::Running);
+    }
+
+    // As seen now: taken, and the first process's claims voided at once.
+    let seen = store.list_nodes().await.unwrap().into_iter().find(|n| n.node_id == "n").unwrap();
+    let rescued = store.take_node(incarnation("n", "second", t2), Some(seen), t2).await.unwrap().expect("taken");
+    let mut ids: Vec<Uuid> = rescued.iter().map(|r| r.job_id).collect();
+    ids.sort();
+    let mut expected: Vec<Uuid> = held.iter().map(|c| c.job_id).collect();
+    expected.sort();
+    assert_eq!(ids, expected, "exactly the previous process's claims");
+    for claim in &held {
+        let job = store.get_job(claim.job_id).await.unwrap().unwrap();
+        assert_eq!((job.status, job.worker_id), (JobStatus::Pending, None));
+        for run in store.executions(claim.job_id).await.unwrap() {
+            let error = run.error.unwrap_or_default();
+            assert!(error.starts_with("node n was restarted"), "{error:?}");
+        }
+    }
+    let row = store.list_nodes().await.unwrap().into_iter().find(|n| n.node_id == "n").unwrap();
+    assert_eq!((row.incarnation.as_str(), row.status, row.started_at), ("second", NodeStatus::Active, t2));
+    let workers = store.list_workers().await.unwrap();
+    let status_of = |node: &str| workers.iter().find(|w| w.node_id == node).unwrap().status;
+    assert_eq!((status_of("n"), status_of("other")), (WorkerStatus::Dead, WorkerStatus::Active));
+
+    // From now on the first process is fenced off, the second is not.
+    assert!(!store.heartbeat_node(incarnation("n", "first", t2), t2).await.unwrap());
+    assert!(store.heartbeat_node(incarnation("n", "second", t2), t2).await.unwrap());
+    // A node id nobody held is taken at once, with nothing to void.
+    assert_eq!(store.take_node(incarnation("m", "one", t2), None, t2).await.unwrap(), Some(Vec::new()));
+    assert_eq!(store.take_node(incarnation("m", "two", t2), None, t2).await.unwrap(), None, "once");
+}
+
 on_every_backend!(
     one_holder_at_a_time_and_the_token_grows_when_the_lease_changes_hands,
     a_dead_nodes_claims_are_voided_at_once_under_a_valid_fence_only,
+    a_new_process_takes_a_node_id_over_only_as_it_saw_it_and_voids_what_the_previous_one_left,
 );

@@ -220,8 +220,9 @@ direct!(
     }
 );
 direct!(
-    /// Writes this node's row, last seen now.
-    HeartbeatNode(node: crate::store::NodeRecord) -> (), |store, now| store.heartbeat_node(node, now)
+    /// Writes this node's row, last seen now; `false` when another process has taken
+    /// the node id over.
+    HeartbeatNode(node: crate::store::NodeRecord) -> bool, |store, now| store.heartbeat_node(node, now)
 );
 direct!(ListNodes -> Vec<crate::store::NodeRecord>, |store, now| store.list_nodes());
 direct!(

@@ -182,6 +182,17 @@ impl Db {
         })
     }
 
+    /// Workers in service (not `DEAD`, `FAILED` or `STOPPED`) per node.
+    pub async fn in_service(&self) -> anyhow::Result<BTreeMap<String, i64>> {
+        const SQL: &str = "SELECT node_id, COUNT(*) FROM workers WHERE status NOT IN ('DEAD', 'FAILED', 'STOPPED') \
+                           GROUP BY node_id";
+        let rows: Vec<(String, i64)> = match self {
+            Db::Postgres { pool, .. } => sqlx::query_as(SQL).fetch_all(pool).await?,
+            Db::Sqlite { pool, .. } => sqlx::query_as(SQL).fetch_all(pool).await?,
+        };
+        Ok(rows.into_iter().collect())
+    }
+
     /// Each node's newest snapshot, verified with its chain as `aeon snapshot verify`
     /// does. Only once the nodes are stopped (SQLite opens the store for it).
     pub(super) async fn snapshots(

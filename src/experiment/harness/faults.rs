@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 use super::db::Db;
-use super::procs::{Owned, http, signal};
+use super::procs::{Owned, Spawner, free_port, http, signal};
 use super::{Event, FiredFault};
 use crate::experiment::plan::PlannedFault;
 use crate::experiment::recovery::node_id;
@@ -66,6 +66,8 @@ pub(super) enum Done {
 pub(super) struct Fire<'a> {
     pub db: &'a Db,
     pub owned: &'a mut Owned,
+    /// Starts a node process (`node_twin` starts a second one).
+    pub spawner: &'a Spawner,
     /// The run's start.
     pub start: Instant,
     /// The fault's index among those fired.
@@ -84,7 +86,7 @@ impl Fire<'_> {
         pending: &mut Pending,
         worker_id: &mut Option<String>,
     ) -> anyhow::Result<Done> {
-        let Fire { db, owned, start, index, at } = self;
+        let Fire { db, owned, spawner, start, index, at } = self;
         let live: Vec<(usize, u16)> = owned.nodes.iter().filter(|n| n.live()).map(|n| (n.index, n.port)).collect();
         let node = owned.nodes.get_mut(fault.node).ok_or_else(|| anyhow::anyhow!("no node {}", fault.node))?;
         let n = node.index;
@@ -146,6 +148,12 @@ impl Fire<'_> {
                 node.paused = true;
                 events.push((at + fault.duration_ms, Event::Resume(n)));
                 Ok(Done::Fired(format!("SIGSTOP for {} ms", fault.duration_ms)))
+            }
+            FaultKind::NodeTwin => {
+                if !node.live() {
+                    return Ok(Done::Skipped(format!("node {n} is down or paused")));
+                }
+                twin(spawner, db, n).await.map(Done::Fired)
             }
             FaultKind::DbDisconnect => {
                 let count = db.disconnect(n).await?;
@@ -256,4 +264,31 @@ fn watch(nodes: Vec<(usize, u16)>, component: Component, start: Instant, outage_
             tokio::time::sleep(WATCH_EVERY).await;
         }
     })
+}
+
+/// How long a second process of a node gets to refuse to start: it watches the first
+/// one's heartbeat for three of them (docs/cluster.md), then exits.
+const TWIN_REFUSES_WITHIN: Duration = Duration::from_secs(30);
+
+/// Starts a second process with node `n`'s id and store on a port of its own, and
+/// answers how it refused; an error if it ran (it is then killed).
+async fn twin(spawner: &Spawner, db: &Db, n: usize) -> anyhow::Result<String> {
+    let mut child = spawner.spawn_twin(db, n, free_port()?)?;
+    let begun = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if begun.elapsed() > TWIN_REFUSES_WITHIN {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("a second process of node {n} ran for {} s", TWIN_REFUSES_WITHIN.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log = std::fs::read_to_string(spawner.twin_log(n)).unwrap_or_default();
+    // `aeon node` ends with `error: …` naming why.
+    let why = log.lines().rev().find(|l| l.starts_with("error:")).unwrap_or("(no error printed)");
+    anyhow::ensure!(!status.success(), "a second process of node {n} exited successfully: {why}");
+    Ok(format!("refused after {} ms ({status}): {}", begun.elapsed().as_millis(), why.trim()))
 }

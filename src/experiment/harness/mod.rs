@@ -311,7 +311,7 @@ impl Harness {
                         recovery_ms: None,
                     };
                     let index = fired.len();
-                    let fire = faults::Fire { db, owned: &mut owned, start, index, at };
+                    let fire = faults::Fire { db, owned: &mut owned, spawner: &spawner, start, index, at };
                     (record.state, record.outcome) =
                         match fire.fire(fault, &mut events, &mut pending, &mut record.worker_id).await {
                             Ok(faults::Done::Fired(text)) => (FaultState::Fired, text),
@@ -390,8 +390,12 @@ impl Harness {
         progress.finish();
         let nodes: Vec<NodeEnd> =
             owned.nodes.iter().map(|n| NodeEnd { node_id: node_id(n.index), alive: n.child.is_some() }).collect();
+        // Read while the nodes run: they are SIGKILLed below, which stops no worker.
+        let in_service = db.in_service().await?;
         drop(owned); // every node stops before the read-out
         let mut observed = db.read(start_utc).await?;
+        observed.in_service = in_service;
+        observed.workers_per_node = i64::from(scenario.cluster.workers);
         if let Some(v) = &mut vectors {
             v.executions = observed.executions.iter().filter(|e| e.finished_ms.is_some()).count() as u64;
         }

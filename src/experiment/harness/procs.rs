@@ -239,9 +239,22 @@ pub(super) struct Spawner {
 
 impl Spawner {
     pub fn spawn(&self, db: &Db, index: usize, port: u16) -> anyhow::Result<Child> {
+        self.spawn_logged(db, index, port, &self.out.join(format!("node-{index}.log")))
+    }
+
+    /// A second process of node `index` (same id and store), logging to [`Spawner::twin_log`].
+    pub fn spawn_twin(&self, db: &Db, index: usize, port: u16) -> anyhow::Result<Child> {
+        self.spawn_logged(db, index, port, &self.twin_log(index))
+    }
+
+    pub fn twin_log(&self, index: usize) -> PathBuf {
+        self.out.join(format!("node-{index}-twin.log"))
+    }
+
+    fn spawn_logged(&self, db: &Db, index: usize, port: u16, log: &std::path::Path) -> anyhow::Result<Child> {
         let dir = self.out.join(format!("node-{index}"));
         std::fs::create_dir_all(&dir)?;
-        let log = File::options().create(true).append(true).open(self.out.join(format!("node-{index}.log")))?;
+        let log = File::options().create(true).append(true).open(log)?;
         let mut command = Command::new(&self.bin);
         // The scenario alone says how the nodes run: no setting of the harness's own
         // environment reaches them (a QDRANT_URL there would move their contexts).

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use super::{LockedClaim, PgStore, sql};
 use crate::store::{Fence, NodeRecord, NodeStatus, Rescued, StoreError, StoreResult};
 
-/// A `nodes` row: id, address, status, started, last seen.
-type NodeRow = (String, String, String, DateTime<Utc>, DateTime<Utc>);
+/// A `nodes` row: id, address, status, started, last seen, incarnation.
+type NodeRow = (String, String, String, DateTime<Utc>, DateTime<Utc>, String);
 
 impl PgStore {
     pub(super) async fn rescue_silent_node(
@@ -41,26 +41,67 @@ impl PgStore {
         self.rescue_locked(tx, locked, &why, now).await.map(Some)
     }
 
-    pub(super) async fn upsert_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(sql::UPSERT_NODE)
+    pub(super) async fn upsert_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
+        let written = sqlx::query(sql::UPSERT_NODE)
             .bind(&node.node_id)
             .bind(&node.address)
             .bind(node.status.as_str())
             .bind(now)
-            .execute(&self.pool)
+            .bind(&node.incarnation)
+            .fetch_optional(&self.pool)
             .await?;
         self.sent(1);
-        Ok(())
+        Ok(written.is_some())
+    }
+
+    pub(super) async fn take_over_node(
+        &self,
+        node: NodeRecord,
+        seen: Option<NodeRecord>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        let mut tx = self.begin().await?;
+        let taken = match &seen {
+            None => sqlx::query(sql::INSERT_NODE)
+                .bind(&node.node_id)
+                .bind(&node.address)
+                .bind(now)
+                .bind(&node.incarnation)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some(),
+            Some(seen) => sqlx::query(sql::TAKE_NODE)
+                .bind(&node.node_id)
+                .bind(&node.address)
+                .bind(now)
+                .bind(&node.incarnation)
+                .bind(&seen.incarnation)
+                .bind(seen.last_seen)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some(),
+        };
+        if !taken {
+            tx.rollback().await?;
+            self.sent(1);
+            return Ok(None);
+        }
+        sqlx::query(sql::MARK_NODE_WORKERS_DEAD).bind(&node.node_id).bind(now).execute(&mut *tx).await?;
+        let locked: Vec<LockedClaim> =
+            sqlx::query_as(sql::LOCK_NODE_CLAIMS).bind(&node.node_id).fetch_all(&mut *tx).await?;
+        self.sent(3);
+        let why = crate::store::RESTARTED.replace("{node}", &node.node_id);
+        self.rescue_locked(tx, locked, &why, now).await.map(Some)
     }
 
     pub(super) async fn select_nodes(&self) -> StoreResult<Vec<NodeRecord>> {
         let rows: Vec<NodeRow> = sqlx::query_as(sql::SELECT_NODES).fetch_all(&self.pool).await?;
         self.sent(1);
         rows.into_iter()
-            .map(|(node_id, address, status, started_at, last_seen)| {
+            .map(|(node_id, address, status, started_at, last_seen, incarnation)| {
                 let status = NodeStatus::parse(&status)
                     .ok_or_else(|| StoreError::Corrupt(format!("node {node_id} has status {status:?}")))?;
-                Ok(NodeRecord { node_id, address, status, started_at, last_seen })
+                Ok(NodeRecord { node_id, address, status, started_at, last_seen, incarnation })
             })
             .collect()
     }

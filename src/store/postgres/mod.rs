@@ -290,8 +290,17 @@ impl Store for PgStore {
         self.rescue_silent_node(node_id, silent_since, fence, now).await
     }
 
-    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
         self.upsert_node(node, now).await
+    }
+
+    async fn take_node(
+        &self,
+        node: NodeRecord,
+        seen: Option<NodeRecord>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        self.take_over_node(node, seen, now).await
     }
 
     async fn list_nodes(&self) -> StoreResult<Vec<NodeRecord>> {

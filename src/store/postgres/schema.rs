@@ -87,6 +87,7 @@ pub const EXPECTED_COLUMNS: &[(&str, &str, &str, bool)] = &[
     ("nodes", "status", "character varying", false),
     ("nodes", "started_at", "timestamp with time zone", false),
     ("nodes", "last_seen", "timestamp with time zone", false),
+    ("nodes", "incarnation", "character varying", false),
     ("cluster_leases", "name", "character varying", false),
     ("cluster_leases", "holder", "character varying", false),
     ("cluster_leases", "token", "bigint", false),

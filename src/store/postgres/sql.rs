@@ -602,15 +602,32 @@ WHERE status = 'RUNNING' AND worker_id IN (SELECT worker_id FROM workers WHERE n
 ORDER BY job_id
 FOR UPDATE";
 
-/// $1 node, $2 address, $3 status, $4 now. A node back from the dead (or restarted
-/// under its id) starts again.
+/// $1 node, $2 address, $3 status, $4 now, $5 incarnation. A node's heartbeat, fenced
+/// by its incarnation: no row when another process has taken the node id over. A node
+/// back from the dead starts again.
 pub const UPSERT_NODE: &str = "
-INSERT INTO nodes (node_id, address, status, started_at, last_seen) VALUES ($1, $2, $3, $4, $4)
+INSERT INTO nodes (node_id, address, status, started_at, last_seen, incarnation) VALUES ($1, $2, $3, $4, $4, $5)
 ON CONFLICT (node_id) DO UPDATE SET
     address = EXCLUDED.address, status = EXCLUDED.status, last_seen = EXCLUDED.last_seen,
-    started_at = CASE WHEN nodes.status IN ('DEAD', 'STOPPED') THEN EXCLUDED.started_at ELSE nodes.started_at END";
+    started_at = CASE WHEN nodes.status IN ('DEAD', 'STOPPED') THEN EXCLUDED.started_at ELSE nodes.started_at END
+WHERE nodes.incarnation = EXCLUDED.incarnation
+RETURNING node_id";
 
-pub const SELECT_NODES: &str = "SELECT node_id, address, status, started_at, last_seen FROM nodes ORDER BY node_id";
+/// $1 node, $2 address, $3 now, $4 incarnation. A new process takes the node id.
+pub const INSERT_NODE: &str = "
+INSERT INTO nodes (node_id, address, status, started_at, last_seen, incarnation) VALUES ($1, $2, 'ACTIVE', $3, $3, $4)
+ON CONFLICT (node_id) DO NOTHING
+RETURNING node_id";
+
+/// $1 node, $2 address, $3 now, $4 incarnation, $5 the incarnation seen, $6 its last
+/// beat seen. A new process takes the node id over, if its row has not moved since.
+pub const TAKE_NODE: &str = "
+UPDATE nodes SET address = $2, status = 'ACTIVE', started_at = $3, last_seen = $3, incarnation = $4
+WHERE node_id = $1 AND incarnation = $5 AND last_seen <= $6
+RETURNING node_id";
+
+pub const SELECT_NODES: &str =
+    "SELECT node_id, address, status, started_at, last_seen, incarnation FROM nodes ORDER BY node_id";
 
 /// $1 lease, $2 holder, $3 until, $4 now. Takes or renews a lease that is free,
 /// expired or the holder's own; the token grows when it changes hands. No row: another
@@ -644,6 +661,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("MARK_NODE_WORKERS_DEAD", MARK_NODE_WORKERS_DEAD),
     ("LOCK_NODE_CLAIMS", LOCK_NODE_CLAIMS),
     ("UPSERT_NODE", UPSERT_NODE),
+    ("INSERT_NODE", INSERT_NODE),
+    ("TAKE_NODE", TAKE_NODE),
     ("SELECT_NODES", SELECT_NODES),
     ("ACQUIRE_LEASE", ACQUIRE_LEASE),
     ("SETTLE_FAILURES", SETTLE_FAILURES),

@@ -41,24 +41,64 @@ impl SqliteStore {
         self.rescue(tx, &held, &why, now).await.map(Some)
     }
 
-    pub(super) async fn write_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(sql::UPSERT_NODE)
+    pub(super) async fn write_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
+        let written = sqlx::query(sql::UPSERT_NODE)
             .bind(&node.node_id)
             .bind(&node.address)
             .bind(node.status.as_str())
             .bind(time(now))
-            .execute(&self.writer)
+            .bind(&node.incarnation)
+            .fetch_optional(&self.writer)
             .await?;
         self.sent(1);
-        Ok(())
+        Ok(written.is_some())
+    }
+
+    pub(super) async fn take_over_node(
+        &self,
+        node: NodeRecord,
+        seen: Option<NodeRecord>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        let mut tx = self.begin().await?;
+        let taken = match &seen {
+            None => sqlx::query(sql::INSERT_NODE)
+                .bind(&node.node_id)
+                .bind(&node.address)
+                .bind(time(now))
+                .bind(&node.incarnation)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some(),
+            Some(seen) => sqlx::query(sql::TAKE_NODE)
+                .bind(&node.node_id)
+                .bind(&node.address)
+                .bind(time(now))
+                .bind(&node.incarnation)
+                .bind(&seen.incarnation)
+                .bind(time(seen.last_seen))
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some(),
+        };
+        if !taken {
+            tx.rollback().await?;
+            self.sent(1);
+            return Ok(None);
+        }
+        sqlx::query(sql::MARK_NODE_WORKERS_DEAD).bind(&node.node_id).bind(time(now)).execute(&mut *tx).await?;
+        let held = sqlx::query(sql::LOCK_NODE_CLAIMS).bind(&node.node_id).fetch_all(&mut *tx).await?;
+        self.sent(3);
+        let why = crate::store::RESTARTED.replace("{node}", &node.node_id);
+        self.rescue(tx, &held, &why, now).await.map(Some)
     }
 
     pub(super) async fn read_nodes(&self) -> StoreResult<Vec<NodeRecord>> {
-        let rows: Vec<(String, String, String, String, String)> =
+        let rows: Vec<(String, String, String, String, String, String)> =
             sqlx::query_as(sql::SELECT_NODES).fetch_all(&self.readers).await?;
         self.sent(1);
         rows.into_iter()
-            .map(|(node_id, address, status, started_at, last_seen)| {
+            .map(|(node_id, address, status, started_at, last_seen, incarnation)| {
                 let status = NodeStatus::parse(&status)
                     .ok_or_else(|| StoreError::Corrupt(format!("node {node_id} has status {status:?}")))?;
                 Ok(NodeRecord {
@@ -67,6 +107,7 @@ impl SqliteStore {
                     status,
                     started_at: parse_time(&started_at)?,
                     last_seen: parse_time(&last_seen)?,
+                    incarnation,
                 })
             })
             .collect()

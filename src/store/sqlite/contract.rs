@@ -76,12 +76,26 @@ impl Store for SqliteStore {
         self.rescue_dead_node(node_id, silent_since, fence, now).await
     }
 
-    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
         self.write_node(node, now).await
+    }
+
+    async fn take_node(
+        &self,
+        node: NodeRecord,
+        seen: Option<NodeRecord>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        self.take_over_node(node, seen, now).await
     }
 
     async fn list_nodes(&self) -> StoreResult<Vec<NodeRecord>> {
         self.read_nodes().await
+    }
+
+    /// The file's lock (`lock.rs`) keeps every other process out.
+    fn exclusive(&self) -> bool {
+        true
     }
 
     async fn acquire_lease(

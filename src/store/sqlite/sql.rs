@@ -596,14 +596,30 @@ FROM jobs
 WHERE status = 'RUNNING' AND worker_id IN (SELECT worker_id FROM workers WHERE node_id = ?1)
 ORDER BY job_id";
 
-/// ?1 node, ?2 address, ?3 status, ?4 now.
+/// ?1 node, ?2 address, ?3 status, ?4 now, ?5 incarnation. Fenced as on Postgres.
 pub const UPSERT_NODE: &str = "
-INSERT INTO nodes (node_id, address, status, started_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+INSERT INTO nodes (node_id, address, status, started_at, last_seen, incarnation) VALUES (?1, ?2, ?3, ?4, ?4, ?5)
 ON CONFLICT (node_id) DO UPDATE SET
     address = excluded.address, status = excluded.status, last_seen = excluded.last_seen,
-    started_at = CASE WHEN nodes.status IN ('DEAD', 'STOPPED') THEN excluded.started_at ELSE nodes.started_at END";
+    started_at = CASE WHEN nodes.status IN ('DEAD', 'STOPPED') THEN excluded.started_at ELSE nodes.started_at END
+WHERE nodes.incarnation = excluded.incarnation
+RETURNING node_id";
 
-pub const SELECT_NODES: &str = "SELECT node_id, address, status, started_at, last_seen FROM nodes ORDER BY node_id";
+/// ?1 node, ?2 address, ?3 now, ?4 incarnation. As on Postgres.
+pub const INSERT_NODE: &str = "
+INSERT INTO nodes (node_id, address, status, started_at, last_seen, incarnation) VALUES (?1, ?2, 'ACTIVE', ?3, ?3, ?4)
+ON CONFLICT (node_id) DO NOTHING
+RETURNING node_id";
+
+/// ?1 node, ?2 address, ?3 now, ?4 incarnation, ?5 the incarnation seen, ?6 its last
+/// beat seen. As on Postgres.
+pub const TAKE_NODE: &str = "
+UPDATE nodes SET address = ?2, status = 'ACTIVE', started_at = ?3, last_seen = ?3, incarnation = ?4
+WHERE node_id = ?1 AND incarnation = ?5 AND last_seen <= ?6
+RETURNING node_id";
+
+pub const SELECT_NODES: &str =
+    "SELECT node_id, address, status, started_at, last_seen, incarnation FROM nodes ORDER BY node_id";
 
 /// ?1 lease, ?2 holder, ?3 until, ?4 now. As on Postgres.
 pub const ACQUIRE_LEASE: &str = "
@@ -634,6 +650,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("MARK_NODE_WORKERS_DEAD", MARK_NODE_WORKERS_DEAD),
     ("LOCK_NODE_CLAIMS", LOCK_NODE_CLAIMS),
     ("UPSERT_NODE", UPSERT_NODE),
+    ("INSERT_NODE", INSERT_NODE),
+    ("TAKE_NODE", TAKE_NODE),
     ("SELECT_NODES", SELECT_NODES),
     ("ACQUIRE_LEASE", ACQUIRE_LEASE),
     ("SETTLE_FAILURES", SETTLE_FAILURES),

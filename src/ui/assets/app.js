@@ -244,8 +244,13 @@ function workersSummary(workers) {
     if (!nodes.has(w.node_id)) nodes.set(w.node_id, []);
     nodes.get(w.node_id).push(w);
   }
+  // A node's earlier processes leave rows (STOPPED, DEAD, FAILED): count only the
+  // workers in service, or a restarted node shows "3/8 active" for its 4 workers.
+  const inService = (w) => ["STARTING", "ACTIVE", "UNHEALTHY"].includes(w.status);
   return `<table><tr><th>node</th><th>workers</th><th>load</th><th>health</th><th>last heartbeat</th></tr>
-    ${[...nodes].map(([node, ws]) => {
+    ${[...nodes].map(([node, all]) => {
+      const ws = all.filter(inService);
+      if (ws.length === 0) return `<tr><td>${esc(node)}</td><td>none in service</td><td>–</td><td>–</td><td>${ago(all.map((w) => w.last_heartbeat).filter(Boolean).sort().pop())}</td></tr>`;
       const active = ws.filter((w) => w.status === "ACTIVE").length;
       const load = ws.reduce((a, w) => a + w.current_load, 0);
       const capacity = ws.reduce((a, w) => a + w.capacity, 0);

@@ -53,7 +53,7 @@ pub async fn rig(db: TestDb) -> Rig {
     let (probe, events) = Probe::channel();
     let config = config();
     let store = db.store(config.retry).shared();
-    let node = Node::start_with_store(config, store, registry, shared(&clock), probe);
+    let node = Node::start_with_store(config, store, registry, shared(&clock), probe).await.expect("node starts");
     Rig { db, node, clock, gate, events }
 }
 
