@@ -25,6 +25,9 @@ pub struct NodeView {
     pub live_workers: usize,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub last_seen: chrono::DateTime<chrono::Utc>,
+    /// The process that holds the node id (a fresh id at each start; empty on a row
+    /// written before incarnations existed). See docs/cluster.md.
+    pub incarnation: String,
 }
 
 /// Every node that has joined the cluster, by id.
@@ -52,6 +55,7 @@ pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
                 live_workers: if status == NodeStatus::Dead { 0 } else { live },
                 started_at: n.started_at,
                 last_seen: n.last_seen,
+                incarnation: n.incarnation.clone(),
             }
         })
         .collect();
