@@ -153,6 +153,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 
+    use crate::store::Snapshots;
     use chrono::{DateTime, Utc};
     use serde_json::json;
 

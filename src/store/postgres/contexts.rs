@@ -8,10 +8,12 @@ use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::{PgStore, sql};
+use crate::store::Contexts;
 use crate::store::{
     Applied, Checkpoint, ClaimRef, PointKeys, StoreResult, decode_point, distinct_points, encode_point,
 };
 use crate::vector::{ContextPoint, Scored, SimilarQuery, TopK, matches};
+use async_trait::async_trait;
 
 /// The columns of a batch of points, in the order of [`sql::INSERT_CONTEXTS`]'s binds.
 type ContextColumns =
@@ -133,4 +135,19 @@ fn point(row: &PgRow) -> StoreResult<ContextPoint> {
     };
     let (vector, context): (Vec<u8>, String) = (row.try_get(0)?, row.try_get(1)?);
     decode_point(keys, &vector, &context)
+}
+
+#[async_trait]
+impl Contexts for PgStore {
+    async fn put_contexts(&self, points: Vec<crate::vector::ContextPoint>) -> StoreResult<()> {
+        self.upsert_contexts(points).await
+    }
+
+    async fn search_contexts(&self, query: crate::vector::SimilarQuery) -> StoreResult<Vec<crate::vector::Scored>> {
+        self.scan_contexts(query).await
+    }
+
+    async fn job_contexts(&self, job_id: Uuid) -> StoreResult<Vec<crate::vector::ContextPoint>> {
+        self.read_job_contexts(job_id).await
+    }
 }

@@ -6,7 +6,9 @@ use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::{PgStore, sql};
+use crate::store::Snapshots;
 use crate::store::{SnapshotFilter, SnapshotRow, SnapshotSummary, SnapshotType, StoreError, StoreResult};
+use async_trait::async_trait;
 
 impl PgStore {
     pub(super) async fn insert_snapshot_row(&self, s: SnapshotRow) -> StoreResult<()> {
@@ -80,4 +82,27 @@ fn whole(row: &PgRow) -> StoreResult<SnapshotRow> {
         metadata: row.try_get("metadata")?,
         created_at: row.try_get("created_at")?,
     })
+}
+
+#[async_trait]
+impl Snapshots for PgStore {
+    async fn insert_snapshot(&self, snapshot: SnapshotRow) -> StoreResult<()> {
+        self.insert_snapshot_row(snapshot).await
+    }
+
+    async fn list_snapshots(&self, filter: SnapshotFilter) -> StoreResult<Vec<SnapshotSummary>> {
+        self.select_snapshots(filter).await
+    }
+
+    async fn get_snapshot(&self, snapshot_id: Uuid) -> StoreResult<Option<SnapshotRow>> {
+        self.select_snapshot(snapshot_id).await
+    }
+
+    async fn latest_snapshot(&self, node_id: Option<String>) -> StoreResult<Option<SnapshotRow>> {
+        self.select_latest_snapshot(node_id).await
+    }
+
+    async fn delete_snapshots(&self, snapshot_ids: Vec<Uuid>) -> StoreResult<u64> {
+        self.delete_snapshot_rows(snapshot_ids).await
+    }
 }

@@ -141,7 +141,7 @@ impl SqliteStore {
         }
         // As on Postgres: should failing them fail, their leases run out; the rest goes out.
         if !unreadable.is_empty()
-            && let Err(e) = crate::store::Store::fail(self, unreadable, now).await
+            && let Err(e) = crate::store::Queue::fail(self, unreadable, now).await
         {
             tracing::warn!(error = %e, "failing unreadable claims failed: their leases will run out");
         }

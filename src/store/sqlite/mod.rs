@@ -18,13 +18,14 @@
 //! [`recovery`] (rescue, cancel, requeue), [`dependencies`], [`reads`],
 //! [`workers`] and [`snapshots`]; [`contract`] only delegates. Like `PgStore`, the store counts what it sends ([`SqliteStore::statements_sent`]).
 
-mod cluster;
 mod codec;
 mod contexts;
-mod contract;
 mod dependencies;
 mod jobs;
 mod lock;
+mod membership;
+mod operator;
+mod queue;
 mod reads;
 mod recovery;
 mod retention;
@@ -167,4 +168,16 @@ impl SqliteStore {
 /// Read-only connections to the database at `path`.
 fn reader_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new().filename(path).read_only(true).busy_timeout(BUSY_TIMEOUT).foreign_keys(true)
+}
+
+#[async_trait::async_trait]
+impl crate::store::Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.writer).await.map_err(|e| StoreError::Database(Box::new(e)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
 }

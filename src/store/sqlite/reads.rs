@@ -9,6 +9,8 @@ use super::codec::{parse_time, parse_uuid, time, uuid_list};
 use super::{SqliteStore, rows, sql};
 use crate::job::{Execution, Job, JobStatus};
 use crate::store::{DeadLetter, HealthSample, JobFilter, StoreResult};
+use crate::store::{Edges, NodeRecord, Reads, WorkerRecord, WorkflowNode};
+use async_trait::async_trait;
 
 /// Binds [`sql::FILTER_JOBS`]'s parameters (?1 to ?7) from a [`JobFilter`].
 macro_rules! bind_filter {
@@ -98,5 +100,73 @@ impl SqliteStore {
         let found: Vec<(String, i64)> = sqlx::query_as(sql::COUNT_BY_STATUS).fetch_all(&self.readers).await?;
         self.sent(1);
         found.into_iter().map(|(s, n)| Ok((s.parse()?, n))).collect()
+    }
+}
+
+#[async_trait]
+impl Reads for SqliteStore {
+    async fn get_job(&self, job_id: Uuid) -> StoreResult<Option<Job>> {
+        self.read_job(job_id).await
+    }
+
+    async fn edges(&self, job_id: Uuid) -> StoreResult<Edges> {
+        self.select_edges(job_id).await
+    }
+
+    async fn workflow(&self, root: Uuid, limit: u32) -> StoreResult<Vec<WorkflowNode>> {
+        self.select_workflow(root, limit).await
+    }
+
+    async fn executions(&self, job_id: Uuid) -> StoreResult<Vec<Execution>> {
+        self.read_executions(job_id).await
+    }
+
+    async fn list_jobs(&self, filter: JobFilter) -> StoreResult<Vec<Job>> {
+        self.read_jobs(filter).await
+    }
+
+    async fn job_ids(&self, filter: JobFilter) -> StoreResult<Vec<Uuid>> {
+        self.read_job_ids(filter).await
+    }
+
+    async fn count_jobs(&self, filter: JobFilter) -> StoreResult<u64> {
+        self.count_filtered(filter).await
+    }
+
+    async fn health_history(
+        &self,
+        worker_id: Uuid,
+        metric_type: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::store::HealthSample>> {
+        self.read_health_history(worker_id, metric_type, limit).await
+    }
+
+    async fn pending_by_type(&self) -> StoreResult<Vec<(String, i64)>> {
+        self.count_pending_by_type().await
+    }
+
+    async fn dead_letters(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<DeadLetter>> {
+        self.read_dead_letters(limit, before).await
+    }
+
+    async fn completed_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
+        self.count_completed_since(since).await
+    }
+
+    async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>> {
+        self.read_workers().await
+    }
+
+    async fn count_by_status(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
+        self.count_jobs_by_status().await
+    }
+
+    async fn list_nodes(&self) -> StoreResult<Vec<NodeRecord>> {
+        self.read_nodes().await
+    }
+
+    async fn last_checkpoint(&self, job_id: Uuid) -> StoreResult<Option<crate::store::Checkpoint>> {
+        self.read_checkpoint(job_id).await
     }
 }

@@ -70,6 +70,6 @@ impl SqliteStore {
 }
 
 /// Health scores are NUMERIC(3,2) in 0..=1.
-fn clamp_score(score: f64) -> f64 {
+pub(super) fn clamp_score(score: f64) -> f64 {
     if score.is_finite() { score.clamp(0.0, 1.0) } else { 0.0 }
 }

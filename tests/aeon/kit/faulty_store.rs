@@ -14,6 +14,7 @@ use aeon::testing::{Fault, FaultyStore, Op, TestNode};
 use serde_json::json;
 
 use crate::common::{TestDb, claim, exact_backoff, new_job, on_every_backend, shared};
+use aeon::store::Reads;
 
 async fn a_completion_that_always_fails_fails_alone_and_its_batch_mates_are_applied(db: TestDb) {
     let store = db.store(exact_backoff());

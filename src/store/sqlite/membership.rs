@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use super::codec::{parse_time, time};
 use super::{SqliteStore, sql};
 use crate::store::{Fence, NodeRecord, NodeStatus, Rescued, StoreError, StoreResult};
+use crate::store::{HealthLog, Membership, WorkerRecord};
+use async_trait::async_trait;
 
 impl SqliteStore {
     pub(super) async fn rescue_dead_node(
@@ -129,5 +131,54 @@ impl SqliteStore {
             .await?;
         self.sent(1);
         Ok(token)
+    }
+}
+
+#[async_trait]
+impl Membership for SqliteStore {
+    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
+        self.write_node(node, now).await
+    }
+
+    async fn take_node(
+        &self,
+        node: NodeRecord,
+        seen: Option<NodeRecord>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        self.take_over_node(node, seen, now).await
+    }
+
+    /// The file's lock (`lock.rs`) keeps every other process out.
+    fn exclusive(&self) -> bool {
+        true
+    }
+
+    async fn rescue_node(
+        &self,
+        node_id: &str,
+        silent_since: DateTime<Utc>,
+        fence: Fence,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        self.rescue_dead_node(node_id, silent_since, fence, now).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        self.take_lease(name, holder, until, now).await
+    }
+
+    async fn upsert_workers(&self, workers: Vec<WorkerRecord>) -> StoreResult<()> {
+        self.upsert_worker_rows(workers).await
+    }
+
+    async fn write_health_logs(&self, logs: Vec<HealthLog>) -> StoreResult<()> {
+        self.insert_health_logs(logs).await
     }
 }

@@ -3,8 +3,12 @@
 
 use chrono::{DateTime, Utc};
 
+use super::clamp_score;
 use super::{LockedClaim, PgStore, sql};
 use crate::store::{Fence, NodeRecord, NodeStatus, Rescued, StoreError, StoreResult};
+use crate::store::{HealthLog, Membership, WorkerRecord};
+use async_trait::async_trait;
+use uuid::Uuid;
 
 /// A `nodes` row: id, address, status, started, last seen, incarnation.
 type NodeRow = (String, String, String, DateTime<Utc>, DateTime<Utc>, String);
@@ -122,5 +126,91 @@ impl PgStore {
             .await?;
         self.sent(1);
         Ok(token)
+    }
+}
+
+#[async_trait]
+impl Membership for PgStore {
+    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
+        self.upsert_node(node, now).await
+    }
+
+    async fn take_node(
+        &self,
+        node: NodeRecord,
+        seen: Option<NodeRecord>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        self.take_over_node(node, seen, now).await
+    }
+
+    async fn rescue_node(
+        &self,
+        node_id: &str,
+        silent_since: DateTime<Utc>,
+        fence: Fence,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Rescued>>> {
+        self.rescue_silent_node(node_id, silent_since, fence, now).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        self.take_lease(name, holder, until, now).await
+    }
+
+    async fn upsert_workers(&self, workers: Vec<WorkerRecord>) -> StoreResult<()> {
+        if workers.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = workers.iter().map(|w| w.worker_id).collect();
+        let nodes: Vec<&str> = workers.iter().map(|w| w.node_id.as_str()).collect();
+        let statuses: Vec<&str> = workers.iter().map(|w| w.status.as_str()).collect();
+        let capacities: Vec<i32> = workers.iter().map(|w| w.capacity).collect();
+        let loads: Vec<i32> = workers.iter().map(|w| w.current_load).collect();
+        let scores: Vec<f64> = workers.iter().map(|w| clamp_score(w.health_score)).collect();
+        let failures: Vec<i32> = workers.iter().map(|w| w.failure_count).collect();
+        let metadata: Vec<String> = workers.iter().map(|w| w.metadata.to_string()).collect();
+        let beats: Vec<Option<DateTime<Utc>>> = workers.iter().map(|w| w.last_heartbeat).collect();
+        sqlx::query(sql::UPSERT_WORKERS)
+            .bind(&ids)
+            .bind(&nodes)
+            .bind(&statuses)
+            .bind(&capacities)
+            .bind(&loads)
+            .bind(&scores)
+            .bind(&failures)
+            .bind(&metadata)
+            .bind(&beats)
+            .execute(&self.pool)
+            .await?;
+        self.sent(1);
+        Ok(())
+    }
+
+    async fn write_health_logs(&self, logs: Vec<HealthLog>) -> StoreResult<()> {
+        if logs.is_empty() {
+            return Ok(());
+        }
+        let workers: Vec<Uuid> = logs.iter().map(|l| l.worker_id).collect();
+        let metrics: Vec<&str> = logs.iter().map(|l| l.metric_type.as_str()).collect();
+        let values: Vec<f64> = logs.iter().map(HealthLog::storable_value).collect();
+        let metadata: Vec<String> = logs.iter().map(|l| l.metadata.to_string()).collect();
+        let times: Vec<DateTime<Utc>> = logs.iter().map(|l| l.logged_at).collect();
+        sqlx::query(sql::INSERT_HEALTH_LOGS)
+            .bind(&workers)
+            .bind(&metrics)
+            .bind(&values)
+            .bind(&metadata)
+            .bind(&times)
+            .execute(&self.pool)
+            .await?;
+        self.sent(1);
+        Ok(())
     }
 }

@@ -1,0 +1,42 @@
+//! The store contract, split by concern. [`Store`] is their sum: a backend implements
+//! each part in a file of the same name (`postgres/queue.rs`, `sqlite/queue.rs`, …),
+//! and a caller imports the parts it uses, or [`prelude`](super::prelude) for all.
+//!
+//! | part | what | who calls it |
+//! |---|---|---|
+//! | [`Queue`] | the fenced hot path: submit, claim, settle, renew, rescue | workers, the Supervisor, the HealthMonitor (through the StoreActor) |
+//! | [`Reads`] | reads, nothing written | the API, the dashboard, the CLI, snapshots |
+//! | [`Operator`] | cancel, requeue, bulk actions, retention | the API, the Pruner |
+//! | [`Membership`] | nodes, incarnations, the rescue lease, workers' rows | the membership loop, the HealthMonitor |
+//! | [`Snapshots`] | snapshot rows | snapshot/ |
+//! | [`Contexts`] | the embedded vector store | vector/embedded.rs |
+
+mod contexts;
+mod membership;
+mod operator;
+mod queue;
+mod reads;
+mod snapshots;
+
+pub use contexts::Contexts;
+pub use membership::Membership;
+pub use operator::Operator;
+pub use queue::Queue;
+pub use reads::Reads;
+pub use snapshots::Snapshots;
+
+use async_trait::async_trait;
+
+use super::StoreResult;
+
+/// Everything the runtime asks of a database: the parts above, and the schema. Batch
+/// methods take many items and run each as one statement (or one transaction of a
+/// few), whatever the batch size.
+#[async_trait]
+pub trait Store: Queue + Reads + Operator + Membership + Snapshots + Contexts {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Whether the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+}
