@@ -12,6 +12,9 @@
 //! Every method takes `now` from the caller's injected clock: scheduling, leases and
 //! backoff follow simulated time in tests.
 
+#[macro_use]
+mod statements;
+
 pub mod answers;
 mod cluster;
 mod contexts;

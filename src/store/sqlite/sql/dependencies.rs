@@ -1,0 +1,82 @@
+//! The SQLite statements of dependencies: edges, releasing dependents, cancelling the doomed, workflows.
+
+statements! {
+    // --- Dependencies -------------------------------------------------------------------
+
+    /// ?1 dependency ids (JSON array): those that exist. Inside the submit's
+    /// `BEGIN IMMEDIATE` transaction nothing can finish them unseen before it commits.
+    pub const LOCK_DEPENDENCIES: &str =
+        "SELECT job_id FROM jobs WHERE job_id IN (SELECT value FROM json_each(?1)) ORDER BY job_id";
+
+    /// ?1 `[{"job", "dep", "policy"}]`, ?2 now.
+    pub const INSERT_EDGES: &str = "
+    INSERT INTO job_dependencies (job_id, depends_on_job_id, failure_policy, created_at)
+    SELECT value ->> 'job', value ->> 'dep', value ->> 'policy', ?2 FROM json_each(?1)";
+
+    // The dependency statements find every row by key: from the jobs named, along
+    // `job_dependencies`, to each job by its primary key. A unary `+` on `status` keeps
+    // SQLite from walking `jobs_status_type_idx` instead, which would read every waiting
+    // (or every dead-lettered) job of the table on each completion.
+
+    /// ?1 jobs that just finished (JSON array): their waiting dependents, in id order.
+    pub const LOCK_WAITING_DEPENDENTS: &str = "
+    SELECT j.job_id FROM jobs j
+    WHERE +j.status = 'WAITING'
+      AND j.job_id IN (SELECT d.job_id FROM job_dependencies d
+                       WHERE d.depends_on_job_id IN (SELECT value FROM json_each(?1)))
+    ORDER BY j.job_id";
+
+    /// ?1 waiting jobs (JSON array), ?2 now. Cancels those with a failed `cancel`
+    /// dependency, and their waiting `cancel` dependents, transitively, naming the failed
+    /// job (the least id, as Postgres's `DISTINCT ON … ORDER BY cause` picks).
+    pub const CANCEL_DOOMED: &str = "
+    WITH RECURSIVE doomed(job_id, cause) AS (
+        SELECT d.job_id, d.depends_on_job_id
+        FROM job_dependencies d JOIN jobs p ON p.job_id = d.depends_on_job_id
+        WHERE d.job_id IN (SELECT value FROM json_each(?1)) AND d.failure_policy = 'cancel'
+          AND +p.status IN ('DEAD_LETTER', 'CANCELLED')
+      UNION
+        SELECT d.job_id, doomed.cause
+        FROM job_dependencies d JOIN doomed ON d.depends_on_job_id = doomed.job_id
+        WHERE d.failure_policy = 'cancel'
+    )
+    UPDATE jobs
+    SET status = 'CANCELLED', error = 'dependency ' || c.cause || ' failed', updated_at = ?2
+    FROM (SELECT job_id, min(cause) AS cause FROM doomed GROUP BY job_id) c
+    WHERE jobs.job_id = c.job_id AND +jobs.status = 'WAITING'
+    RETURNING job_id";
+
+    /// ?1 waiting jobs (JSON array), ?2 now. Releases those whose every dependency has
+    /// completed (or failed, where the edge says `continue`).
+    pub const RELEASE_READY: &str = "
+    UPDATE jobs SET status = 'PENDING', updated_at = ?2
+    WHERE job_id IN (SELECT value FROM json_each(?1)) AND +status = 'WAITING'
+      AND NOT EXISTS (
+        SELECT 1 FROM job_dependencies d JOIN jobs p ON p.job_id = d.depends_on_job_id
+        WHERE d.job_id = jobs.job_id
+          AND p.status <> 'COMPLETED'
+          AND NOT (d.failure_policy = 'continue' AND p.status IN ('DEAD_LETTER', 'CANCELLED')))
+    RETURNING job_id";
+
+    /// ?1 job: what it waits for, and what waits for it.
+    pub const SELECT_EDGES: &str = "
+    SELECT 'depends_on' AS side, depends_on_job_id AS other FROM job_dependencies WHERE job_id = ?1
+    UNION ALL
+    SELECT 'dependent', job_id FROM job_dependencies WHERE depends_on_job_id = ?1
+    ORDER BY 1, 2";
+
+    /// ?1 root, ?2 limit. The root and every job that depends on it, transitively, with
+    /// each one's dependencies (a JSON array, in id order).
+    pub const SELECT_WORKFLOW: &str = "
+    WITH RECURSIVE dag(job_id) AS (
+        SELECT ?1
+      UNION
+        SELECT d.job_id FROM job_dependencies d JOIN dag ON d.depends_on_job_id = dag.job_id
+    )
+    SELECT j.job_id, j.job_type, j.status,
+           (SELECT json_group_array(d.depends_on_job_id ORDER BY d.depends_on_job_id)
+            FROM job_dependencies d WHERE d.job_id = j.job_id) AS depends_on
+    FROM jobs j JOIN dag ON dag.job_id = j.job_id
+    ORDER BY j.created_at, j.job_id
+    LIMIT ?2";
+}
