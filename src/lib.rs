@@ -6,6 +6,8 @@
 //!
 //! ## Layout
 //!
+//! One job's route through these modules, hop by hop: `docs/architecture.md`.
+//!
 //! - [`config`]: defaults, `config.toml`, `AEON__SECTION__KEY` overrides, validation.
 //! - [`job`]: job and execution states, submissions and their validation.
 //! - [`retry`]: exponential backoff with jitter.
