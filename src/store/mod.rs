@@ -6,8 +6,10 @@
 //! types, with no driver and no actor in sight. Each
 //! backend lives in its own folder: [`postgres`] (production, several nodes) and
 //! [`sqlite`] (the embedded default, one node); [`open`] picks one from a URL. Both
-//! pass one conformance suite (`tests/aeon/`). Inside a node only the
-//! [`StoreActor`](crate::actors::store::StoreActor) calls a store.
+//! pass one conformance suite (`tests/aeon/`). Inside a node every actor's call goes
+//! through the [`StoreActor`](crate::actors::store::StoreActor) (batched, watched for
+//! stalls); the API's reads, the gauges and the start (taking the node id, choosing a
+//! snapshot) call the store directly, outside any actor (docs/architecture.md).
 //!
 //! Every method takes `now` from the caller's injected clock: scheduling, leases and
 //! backoff follow simulated time in tests.

@@ -19,7 +19,8 @@ use crate::store::{
 #[rtype(result = "()")]
 pub struct JobsReady;
 
-/// Who to tell when dependents are released (the node's Supervisor).
+/// Who to tell when dependents are released (in a node, its ClusterLink, which wakes
+/// this node's Supervisor and the other nodes).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct NotifyReady(pub Recipient<JobsReady>);

@@ -1,9 +1,10 @@
-//! The StoreActor: the only code of a node that talks to the database.
+//! The StoreActor: the actors' one way to the database (the API's reads and the
+//! node's start call the store directly; see [`crate::store`]).
 //!
 //! Other actors send it typed messages ([`messages`]) through a [`StoreHandle`]; the
 //! actor owns an `Arc<dyn Store>`, so any backend (Postgres, SQLite, a test's
 //! fault-injecting wrapper) can stand behind the same handle. Completions, failures and health logs are
-//! batched: those arriving within `batch_window` (or until `max_batch` have gathered)
+//! batched: those arriving within `batch.window_ms` (or until `batch.max_size` have gathered)
 //! go out as one statement, and each sender gets its own item's answer. Single submits
 //! share commits without a window: those arriving while one is written go together in
 //! the next write ([`group`]). Every other request runs at once, concurrently with the
