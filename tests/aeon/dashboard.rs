@@ -109,19 +109,6 @@ async fn every_page_works_in_a_browser_and_a_filtered_bulk_requeue_completes_the
     until_status(&api, WRITE_TOKEN, &workflow, "COMPLETED").await;
     until_status(&api, WRITE_TOKEN, &invoices, "DEAD_LETTER").await;
     until_status(&api, WRITE_TOKEN, &other, "DEAD_LETTER").await;
-    // A worker of this node's previous process: not in service, not counted below.
-    let earlier = aeon::store::WorkerRecord {
-        worker_id: uuid::Uuid::new_v4(),
-        node_id: api.node.node_id.clone(),
-        status: aeon::store::WorkerStatus::Stopped,
-        capacity: 10,
-        current_load: 0,
-        health_score: 1.0,
-        failure_count: 0,
-        metadata: json!({}),
-        last_heartbeat: None,
-    };
-    api.node.store().upsert_workers(vec![earlier]).await.unwrap();
     let shots = screenshots();
 
     let browser = Browser::start(&api.url()).await;
@@ -202,6 +189,23 @@ async fn every_page_works_in_a_browser_and_a_filtered_bulk_requeue_completes_the
     browser.until("a health history", "document.querySelectorAll('#workers-table svg.spark').length === 2").await;
     assert_eq!(browser.count("#workers-table button.crash").await, 6);
     browser.screenshot(&shots, "workers.png").await;
+
+    // A worker of this node's previous process: not in service: the
+    // overview's summary still counts this process's two workers only.
+    let earlier = aeon::store::WorkerRecord {
+        worker_id: uuid::Uuid::new_v4(),
+        node_id: api.node.node_id.clone(),
+        status: aeon::store::WorkerStatus::Stopped,
+        capacity: 10,
+        current_load: 0,
+        health_score: 1.0,
+        failure_count: 0,
+        metadata: json!({}),
+        last_heartbeat: None,
+    };
+    api.node.store().upsert_workers(vec![earlier]).await.unwrap();
+    browser.open("/ui").await;
+    browser.until("the summary", "document.querySelector('#workers-summary').textContent.includes('2/2 active')").await;
     browser.close().await;
     api.stop().await;
 }
