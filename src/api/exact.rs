@@ -98,7 +98,7 @@ fn or_empty(mut schema: Value) -> Value {
 /// The answers an operation may give besides its own, added where it does not name
 /// them: on a loopback bind, a `Host` that is not this machine's (421); under `/v1`
 /// the token's (401; 403 for a write with a read-only token) and the store's (503);
-/// for a write, one from another site (403); with an id in its
+/// for a write, one from another site (403) and a full disk (507); with an id in its
 /// path, a malformed one (400); with a body, a malformed one (400), one over the cap
 /// (413) and one that is not JSON (415).
 fn common_responses(path: &str, method: &str, operation: &mut Value) {
@@ -128,6 +128,7 @@ fn common_responses(path: &str, method: &str, operation: &mut Value) {
             "" => json!(format!("Refused: {cross_site}")),
             own => json!(format!("{own}; or {cross_site}")),
         };
+        add(responses, "507", "The database's disk is full: nothing was written; free space on it, then try again");
     }
     if path.starts_with("/v1/") {
         add(responses, "401", "No valid bearer token (when `api.token` is set)");
