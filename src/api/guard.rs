@@ -54,7 +54,8 @@ impl Policy {
 
     /// Why a request with `method`, `path` and `headers` is refused, if it is.
     pub fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), ApiError> {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        // A value that is not visible ASCII is no name, origin or type of ours.
+        let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("<unreadable>"));
         let host = header(HOST.as_str());
         if self.loopback_only
             && let Some(host) = host
@@ -269,6 +270,10 @@ mod tests {
             Some((403, "Origin".into()))
         );
         assert_eq!(refused(&p, Method::POST, drain, &[host, ("origin", "null")]).unwrap().0, 403);
+        let mut unreadable = headers(&[host]);
+        unreadable
+            .insert(ORIGIN, actix_web::http::header::HeaderValue::from_bytes(b"http://127.0.0.1:8080\xff").unwrap());
+        assert_eq!(p.check(&Method::POST, drain, &unreadable).unwrap_err().status.as_u16(), 403);
         let same = [host, ("origin", "http://127.0.0.1:8080"), ("sec-fetch-site", "same-origin")];
         assert_eq!(refused(&p, Method::POST, drain, &same), None, "the dashboard");
         assert_eq!(refused(&p, Method::POST, drain, &[host]), None, "the CLI, curl");
@@ -293,6 +298,9 @@ mod tests {
         for host in ["evil.example:8080", "evil.example", "10.1.2.3:8080", "127.0.0.1:x"] {
             assert_eq!(refused(&p, Method::GET, "/v1/jobs", &[("host", host)]), Some((421, "Host".into())), "{host}");
         }
+        let mut unreadable = HeaderMap::new();
+        unreadable.insert(HOST, actix_web::http::header::HeaderValue::from_bytes(b"localhost\xff").unwrap());
+        assert_eq!(p.check(&Method::GET, "/v1/jobs", &unreadable).unwrap_err().status.as_u16(), 421);
         let named = Policy { allowed_hosts: vec!["aeon.internal".into(), "ops.internal:9000".into()], ..loopback() };
         assert_eq!(refused(&named, Method::GET, "/ui", &[("host", "aeon.internal:8080")]), None);
         assert_eq!(refused(&named, Method::GET, "/ui", &[("host", "ops.internal:9000")]), None);
