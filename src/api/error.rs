@@ -110,6 +110,11 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %e, "store request failed");
                 Self::unavailable("the store is unavailable; try again")
             }
+            StoreError::DiskFull(_) => {
+                tracing::error!(error = %e, "a write failed: the database's disk is full");
+                let message = "the database's disk is full: nothing was written; free space on it, then try again";
+                Self::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", message)
+            }
             StoreError::Corrupt(_) => {
                 tracing::error!(error = %e, "corrupt row");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a stored row could not be read")

@@ -96,33 +96,53 @@ fn or_empty(mut schema: Value) -> Value {
 }
 
 /// The answers an operation may give besides its own, added where it does not name
-/// them: under `/v1` the token's (401; 403 for a write with a read-only token) and the
-/// store's (503); with an id in its path, a malformed one (400); with a body, a
-/// malformed one (400) and one over the cap (413).
+/// them: on a loopback bind, a `Host` that is not this machine's (421); under `/v1`
+/// the token's (401; 403 for a write with a read-only token) and the store's (503);
+/// for a write, one from another site (403) and a full disk (507); with an id in its
+/// path, a malformed one (400); with a body, a malformed one (400), one over the cap
+/// (413) and one that is not JSON (415).
 fn common_responses(path: &str, method: &str, operation: &mut Value) {
     let has_body = operation.get("requestBody").is_some();
+    let write = method != "get";
     let responses = &mut operation["responses"];
-    let mut add = |code: &str, description: &str| {
-        if responses.get(code).is_none() {
-            responses[code] = json!({
-                "description": description,
-                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } },
-            });
-        }
-    };
     if path.contains('{') {
-        add("400", "Malformed id");
+        add(responses, "400", "Malformed id");
     }
     if has_body {
-        add("400", "Malformed JSON");
-        add("413", "The body is over `api.max_body_bytes`");
+        add(responses, "400", "Malformed JSON");
+        add(responses, "413", "The body is over `api.max_body_bytes`");
+        add(responses, "415", "The body is not sent as `Content-Type: application/json`");
+    }
+    add(
+        responses,
+        "421",
+        "The node listens on loopback and `Host` names another machine (DNS rebinding); see `api.allowed_hosts`",
+    );
+    if write {
+        // Whatever else a 403 of this operation says, a write from another site is one.
+        let cross_site = "a write from another site (`Origin`, `Sec-Fetch-Site`; see `api.allowed_origins`)";
+        let described = if path.starts_with("/v1/") { "A read-only token: it may not change anything" } else { "" };
+        add(responses, "403", described);
+        let description = &mut responses["403"]["description"];
+        *description = match description.as_str().unwrap_or("") {
+            "" => json!(format!("Refused: {cross_site}")),
+            own => json!(format!("{own}; or {cross_site}")),
+        };
+        add(responses, "507", "The database's disk is full: nothing was written; free space on it, then try again");
     }
     if path.starts_with("/v1/") {
-        add("401", "No valid bearer token (when `api.token` is set)");
-        if method != "get" {
-            add("403", "A read-only token: it may not change anything");
-        }
-        add("503", "The store did not answer, or the node is shutting down; try again");
+        add(responses, "401", "No valid bearer token (when `api.token` is set)");
+        add(responses, "503", "The store did not answer, or the node is shutting down; try again");
         operation["security"] = json!([{ "bearer": [] }]);
+    }
+}
+
+/// Adds the error answer `code` to `responses` unless it names it already.
+fn add(responses: &mut Value, code: &str, description: &str) {
+    if responses.get(code).is_none() {
+        responses[code] = json!({
+            "description": description,
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } },
+        });
     }
 }

@@ -7,6 +7,7 @@ mod contexts;
 mod error;
 mod exact;
 pub mod filter;
+pub mod guard;
 mod jobs;
 pub mod nodes;
 pub mod openapi;
@@ -26,7 +27,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::middleware::Next;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpServer};
 use futures::StreamExt;
@@ -36,12 +37,18 @@ use crate::node::Node;
 
 /// Starts the API for `node` on `bind`. Answers the server (await it, or stop it
 /// through its handle) and the addresses it listens on (useful with port 0).
+/// On a loopback bind, requests must name this machine in `Host`; writes from other
+/// sites and bodies that are not JSON are refused everywhere (see [`guard`]).
 pub fn serve(node: Node, bind: &str) -> std::io::Result<(Server, Vec<SocketAddr>)> {
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(bind)?.collect();
+    let policy = web::Data::new(guard::Policy::new(&node.config().api, &addrs));
     let data = web::Data::new(node);
     let server =
         HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(policy.clone())
+                .wrap(from_fn(guard::refuse_foreign))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
                     ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()).into()
                 }))

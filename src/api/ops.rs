@@ -140,7 +140,10 @@ pub async fn livez() -> HttpResponse {
 /// The node takes work: its store answers and it is not draining. 200 names the
 /// optional components that do not work in `degraded` (e.g. `["qdrant"]`), with why
 /// in `reason`.
-#[utoipa::path(get, path = "/readyz", responses((status = 200, body = Health), (status = 503, body = Health)))]
+#[utoipa::path(get, path = "/readyz", responses(
+    (status = 200, description = "Ready", body = Health),
+    (status = 503, description = "Unready, `reason` says why: draining, a store call stuck or failing, the database's disk full, the store not answering", body = Health),
+))]
 pub async fn readyz(node: web::Data<Node>) -> HttpResponse {
     let unready = |reason: String| {
         HttpResponse::ServiceUnavailable().json(Health {

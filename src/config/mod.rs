@@ -222,6 +222,15 @@ pub struct ApiConfig {
     /// Listen beyond this machine (a non-loopback `bind`) without a token. Refused
     /// unless set: anyone who can reach such a node may submit, cancel and requeue.
     pub allow_unauthenticated: bool,
+    /// Names besides `localhost` and loopback IPs that `Host` may give when the node
+    /// listens on loopback (`aeon.internal`, any port; `aeon.internal:8443`, that
+    /// port): a reverse proxy's name it passes on. Others are refused (421) so that a
+    /// name rebound to 127.0.0.1 (DNS rebinding) cannot reach the node.
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins (`https://ops.example.com`) allowed to write although they are
+    /// not the node's own (a proxy that rewrites `Host`, a dashboard elsewhere). Other
+    /// cross-site writes are refused (403).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -232,6 +241,8 @@ impl Default for ApiConfig {
             read_token: String::new(),
             max_body_bytes: 4 * 1024 * 1024,
             allow_unauthenticated: false,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
         }
     }
 }

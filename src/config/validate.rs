@@ -18,6 +18,25 @@ fn url_with_scheme(key: &str, value: &str, schemes: &[&str], optional: bool) -> 
     check(schemes.contains(&parsed.scheme()), key, value, &format!("the scheme must be one of {}", schemes.join(", ")))
 }
 
+/// `name[:port]`: a DNS name (letters, digits, '-', '.'), an IPv4 address, or an
+/// IPv6 one in brackets.
+fn is_host(text: &str) -> bool {
+    let Some((name, _)) = crate::api::guard::split_host_port(text) else { return false };
+    if let Some(ip) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        return ip.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// An origin exactly as a browser writes it in `Origin`.
+fn is_origin(text: &str) -> bool {
+    url::Url::parse(text)
+        .is_ok_and(|u| ["http", "https"].contains(&u.scheme()) && u.origin().ascii_serialization() == text)
+}
+
 impl Config {
     /// Checks every value; the first bad one is reported.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -140,6 +159,24 @@ impl Config {
             self.api.max_body_bytes,
             "must be 1024..=268435456",
         )?;
+
+        for host in &self.api.allowed_hosts {
+            check(
+                is_host(host),
+                "api.allowed_hosts",
+                host,
+                "each must be a host name or IP, with an optional port (aeon.internal, aeon.internal:8443, [fd00::1])",
+            )?;
+        }
+        for origin in &self.api.allowed_origins {
+            check(
+                is_origin(origin),
+                "api.allowed_origins",
+                origin,
+                "each must be an origin as browsers send it: http or https, host and port only, no path \
+                 (https://ops.example.com, http://localhost:3000)",
+            )?;
+        }
 
         let w = &self.workers;
         check((1..=1024).contains(&w.count), "workers.count", w.count, "must be 1..=1024")?;

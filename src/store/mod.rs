@@ -64,6 +64,10 @@ pub enum StoreError {
     /// an error chain prints it once.)
     #[error("database error: {0}")]
     Database(Box<dyn std::error::Error + Send + Sync>),
+    /// The database refused a write for want of space: its disk (or, on SQLite, its
+    /// size limit) is full. Nothing of the write was kept. The driver's message.
+    #[error("the database's disk is full: {0}")]
+    DiskFull(String),
     /// The StoreActor has stopped; the request was not delivered.
     #[error("store actor unavailable")]
     Unavailable,

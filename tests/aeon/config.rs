@@ -81,6 +81,14 @@ fn bad_values_fail_with_the_key_the_value_and_the_reason() {
         (&[("AEON__EXPERIMENTS__ALLOW_CRASH", "yes")], "experiments.allow_crash", "true or false"),
         (&[("AEON__NOPE__KEY", "1")], "nope.key", "unknown key"),
         (&[("AEON__JOBS__DEFAULT_MAX_RETRIES", "-1")], "jobs.default_max_retries", "0..="),
+        (&[("AEON__API__ALLOWED_HOSTS", r#"["aeon.internal/x"]"#)], "api.allowed_hosts", "host name or IP"),
+        (&[("AEON__API__ALLOWED_HOSTS", r#"["a:99999"]"#)], "api.allowed_hosts", "optional port"),
+        (&[("AEON__API__ALLOWED_HOSTS", r#"[""]"#)], "api.allowed_hosts", "host name or IP"),
+        (&[("AEON__API__ALLOWED_HOSTS", "aeon.internal")], "api.allowed_hosts", "sequence"),
+        (&[("AEON__API__ALLOWED_ORIGINS", r#"["https://ops.example/"]"#)], "api.allowed_origins", "no path"),
+        (&[("AEON__API__ALLOWED_ORIGINS", r#"["ftp://ops.example"]"#)], "api.allowed_origins", "http or https"),
+        (&[("AEON__API__ALLOWED_ORIGINS", r#"["https://OPS.example:443"]"#)], "api.allowed_origins", "as browsers"),
+        (&[("AEON__API__ALLOWED_ORIGINS", r#"["*"]"#)], "api.allowed_origins", "origin"),
     ];
     for (vars, key, reason) in cases {
         let err = Config::load_with_env(None, env(vars)).expect_err(key);
@@ -231,6 +239,13 @@ fn variables_are_read_as_the_type_of_their_key_and_errors_name_the_variable() {
     .unwrap();
     assert_eq!((config.api.token.as_str(), config.node.id.as_str()), ("12345678", "42"));
     assert_eq!((config.workers.count, config.retry.jitter), (8, 0.0));
+    let lists = env(&[
+        ("AEON__API__ALLOWED_HOSTS", r#"["aeon.internal", "proxy.internal:8443", "[fd00::1]"]"#),
+        ("AEON__API__ALLOWED_ORIGINS", r#"["https://ops.example.com", "http://localhost:3000"]"#),
+    ]);
+    let config = Config::load_with_env(None, lists).unwrap();
+    assert_eq!(config.api.allowed_hosts, ["aeon.internal", "proxy.internal:8443", "[fd00::1]"]);
+    assert_eq!(config.api.allowed_origins, ["https://ops.example.com", "http://localhost:3000"]);
 
     let err = Config::load_with_env(None, env(&[("AEON__WORKERS__COUNT", "four")])).unwrap_err();
     assert_eq!((err.key.as_str(), err.value.as_str()), ("workers.count", "\"four\""));

@@ -1,8 +1,9 @@
 //! The dashboard (`/ui`) in a real browser: headless Chromium against a real node.
 //! Each page is loaded, filtered and screenshotted (under the test's output folder,
 //! `target/tmp/dashboard/`; `docs/images/` holds copies), a filtered set of dead
-//! letters is requeued in bulk and seen to complete, and a read-only token sees no
-//! button and has its direct write refused.
+//! letters is requeued in bulk and seen to complete, a read-only token sees no
+//! button and has its direct write refused, and a page of another site cannot write
+//! through the browser while the dashboard's own page can.
 //!
 //! They need `chromium` and `chromium-driver`; without them (at build time) they are
 //! listed as ignored, with the reason, unless `AEON_BROWSER_TESTS=1` demands them, as
@@ -259,5 +260,54 @@ async fn a_read_only_token_sees_no_button_and_its_direct_write_is_refused() {
     assert_eq!(status, 403);
     assert_eq!(status_of(&api, WRITE_TOKEN, &dead[0]).await, "DEAD_LETTER", "nothing changed");
     browser.close().await;
+    api.stop().await;
+}
+
+#[cfg_attr(
+    not(aeon_browser_tests),
+    ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
+)]
+#[actix_rt::test(system = "crate::common::TestSystem")]
+async fn a_page_of_another_site_cannot_write_through_the_browser_and_the_dashboard_can() {
+    let api = ApiNode::start(|_| {}).await; // the default: loopback, no token
+    let (_, job) = api.post("/v1/jobs", r#"{"type":"noop","run_at":"2999-01-01T00:00:00Z"}"#).await;
+    let job = job["job_id"].as_str().unwrap().to_string();
+    let node = api.url();
+
+    // http://localhost:port is another origin (and site) than http://127.0.0.1:port:
+    // what its page sends to the node is what any site's page could send. A no-cors
+    // fetch, like a form, needs no preflight: text/plain bodies and body-less posts.
+    let elsewhere = Browser::start(&format!("http://localhost:{}", api.addr.port())).await;
+    elsewhere.open("/livez").await; // a page without the dashboard's Content-Security-Policy
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+        const post = (path, body) => fetch('{node}' + path, {{method: 'POST', mode: 'no-cors', body}});
+        Promise.all([
+            post('/v1/jobs/{job}/cancel'),
+            post('/v1/jobs', JSON.stringify({{type: 'noop'}})),
+            post('/v1/jobs/bulk', JSON.stringify({{action: 'cancel', filter: {{}}}})),
+            post('/v1/nodes/{node_id}/drain'),
+        ]).then(() => done('sent'), e => done('failed: ' + e));",
+        node_id = api.node.node_id
+    );
+    let sent = elsewhere.client.execute_async(&script, vec![]).await.expect("fetch from the other page");
+    assert_eq!(sent, "sent");
+    elsewhere.close().await;
+    let (_, shown) = api.get(&format!("/v1/jobs/{job}")).await;
+    assert_eq!(shown["status"], "PENDING", "not cancelled: {shown}");
+    assert_eq!(api.db.count("SELECT COUNT(*) FROM jobs").await, 1, "nothing submitted");
+    assert_eq!(api.get("/readyz").await.0, 200, "not draining");
+
+    // The dashboard's own page (same origin) writes as before.
+    let browser = Browser::start(&node).await;
+    browser.open("/ui").await;
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+        fetch('/v1/jobs/{job}/cancel', {{method: 'POST'}}).then(r => done(r.status), e => done('failed: ' + e));"
+    );
+    assert_eq!(browser.client.execute_async(&script, vec![]).await.expect("fetch from the dashboard"), 200);
+    browser.close().await;
+    let (_, shown) = api.get(&format!("/v1/jobs/{job}")).await;
+    assert_eq!(shown["status"], "CANCELLED", "{shown}");
     api.stop().await;
 }

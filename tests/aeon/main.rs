@@ -21,6 +21,7 @@ mod cluster;
 mod concurrency;
 mod config;
 mod contexts;
+mod cross_site;
 mod dashboard;
 mod dependencies;
 mod due;

@@ -35,7 +35,8 @@ pub struct HealthConfig {
     /// (milliseconds); an idle node writes almost nothing.
     pub log_every_ms: u64,
     /// A store call in flight this long, or store calls failing with no success for
-    /// this long, make the node unready (milliseconds).
+    /// this long, make the node unready, as does a write refused for a full disk
+    /// less than this long ago (milliseconds).
     pub store_stall_ms: u64,
     /// An unhealthy worker gets no jobs; after this long without one (milliseconds) it
     /// gets a single job on probation: a success makes it healthy again.

@@ -5,6 +5,11 @@
 //! waits behind a lock: a node is then alive but makes no progress, and must say so.
 //! So readiness looks at the real work: a call in flight for longer than the stall
 //! limit, or calls failing with no success since, make the node unready.
+//!
+//! A full disk is told apart, and sooner: reads (and writes that fit in pages the
+//! database already has) still succeed then, so calls do not all fail, yet every
+//! write that needs room does. The node is unready, naming the disk, from the first
+//! such failure until none has come for the stall limit.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use crate::clock::SharedClock;
-use crate::store::StoreResult;
+use crate::store::{StoreError, StoreResult};
 
 /// Shared between the StoreActor (which records) and the node (which asks).
 #[derive(Clone)]
@@ -33,6 +38,8 @@ struct State {
     last_ok: Option<DateTime<Utc>>,
     /// The latest failure, if it came after the latest success.
     failing: Option<(DateTime<Utc>, String)>,
+    /// The latest write refused for a full disk, and why.
+    disk_full: Option<(DateTime<Utc>, String)>,
 }
 
 impl StoreWatch {
@@ -51,11 +58,21 @@ impl StoreWatch {
         self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Why the store is not doing its work, if it is not: a call in flight for
-    /// `stall` or longer, or failures with no success for `stall`.
+    /// Why the store is not doing its work, if it is not: a write refused for a full
+    /// disk less than `stall` ago, a call in flight for `stall` or longer, or failures
+    /// with no success for `stall`.
     pub fn trouble(&self, stall: chrono::Duration) -> Option<String> {
         let now = self.clock.now();
         let state = self.state();
+        if let Some((at, error)) = &state.disk_full
+            && now - *at < stall
+        {
+            let ago = (now - *at).num_milliseconds();
+            return Some(format!(
+                "the database's disk is full: a write was refused for want of space {ago} ms ago ({error}); \
+                 writes fail until space is freed"
+            ));
+        }
         if let Some(oldest) = state.in_flight.values().min()
             && now - *oldest >= stall
         {
@@ -92,6 +109,9 @@ impl CallGuard {
                 state.failing = None;
             }
             Err(e) => {
+                if let StoreError::DiskFull(why) = e {
+                    state.disk_full = Some((now, why.clone()));
+                }
                 if state.failing.is_none() {
                     state.failing = Some((now, e.to_string()));
                 }
@@ -106,5 +126,45 @@ impl Drop for CallGuard {
         if !self.done {
             self.watch.state().in_flight.remove(&self.id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn outcome(error: Option<StoreError>) -> StoreResult<()> {
+        error.map_or(Ok(()), Err)
+    }
+
+    #[test]
+    fn a_full_disk_is_trouble_at_once_despite_successes_until_it_stops_for_the_stall_limit() {
+        let clock = ManualClock::starting_now();
+        let watch = StoreWatch::new(Arc::new(clock.clone()));
+        let stall = chrono::Duration::milliseconds(1_000);
+        let call = |error| watch.start().finish(&outcome(error));
+        call(None);
+        assert_eq!(watch.trouble(stall), None);
+
+        call(Some(StoreError::DiskFull("(code: 13) database or disk is full".into())));
+        call(None); // a read, or a write that needed no new page
+        let trouble = watch.trouble(stall).expect("unready at once");
+        assert!(trouble.starts_with("the database's disk is full") && trouble.contains("code: 13"), "{trouble}");
+        clock.advance(Duration::from_millis(900));
+        assert!(watch.trouble(stall).is_some(), "within the stall limit");
+        call(Some(StoreError::DiskFull("again".into())));
+        call(None);
+        clock.advance(Duration::from_millis(900));
+        assert!(watch.trouble(stall).is_some_and(|t| t.contains("again")), "the latest refusal counts");
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(watch.trouble(stall), None, "none for the stall limit: ready again");
+
+        // Other failures keep their own rule: only when nothing succeeds for as long.
+        call(Some(StoreError::Database("connection reset".into())));
+        assert_eq!(watch.trouble(stall), None);
     }
 }

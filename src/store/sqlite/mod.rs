@@ -142,6 +142,20 @@ impl SqliteStore {
         &self.readers
     }
 
+    /// SQLite's `max_page_count` on the writer, the one connection every write goes
+    /// through: set to `pages` when given (SQLite never sets it below the file's
+    /// current size), then answered. A write that needs more pages than that fails
+    /// with `SQLITE_FULL`, as on a full disk: how tests and fire drills make one
+    /// without filling a real disk. Not kept: a reopened store has SQLite's default.
+    pub async fn max_page_count(&self, pages: Option<u32>) -> StoreResult<u64> {
+        let sql = match pages {
+            Some(pages) => format!("PRAGMA max_page_count = {pages}"),
+            None => "PRAGMA max_page_count".to_string(),
+        };
+        let answered: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&self.writer).await?;
+        Ok(answered as u64)
+    }
+
     /// How many statements this store has sent to the database since it was created.
     /// A catalogue entry that SQLite runs as a short script (see [`sql`]) is one call
     /// and counts once, as its single Postgres statement does.

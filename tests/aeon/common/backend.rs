@@ -125,6 +125,43 @@ impl TestDb {
         }
     }
 
+    /// Fills the database's disk, as far as writes can tell, until [`FullDisk::free`].
+    /// SQLite: the file is capped at its current size (`max_page_count` on the node's
+    /// writer, shared with the test's store), so a write that needs a new page fails
+    /// with `SQLITE_FULL`, as it would on a full disk. Postgres (where a full disk
+    /// cannot be made here): every insert into `jobs`, `job_executions` and
+    /// `worker_health_logs` fails with the server's `disk_full` (SQLSTATE 53100),
+    /// raised by a trigger with the message a full disk gives.
+    pub async fn fill_disk(&self) -> FullDisk {
+        match &self.kind {
+            Kind::Sqlite { store: Some(store), .. } => {
+                let pages = store.max_page_count(None).await.expect("read max_page_count");
+                let capped = store.max_page_count(Some(1)).await.expect("cap max_page_count");
+                assert!(capped < pages, "capped at the current size ({capped} pages)");
+                FullDisk::Sqlite { store: store.clone(), pages }
+            }
+            Kind::Sqlite { store: None, .. } => panic!("the SQLite file was handed over to a node process"),
+            Kind::Postgres(schema) => {
+                sqlx::raw_sql(
+                    "CREATE FUNCTION aeon_test_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                         RAISE EXCEPTION 'could not extend file \"base/16384/16385\": No space left on device'
+                             USING ERRCODE = 'disk_full';
+                     END $$;
+                     CREATE TRIGGER disk_full BEFORE INSERT ON jobs
+                         FOR EACH STATEMENT EXECUTE FUNCTION aeon_test_disk_full();
+                     CREATE TRIGGER disk_full BEFORE INSERT ON job_executions
+                         FOR EACH STATEMENT EXECUTE FUNCTION aeon_test_disk_full();
+                     CREATE TRIGGER disk_full BEFORE INSERT ON worker_health_logs
+                         FOR EACH STATEMENT EXECUTE FUNCTION aeon_test_disk_full();",
+                )
+                .execute(&schema.pool)
+                .await
+                .expect("fill the disk");
+                FullDisk::Postgres(schema.pool.clone())
+            }
+        }
+    }
+
     /// The single number a query answers, e.g. `SELECT COUNT(*) FROM jobs`. The SQL
     /// must be portable between the backends.
     pub async fn count(&self, sql: &'static str) -> i64 {
@@ -190,6 +227,33 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Kind::Sqlite { dir, .. } = &self.kind {
             let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A database whose disk [`TestDb::fill_disk`] filled.
+pub enum FullDisk {
+    Sqlite { store: SqliteStore, pages: u64 },
+    Postgres(sqlx::PgPool),
+}
+
+impl FullDisk {
+    /// Gives the database room again.
+    pub async fn free(self) {
+        match self {
+            FullDisk::Sqlite { store, pages } => {
+                let pages = u32::try_from(pages).unwrap_or(u32::MAX);
+                assert_eq!(store.max_page_count(Some(pages)).await.expect("lift the cap"), u64::from(pages));
+            }
+            FullDisk::Postgres(pool) => {
+                sqlx::raw_sql(
+                    "DROP TRIGGER disk_full ON jobs; DROP TRIGGER disk_full ON job_executions;
+                     DROP TRIGGER disk_full ON worker_health_logs; DROP FUNCTION aeon_test_disk_full();",
+                )
+                .execute(&pool)
+                .await
+                .expect("free the disk");
+            }
         }
     }
 }
