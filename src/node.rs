@@ -71,9 +71,16 @@ impl Node {
     /// Opens `store.url` (SQLite or Postgres), applies migrations and starts the
     /// actors, timers on.
     pub async fn start(config: Config, registry: Registry, clock: SharedClock, probe: Probe) -> anyhow::Result<Node> {
-        Cluster::check_redis(&config.redis.url, &config.cluster).await?;
-        let store = crate::store::open(&config.store.url, config.store.max_connections, config.retry).await?;
+        let store = Self::open_store(&config).await?;
         Self::start_with_store(config, store, registry, clock, probe).await
+    }
+
+    /// What every start does before it has a store: checks the Redis credentials of
+    /// `redis.url` (a wrong password stops the start), then opens `store.url` and
+    /// applies its migrations. A normal start and `--restore` both begin here.
+    pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+        Cluster::check_redis(&config.redis.url, &config.cluster).await?;
+        Ok(crate::store::open(&config.store.url, config.store.max_connections, config.retry).await?)
     }
 
     /// Starts the actors over an existing store, once this process holds its node id

@@ -51,7 +51,7 @@ pub async fn run_with(
     let node = match options.restore.as_deref() {
         None => Node::start(config, registry, Arc::new(SystemClock), Probe::none()).await?,
         Some(which) => {
-            let store = crate::store::open(&config.store.url, config.store.max_connections, config.retry).await?;
+            let store = Node::open_store(&config).await?;
             let clock = Arc::new(SystemClock);
             crate::snapshot::startup::start_restored(config, store, registry, clock, Probe::none(), which).await?.0
         }

@@ -626,20 +626,23 @@ async fn a_redis_password_right_works_and_wrong_fails_clearly_without_showing_it
     let (status, body) = a.post("/v1/nodes/b/drain", "").await;
     assert_eq!(status, 202, "the authenticated mailbox carries requests: {body}");
 
-    let mut wrong = NodeProcess::spawn(&db, &redis.url_with_password("wr0ng-pass"), "c", &[]);
-    let start = Instant::now();
-    let exit = loop {
-        if let Some(exit) = wrong.child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "a wrong password must stop the node");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert!(!exit.success());
-    let log = wrong.log();
-    assert!(log.contains("redis.url"), "the error names the key: {log}");
-    assert!(log.contains("refused the credentials"), "{log}");
-    assert!(!log.contains("wr0ng-pass"), "the password is never shown: {log}");
+    // A normal start and a `--restore` start make the same checks.
+    for args in [&[][..], &["--restore", "latest"][..]] {
+        let mut wrong = NodeProcess::spawn_with_args(&db, &redis.url_with_password("wr0ng-pass"), "c", &[], args);
+        let start = Instant::now();
+        let exit = loop {
+            if let Some(exit) = wrong.child.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "a wrong password must stop the node ({args:?})");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(!exit.success(), "{args:?}");
+        let log = wrong.log();
+        assert!(log.contains("redis.url"), "the error names the key ({args:?}): {log}");
+        assert!(log.contains("refused the credentials"), "{args:?}: {log}");
+        assert!(!log.contains("wr0ng-pass"), "the password is never shown: {log}");
+    }
     drop(b);
 }
 

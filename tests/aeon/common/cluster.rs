@@ -52,11 +52,23 @@ impl NodeProcess {
 
     /// Starts the process without waiting for it.
     pub fn spawn(db: &TestDb, redis_url: &str, id: &str, extra: &[(&str, &str)]) -> NodeProcess {
+        Self::spawn_with_args(db, redis_url, id, extra, &[])
+    }
+
+    /// [`NodeProcess::spawn`], with arguments after `aeon node` (`--restore latest`).
+    pub fn spawn_with_args(
+        db: &TestDb,
+        redis_url: &str,
+        id: &str,
+        extra: &[(&str, &str)],
+        args: &[&str],
+    ) -> NodeProcess {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("aeon-cluster-{id}-{port}.log"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_aeon"));
         command
             .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"), "node"])
+            .args(args)
             .env("DATABASE_URL", db.url())
             .env("REDIS_URL", redis_url)
             .env("AEON__NODE__ID", id)
