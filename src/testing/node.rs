@@ -42,7 +42,10 @@ pub struct TestNode {
     pub(super) events: UnboundedReceiver<Event>,
     pub(super) job_types: Arc<[String]>,
     pub(super) limits: SubmitLimits,
-    pub(super) lease: Duration,
+    /// The longest step [`TestNode::advance`] takes: a third of a lease (workers
+    /// renew their leases that often) and a health sweep period at most (a sweep later
+    /// than that finds a node that was stopped, and excuses its workers' silence).
+    pub(super) step: Duration,
     pub(super) patience: Duration,
     /// The test database, removed after the actors' last use of it by the test.
     _scratch: Option<Scratch>,
@@ -280,7 +283,8 @@ impl TestNodeBuilder {
         };
         let (probe, events) = Probe::channel();
         let job_types: Arc<[String]> = self.registry.job_types().into();
-        let lease = self.config.lease;
+        let sweep = Duration::from_millis(self.config.health.sweep_ms);
+        let step = (self.config.lease / 3).min(sweep).max(Duration::from_millis(1));
         let clock = Arc::new(self.clock.clone());
         let actors = Supervisor::start_node(self.config, store.clone(), self.registry, clock, probe);
         TestNode {
@@ -292,7 +296,7 @@ impl TestNodeBuilder {
             events,
             job_types,
             limits: self.limits,
-            lease,
+            step,
             patience: self.patience,
             _scratch: scratch,
         }
