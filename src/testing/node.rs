@@ -84,9 +84,9 @@ impl TestNode {
     /// - [`EXACT_BACKOFF`]: retries due exactly 1 s, 2 s, 4 s, … after their failures
     ///   (a node adds 20% jitter; [`TestNodeBuilder::backoff`]);
     /// - health scores that never keep a worker from jobs: with one worker, a node's
-    ///   quarantine of a worker whose handler fails would hold every job until its
-    ///   probation (30 s), and a test of a failing handler would find nothing running
-    ///   (`.health(HealthConfig::default())` tests that);
+    ///   quarantine of a worker whose runs crash (panics, timeouts) would hold every
+    ///   job until its probation (30 s), and a test of a panicking handler would find
+    ///   nothing running (`.health(HealthConfig::default())` tests that);
     /// - a fresh SQLite file ([`TestNodeBuilder::database`]).
     pub fn builder(registry: Registry) -> TestNodeBuilder {
         let node = crate::config::Config::default();

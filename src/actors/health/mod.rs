@@ -96,11 +96,11 @@ impl HealthMonitor {
     /// never missed one. Judged by that clock, the node would declare its own healthy
     /// workers dead and void their claims. So the lateness is taken off every worker's
     /// silence: a worker is judged by the time the node ran. The lateness is at most
-    /// the time the node was stopped; what it leaves (at most a sweep period and a
-    /// heartbeat) is under `dead_after_ms` with sane settings (the defaults: 1.5 s of
-    /// 5 s). A worker that is really silent still dies: each sweep adds at least its
-    /// period to its silence, so it is declared dead `dead_after_ms` of running time
-    /// after its last beat.
+    /// the time the node was stopped; the silence it leaves a beating worker (a sweep
+    /// period and two heartbeats at most) is under `dead_after_ms` with sane settings
+    /// (the defaults: 2 s of 5 s). A worker that is really silent still dies: each
+    /// sweep adds at least its period to its silence, so it is declared dead
+    /// `dead_after_ms` of running time after its last beat.
     fn excuse_a_stall(&mut self, now: DateTime<Utc>) {
         let Some(previous) = self.last_sweep.replace(now) else { return };
         let late = now - previous - chrono::Duration::milliseconds(self.config.sweep_ms as i64);
