@@ -62,7 +62,7 @@ pub struct Report {
 
 /// The nodes a `node_pause` stopped for longer than `health.dead_after_ms` but for less
 /// than `cluster.node_dead_after_ms` (the harness's and the scenario's settings), that
-/// no worker fault and no kill hit: none of their workers should die (see
+/// no worker fault, kill or twin hit: none of their workers should die (see
 /// [`paused_nodes_kept_their_workers`]).
 pub fn paused_alone(scenario: &Scenario, fired: &[FiredFault]) -> BTreeSet<String> {
     let setting =
@@ -74,7 +74,9 @@ pub fn paused_alone(scenario: &Scenario, fired: &[FiredFault]) -> BTreeSet<Strin
     let hit: BTreeSet<usize> = fired
         .iter()
         .filter(took)
-        .filter(|f| matches!(f.kind, FaultKind::WorkerPanic | FaultKind::WorkerHang | FaultKind::NodeKill))
+        .filter(|f| {
+            matches!(f.kind, FaultKind::WorkerPanic | FaultKind::WorkerHang | FaultKind::NodeKill | FaultKind::NodeTwin)
+        })
         .map(|f| f.node)
         .collect();
     fired
