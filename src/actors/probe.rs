@@ -76,6 +76,11 @@ pub enum Event {
     WorkerDeclaredDead {
         worker_id: Uuid,
     },
+    /// A HealthMonitor sweep came `late_ms` after its period (and a heartbeat): the
+    /// node was stopped, so that time was taken off every worker's silence.
+    SweepLate {
+        late_ms: i64,
+    },
     Swept {
         scores: Vec<(Uuid, f64)>,
     },

@@ -133,13 +133,20 @@ pub struct WorkerView {
     pub capacity: i32,
     pub current_load: i32,
     pub health_score: f64,
+    /// Why the score is under 1, or why the worker is dead or failed, for people:
+    /// `"4 of its last 50 runs crashed or timed out"`, `"dead: no heartbeat for 5.2 s"`;
+    /// `null` at a full score. Runs whose handler returned a failure do not count
+    /// against a worker: only crashes, timeouts and missed heartbeats do.
+    pub health_reason: Option<String>,
     pub failure_count: i32,
     pub last_heartbeat: Option<DateTime<Utc>>,
 }
 
 impl From<WorkerRecord> for WorkerView {
     fn from(w: WorkerRecord) -> Self {
+        let health_reason = w.metadata.get("health_reason").and_then(|r| r.as_str()).map(String::from);
         Self {
+            health_reason,
             worker_id: w.worker_id,
             node_id: w.node_id,
             status: w.status.as_str().to_string(),

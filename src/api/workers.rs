@@ -24,10 +24,15 @@ pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
         .map(|n| n.node_id)
         .collect();
     let views = workers.into_iter().map(|mut w| {
-        if dead.contains(&w.node_id) && !matches!(w.status, WorkerStatus::Failed | WorkerStatus::Stopped) {
+        let node_dead = dead.contains(&w.node_id);
+        if node_dead && !matches!(w.status, WorkerStatus::Failed | WorkerStatus::Stopped) {
             w.status = WorkerStatus::Dead;
         }
-        WorkerView::from(w)
+        let mut view = WorkerView::from(w);
+        if node_dead && view.status == WorkerStatus::Dead.as_str() {
+            view.health_reason = Some(format!("dead: its node {} stopped heartbeating", view.node_id));
+        }
+        view
     });
     Ok(HttpResponse::Ok().json(views.collect::<Vec<_>>()))
 }

@@ -296,6 +296,33 @@ pub fn one_process_per_node(o: &Observed) -> Check {
     }
 }
 
+/// A node stopped (SIGSTOP) for longer than `health.dead_after_ms` but for less than
+/// `cluster.node_dead_after_ms`, with no other fault aimed at it, kills none of its own
+/// workers when it wakes: they never missed a heartbeat, its clock only jumped. Their
+/// `failure_count` stays 0, so no claim of theirs was voided (and no job without
+/// retries dead-lettered) by their own node. `paused`: those nodes' ids.
+pub fn paused_nodes_kept_their_workers(o: &Observed, paused: &BTreeSet<String>) -> Check {
+    let workers: Vec<&WorkerRow> = o.workers.iter().filter(|w| paused.contains(&w.node_id)).collect();
+    let offenders: Vec<String> = workers
+        .iter()
+        .filter(|w| w.failure_count > 0)
+        .map(|w| format!("{}: worker {} has failure_count {}", w.node_id, w.worker_id, w.failure_count))
+        .collect();
+    let (held, total) = (offenders.is_empty(), workers.len());
+    let detail = if held {
+        format!("held for all {total} workers of the paused nodes")
+    } else {
+        format!("{} of {total} workers of the paused nodes died", offenders.len())
+    };
+    Check {
+        name: "pause_kept_workers".into(),
+        guarantee: "A node that was stopped (SIGSTOP, a paused VM) for longer than `health.dead_after_ms` does not declare its own workers dead for that time when it wakes, so it voids none of their claims and dead-letters none of their jobs.".into(),
+        held,
+        detail,
+        examples: offenders.into_iter().take(MAX_EXAMPLES).collect(),
+    }
+}
+
 /// Every node's final state against its newest snapshot: the snapshot and its chain
 /// verify; every claim it recorded in flight ended `COMPLETED`, `DEAD_LETTER` or
 /// `CANCELLED` (a claim held at the snapshot is not lost after it); its job counts are

@@ -1,15 +1,18 @@
 //! The report of a run: JSON, and one self-contained HTML page with inline SVG.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::check::{Check, Observed, SnapshotSeen, attempts_histogram, duplicate_executions, percentile, run_checks};
+use super::check::{
+    Check, Observed, SnapshotSeen, attempts_histogram, duplicate_executions, paused_nodes_kept_their_workers,
+    percentile, run_checks,
+};
 use super::harness::{FiredFault, Outcome, VectorsSeen};
 use super::plan::Plan;
 use super::recovery::{fired, recovery_ms};
-use super::scenario::Scenario;
+use super::scenario::{FaultKind, Scenario};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recovery {
@@ -57,10 +60,42 @@ pub struct Report {
     pub shrunk: Option<Vec<FiredFault>>,
 }
 
+/// The nodes a `node_pause` stopped for longer than `health.dead_after_ms` but for less
+/// than `cluster.node_dead_after_ms` (the harness's and the scenario's settings), that
+/// no worker fault, kill or twin hit: none of their workers should die (see
+/// [`paused_nodes_kept_their_workers`]).
+pub fn paused_alone(scenario: &Scenario, fired: &[FiredFault]) -> BTreeSet<String> {
+    let setting =
+        |key: &str, default: u64| scenario.cluster.env.get(key).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let dead_after = setting("AEON__HEALTH__DEAD_AFTER_MS", super::harness::DEAD_AFTER_MS);
+    let node_dead_after =
+        setting("AEON__CLUSTER__NODE_DEAD_AFTER_MS", crate::config::Config::default().cluster.node_dead_after_ms);
+    let took = |f: &&FiredFault| super::recovery::fired(f);
+    let hit: BTreeSet<usize> = fired
+        .iter()
+        .filter(took)
+        .filter(|f| {
+            matches!(f.kind, FaultKind::WorkerPanic | FaultKind::WorkerHang | FaultKind::NodeKill | FaultKind::NodeTwin)
+        })
+        .map(|f| f.node)
+        .collect();
+    fired
+        .iter()
+        .filter(took)
+        .filter(|f| f.kind == FaultKind::NodePause && f.duration_ms > dead_after && f.duration_ms < node_dead_after)
+        .filter(|f| !hit.contains(&f.node))
+        .map(|f| super::recovery::node_id(f.node))
+        .collect()
+}
+
 impl Report {
     pub fn new(scenario: &Scenario, plan: &Plan, outcome: &Outcome, reproduce: String) -> Report {
         let o: &Observed = &outcome.observed;
         let mut checks = run_checks(o);
+        let paused = paused_alone(scenario, &outcome.fired);
+        if !paused.is_empty() {
+            checks.push(paused_nodes_kept_their_workers(o, &paused));
+        }
         if !outcome.submit_errors.is_empty() {
             checks.push(Check {
                 name: "workload_submitted".into(),

@@ -1,6 +1,6 @@
 //! Driving a [`TestNode`]: run what is ready ([`TestNode::drain`]), move time
-//! ([`TestNode::advance`]), or do once what the node's timers would
-//! ([`TestNode::tick`]).
+//! ([`TestNode::advance`]), stop the node for a while ([`TestNode::pause`]), or do
+//! once what the node's timers would ([`TestNode::tick`]).
 
 use std::time::{Duration, Instant};
 
@@ -107,20 +107,33 @@ impl TestNode {
     }
 
     /// Moves the clock forward by `by`, doing what the node's timers would do on the
-    /// way: workers heartbeat, check their runs' deadlines and renew their leases
-    /// (every third of a lease at least), the HealthMonitor sweeps (dead workers,
-    /// expired leases), the Supervisor restarts dead children and claims what came
-    /// due. Retries, snoozed and scheduled jobs due by then are claimed; run them
-    /// with [`TestNode::drain`].
+    /// way: workers heartbeat, check their runs' deadlines and renew their leases, the
+    /// HealthMonitor sweeps (dead workers, expired leases), the Supervisor restarts
+    /// dead children and claims what came due — at least every health sweep period
+    /// (`health.sweep_ms`) and every third of a lease, as a running node does (a
+    /// longer step would be a node that was stopped meanwhile). Retries, snoozed and
+    /// scheduled jobs due by then are claimed; run them with [`TestNode::drain`].
     pub async fn advance(&mut self, by: Duration) {
-        let step = (self.lease / 3).max(Duration::from_millis(1));
         let mut left = by;
         while !left.is_zero() {
-            let now = step.min(left);
+            let now = self.step.min(left);
             self.clock.advance(now);
             left -= now;
             self.tick().await;
         }
+    }
+
+    /// The node's process is stopped for `by` (SIGSTOP, a paused VM) and wakes: the
+    /// clock jumps with nothing run meanwhile, then the timers that came due fire,
+    /// the HealthMonitor's sweep first — before the workers' heartbeats are heard,
+    /// the order in which they look oldest. A node must not kill its own workers for
+    /// the time it was stopped; one that is really silent still dies once
+    /// `health.dead_after_ms` of running time has passed ([`TestNode::advance`]).
+    pub async fn pause(&mut self, by: Duration) {
+        self.clock.advance(by);
+        let monitor = self.actors.supervisor.send(GetMonitor).await.expect("the Supervisor answers");
+        let _ = monitor.send(Sweep).await;
+        self.tick().await;
     }
 
     /// Does once what the node's timers do, without moving the clock: a tick to each

@@ -17,6 +17,8 @@
 //!   - [`TestNode::advance`]: time moves, doing what the node's timers would (retries,
 //!     snoozed and scheduled jobs come due, timeouts fire, hung workers are declared
 //!     dead) without sleeping;
+//!   - [`TestNode::pause`]: the node is stopped a while (SIGSTOP) and wakes, its
+//!     HealthMonitor sweeping before its workers' heartbeats are heard;
 //!   - [`TestNode::expect_event`]: await what an actor reports, with a timeout.
 //! - Assertions whose failure shows what was there: [`TestNode::assert_enqueued`],
 //!   [`TestNode::refute_enqueued`], [`TestNode::enqueued`],

@@ -42,7 +42,10 @@ pub struct TestNode {
     pub(super) events: UnboundedReceiver<Event>,
     pub(super) job_types: Arc<[String]>,
     pub(super) limits: SubmitLimits,
-    pub(super) lease: Duration,
+    /// The longest step [`TestNode::advance`] takes: a third of a lease (workers
+    /// renew their leases that often) and a health sweep period at most (a sweep later
+    /// than that finds a node that was stopped, and excuses its workers' silence).
+    pub(super) step: Duration,
     pub(super) patience: Duration,
     /// The test database, removed after the actors' last use of it by the test.
     _scratch: Option<Scratch>,
@@ -81,9 +84,9 @@ impl TestNode {
     /// - [`EXACT_BACKOFF`]: retries due exactly 1 s, 2 s, 4 s, … after their failures
     ///   (a node adds 20% jitter; [`TestNodeBuilder::backoff`]);
     /// - health scores that never keep a worker from jobs: with one worker, a node's
-    ///   quarantine of a worker whose handler fails would hold every job until its
-    ///   probation (30 s), and a test of a failing handler would find nothing running
-    ///   (`.health(HealthConfig::default())` tests that);
+    ///   quarantine of a worker whose runs crash (panics, timeouts) would hold every
+    ///   job until its probation (30 s), and a test of a panicking handler would find
+    ///   nothing running (`.health(HealthConfig::default())` tests that);
     /// - a fresh SQLite file ([`TestNodeBuilder::database`]).
     pub fn builder(registry: Registry) -> TestNodeBuilder {
         let node = crate::config::Config::default();
@@ -280,7 +283,8 @@ impl TestNodeBuilder {
         };
         let (probe, events) = Probe::channel();
         let job_types: Arc<[String]> = self.registry.job_types().into();
-        let lease = self.config.lease;
+        let sweep = Duration::from_millis(self.config.health.sweep_ms);
+        let step = (self.config.lease / 3).min(sweep).max(Duration::from_millis(1));
         let clock = Arc::new(self.clock.clone());
         let actors = Supervisor::start_node(self.config, store.clone(), self.registry, clock, probe);
         TestNode {
@@ -292,7 +296,7 @@ impl TestNodeBuilder {
             events,
             job_types,
             limits: self.limits,
-            lease,
+            step,
             patience: self.patience,
             _scratch: scratch,
         }

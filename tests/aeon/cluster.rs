@@ -204,6 +204,8 @@ async fn a_sigkilled_node_is_declared_dead_and_its_jobs_run_elsewhere_within_the
     let (_, workers) = c.get("/v1/workers").await;
     let dead = workers.as_array().unwrap().iter().filter(|w| w["node_id"] == "a" && w["status"] == "DEAD").count();
     assert_eq!(dead as i64, a_workers, "a's workers are reported DEAD: {workers}");
+    let why = workers.as_array().unwrap().iter().filter(|w| w["node_id"] == "a").map(|w| &w["health_reason"]);
+    assert!(why.into_iter().all(|r| r == "dead: its node a stopped heartbeating"), "and say why: {workers}");
     assert_eq!(count(&db, "SELECT COUNT(*) FROM cluster_leases WHERE name = 'rescue'").await, 1);
 }
 

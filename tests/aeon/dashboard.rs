@@ -189,6 +189,21 @@ async fn every_page_works_in_a_browser_and_a_filtered_bulk_requeue_completes_the
     browser.until("the workers", "document.querySelectorAll('#workers-table tr[data-worker-id]').length === 2").await;
     browser.until("a health history", "document.querySelectorAll('#workers-table svg.spark').length === 2").await;
     assert_eq!(browser.count("#workers-table button.crash").await, 6);
+    let crashed =
+        "[...document.querySelectorAll('#workers-table .health-reason')].some(r => r.textContent.includes('crashed'))";
+    assert_eq!(browser.eval(crashed).await, false, "the failing jobs were the jobs' own doing, not their workers'");
+    // A run that panics is its worker's error: the page says so under its score.
+    let panicked =
+        submit(&api, WRITE_TOKEN, vec![json!({"type": "panic", "payload": {"times": 1}, "max_retries": 0})]).await;
+    until_status(&api, WRITE_TOKEN, &panicked, "DEAD_LETTER").await;
+    let reason = browser
+        .until(
+            "the reason under a score",
+            "[...document.querySelectorAll('#workers-table .health-reason')].map(r => r.textContent)
+               .find(t => t.includes('crashed or timed out'))",
+        )
+        .await;
+    assert!(reason.as_str().unwrap().starts_with("1 of its last "), "{reason}");
     browser.screenshot(&shots, "workers.png").await;
 
     // A worker of this node's previous process: not in service: the

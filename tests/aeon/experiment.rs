@@ -9,10 +9,12 @@
 use std::path::{Path, PathBuf};
 
 use aeon::experiment::check::{
-    ExecutionRow, JobRow, NodeEnd, Observed, SnapshotSeen, WorkerRow, percentile, run_checks,
+    ExecutionRow, JobRow, NodeEnd, Observed, SnapshotSeen, WorkerRow, paused_nodes_kept_their_workers, percentile,
+    run_checks,
 };
 use aeon::experiment::harness::{FaultState, FiredFault, Outcome};
 use aeon::experiment::recovery::recovery_ms;
+use aeon::experiment::report::paused_alone;
 use aeon::experiment::scenario::{BackendKind, FaultKind};
 use aeon::experiment::{Plan, Report, RunOptions, Scenario, run_scenario};
 
@@ -180,6 +182,9 @@ async fn experiment_paused_node_with_stale_claims_holds() {
         report.faults
     );
     assert!(report.checks.iter().any(|c| c.name == "completed_once" && c.held));
+    // Stopped longer than health.dead_after_ms (1 s), not as long as its node's death:
+    // it woke without killing its own workers.
+    assert!(report.checks.iter().any(|c| c.name == "pause_kept_workers" && c.held), "{:?}", report.checks);
     // With two nodes (Postgres) the other rescues the paused node's claims while it is
     // stopped. The SQLite form has one node: on waking, its own renewal and its own
     // sweep race, so whether a claim went stale there is timing, not a property.
@@ -552,6 +557,33 @@ fn fault(kind: FaultKind, fired_ms: i64, duration_ms: u64) -> FiredFault {
         healthy_again_ms: None,
         recovery_ms: None,
     }
+}
+
+/// A pause past `health.dead_after_ms` and short of `cluster.node_dead_after_ms`, on a
+/// node no worker fault or kill hit, is checked: none of its workers died.
+#[test]
+fn experiment_a_paused_node_must_keep_its_workers() {
+    let scenario = Scenario::parse(&std::fs::read_to_string(path("paused-node")).unwrap()).unwrap();
+    let pause = |node, duration_ms| {
+        let mut f = fault(FaultKind::NodePause, 100, duration_ms);
+        (f.node, f.worker_id) = (node, None);
+        f
+    };
+    let nodes = |fired: &[FiredFault]| paused_alone(&scenario, fired).into_iter().collect::<Vec<_>>();
+    assert_eq!(nodes(&[pause(0, 3_000), pause(1, 1_000), pause(2, 10_000)]), ["exp-node-0"], "1 s < pause < 10 s");
+    let mut panic = fault(FaultKind::WorkerPanic, 200, 0);
+    panic.node = 0;
+    assert!(nodes(&[pause(0, 3_000), panic.clone()]).is_empty(), "a worker fault accounts for a death");
+    panic.state = FaultState::Skipped;
+    assert_eq!(nodes(&[pause(0, 3_000), panic]), ["exp-node-0"], "unless it did not fire");
+
+    let worker = |node: &str, failure_count| WorkerRow { worker_id: "w".into(), node_id: node.into(), failure_count };
+    let paused = ["exp-node-0".to_string()].into();
+    let o = Observed { workers: vec![worker("exp-node-0", 0), worker("exp-node-1", 2)], ..Observed::default() };
+    assert!(paused_nodes_kept_their_workers(&o, &paused).held, "another node's deaths are not its");
+    let o = Observed { workers: vec![worker("exp-node-0", 1)], ..Observed::default() };
+    let check = paused_nodes_kept_their_workers(&o, &paused);
+    assert_eq!((check.held, check.examples), (false, vec!["exp-node-0: worker w has failure_count 1".to_string()]));
 }
 
 #[test]

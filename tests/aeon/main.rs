@@ -46,3 +46,4 @@ mod sqlite_schema;
 mod store_errors;
 mod unstarted;
 mod vectors;
+mod worker_health;

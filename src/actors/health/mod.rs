@@ -8,7 +8,7 @@ mod messages;
 mod score;
 mod snapshot;
 
-pub use messages::{Heartbeat, RunMetric, Stop, Sweep, Track, Verdicts, WorkerVerdict};
+pub use messages::{Heartbeat, RunMetric, RunOutcome, Stop, Sweep, Track, Verdicts, WorkerVerdict};
 pub use score::{HealthConfig, Tracked};
 pub use snapshot::{GetHealth, HealthRuntime, HealthSeed, RestoreHealth};
 
@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use actix::prelude::*;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -44,6 +45,9 @@ pub struct HealthMonitor {
     log_filter: log_filter::LogFilter,
     /// Whether this node sweeps expired leases (the rescue lease's holder does).
     rescue: crate::cluster::RescueGate,
+    /// When the previous sweep began (injected clock): a sweep much later than its
+    /// period finds a node that was stopped (see [`HealthMonitor::excuse_a_stall`]).
+    last_sweep: Option<DateTime<Utc>>,
 }
 
 impl HealthMonitor {
@@ -69,6 +73,7 @@ impl HealthMonitor {
             job_types,
             log_filter: Default::default(),
             rescue: Default::default(),
+            last_sweep: None,
         }
     }
 
@@ -82,6 +87,35 @@ impl HealthMonitor {
     pub fn with_rescue_gate(mut self, gate: crate::cluster::RescueGate) -> Self {
         self.rescue = gate;
         self
+    }
+
+    /// Sweeps come every `health.sweep_ms`. One later than that by more than a
+    /// heartbeat finds a node that was stopped (SIGSTOP, a paused VM, a starved
+    /// runtime, a sweep held up by the database): every clock jumped meanwhile, and no
+    /// heartbeat could be heard, so its workers' heartbeats look old although they
+    /// never missed one. Judged by that clock, the node would declare its own healthy
+    /// workers dead and void their claims. So the lateness is taken off every worker's
+    /// silence: a worker is judged by the time the node ran. The lateness is at most
+    /// the time the node was stopped; the silence it leaves a beating worker (a sweep
+    /// period and two heartbeats at most) is under `dead_after_ms` with sane settings
+    /// (the defaults: 2 s of 5 s). A worker that is really silent still dies: each
+    /// sweep adds at least its period to its silence, so it is declared dead
+    /// `dead_after_ms` of running time after its last beat.
+    fn excuse_a_stall(&mut self, now: DateTime<Utc>) {
+        let Some(previous) = self.last_sweep.replace(now) else { return };
+        let late = now - previous - chrono::Duration::milliseconds(self.config.sweep_ms as i64);
+        if late <= chrono::Duration::milliseconds(self.config.heartbeat_ms as i64) {
+            return;
+        }
+        let late_ms = late.num_milliseconds();
+        tracing::warn!(
+            late_ms,
+            "a health sweep came late: the node was stalled; its workers' silence meanwhile is excused"
+        );
+        for w in self.workers.values_mut() {
+            w.excuse(late, now);
+        }
+        self.probe.emit(Event::SweepLate { late_ms });
     }
 }
 
@@ -135,11 +169,13 @@ impl Handler<RunMetric> for HealthMonitor {
 
     fn handle(&mut self, msg: RunMetric, _: &mut Self::Context) {
         if let Some(w) = self.workers.get_mut(&msg.worker_id) {
-            if msg.ok && w.status == WorkerStatus::Unhealthy {
-                // A success on probation: the failures that made it unhealthy are past.
+            let ok = msg.outcome.ok();
+            if ok && w.status == WorkerStatus::Unhealthy {
+                // A run on probation that did not crash: the crashes that made it
+                // unhealthy are past.
                 w.runs.clear();
             }
-            w.record_run(msg.ok, msg.latency_ms, self.config.window);
+            w.record_run(ok, msg.latency_ms, self.config.window);
         }
     }
 }
@@ -151,6 +187,7 @@ impl Handler<Sweep> for HealthMonitor {
     /// else meanwhile, so sweeps never pile up behind a slow database.
     fn handle(&mut self, _: Sweep, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
+        self.excuse_a_stall(now);
         let mut verdicts = Vec::with_capacity(self.workers.len());
         let mut rows = Vec::with_capacity(self.workers.len());
         let mut logs = Vec::with_capacity(self.workers.len() * 4);
@@ -169,7 +206,11 @@ impl Handler<Sweep> for HealthMonitor {
                 current_load: w.load as i32,
                 health_score: w.score,
                 failure_count: w.failure_count,
-                metadata: json!({ "runs_in_window": w.runs.len(), "job_types": &*self.job_types }),
+                metadata: json!({
+                    "runs_in_window": w.runs.len(),
+                    "job_types": &*self.job_types,
+                    "health_reason": w.reason,
+                }),
                 last_heartbeat: w.last_heartbeat,
             });
             let sample = [w.heartbeat_latency_ms, w.error_rate(), w.load_ratio(), w.score];

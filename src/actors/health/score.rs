@@ -1,12 +1,17 @@
 //! How a worker's health score is computed.
 //!
 //! `score = 1 - 0.75·error_rate - 0.15·missed - 0.07·latency - 0.03·load`, clamped to 0..1:
-//! - `error_rate`: failed, timed-out or panicked runs among the last `window` runs;
+//! - `error_rate`: runs that crashed (the handler panicked or timed out, or its Job
+//!   actor died) among the last `window` runs. A run whose handler returned a failure
+//!   is not the worker's error: every worker of the node runs the same handler against
+//!   the same services, so it would fail on any of them, and quarantining the one that
+//!   happened to run it only idles a healthy worker;
 //! - `missed`: heartbeat periods missed, as a fraction of those that make it dead;
 //! - `latency`: mean run latency over the window, as a fraction of `latency_ref_ms`;
 //! - `load`: running jobs over capacity.
 //!
-//! A worker silent for `dead_after_ms` is dead (score 0).
+//! A worker silent for `dead_after_ms` is dead (score 0). Each assessment also says
+//! why the score is under 1, for people ([`Tracked::reason`]).
 
 use std::collections::VecDeque;
 
@@ -70,9 +75,13 @@ pub struct Tracked {
     /// never beats is declared dead too.
     pub last_heartbeat: Option<DateTime<Utc>>,
     pub heartbeat_latency_ms: f64,
-    /// (ok, latency_ms) of the latest runs, oldest first.
+    /// (ok, latency_ms) of the latest runs, oldest first; `ok` is false for a crash
+    /// only (see [`super::RunOutcome`]).
     pub runs: VecDeque<(bool, u64)>,
     pub score: f64,
+    /// Why the score is under 1, or why the worker is dead or failed; `None` at a full
+    /// score. Set by [`Tracked::assess`].
+    pub reason: Option<String>,
     since: DateTime<Utc>,
 }
 
@@ -87,7 +96,18 @@ impl Tracked {
             heartbeat_latency_ms: 0.0,
             runs: VecDeque::new(),
             score: 1.0,
+            reason: None,
             since: now,
+        }
+    }
+
+    /// Takes `stalled` off this worker's silence: time the node spent stopped, when
+    /// no heartbeat could be heard (see the monitor's late sweeps). Never moves its
+    /// last sign of life past `now`.
+    pub fn excuse(&mut self, stalled: chrono::Duration, now: DateTime<Utc>) {
+        match &mut self.last_heartbeat {
+            Some(beat) => *beat = (*beat + stalled).min(now),
+            None => self.since = (self.since + stalled).min(now),
         }
     }
 
@@ -144,8 +164,17 @@ impl Tracked {
     /// been declared dead.
     pub fn assess(&mut self, now: DateTime<Utc>, config: &HealthConfig) -> bool {
         if matches!(self.status, WorkerStatus::Failed | WorkerStatus::Stopped | WorkerStatus::Dead) {
-            if self.status != WorkerStatus::Stopped {
-                self.score = 0.0;
+            match self.status {
+                WorkerStatus::Failed => {
+                    self.score = 0.0;
+                    let deaths = self.failure_count;
+                    self.reason = Some(format!("failed: died {deaths} times, past its restart intensity"));
+                }
+                WorkerStatus::Dead => {
+                    self.score = 0.0;
+                    self.reason.get_or_insert_with(|| "dead".into());
+                }
+                _ => self.reason = None, // stopped on purpose: nothing wrong with it
             }
             return false;
         }
@@ -153,20 +182,46 @@ impl Tracked {
         if silent_ms > config.dead_after_ms as f64 {
             self.status = WorkerStatus::Dead;
             self.score = 0.0;
+            self.reason = Some(format!("dead: no heartbeat for {}", seconds(silent_ms)));
             return true;
         }
         let beat = config.heartbeat_ms.max(1) as f64;
         let missed_beats = (silent_ms / beat - 1.0).max(0.0);
         let beats_to_death = (config.dead_after_ms as f64 / beat).max(1.0);
         let missed = (missed_beats / beats_to_death).min(1.0);
-        let latency = (self.mean_latency_ms() / config.latency_ref_ms.max(1) as f64).min(1.0);
-        // Errors weigh most: a worker failing every run scores 0.25, under the default
-        // threshold (0.3), whatever its latency and load.
-        let score = 1.0 - 0.75 * self.error_rate() - 0.15 * missed - 0.07 * latency - 0.03 * self.load_ratio();
+        let mean_latency_ms = self.mean_latency_ms();
+        let latency = (mean_latency_ms / config.latency_ref_ms.max(1) as f64).min(1.0);
+        // Crashes weigh most: a worker whose every run crashes scores 0.25, under the
+        // default threshold (0.3), whatever its latency and load.
+        let costs = [
+            (0.75 * self.error_rate(), self.crashes()),
+            (0.15 * missed, format!("no heartbeat for {}", seconds(silent_ms))),
+            (0.07 * latency, format!("its runs take {} on average", seconds(mean_latency_ms))),
+            (0.03 * self.load_ratio(), format!("{} of {} slots busy", self.load, self.capacity)),
+        ];
+        let score = 1.0 - costs.iter().map(|(cost, _)| cost).sum::<f64>();
         self.score = score.clamp(0.0, 1.0);
         self.status = if self.score < config.unhealthy_below { WorkerStatus::Unhealthy } else { WorkerStatus::Active };
+        self.reason = explain(costs);
         false
     }
+
+    fn crashes(&self) -> String {
+        let crashed = self.runs.iter().filter(|(ok, _)| !ok).count();
+        format!("{crashed} of its last {} runs crashed or timed out", self.runs.len())
+    }
+}
+
+/// The costs a score shows (two decimals are stored), largest first, or `None`.
+fn explain(mut costs: [(f64, String); 4]) -> Option<String> {
+    costs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let shown: Vec<String> = costs.into_iter().filter(|(cost, _)| *cost >= 0.005).map(|(_, why)| why).collect();
+    (!shown.is_empty()).then(|| shown.join("; "))
+}
+
+/// `1.2 s`, or `350 ms` under a second.
+fn seconds(ms: f64) -> String {
+    if ms < 1_000.0 { format!("{ms:.0} ms") } else { format!("{:.1} s", ms / 1_000.0) }
 }
 
 #[cfg(test)]
@@ -233,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn a_worker_failing_every_run_is_unhealthy_and_one_at_the_threshold_is_not() {
+    fn a_worker_crashing_every_run_is_unhealthy_and_one_at_the_threshold_is_not() {
         let t0 = Utc::now();
         let mut failing = Tracked::new(4, t0);
         failing.record_run(false, 0, 50);
@@ -273,6 +328,58 @@ mod tests {
         stopped.status = WorkerStatus::Stopped;
         assert!(!stopped.assess(t0 + ms(60_000), &config()));
         assert_eq!((stopped.status, stopped.score), (WorkerStatus::Stopped, 1.0));
+    }
+
+    #[test]
+    fn an_excused_stall_is_taken_off_the_silence_but_never_past_now() {
+        let t0 = Utc::now();
+        let mut beating = Tracked::new(4, t0);
+        beating.heartbeat(t0, t0, 0, 4);
+        beating.excuse(ms(6_000), t0 + ms(7_000));
+        assert_eq!(beating.last_heartbeat, Some(t0 + ms(6_000)));
+        assert!(!beating.assess(t0 + ms(7_000), &config()), "silent 1 s of running time");
+        beating.excuse(ms(6_000), t0 + ms(7_000));
+        assert_eq!(beating.last_heartbeat, Some(t0 + ms(7_000)), "not a beat from the future");
+
+        let mut silent = Tracked::new(4, t0); // never beat: its grace runs from its start
+        silent.excuse(ms(3_000), t0 + ms(7_000));
+        assert!(!silent.assess(t0 + ms(8_000), &config()));
+        assert!(silent.assess(t0 + ms(8_001), &config()), "dead 5 s of running time after its start");
+    }
+
+    #[test]
+    fn the_reason_says_why_a_worker_is_dead_or_failed_and_a_stopped_one_has_none() {
+        let t0 = Utc::now();
+        let mut dead = Tracked::new(4, t0);
+        assert!(dead.assess(t0 + ms(5_250), &config()));
+        assert_eq!(dead.reason.as_deref(), Some("dead: no heartbeat for 5.2 s"));
+        dead.assess(t0 + ms(9_000), &config());
+        assert_eq!(dead.reason.as_deref(), Some("dead: no heartbeat for 5.2 s"), "as it was declared");
+
+        let mut failed = Tracked::new(4, t0);
+        (failed.status, failed.failure_count) = (WorkerStatus::Failed, 6);
+        failed.assess(t0, &config());
+        assert_eq!(failed.reason.as_deref(), Some("failed: died 6 times, past its restart intensity"));
+
+        let mut stopped = Tracked::new(4, t0);
+        stopped.assess(t0 + ms(1_000), &config());
+        assert!(stopped.reason.is_some(), "a missed beat costs");
+        stopped.status = WorkerStatus::Stopped;
+        stopped.assess(t0 + ms(1_000), &config());
+        assert_eq!(stopped.reason, None);
+    }
+
+    #[test]
+    fn the_reason_shows_only_costs_a_two_decimal_score_shows() {
+        let t0 = Utc::now();
+        let mut w = Tracked::new(10, t0);
+        w.heartbeat(t0, t0, 1, 10); // 0.003
+        w.record_run(true, 300, 50); // 0.07 * 300 / 1000 = 0.021
+        w.assess(t0, &config());
+        assert_eq!(w.reason.as_deref(), Some("its runs take 300 ms on average"));
+        w.heartbeat(t0, t0, 2, 10); // 0.006
+        w.assess(t0, &config());
+        assert_eq!(w.reason.as_deref(), Some("its runs take 300 ms on average; 2 of 10 slots busy"));
     }
 
     #[test]

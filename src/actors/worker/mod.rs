@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::health::{Heartbeat, RunMetric};
+use super::health::{Heartbeat, RunMetric, RunOutcome};
 use super::job::{CheckTimeout, HandlerEnded, JobActor, JobFinished, JobReports, Kill, ReleaseRun};
 use super::probe::{Event, Probe, RunResult};
 use super::store::{self, StoreHandle};
@@ -261,7 +261,7 @@ impl Worker {
                     tracing::warn!(%job_id, "recording the dead run failed; its lease will expire");
                 }
                 act.report(0, 1);
-                act.links.metrics.do_send(RunMetric { worker_id, ok: false, latency_ms: 0 });
+                act.links.metrics.do_send(RunMetric { worker_id, outcome: RunOutcome::Crashed, latency_ms: 0 });
                 act.links.probe.emit(Event::JobSettled { job_id });
                 act.links.probe.emit(Event::JobFinished { job_id, worker_id, result: RunResult::Panicked });
             }));
@@ -361,10 +361,8 @@ impl Handler<JobFinished> for Worker {
         self.report(freed, 1);
         self.start_queued(ctx);
         let worker_id = self.spec.worker_id;
-        let ok = !matches!(msg.result, RunResult::Failed { .. } | RunResult::TimedOut | RunResult::Panicked);
-        let counts = !matches!(msg.result, RunResult::Released | RunResult::Cancelled | RunResult::Snoozed);
-        if counts {
-            self.links.metrics.do_send(RunMetric { worker_id, ok, latency_ms: msg.latency_ms });
+        if let Some(outcome) = RunOutcome::of(&msg.result) {
+            self.links.metrics.do_send(RunMetric { worker_id, outcome, latency_ms: msg.latency_ms });
         }
         self.links.probe.emit(Event::JobFinished { job_id: msg.job_id, worker_id, result: msg.result });
     }

@@ -53,6 +53,10 @@ pub enum FaultState {
     Failed,
 }
 
+/// A worker silent this long is dead, on the nodes the harness starts (unless the
+/// scenario's `env` says otherwise).
+pub const DEAD_AFTER_MS: u64 = 1_000;
+
 /// A fault of the plan as it happened (or was skipped, or failed: see `state`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FiredFault {
@@ -185,7 +189,7 @@ impl Harness {
             ("AEON__WORKERS__LEASE_MS".into(), c.lease_ms.to_string()),
             ("AEON__HEALTH__HEARTBEAT_MS".into(), "100".into()),
             ("AEON__HEALTH__SWEEP_MS".into(), "100".into()),
-            ("AEON__HEALTH__DEAD_AFTER_MS".into(), "1000".into()),
+            ("AEON__HEALTH__DEAD_AFTER_MS".into(), DEAD_AFTER_MS.to_string()),
             ("AEON__NODE__POLL_MS".into(), "50".into()),
             ("AEON__RETRY__BASE_MS".into(), "50".into()),
             ("AEON__RETRY__MAX_MS".into(), "500".into()),

@@ -254,11 +254,16 @@ function workersSummary(workers) {
       const active = ws.filter((w) => w.status === "ACTIVE").length;
       const load = ws.reduce((a, w) => a + w.current_load, 0);
       const capacity = ws.reduce((a, w) => a + w.capacity, 0);
-      const health = Math.min(...ws.map((w) => w.health_score));
+      const worst = ws.reduce((a, w) => (w.health_score < a.health_score ? w : a));
       const beat = ws.map((w) => w.last_heartbeat).filter(Boolean).sort().pop();
       return `<tr><td>${esc(node)}</td><td>${active}/${ws.length} active</td><td>${load}/${capacity}</td>
-        <td>${healthBar(health)}</td><td>${ago(beat)}</td></tr>`;
+        <td title="${esc(worst.health_reason || "")}">${healthBar(worst.health_score)}</td><td>${ago(beat)}</td></tr>`;
     }).join("")}</table>`;
+}
+
+// Why a worker's score is what it is (the API's health_reason), under its bar.
+function healthReason(reason) {
+  return reason ? `<div class="health-reason small muted" title="${esc(reason)}">${esc(reason)}</div>` : "";
 }
 
 function healthBar(score) {
@@ -526,7 +531,9 @@ function depGraph(job, others) {
 async function workersPage(current) {
   main.innerHTML = `<h1>Workers and nodes <span id="refreshed" class="muted small"></span></h1>
     <div id="workers"></div>
-    <p class="muted small">Health history: the worker's logged health scores (written when the score moves, or once a minute), then its current one.
+    <p class="muted small">Health: 1 is a worker that runs its jobs without crashing, heartbeats on time and is neither slow nor full; under the score, why it is lower.
+    A job's own failures (its handler returned an error) do not count against the worker that ran it; crashes, timeouts and missed heartbeats do.
+    Health history: the worker's logged health scores (written when the score moves, or once a minute), then its current one.
     Crash buttons appear only on a node with <code>experiments.allow_crash</code>, for its own workers.</p>`;
   const load = async () => {
     let workers;
@@ -550,7 +557,7 @@ async function workersPage(current) {
       ${crash ? "<th>crash</th>" : ""}</tr></thead><tbody>
       ${workers.map((w) => `<tr data-worker-id="${esc(w.worker_id)}">
         <td class="mono">${esc(short(w.worker_id))}</td><td>${esc(w.node_id)}</td><td>${badge(w.status)}</td>
-        <td>${w.current_load}/${w.capacity}</td><td>${healthBar(w.health_score)}</td>
+        <td>${w.current_load}/${w.capacity}</td><td>${healthBar(w.health_score)}${healthReason(w.health_reason)}</td>
         <td>${sparkline(healthSeen.get(w.worker_id))}</td><td class="num">${w.failure_count}</td><td>${ago(w.last_heartbeat)}</td>
         ${crash ? `<td>${w.node_id === session.node_id && w.status === "ACTIVE" ? ["panic", "hang", "slow"].map((m) =>
           `<button type="button" class="crash small danger" data-worker="${esc(w.worker_id)}" data-mode="${m}">${m}</button>`).join("") : ""}</td>` : ""}

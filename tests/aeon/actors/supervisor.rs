@@ -21,7 +21,7 @@ use aeon::testing::TestNode;
 use crate::common::actors::{
     Gate, GateEvent, Sickness, expect_event, registry_with_gate, registry_with_gate_and_sickness,
 };
-use crate::common::{TestDb, exact_backoff, new_job, on_every_backend, shared};
+use crate::common::{TestDb, exact_backoff, job_with, new_job, on_every_backend, shared};
 
 struct Rig {
     db: TestDb,
@@ -174,10 +174,18 @@ async fn unhealthy_workers_get_no_new_jobs(db: TestDb) {
     assert_eq!(slots.iter().find(|s| s.worker_id == sick).unwrap().load, 0);
 }
 
-/// Runs `n` `sick` jobs to their end; answers the worker each started on.
+/// Runs `n` `sick` jobs to their end (no retries: a crash dead-letters one); answers
+/// the worker each started on.
 async fn run_sick_jobs(rig: &mut Rig, n: usize) -> Vec<uuid::Uuid> {
     let store = rig.db.store(exact_backoff());
-    store.enqueue((0..n).map(|i| new_job("sick", json!(i))).collect(), rig.clock.now()).await.unwrap();
+    let job = |i| {
+        job_with(|r| {
+            r.job_type = "sick".into();
+            r.payload = json!(i);
+            r.max_retries = Some(0);
+        })
+    };
+    store.enqueue((0..n).map(job).collect(), rig.clock.now()).await.unwrap();
     rig.node.supervisor.send(Wake).await.unwrap();
     let (mut started, mut settled) = (Vec::new(), 0);
     while started.len() < n || settled < n {
@@ -193,13 +201,13 @@ async fn run_sick_jobs(rig: &mut Rig, n: usize) -> Vec<uuid::Uuid> {
     started
 }
 
-async fn a_worker_failing_everything_gets_no_jobs_until_a_probation_run_succeeds(db: TestDb) {
+async fn a_worker_crashing_every_run_gets_no_jobs_until_a_probation_run_succeeds(db: TestDb) {
     let mut rig = rig(db, 2, 5).await;
     let slots = rig.node.supervisor.send(GetSlots).await.unwrap();
     let (sick, well) = (slots[0].worker_id, slots[1].worker_id);
     rig.sickness.set(sick, true);
 
-    // Both workers run jobs; every run on the sick one fails. The HealthMonitor's own
+    // Both workers run jobs; every run on the sick one crashes. The HealthMonitor's own
     // sweep scores it unhealthy from those runs alone (defaults: under 0.3).
     let first = run_sick_jobs(&mut rig, 4).await;
     assert!(first.contains(&sick) && first.contains(&well), "claims spread over both: {first:?}");
@@ -404,7 +412,7 @@ on_every_backend!(
     old_restarts_fall_out_of_the_window,
     a_hung_worker_is_declared_dead_and_replaced,
     unhealthy_workers_get_no_new_jobs,
-    a_worker_failing_everything_gets_no_jobs_until_a_probation_run_succeeds,
+    a_worker_crashing_every_run_gets_no_jobs_until_a_probation_run_succeeds,
     a_dead_health_monitor_is_restarted_and_sweeps_go_on,
     past_its_restart_intensity_the_supervisor_escalates,
     an_escalated_node_claims_nothing_though_its_worker_has_room,

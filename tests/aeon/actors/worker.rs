@@ -1,5 +1,6 @@
 //! The Worker alone: capacity, contained panics, heartbeats, crash modes.
 
+use aeon::actors::health::RunOutcome;
 use aeon::actors::probe::{Event, RunResult};
 use aeon::actors::worker::{Assign, Crash, CrashMode, GetLoad, ReleaseAll, Tick};
 use aeon::clock::Clock;
@@ -60,7 +61,7 @@ async fn a_handler_panic_is_contained_recorded_crashed_and_retried(db: TestDb) {
     assert_eq!(executions[0].execution_status, ExecutionStatus::Crashed);
     assert!(executions[0].error.as_deref().unwrap().contains("panicked on purpose"), "{executions:?}");
     let metric = expect_message(&mut rig.metrics, "run metric").await;
-    assert!(!metric.ok);
+    assert_eq!(metric.outcome, RunOutcome::Crashed, "a panic is the worker's error");
 
     rig.clock.advance(std::time::Duration::from_secs(1)); // the backoff
     rig.worker.send(Assign(rig.claim(1).await)).await.unwrap();

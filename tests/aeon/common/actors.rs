@@ -91,7 +91,7 @@ impl Drop for DropReport {
     }
 }
 
-/// Workers a `sick` job fails on.
+/// Workers a `sick` job crashes on.
 #[derive(Clone, Default)]
 pub struct Sickness(Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>);
 
@@ -113,8 +113,9 @@ pub fn registry_with_gate() -> (Registry, Gate) {
     (registry, gate)
 }
 
-/// [`registry_with_gate`], plus `sick`: fails (permanently) on the workers the
-/// [`Sickness`] names, completes on the others.
+/// [`registry_with_gate`], plus `sick`: panics on the workers the [`Sickness`] names
+/// (a crash, which counts against a worker's health; a handler's own failure does
+/// not), completes on the others.
 pub fn registry_with_gate_and_sickness() -> (Registry, Gate, Sickness) {
     let permits = Arc::new(Semaphore::new(0));
     let (ends_tx, ends) = mpsc::unbounded_channel();
@@ -126,10 +127,9 @@ pub fn registry_with_gate_and_sickness() -> (Registry, Gate, Sickness) {
             let sick = sick_workers.0.lock().unwrap().contains(&ctx.worker_id);
             async move {
                 if sick {
-                    Outcome::FailPermanently("this worker is sick".into())
-                } else {
-                    Outcome::Complete(json!("well"))
+                    panic!("this worker is sick");
                 }
+                Outcome::Complete(json!("well"))
             }
         })
         .unwrap();

@@ -75,11 +75,13 @@ impl Rig {
         failure_count
     }
 
-    /// Feeds a worker's health window runs (ok or not, with a latency), then sweeps so
-    /// its score follows.
+    /// Feeds a worker's health window runs (ok, or crashed, with a latency), then
+    /// sweeps so its score follows.
     pub async fn runs(&self, worker_id: Uuid, runs: &[(bool, u64)]) {
+        use aeon::actors::health::{RunMetric, RunOutcome};
         for &(ok, latency_ms) in runs {
-            self.node.actors.health.do_send(aeon::actors::health::RunMetric { worker_id, ok, latency_ms });
+            let outcome = if ok { RunOutcome::Succeeded } else { RunOutcome::Crashed };
+            self.node.actors.health.do_send(RunMetric { worker_id, outcome, latency_ms });
         }
         self.node.actors.health.send(aeon::actors::health::Sweep).await.expect("sweep");
     }
