@@ -39,7 +39,18 @@ impl NodeProcess {
     /// Starts node `id` on `db` with Redis at `redis_url` ("" for none), `extra`
     /// settings over [`FAST`], and waits until its API answers.
     pub async fn start(db: &TestDb, redis_url: &str, id: &str, extra: &[(&str, &str)]) -> NodeProcess {
-        let node = Self::spawn(db, redis_url, id, extra);
+        Self::start_with(db, redis_url, id, extra, &[]).await
+    }
+
+    /// As [`NodeProcess::start`], with `args` after `node` (`--restore latest`).
+    pub async fn start_with(
+        db: &TestDb,
+        redis_url: &str,
+        id: &str,
+        extra: &[(&str, &str)],
+        args: &[&str],
+    ) -> NodeProcess {
+        let node = Self::spawn_with(db, redis_url, id, extra, args);
         let start = Instant::now();
         loop {
             if node.try_get("/livez").await.is_some() {
@@ -52,11 +63,16 @@ impl NodeProcess {
 
     /// Starts the process without waiting for it.
     pub fn spawn(db: &TestDb, redis_url: &str, id: &str, extra: &[(&str, &str)]) -> NodeProcess {
+        Self::spawn_with(db, redis_url, id, extra, &[])
+    }
+
+    fn spawn_with(db: &TestDb, redis_url: &str, id: &str, extra: &[(&str, &str)], args: &[&str]) -> NodeProcess {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("aeon-cluster-{id}-{port}.log"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_aeon"));
         command
             .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"), "node"])
+            .args(args)
             .env("DATABASE_URL", db.url())
             .env("REDIS_URL", redis_url)
             .env("AEON__NODE__ID", id)
