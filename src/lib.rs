@@ -11,7 +11,8 @@
 //! - [`config`]: defaults, `config.toml`, `AEON__SECTION__KEY` overrides, validation.
 //! - [`job`]: job and execution states, submissions and their validation.
 //! - [`retry`]: exponential backoff with jitter.
-//! - [`clock`]: the injected clock every timing decision reads.
+//! - [`clock`]: the injected clock every timing decision reads; [`pause`]: when this
+//!   process was paused (a wait that spans a pause is not blamed on what it waited for).
 //! - [`handler`]: the handler API ([`handler::JobHandler`], [`handler::Registry`]) and
 //!   the built-in handlers.
 //! - [`actors`]: Supervisor, Worker, Job, HealthMonitor and the StoreActor, each
@@ -66,6 +67,7 @@ pub mod job;
 pub mod mailbox;
 pub mod metrics;
 pub mod node;
+pub mod pause;
 pub mod process;
 pub mod retry;
 pub mod snapshot;

@@ -456,17 +456,22 @@ impl Node {
 
     /// Drains node `node_id` (this one or another, through its mailbox): it stops
     /// claiming, finishes or releases its jobs and reports `DRAINING`. Answers once
-    /// the drain has begun.
-    pub async fn drain_node(&self, node_id: &str) -> Result<(), crate::cluster::AskError> {
+    /// the drain has begun. `origin` (an HTTP caller) is logged here and, with the
+    /// node that asked, by the node that drains.
+    pub async fn drain_node(&self, node_id: &str, origin: Option<&str>) -> Result<(), crate::cluster::AskError> {
         if node_id == self.node_id {
+            if let Some(origin) = origin {
+                tracing::warn!(%node_id, %origin, "draining: asked by {origin}");
+            }
             let node = self.clone();
             actix_rt::spawn(async move {
                 node.drain().await;
             });
             return Ok(());
         }
+        tracing::info!(node = %node_id, origin = origin.unwrap_or("-"), "asking node {node_id} to drain");
         let timeout = Duration::from_millis(self.config.cluster.request_timeout_ms);
-        self.cluster.ask(node_id, crate::cluster::DRAIN, &(), timeout).await
+        self.cluster.ask_from(node_id, crate::cluster::DRAIN, &(), timeout, origin).await
     }
 
     /// Stops claiming, lets running jobs finish within `node.drain_grace_ms`, releases

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -70,7 +70,7 @@ pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     (status = 404, description = "No live node with that id", body = ErrorBody),
     (status = 503, description = "The node could not be reached (Redis down, or it did not answer)", body = ErrorBody),
 ))]
-pub async fn drain(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
+pub async fn drain(req: HttpRequest, id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let node_id = id.into_inner();
     if node_id != node.node_id {
         let nodes = node.store().list_nodes().await?;
@@ -82,8 +82,21 @@ pub async fn drain(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpR
             return Err(ApiError::not_found(format!("no live node {node_id:?}")).with_field("node_id"));
         }
     }
-    node.drain_node(&node_id).await.map_err(unreachable)?;
+    node.drain_node(&node_id, Some(&caller(&req))).await.map_err(unreachable)?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "node_id": node_id, "draining": true })))
+}
+
+/// Who made an HTTP request, for a log line: the peer's address and its `User-Agent`
+/// (printable ASCII, at most 80 characters). Never its token.
+pub(super) fn caller(req: &HttpRequest) -> String {
+    let peer = req.peer_addr().map_or_else(|| "an unknown address".to_string(), |a| a.to_string());
+    let agent: Option<String> = req.headers().get(actix_web::http::header::USER_AGENT).map(|v| {
+        v.as_bytes().iter().filter(|b| b.is_ascii_graphic() || **b == b' ').take(80).map(|b| *b as char).collect()
+    });
+    match agent {
+        Some(agent) => format!("HTTP caller {peer}, User-Agent {agent:?}"),
+        None => format!("HTTP caller {peer}"),
+    }
 }
 
 /// A request another node did not answer: 503, naming why.

@@ -92,12 +92,12 @@ impl Membership {
         let status = if self.draining.load(Ordering::Relaxed) { NodeStatus::Draining } else { NodeStatus::Active };
 
         let mailbox = cluster.mailbox();
-        let announced = mailbox.announce(&node_id, &cluster.address(), dead_after).await;
+        // The key holds the address and the envelope version this node reads.
+        let info = super::member_info(&cluster.address());
+        let announced = mailbox.announce(&node_id, &info, dead_after).await;
         match announced {
             Ok(()) => match mailbox.members().await {
-                Ok(members) => {
-                    cluster.set_peers(members.into_iter().map(|(n, _)| n).filter(|n| *n != node_id).collect());
-                }
+                Ok(members) => cluster.set_members(members),
                 Err(e) => cluster.status().failed(&e.to_string()),
             },
             Err(e) => cluster.status().failed(&e.to_string()),

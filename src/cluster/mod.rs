@@ -6,8 +6,9 @@
 //! - **wake-ups**: a submit, a requeue, dependents released, a retry coming due on one
 //!   node wake the idle others at once rather than at their next poll ([`Cluster::wake_peers`]);
 //! - **requests** to a named actor of another node, answered with a reply
-//!   ([`Cluster::ask`], served by [`Cluster::serve`]): cancel a running job where it
-//!   runs, crash a worker, drain a node;
+//!   ([`Cluster::ask`], served by [`Cluster::serve`]; [`requests`]): cancel a running
+//!   job where it runs, crash a worker, drain a node. Each carries a deadline, which
+//!   the receiver honours as its actor says ([`Late`]);
 //! - **membership** ([`membership`]): an expiring Redis key and a `nodes` row per node;
 //!   one node at a time holds the rescue lease and voids the claims of dead nodes.
 //!
@@ -29,22 +30,22 @@ pub mod identity;
 mod link;
 pub mod membership;
 mod receive;
+mod refusals;
+pub mod requests;
 mod status;
 
 pub use config::ClusterConfig;
 pub use link::{ClusterLink, DueAt};
 pub use membership::RescueGate;
+pub use refusals::{REFUSAL_LOG_INTERVAL, Refusal};
+pub use requests::{Asked, Late, envelope_version, member_info};
 pub use status::LinkStatus;
 
-use std::collections::HashMap;
-use std::future::Future;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::LocalBoxFuture;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -69,8 +70,6 @@ pub enum AskError {
     Malformed { node: String, reason: String },
 }
 
-type Served = Arc<dyn Fn(Value) -> LocalBoxFuture<'static, Result<Value, String>> + Send + Sync>;
-
 struct Inner {
     node_id: String,
     /// This process's id among the node's processes ([`identity`]).
@@ -83,8 +82,14 @@ struct Inner {
     status: LinkStatus,
     /// The other live nodes, as membership last saw them.
     peers: Mutex<Vec<String>>,
+    /// The envelope version each member reads, as its membership key says.
+    reads: Mutex<HashMap<String, u32>>,
+    /// Nodes whose mailbox refused what was sent them (its key of another type),
+    /// warned of once until a send to them works again.
+    refusing: Mutex<HashSet<String>>,
+    refusals: refusals::RefusalLog,
     replies: Mutex<HashMap<Uuid, oneshot::Sender<Result<Value, String>>>>,
-    actors: Mutex<HashMap<String, Served>>,
+    actors: Mutex<HashMap<String, requests::Served>>,
     local_wake: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
     /// A wake-up to the peers is on its way; `wake_again`: another was asked meanwhile.
     waking: AtomicBool,
@@ -114,6 +119,9 @@ impl Cluster {
             config,
             status,
             peers: Mutex::default(),
+            reads: Mutex::default(),
+            refusing: Mutex::default(),
+            refusals: refusals::RefusalLog::default(),
             replies: Mutex::default(),
             actors: Mutex::default(),
             local_wake: Mutex::default(),
@@ -205,8 +213,49 @@ impl Cluster {
         self.0.peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub(crate) fn set_peers(&self, peers: Vec<String>) {
+    /// The live members as the mailbox lists them (`(node, info)`, this one among them):
+    /// the peers, and the envelope version each reads.
+    pub(crate) fn set_members(&self, members: Vec<(String, String)>) {
+        let reads = members.iter().map(|(n, info)| (n.clone(), envelope_version(info))).collect();
+        *self.0.reads.lock().unwrap_or_else(|p| p.into_inner()) = reads;
+        let peers = members.into_iter().map(|(n, _)| n).filter(|n| *n != self.0.node_id).collect();
         *self.0.peers.lock().unwrap_or_else(|p| p.into_inner()) = peers;
+    }
+
+    /// A send failed: the mailbox is degraded, unless only some nodes' mailboxes
+    /// refused it (their keys hold another type): that is theirs, said once per node,
+    /// and the mailbox works.
+    pub(crate) fn send_failed(&self, error: &MailboxError) {
+        let MailboxError::Refused { nodes, reason } = error else {
+            self.0.status.failed(&error.to_string());
+            return;
+        };
+        let mut refusing = self.0.refusing.lock().unwrap_or_else(|p| p.into_inner());
+        for node in nodes {
+            if refusing.insert(node.clone()) {
+                tracing::warn!(peer = %node, %reason,
+                    "node {node}'s mailbox key holds something else than a stream: nothing reaches it until {node} \
+                     reads it again, which creates it afresh; if {node} is gone, delete the key (redis-cli DEL \
+                     aeon:mailbox:{node})");
+            }
+        }
+    }
+
+    /// Sends to `nodes` worked: those of them whose mailbox refused earlier work again.
+    pub(crate) fn sent_to(&self, nodes: &[String]) {
+        let mut refusing = self.0.refusing.lock().unwrap_or_else(|p| p.into_inner());
+        if !refusing.is_empty() {
+            for node in nodes {
+                if refusing.remove(node) {
+                    tracing::info!(peer = %node, "node {node}'s mailbox takes entries again");
+                }
+            }
+        }
+    }
+
+    /// The log of refused mailbox entries (rate-limited).
+    pub(crate) fn refusals(&self) -> &refusals::RefusalLog {
+        &self.0.refusals
     }
 
     /// Whether `node` is a member of the cluster: a peer as last read, or (it may have
@@ -250,8 +299,9 @@ impl Cluster {
                     match crate::mailbox::send(&*cluster.0.mailbox, &peers, &envelope).await {
                         Ok(()) => {
                             cluster.0.status.sent.fetch_add(peers.len() as u64, Ordering::Relaxed);
+                            cluster.sent_to(&peers);
                         }
-                        Err(e) => cluster.0.status.failed(&e.to_string()),
+                        Err(e) => cluster.send_failed(&e),
                     }
                 }
                 if cluster.0.wake_again.load(Ordering::Acquire) {
@@ -265,72 +315,6 @@ impl Cluster {
                 }
             }
         });
-    }
-
-    /// Serves requests for `actor` on this node: each message is read as `Req`, the
-    /// handler's answer sent back as JSON. Replaces any earlier handler of that name.
-    pub fn serve<Req, Resp, F, Fut>(&self, actor: &str, handler: F)
-    where
-        Req: DeserializeOwned + 'static,
-        Resp: Serialize + 'static,
-        F: Fn(Req) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Resp, String>> + 'static,
-    {
-        let served: Served = Arc::new(move |message: Value| {
-            let request = serde_json::from_value::<Req>(message);
-            let answer = request.map(&handler);
-            Box::pin(async move {
-                let reply = answer.map_err(|e| format!("malformed request: {e}"))?.await?;
-                serde_json::to_value(reply).map_err(|e| e.to_string())
-            })
-        });
-        self.0.actors.lock().unwrap_or_else(|p| p.into_inner()).insert(actor.to_string(), served);
-    }
-
-    pub(crate) fn served(&self, actor: &str) -> Option<Served> {
-        self.0.actors.lock().unwrap_or_else(|p| p.into_inner()).get(actor).cloned()
-    }
-
-    /// Sends `message` to the actor named `actor` on node `node` and waits up to
-    /// `timeout` for its reply. Delivery is at least once: make the actor's handling
-    /// idempotent.
-    pub async fn ask<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        node: &str,
-        actor: &str,
-        message: &Req,
-        timeout: Duration,
-    ) -> Result<Resp, AskError> {
-        let message = serde_json::to_value(message)
-            .map_err(|e| AskError::Malformed { node: node.to_string(), reason: e.to_string() })?;
-        let envelope = Envelope::new(&self.0.node_id, Body::Request { actor: actor.to_string(), message });
-        let (tx, rx) = oneshot::channel();
-        self.0.replies.lock().unwrap_or_else(|p| p.into_inner()).insert(envelope.id, tx);
-        let forget = || {
-            self.0.replies.lock().unwrap_or_else(|p| p.into_inner()).remove(&envelope.id);
-        };
-        if let Err(error) = crate::mailbox::send(&*self.0.mailbox, &[node.to_string()], &envelope).await {
-            forget();
-            self.0.status.failed(&error.to_string());
-            return Err(AskError::Unreachable { node: node.to_string(), error });
-        }
-        self.0.status.sent.fetch_add(1, Ordering::Relaxed);
-        let answer = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(answer)) => answer,
-            _ => {
-                forget();
-                return Err(AskError::Timeout { node: node.to_string(), timeout });
-            }
-        };
-        let value = answer.map_err(|reason| AskError::Refused { node: node.to_string(), reason })?;
-        serde_json::from_value(value).map_err(|e| AskError::Malformed { node: node.to_string(), reason: e.to_string() })
-    }
-
-    pub(crate) fn deliver_reply(&self, request_id: Uuid, answer: Result<Value, String>) {
-        let waiter = self.0.replies.lock().unwrap_or_else(|p| p.into_inner()).remove(&request_id);
-        if let Some(waiter) = waiter {
-            let _ = waiter.send(answer);
-        }
     }
 
     /// Starts reading this node's mailbox (until [`Cluster::stop`]). Must run inside an
@@ -403,10 +387,14 @@ pub struct CrashRequest {
 }
 
 /// Serves a node's own requests: [`CANCEL`], [`CRASH`], [`DRAIN`], [`STOP_CANCELLED`].
+/// A cancel (or a bulk cancel's stop) read after its deadline is still applied: the
+/// asker made it in the store meanwhile, and stopping the handler is what was asked. A
+/// crash or a drain is not: its caller was told it did not happen.
 pub fn serve_node(node: &crate::node::Node) {
+    use crate::actors::worker::CrashMode;
     let cluster = &node.cluster;
     let n = node.clone();
-    cluster.serve(CANCEL, move |job_id: Uuid| {
+    cluster.serve_asked(CANCEL, Late::Apply, move |job_id: Uuid, _| {
         let node = n.clone();
         async move {
             let job = node.cancel_here(job_id).await.map_err(|e| e.to_string())?;
@@ -414,20 +402,36 @@ pub fn serve_node(node: &crate::node::Node) {
         }
     });
     let n = node.clone();
-    cluster.serve(CRASH, move |request: CrashRequest| {
-        let node = n.clone();
-        async move { Ok(node.crash(request.worker_id, request.mode).await) }
-    });
-    let n = node.clone();
-    cluster.serve(DRAIN, move |(): ()| {
+    cluster.serve_asked(CRASH, Late::Refuse, move |request: CrashRequest, asked: Asked| {
         let node = n.clone();
         async move {
-            let id = node.node_id.clone();
-            node.drain_node(&id).await.map_err(|e| e.to_string())
+            if request.mode != CrashMode::Exit {
+                return Ok(node.crash(request.worker_id, request.mode).await);
+            }
+            // The process ends: answer and acknowledge first. Left pending, the request
+            // would be delivered again to the node's next process, and end it too.
+            let here = node.slots().await.iter().any(|s| s.worker_id == request.worker_id);
+            if here {
+                tracing::warn!(worker_id = %request.worker_id, asked_by = %asked.who(),
+                    "the process exits on request, once the request is answered");
+                asked.then(async move {
+                    node.crash(request.worker_id, CrashMode::Exit).await;
+                });
+            }
+            Ok(here)
         }
     });
     let n = node.clone();
-    cluster.serve(STOP_CANCELLED, move |job_ids: Vec<Uuid>| {
+    cluster.serve_asked(DRAIN, Late::Refuse, move |(): (), asked: Asked| {
+        let node = n.clone();
+        async move {
+            let id = node.node_id.clone();
+            tracing::warn!(node_id = %id, asked_by = %asked.who(), "draining: asked by {}", asked.who());
+            node.drain_node(&id, None).await.map_err(|e| e.to_string())
+        }
+    });
+    let n = node.clone();
+    cluster.serve_asked(STOP_CANCELLED, Late::Apply, move |job_ids: Vec<Uuid>, _| {
         let node = n.clone();
         async move { Ok(node.stop_cancelled_here(job_ids).await) }
     });
@@ -452,7 +456,7 @@ mod tests {
     async fn a_burst_of_wake_ups_costs_one_post_and_a_later_one_its_own() {
         let mailbox = Arc::new(MemoryMailbox::new(1_000));
         let cluster = Cluster::new("a", mailbox.clone(), ClusterConfig::default());
-        cluster.set_peers(vec!["b".into()]);
+        cluster.set_members(vec![("a".into(), member_info("")), ("b".into(), member_info(""))]);
         for _ in 0..100 {
             cluster.wake_peers();
         }

@@ -1,6 +1,7 @@
 //! The in-process mailbox: a node without Redis, and actor-level tests. The same
-//! semantics as the Redis streams (pending until acked, reclaim after `min_idle`,
-//! trimming to a maximum length, expiring registrations) within one process; clones
+//! semantics as the Redis streams (pending until acked, reclaim after `min_idle`, a
+//! consumer's own pending entries delivered again, trimming to a maximum length,
+//! expiring registrations) within one process; clones
 //! share their mailboxes, so several nodes of one test can talk through one.
 
 use std::collections::{BTreeMap, HashMap};
@@ -153,6 +154,27 @@ impl Mailbox for MemoryMailbox {
             }
         }
         Ok(taken)
+    }
+
+    async fn redeliver(&self, node: &str, consumer: &str, count: usize) -> MailboxResult<Vec<RawEntry>> {
+        let mut state = self.lock();
+        let Some(stream) = state.streams.get_mut(node) else { return Ok(Vec::new()) };
+        let now = Instant::now();
+        let own: Vec<u64> =
+            stream.pending.iter().filter(|(_, (by, _))| by == consumer).map(|(&seq, _)| seq).take(count).collect();
+        let mut again = Vec::new();
+        for seq in own {
+            match stream.entries.get(&seq) {
+                Some(data) => {
+                    stream.pending.insert(seq, (consumer.to_string(), now));
+                    again.push(RawEntry { id: id_of(seq), data: data.clone() });
+                }
+                None => {
+                    stream.pending.remove(&seq);
+                }
+            }
+        }
+        Ok(again)
     }
 
     async fn pending(&self, node: &str) -> MailboxResult<u64> {

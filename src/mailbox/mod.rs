@@ -6,8 +6,10 @@
 //! the cluster) and [`memory`] (in-process: a node without Redis, and tests). Both pass
 //! one conformance suite (`tests/aeon/mailbox.rs`).
 //!
-//! Delivery is at least once: an entry stays pending until [`Mailbox::ack`], and
-//! entries a dead consumer left pending are taken over by [`Mailbox::reclaim`]. A
+//! Delivery is at least once: an entry stays pending until [`Mailbox::ack`], entries
+//! a dead consumer left pending are taken over by [`Mailbox::reclaim`], and those whose
+//! read a live consumer lost (it timed out, the process was paused) are delivered to it
+//! again by [`Mailbox::redeliver`]. A
 //! mailbox is never the truth about a job (Postgres is): it may lose everything, and
 //! receivers treat every message as a hint or an idempotent command.
 //!
@@ -18,7 +20,7 @@ pub mod envelope;
 pub mod memory;
 pub mod redis;
 
-pub use envelope::{Body, ENVELOPE_VERSION, Envelope, Rejected};
+pub use envelope::{Body, ENVELOPE_VERSION, Envelope, OLDEST_ENVELOPE_VERSION, Rejected};
 pub use memory::MemoryMailbox;
 pub use redis::RedisMailbox;
 
@@ -35,6 +37,11 @@ pub enum MailboxError {
     /// The server refused our credentials: a configuration error, not a fault.
     #[error("mailbox refused the credentials: {0}")]
     Auth(String),
+    /// The server works, but refused the call for these nodes' mailboxes (a key of
+    /// another type where the stream should be): those nodes cannot be reached, the
+    /// others can. Not a reason to call the mailbox degraded.
+    #[error("the mailbox of {} refused the call: {reason}", nodes.join(", "))]
+    Refused { nodes: Vec<String>, reason: String },
 }
 
 pub type MailboxResult<T> = Result<T, MailboxError>;
@@ -89,6 +96,13 @@ pub trait Mailbox: Send + Sync + 'static {
         min_idle: Duration,
         count: usize,
     ) -> MailboxResult<Vec<RawEntry>>;
+
+    /// Up to `count` entries of `node`'s mailbox that `consumer` itself read and has not
+    /// acknowledged, delivered to it again: what a read whose answer was lost (it timed
+    /// out; the process was paused while Redis answered) left pending, taken back at
+    /// once rather than after [`Mailbox::reclaim`]'s idle time. The caller skips those
+    /// it is still handling.
+    async fn redeliver(&self, node: &str, consumer: &str, count: usize) -> MailboxResult<Vec<RawEntry>>;
 
     /// How many entries of `node`'s mailbox are read and not acknowledged.
     async fn pending(&self, node: &str) -> MailboxResult<u64>;

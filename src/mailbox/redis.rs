@@ -8,6 +8,13 @@
 //! next call reconnects: Redis restarted, or down and back, needs nothing else. A
 //! group that vanished (FLUSHALL, a restart without persistence) is created again
 //! (`MKSTREAM`) by the next read.
+//!
+//! Aeon owns two kinds of keys under its prefix: the streams and the membership keys.
+//! A stream key found holding another type (`WRONGTYPE`: someone `SET` it) is deleted
+//! and created again by its node's next read, with an ERROR naming what it held; a
+//! sender to it gets [`MailboxError::Refused`] for that node alone. A membership key of
+//! another type is overwritten by its node's next `SET`, and read as absent meanwhile
+//! (`MGET` answers nil for it).
 
 use std::time::Duration;
 
@@ -67,20 +74,23 @@ impl RedisMailbox {
         self.client.get_multiplexed_async_connection_with_config(&config).await.map_err(error)
     }
 
+    /// The shared connection, connecting first if needed.
+    async fn shared(&self) -> MailboxResult<MultiplexedConnection> {
+        let mut slot = self.shared.lock().await;
+        match slot.as_ref() {
+            Some(conn) => Ok(conn.clone()),
+            None => {
+                let conn = self.connect(CALL_TIMEOUT).await?;
+                *slot = Some(conn.clone());
+                Ok(conn)
+            }
+        }
+    }
+
     /// Runs `cmd` on the shared connection, connecting first if needed; drops the
     /// connection when the call failed for want of one.
     async fn call<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> MailboxResult<T> {
-        let mut conn = {
-            let mut slot = self.shared.lock().await;
-            match slot.as_ref() {
-                Some(conn) => conn.clone(),
-                None => {
-                    let conn = self.connect(CALL_TIMEOUT).await?;
-                    *slot = Some(conn.clone());
-                    conn
-                }
-            }
-        };
+        let mut conn = self.shared().await?;
         match cmd.query_async(&mut conn).await {
             Ok(v) => Ok(v),
             Err(e) => {
@@ -92,20 +102,11 @@ impl RedisMailbox {
         }
     }
 
-    async fn pipe(&self, pipe: &redis::Pipeline) -> MailboxResult<()> {
-        let mut conn = {
-            let mut slot = self.shared.lock().await;
-            match slot.as_ref() {
-                Some(conn) => conn.clone(),
-                None => {
-                    let conn = self.connect(CALL_TIMEOUT).await?;
-                    *slot = Some(conn.clone());
-                    conn
-                }
-            }
-        };
-        match pipe.query_async::<()>(&mut conn).await {
-            Ok(()) => Ok(()),
+    /// Runs `pipe` (without `.ignore()`d commands), answering each command's outcome.
+    async fn pipe(&self, pipe: &redis::Pipeline) -> MailboxResult<Vec<redis::RedisResult<Value>>> {
+        let mut conn = self.shared().await?;
+        match pipe.query_async(&mut conn).await {
+            Ok(results) => Ok(results),
             Err(e) => {
                 if is_connection_error(&e) {
                     *self.shared.lock().await = None;
@@ -123,6 +124,22 @@ impl RedisMailbox {
             other => other,
         }
     }
+
+    /// `node`'s stream key holds another type: deletes it (unless it became a stream
+    /// meanwhile) and creates the stream and its group again, saying so.
+    async fn recreate(&self, stream: &str) -> MailboxResult<()> {
+        let found: String = self.call(redis::cmd("TYPE").arg(stream)).await?;
+        if found != "stream" {
+            self.call::<()>(redis::cmd("DEL").arg(stream)).await?;
+            tracing::error!(
+                key = stream,
+                found = %found,
+                "this node's mailbox key held a {found}, not a stream: deleted and created again (stream and group \
+                 {GROUP}); what it held is lost"
+            );
+        }
+        self.create_group(stream).await
+    }
 }
 
 /// Whether the connection is unusable after `e` (rather than the command refused).
@@ -137,6 +154,54 @@ fn error(e: RedisError) -> MailboxError {
 
 fn no_group(e: &MailboxError) -> bool {
     matches!(e, MailboxError::Unavailable(m) if m.contains("NOGROUP"))
+}
+
+/// The key holds another type than the command needs (someone wrote over a stream).
+fn wrong_type(e: &MailboxError) -> bool {
+    matches!(e, MailboxError::Unavailable(m) if m.contains("WRONGTYPE"))
+}
+
+/// The entries of an `XREADGROUP` answer. An entry deleted since it was delivered (a
+/// consumer's history names it with no fields) comes as its id alone.
+fn read_reply(reply: Value) -> Vec<(String, Option<Vec<u8>>)> {
+    let mut out = Vec::new();
+    let Value::Array(streams) = reply else { return out };
+    for stream in streams {
+        let Value::Array(mut pair) = stream else { continue };
+        let Some(Value::Array(entries)) = pair.pop() else { continue };
+        for entry in entries {
+            let Value::Array(mut parts) = entry else { continue };
+            if parts.is_empty() {
+                continue;
+            }
+            let fields = if parts.len() > 1 { parts.pop() } else { None };
+            let id = match parts.pop() {
+                Some(Value::BulkString(id)) => String::from_utf8_lossy(&id).into_owned(),
+                Some(Value::SimpleString(id)) => id,
+                _ => continue,
+            };
+            let data = match fields {
+                Some(Value::Array(fields)) => {
+                    let mut data = Vec::new();
+                    for kv in fields.chunks(2) {
+                        if let [Value::BulkString(k), v] = kv
+                            && k == FIELD.as_bytes()
+                        {
+                            data = match v {
+                                Value::BulkString(bytes) => bytes.clone(),
+                                Value::SimpleString(s) => s.clone().into_bytes(),
+                                _ => Vec::new(),
+                            };
+                        }
+                    }
+                    Some(data)
+                }
+                _ => None,
+            };
+            out.push((id, data));
+        }
+    }
+    out
 }
 
 fn entry(id: redis::streams::StreamId) -> RawEntry {
@@ -159,6 +224,8 @@ impl Mailbox for RedisMailbox {
             return Ok(());
         }
         let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        let nodes: Vec<String> = entries.iter().map(|(node, _)| node.clone()).collect();
         for (node, data) in entries {
             pipe.cmd("XADD")
                 .arg(self.stream(&node))
@@ -167,10 +234,28 @@ impl Mailbox for RedisMailbox {
                 .arg(self.max_len)
                 .arg("*")
                 .arg(FIELD)
-                .arg(data)
-                .ignore();
+                .arg(data);
         }
-        self.pipe(&pipe).await
+        // Each XADD answers on its own: one node's stream of another type refuses that
+        // node's entry, and the others are posted.
+        let mut refused = Vec::new();
+        let mut why = None;
+        for (node, result) in nodes.into_iter().zip(self.pipe(&pipe).await?) {
+            if let Err(e) = result {
+                if e.code() != Some("WRONGTYPE") {
+                    return Err(error(e));
+                }
+                why.get_or_insert_with(|| e.to_string());
+                refused.push(node);
+            }
+        }
+        match why {
+            None => Ok(()),
+            Some(reason) => {
+                refused.dedup();
+                Err(MailboxError::Refused { nodes: refused, reason })
+            }
+        }
     }
 
     async fn receive(&self, node: &str, consumer: &str, count: usize, block: Duration) -> MailboxResult<Vec<RawEntry>> {
@@ -208,6 +293,12 @@ impl Mailbox for RedisMailbox {
                         created = true;
                         continue;
                     }
+                    if wrong_type(&e) && !created {
+                        // Our key, written over with another type: ours again.
+                        self.recreate(&stream).await?;
+                        created = true;
+                        continue;
+                    }
                     return Err(e);
                 }
             }
@@ -221,7 +312,8 @@ impl Mailbox for RedisMailbox {
         let mut cmd = redis::cmd("XACK");
         cmd.arg(self.stream(node)).arg(GROUP).arg(ids);
         match self.call::<i64>(&cmd).await {
-            Err(e) if no_group(&e) => Ok(()), // the group is gone, and its pending entries with it
+            // The group is gone (or the key is not a stream), and its pending entries with it.
+            Err(e) if no_group(&e) || wrong_type(&e) => Ok(()),
             other => other.map(drop),
         }
     }
@@ -238,9 +330,30 @@ impl Mailbox for RedisMailbox {
         cmd.arg("COUNT").arg(count.max(1));
         match self.call::<StreamAutoClaimReply>(&cmd).await {
             Ok(reply) => Ok(reply.claimed.into_iter().map(entry).collect()),
-            Err(e) if no_group(&e) => Ok(Vec::new()),
+            Err(e) if no_group(&e) || wrong_type(&e) => Ok(Vec::new()), // the next read creates them
             Err(e) => Err(e),
         }
+    }
+
+    async fn redeliver(&self, node: &str, consumer: &str, count: usize) -> MailboxResult<Vec<RawEntry>> {
+        let stream = self.stream(node);
+        // `0` rather than `>`: this consumer's own pending entries, not new ones.
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP").arg(GROUP).arg(consumer).arg("COUNT").arg(count.max(1)).arg("STREAMS").arg(&stream).arg("0");
+        let reply = match self.call::<Value>(&cmd).await {
+            Ok(reply) => reply,
+            Err(e) if no_group(&e) || wrong_type(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let (mut entries, mut gone) = (Vec::new(), Vec::new());
+        for (id, data) in read_reply(reply) {
+            match data {
+                Some(data) => entries.push(RawEntry { id, data }),
+                None => gone.push(id), // trimmed away since: nothing left to deliver
+            }
+        }
+        self.ack(node, gone).await?;
+        Ok(entries)
     }
 
     async fn pending(&self, node: &str) -> MailboxResult<u64> {
@@ -252,7 +365,7 @@ impl Mailbox for RedisMailbox {
                 _ => 0,
             }),
             Ok(_) => Ok(0),
-            Err(e) if no_group(&e) => Ok(0),
+            Err(e) if no_group(&e) || wrong_type(&e) => Ok(0),
             Err(e) => Err(e),
         }
     }

@@ -5,24 +5,24 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aeon::mailbox::{Body, Delivery, Envelope, Mailbox, MemoryMailbox, RedisMailbox, Rejected};
+use aeon::mailbox::{Body, Delivery, Envelope, Mailbox, MailboxError, MemoryMailbox, RedisMailbox, Rejected};
 
 use crate::common::redis::TestRedis;
 
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Memory,
     Redis,
 }
 
 /// A mailbox for one test, and the Redis behind it (if any), which lives as long.
-struct TestMailbox {
-    mailbox: Arc<dyn Mailbox>,
-    _redis: Option<TestRedis>,
+pub(crate) struct TestMailbox {
+    pub mailbox: Arc<dyn Mailbox>,
+    pub _redis: Option<TestRedis>,
 }
 
 impl Kind {
-    async fn open(self, max_len: usize) -> TestMailbox {
+    pub(crate) async fn open(self, max_len: usize) -> TestMailbox {
         match self {
             Kind::Memory => TestMailbox { mailbox: Arc::new(MemoryMailbox::new(max_len)), _redis: None },
             Kind::Redis => {
@@ -111,6 +111,30 @@ async fn entries_a_dead_consumer_left_pending_are_reclaimed_and_handled_once(kin
     assert_eq!(m.pending("a").await.unwrap(), 0);
 }
 
+/// A read whose answer the consumer lost (a timeout; the process paused while the
+/// server answered) left its entries pending for that consumer: they come to it again
+/// at once, not after a reclaim's idle time, and nobody else's come with them.
+async fn a_consumer_gets_the_entries_it_read_and_lost_again_and_only_those(kind: Kind) {
+    let t = kind.open(1_000).await;
+    let m = &*t.mailbox;
+    assert!(m.receive("a", "c1", 10, SHORT).await.unwrap().is_empty());
+    m.post((0..3).map(|_| ("a".to_string(), wake("x"))).collect()).await.unwrap();
+    let lost = m.receive("a", "c1", 2, SHORT).await.unwrap();
+    assert_eq!(lost.len(), 2, "read, and (say) the answer lost");
+    let other = m.receive("a", "c2", 10, SHORT).await.unwrap();
+    assert_eq!(other.len(), 1, "another consumer's");
+    m.ack("a", vec![lost[0].id.clone()]).await.unwrap();
+
+    let again = m.redeliver("a", "c1", 10).await.unwrap();
+    assert_eq!(again, lost[1..], "its own unacknowledged entry, at once");
+    assert_eq!(m.redeliver("a", "c2", 10).await.unwrap(), other, "each consumer its own");
+    assert!(m.redeliver("a", "c3", 10).await.unwrap().is_empty());
+    assert!(m.redeliver("nobody", "c1", 10).await.unwrap().is_empty(), "no stream: nothing");
+    m.ack("a", again.iter().chain(&other).map(|e| e.id.clone()).collect()).await.unwrap();
+    assert!(m.redeliver("a", "c1", 10).await.unwrap().is_empty(), "acknowledged: never again");
+    assert_eq!(m.pending("a").await.unwrap(), 0);
+}
+
 async fn malformed_and_unknown_version_entries_are_refused_with_the_reason_and_can_be_acked(kind: Kind) {
     let t = kind.open(1_000).await;
     let m = &*t.mailbox;
@@ -163,6 +187,7 @@ on_every_mailbox!(
     entries_are_delivered_once_in_order_and_stay_pending_until_acked,
     a_blocked_receive_returns_as_soon_as_an_entry_arrives,
     entries_a_dead_consumer_left_pending_are_reclaimed_and_handled_once,
+    a_consumer_gets_the_entries_it_read_and_lost_again_and_only_those,
     malformed_and_unknown_version_entries_are_refused_with_the_reason_and_can_be_acked,
     a_mailbox_is_trimmed_to_about_its_maximum_length,
     registrations_expire_unless_renewed,
@@ -202,4 +227,33 @@ async fn the_redis_mailbox_logs_in_as_an_acl_user() {
     assert!(wrong.ping().await.is_err(), "a wrong password is refused");
     let anonymous = RedisMailbox::open(&format!("redis://127.0.0.1:{}", redis.port), "aeon", 1_000).unwrap();
     assert!(anonymous.ping().await.is_err(), "the default user is off: only aeon gets in");
+}
+
+/// Aeon owns its stream keys: one found holding another type (someone `SET` it) is
+/// deleted and created again by its node's next read, and works as before; meanwhile
+/// a post to it is refused for that node alone, the others' entries posted.
+#[actix_rt::test(system = "crate::common::TestSystem")]
+async fn a_stream_key_written_over_with_another_type_is_recreated_by_the_next_read() {
+    let redis = TestRedis::start(None).await;
+    let m = RedisMailbox::open(&redis.url(), "aeon", 1_000).unwrap();
+    assert!(m.receive("b", "c", 10, SHORT).await.unwrap().is_empty());
+    redis.cli(&["SET", "aeon:mailbox:b", "garbage"]).expect("SET");
+
+    let refused = m.post(vec![("a".into(), wake("x")), ("b".into(), wake("x"))]).await.unwrap_err();
+    match &refused {
+        MailboxError::Refused { nodes, reason } => {
+            assert_eq!(nodes, &["b".to_string()]);
+            assert!(reason.contains("WRONGTYPE"), "{reason}");
+        }
+        other => panic!("refused for b alone, not {other:?}"),
+    }
+    assert_eq!(m.receive("a", "c", 10, SHORT).await.unwrap().len(), 1, "a's entry was posted");
+    assert_eq!(m.pending("b").await.unwrap(), 0, "no stream: nothing pending, no error");
+    assert!(m.reclaim("b", "c", Duration::ZERO, 10).await.unwrap().is_empty());
+    assert!(m.redeliver("b", "c", 10).await.unwrap().is_empty());
+
+    assert!(m.receive("b", "c", 10, SHORT).await.unwrap().is_empty(), "the read recreates it");
+    assert_eq!(redis.cli(&["TYPE", "aeon:mailbox:b"]).unwrap().trim(), "stream");
+    m.post(vec![("b".into(), wake("x"))]).await.unwrap();
+    assert_eq!(m.receive("b", "c", 10, SHORT).await.unwrap().len(), 1, "and works as before");
 }

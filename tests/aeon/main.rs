@@ -37,6 +37,7 @@ mod mailbox;
 mod membership;
 mod node;
 mod readiness;
+mod requests;
 mod retention;
 mod retries;
 mod schema;

@@ -10,14 +10,20 @@
 //! database already has) still succeed then, so calls do not all fail, yet every
 //! write that needs room does. The node is unready, naming the disk, from the first
 //! such failure until none has come for the stall limit.
+//!
+//! A call in flight while the process itself was paused (SIGSTOP, a frozen VM) has
+//! waited that long too, through no fault of the store: the pause is taken out of its
+//! wait ([`crate::pause`]) before it is judged, and said when it is.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
 use crate::clock::SharedClock;
+use crate::pause::Pauses;
 use crate::store::{StoreError, StoreResult};
 
 /// Shared between the StoreActor (which records) and the node (which asks).
@@ -25,6 +31,7 @@ use crate::store::{StoreError, StoreResult};
 pub struct StoreWatch {
     inner: Arc<Inner>,
     clock: SharedClock,
+    pauses: Arc<Pauses>,
 }
 
 struct Inner {
@@ -34,7 +41,8 @@ struct Inner {
 
 #[derive(Default)]
 struct State {
-    in_flight: HashMap<u64, DateTime<Utc>>,
+    /// When each call started, by the node's clock and by the monotonic one.
+    in_flight: HashMap<u64, (DateTime<Utc>, Instant)>,
     last_ok: Option<DateTime<Utc>>,
     /// The latest failure, if it came after the latest success.
     failing: Option<(DateTime<Utc>, String)>,
@@ -44,13 +52,18 @@ struct State {
 
 impl StoreWatch {
     pub fn new(clock: SharedClock) -> Self {
-        Self { inner: Arc::new(Inner { next_id: AtomicU64::new(0), state: Mutex::default() }), clock }
+        Self::with_pauses(clock, Pauses::global())
+    }
+
+    /// A watch that takes the pauses `pauses` knows of out of a call's wait.
+    pub fn with_pauses(clock: SharedClock, pauses: Arc<Pauses>) -> Self {
+        Self { inner: Arc::new(Inner { next_id: AtomicU64::new(0), state: Mutex::default() }), clock, pauses }
     }
 
     /// Notes a call starting; the returned guard notes its end.
     pub fn start(&self) -> CallGuard {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.state().in_flight.insert(id, self.clock.now());
+        self.state().in_flight.insert(id, (self.clock.now(), Instant::now()));
         CallGuard { watch: self.clone(), id, done: false }
     }
 
@@ -59,8 +72,8 @@ impl StoreWatch {
     }
 
     /// Why the store is not doing its work, if it is not: a write refused for a full
-    /// disk less than `stall` ago, a call in flight for `stall` or longer, or failures
-    /// with no success for `stall`.
+    /// disk less than `stall` ago, a call in flight for `stall` or longer while this
+    /// process ran, or failures with no success for `stall`.
     pub fn trouble(&self, stall: chrono::Duration) -> Option<String> {
         let now = self.clock.now();
         let state = self.state();
@@ -73,11 +86,24 @@ impl StoreWatch {
                  writes fail until space is freed"
             ));
         }
-        if let Some(oldest) = state.in_flight.values().min()
+        if let Some((oldest, since)) = state.in_flight.values().min_by_key(|(at, _)| *at)
             && now - *oldest >= stall
         {
-            let waited = (now - *oldest).num_milliseconds();
-            return Some(format!("a store call has waited {waited} ms (is a table locked?)"));
+            let waited = now - *oldest;
+            let paused = chrono::Duration::from_std(self.pauses.paused_since(*since)).unwrap_or_default();
+            if waited - paused >= stall {
+                let waited = waited.num_milliseconds();
+                return Some(match paused.num_milliseconds() {
+                    0 => format!("a store call has waited {waited} ms (is a table locked?)"),
+                    p => format!(
+                        "a store call has waited {waited} ms, {} of them on the store (is a table locked?) and {p} \
+                         while this node was paused",
+                        waited - p
+                    ),
+                });
+            }
+            // Not the store's doing: the node was paused (its own timers fired late) and
+            // has just resumed; the call is judged again on what it waits from now on.
         }
         match &state.failing {
             Some((since, error)) if now - *since >= stall => {
@@ -143,8 +169,7 @@ mod tests {
 
     #[test]
     fn a_full_disk_is_trouble_at_once_despite_successes_until_it_stops_for_the_stall_limit() {
-        let clock = ManualClock::starting_now();
-        let watch = StoreWatch::new(Arc::new(clock.clone()));
+        let (watch, clock, _) = watch();
         let stall = chrono::Duration::milliseconds(1_000);
         let call = |error| watch.start().finish(&outcome(error));
         call(None);
@@ -166,5 +191,43 @@ mod tests {
         // Other failures keep their own rule: only when nothing succeeds for as long.
         call(Some(StoreError::Database("connection reset".into())));
         assert_eq!(watch.trouble(stall), None);
+    }
+
+    fn watch() -> (StoreWatch, ManualClock, Arc<Pauses>) {
+        let clock = ManualClock::starting_now();
+        let pauses = Arc::new(Pauses::unwatched());
+        (StoreWatch::with_pauses(Arc::new(clock.clone()), pauses.clone()), clock, pauses)
+    }
+
+    const STALL: chrono::Duration = chrono::Duration::seconds(5);
+
+    #[test]
+    fn a_call_waiting_past_the_stall_limit_is_blamed_on_the_store() {
+        let (watch, clock, _) = watch();
+        let _call = watch.start();
+        clock.advance(Duration::from_millis(4_900));
+        assert_eq!(watch.trouble(STALL), None);
+        clock.advance(Duration::from_millis(200));
+        assert_eq!(watch.trouble(STALL).as_deref(), Some("a store call has waited 5100 ms (is a table locked?)"));
+    }
+
+    /// A call in flight across a 20 s pause of the process: the pause is not the
+    /// store's; what it waited beyond the pause is.
+    #[test]
+    fn the_time_the_process_was_paused_is_not_blamed_on_the_store() {
+        let (watch, clock, pauses) = watch();
+        let _call = watch.start();
+        // Paused from before the call started until 20 s after (microseconds aside).
+        let now = Instant::now();
+        pauses.record(now - Duration::from_secs(1), now + Duration::from_secs(20));
+        clock.advance(Duration::from_millis(20_134));
+        assert_eq!(watch.trouble(STALL), None, "20 s of pause and 134 ms of waiting");
+        clock.advance(Duration::from_secs(5));
+        let said = watch.trouble(STALL).expect("5134 ms waited on the store");
+        assert_eq!(
+            said,
+            "a store call has waited 25134 ms, 5134 of them on the store (is a table locked?) and 20000 while this \
+             node was paused"
+        );
     }
 }

@@ -39,7 +39,18 @@ impl NodeProcess {
     /// Starts node `id` on `db` with Redis at `redis_url` ("" for none), `extra`
     /// settings over [`FAST`], and waits until its API answers.
     pub async fn start(db: &TestDb, redis_url: &str, id: &str, extra: &[(&str, &str)]) -> NodeProcess {
-        let node = Self::spawn(db, redis_url, id, extra);
+        Self::start_with(db, redis_url, id, extra, &[]).await
+    }
+
+    /// As [`NodeProcess::start`], with `args` after `node` (`--restore latest`).
+    pub async fn start_with(
+        db: &TestDb,
+        redis_url: &str,
+        id: &str,
+        extra: &[(&str, &str)],
+        args: &[&str],
+    ) -> NodeProcess {
+        let node = Self::spawn_with_args(db, redis_url, id, extra, args);
         let start = Instant::now();
         loop {
             if node.try_get("/livez").await.is_some() {
@@ -50,12 +61,8 @@ impl NodeProcess {
         }
     }
 
-    /// Starts the process without waiting for it.
-    pub fn spawn(db: &TestDb, redis_url: &str, id: &str, extra: &[(&str, &str)]) -> NodeProcess {
-        Self::spawn_with_args(db, redis_url, id, extra, &[])
-    }
-
-    /// [`NodeProcess::spawn`], with arguments after `aeon node` (`--restore latest`).
+    /// Starts the process without waiting for it, `args` after `aeon node`
+    /// (`--restore latest`).
     pub fn spawn_with_args(
         db: &TestDb,
         redis_url: &str,
