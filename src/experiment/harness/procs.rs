@@ -21,6 +21,8 @@ pub(super) struct NodeProc {
     pub port: u16,
     pub child: Option<Child>,
     pub paused: bool,
+    /// Its next start restores its newest snapshot (`--restore latest`).
+    pub restore: bool,
 }
 
 impl NodeProc {
@@ -238,7 +240,8 @@ pub(super) struct Spawner {
 }
 
 impl Spawner {
-    pub fn spawn(&self, db: &Db, index: usize, port: u16) -> anyhow::Result<Child> {
+    /// Starts node `index`; `restore`: from its newest snapshot (`--restore latest`).
+    pub fn spawn(&self, db: &Db, index: usize, port: u16, restore: bool) -> anyhow::Result<Child> {
         let dir = self.out.join(format!("node-{index}"));
         std::fs::create_dir_all(&dir)?;
         let log = File::options().create(true).append(true).open(self.out.join(format!("node-{index}.log")))?;
@@ -251,8 +254,11 @@ impl Spawner {
                 command.env_remove(name.as_ref());
             }
         }
+        command.arg("node");
+        if restore {
+            command.args(["--restore", "latest"]);
+        }
         command
-            .arg("node")
             .current_dir(&dir) // no stray ./config.toml
             .env("DATABASE_URL", db.node_url(index))
             .env("AEON__NODE__ID", node_id(index))
