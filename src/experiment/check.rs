@@ -43,6 +43,10 @@ pub struct NodeEnd {
     pub node_id: String,
     /// Running (not killed for good) when the run settled.
     pub alive: bool,
+    /// How its process ended, if it ended by itself (the harness neither killed it nor
+    /// had it exit, or it exited again after the harness restarted it).
+    #[serde(default)]
+    pub exited: Option<String>,
 }
 
 /// A node's newest snapshot, as read back after the run.
@@ -263,6 +267,21 @@ pub fn run_checks(o: &Observed) -> Vec<Check> {
     ));
     out.push(snapshot_consistent(o));
     out.push(one_process_per_node(o));
+
+    let exits: Vec<String> =
+        o.nodes.iter().filter_map(|n| Some(format!("{}: {}", n.node_id, n.exited.as_ref()?))).collect();
+    let nodes = o.nodes.len();
+    out.push(Check {
+        name: "no_unplanned_exit".into(),
+        guarantee: "A node's process ends only when told to. A remote `exit` crash is answered and acknowledged before its process ends, so the node's next process is not handed it again. (docs/cluster.md)".into(),
+        held: exits.is_empty(),
+        detail: if exits.is_empty() {
+            format!("held for all {nodes} nodes")
+        } else {
+            format!("{} of {nodes} nodes ended by themselves", exits.len())
+        },
+        examples: exits.into_iter().take(MAX_EXAMPLES).collect(),
+    });
     out
 }
 

@@ -37,9 +37,11 @@ fn target(f: &FiredFault) -> Target<'_> {
             Some(w) => Target::Worker(w),
             None => Target::Node(node_id(f.node)),
         },
-        FaultKind::NodeKill | FaultKind::NodePause | FaultKind::NodeTwin | FaultKind::DbDisconnect => {
-            Target::Node(node_id(f.node))
-        }
+        FaultKind::NodeKill
+        | FaultKind::WorkerExit
+        | FaultKind::NodePause
+        | FaultKind::NodeTwin
+        | FaultKind::DbDisconnect => Target::Node(node_id(f.node)),
         FaultKind::DbLock | FaultKind::RedisRestart | FaultKind::RedisFlush | FaultKind::QdrantDown => Target::Cluster,
     }
 }

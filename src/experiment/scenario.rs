@@ -162,6 +162,10 @@ pub enum FaultKind {
     WorkerHang,
     WorkerSlow,
     NodeKill,
+    /// A worker told to crash with mode `exit` through another node (its mailbox):
+    /// the node's process ends; with `restart_after_ms` it starts again from its
+    /// newest snapshot (`--restore latest`), the same workers back.
+    WorkerExit,
     NodePause,
     NodeTwin,
     DbDisconnect,
@@ -178,6 +182,7 @@ impl FaultKind {
             FaultKind::WorkerHang => "worker_hang",
             FaultKind::WorkerSlow => "worker_slow",
             FaultKind::NodeKill => "node_kill",
+            FaultKind::WorkerExit => "worker_exit",
             FaultKind::NodePause => "node_pause",
             FaultKind::NodeTwin => "node_twin",
             FaultKind::DbDisconnect => "db_disconnect",
@@ -223,7 +228,8 @@ pub struct FaultSpec {
     /// Qdrant server to its restart) lasts.
     #[serde(default)]
     pub duration_ms: Option<u64>,
-    /// node_kill: start the node again (same id, port and store) after this long.
+    /// node_kill, worker_exit: start the node again (same id, port and store) after
+    /// this long.
     #[serde(default)]
     pub restart_after_ms: Option<u64>,
 }
@@ -313,8 +319,14 @@ impl Scenario {
             if matches!(f.kind, FaultKind::DbDisconnect) && self.cluster.backend != BackendKind::Postgres {
                 return bad(&key("kind"), "db_disconnect needs backend = \"postgres\"");
             }
-            if f.restart_after_ms.is_some() && f.kind != FaultKind::NodeKill {
-                return bad(&key("restart_after_ms"), "only node_kill restarts a node");
+            if f.restart_after_ms.is_some() && !matches!(f.kind, FaultKind::NodeKill | FaultKind::WorkerExit) {
+                return bad(&key("restart_after_ms"), "only node_kill and worker_exit restart a node");
+            }
+            if f.kind == FaultKind::WorkerExit && (!self.cluster.redis || self.cluster.nodes < 2) {
+                return bad(
+                    &key("kind"),
+                    "worker_exit is asked through another node's mailbox: it needs cluster.redis = true and two nodes",
+                );
             }
             if matches!(f.kind, FaultKind::RedisRestart | FaultKind::RedisFlush) && !self.cluster.redis {
                 return bad(&key("kind"), "a Redis fault needs cluster.redis = true (the harness's own redis-server)");

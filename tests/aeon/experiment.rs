@@ -22,7 +22,7 @@ use aeon::experiment::{Plan, Report, RunOptions, Scenario, run_scenario};
 /// for two cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SHIPPED: [&str; 9] = [
+const SHIPPED: [&str; 10] = [
     "worker-panics",
     "node-kill-fan-in",
     "redis-restart",
@@ -32,6 +32,7 @@ const SHIPPED: [&str; 9] = [
     "soak",
     "qdrant-outage",
     "same-node-id",
+    "remote-exit",
 ];
 
 fn path(name: &str) -> PathBuf {
@@ -74,8 +75,12 @@ fn short(mut s: Scenario) -> Scenario {
         s.cluster.backend = BackendKind::Sqlite;
         s.cluster.nodes = 1;
         s.cluster.redis = false;
-        s.faults
-            .retain(|f| !matches!(f.kind, FaultKind::DbDisconnect | FaultKind::RedisRestart | FaultKind::RedisFlush));
+        s.faults.retain(|f| {
+            !matches!(
+                f.kind,
+                FaultKind::DbDisconnect | FaultKind::RedisRestart | FaultKind::RedisFlush | FaultKind::WorkerExit
+            )
+        });
         // One node: only the first kill or pause of it.
         let mut seen_node_fault = false;
         s.faults.retain(|f| {
@@ -191,6 +196,23 @@ async fn experiment_paused_node_with_stale_claims_holds() {
     if postgres().is_some() {
         assert!(report.duplicate_executions > 0, "the paused node's claims went stale and were run again elsewhere");
     }
+}
+
+/// A remote `exit` crash (issue 23, item 7): answered 202 through the other node
+/// before the process ends (the fault fails otherwise), the node restored with the
+/// same workers, and no node ends by itself afterwards (`no_unplanned_exit`).
+#[actix_rt::test(system = "crate::common::TestSystem")]
+async fn experiment_remote_exit_holds() {
+    let report = run_short("remote-exit", 19).await;
+    if postgres().is_none() {
+        return; // the SQLite form has one node and no Redis: no remote exit
+    }
+    let exit = fired(&report, FaultKind::WorkerExit);
+    assert_eq!(exit.len(), 1, "{:?}", report.faults);
+    assert!(exit[0].outcome.contains("answered 202 through node 0"), "{:?}", exit[0]);
+    assert!(exit[0].outcome.contains("--restore latest"), "{:?}", exit[0]);
+    let check = report.checks.iter().find(|c| c.name == "no_unplanned_exit").expect("the check ran");
+    assert!(check.held, "{check:?}");
 }
 
 #[actix_rt::test(system = "crate::common::TestSystem")]
@@ -396,8 +418,13 @@ fn experiment_scenario_errors_name_the_key() {
     assert_eq!(
         err(base.replace("kind = \"node_pause\"", "kind = \"node_nap\"")),
         "at `faults[1].kind`: unknown variant `node_nap`, expected one of `worker_panic`, `worker_hang`, \
-         `worker_slow`, `node_kill`, `node_pause`, `node_twin`, `db_disconnect`, `db_lock`, `redis_restart`, `redis_flush`, \
-         `qdrant_down`"
+         `worker_slow`, `node_kill`, `worker_exit`, `node_pause`, `node_twin`, `db_disconnect`, `db_lock`, \
+         `redis_restart`, `redis_flush`, `qdrant_down`"
+    );
+    assert_eq!(
+        err(base.replace("kind = \"node_pause\"", "kind = \"worker_exit\"")),
+        "at `faults[1].kind`: worker_exit is asked through another node's mailbox: it needs cluster.redis = true and \
+         two nodes"
     );
     assert_eq!(
         err(base.replace("nodes = 1", "nodes = 2")),
@@ -476,7 +503,7 @@ fn experiment_checks_fail_on_a_doctored_result_set() {
         dead_letters: vec!["b".into()],
         dependencies: vec![("c".into(), "a".into())],
         workers: vec![WorkerRow { worker_id: "w1".into(), node_id: "exp-node-0".into(), failure_count: 1 }],
-        nodes: vec![NodeEnd { node_id: "exp-node-0".into(), alive: true }],
+        nodes: vec![NodeEnd { node_id: "exp-node-0".into(), alive: true, exited: None }],
         snapshots: vec![snapshot(true)],
         in_service: [("exp-node-0".to_string(), 2)].into(),
         workers_per_node: 2,
@@ -511,6 +538,10 @@ fn experiment_checks_fail_on_a_doctored_result_set() {
     running.jobs.push(job("e", "RUNNING", 1, None));
     running.executions.push(exec("e", "RUNNING", 1, 500, None));
     assert_eq!(failing(&running), ["no_job_lost", "nothing_left_running"]);
+
+    let mut exited = good.clone();
+    exited.nodes[0].exited = Some("signal: 6 (SIGABRT) (core dumped)".into());
+    assert_eq!(failing(&exited), ["no_unplanned_exit"]);
 
     // Each node's last snapshot against the end.
     let mut mid_run = good.clone();

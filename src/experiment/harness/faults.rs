@@ -3,6 +3,8 @@
 //! (which nodes reported the component degraded, and when they reported it back).
 //! `qdrant_down` kills the harness's own Qdrant server when the scenario has one
 //! (`cluster.qdrant`), else takes the embedded vector store's table away.
+//! `worker_exit` asks for a worker's `exit` crash through another node, so the request
+//! crosses the mailbox, and expects its answer (202) before the process ends.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -96,14 +98,7 @@ impl Fire<'_> {
                     return Ok(Done::Skipped(format!("node {n} is down or paused")));
                 }
                 let base = format!("http://127.0.0.1:{}", node.port);
-                let (_, workers) = http("GET", format!("{base}/v1/workers"), None).await?;
-                let list = workers.as_array().or_else(|| workers["workers"].as_array()).cloned().unwrap_or_default();
-                let mine: Vec<String> = list
-                    .iter()
-                    .filter(|w| w["node_id"] == json!(node_id(n)) && w["status"] != json!("DEAD"))
-                    .filter_map(|w| w["worker_id"].as_str().map(String::from))
-                    .collect();
-                anyhow::ensure!(!mine.is_empty(), "node {n} lists no live worker");
+                let mine = live_workers(&base, n).await?;
                 let mode = match fault.kind {
                     FaultKind::WorkerPanic => json!({"mode": "panic"}),
                     FaultKind::WorkerHang => json!({"mode": "hang", "ms": fault.duration_ms}),
@@ -140,6 +135,51 @@ impl Fire<'_> {
                 } else {
                     Ok(Done::Fired("SIGKILL".into()))
                 }
+            }
+            FaultKind::WorkerExit => {
+                if !node.live() {
+                    return Ok(Done::Skipped(format!("node {n} is down or paused")));
+                }
+                let Some(&(asker, asker_port)) = live.iter().find(|(i, _)| *i != n) else {
+                    return Ok(Done::Skipped(format!("no other live node to ask node {n}'s worker through")));
+                };
+                let base = format!("http://127.0.0.1:{asker_port}");
+                let workers = live_workers(&base, n).await?;
+                let first = fault.worker_pick as usize % workers.len();
+                for worker in workers[first..].iter().chain(&workers[..first]) {
+                    let url = format!("{base}/v1/workers/{worker}/crash");
+                    match http("POST", url, Some(json!({"mode": "exit"}))).await? {
+                        (202, _) => {}
+                        (404, _) => continue,
+                        // The remote exit that never answered (issue 23, item 7) ends here.
+                        (status, answer) => anyhow::bail!("exit asked through node {asker}: {status} {answer}"),
+                    }
+                    *worker_id = Some(worker.clone());
+                    let mut child = node.child.take().ok_or_else(|| anyhow::anyhow!("node {n} is down"))?;
+                    let asked = Instant::now();
+                    let status = loop {
+                        if let Some(status) = child.try_wait()? {
+                            break status;
+                        }
+                        if asked.elapsed() > Duration::from_secs(10) {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            anyhow::bail!("node {n} answered the exit (through node {asker}) but did not exit in 10 s");
+                        }
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    };
+                    let what =
+                        format!("worker {worker}: answered 202 through node {asker}, the process exited ({status})");
+                    return Ok(Done::Fired(match fault.restart_after_ms {
+                        Some(after) => {
+                            node.restore = true;
+                            events.push((at + after, Event::Restart(n)));
+                            format!("{what}; restart with --restore latest after {after} ms")
+                        }
+                        None => what,
+                    }));
+                }
+                anyhow::bail!("node {n} runs none of the workers it lists")
             }
             FaultKind::NodePause => {
                 let child = node.child.as_ref().ok_or_else(|| anyhow::anyhow!("node {n} is down"))?;
@@ -208,6 +248,19 @@ impl Fire<'_> {
             },
         }
     }
+}
+
+/// The workers of node `n` not marked dead, as the node at `base` lists them.
+async fn live_workers(base: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    let (_, workers) = http("GET", format!("{base}/v1/workers"), None).await?;
+    let list = workers.as_array().or_else(|| workers["workers"].as_array()).cloned().unwrap_or_default();
+    let mine: Vec<String> = list
+        .iter()
+        .filter(|w| w["node_id"] == json!(node_id(n)) && w["status"] != json!("DEAD"))
+        .filter_map(|w| w["worker_id"].as_str().map(String::from))
+        .collect();
+    anyhow::ensure!(!mine.is_empty(), "node {n} lists no live worker");
+    Ok(mine)
 }
 
 /// The optional component an outage takes away, as `/readyz` names it in `degraded`.

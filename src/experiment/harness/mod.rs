@@ -212,8 +212,8 @@ impl Harness {
         let spawner = Spawner { bin: self.aeon_bin.clone(), env, out: self.out.clone() };
         for index in 0..c.nodes {
             let port = free_port()?;
-            let child = spawner.spawn(db, index, port)?;
-            owned.nodes.push(NodeProc { index, port, child: Some(child), paused: false });
+            let child = spawner.spawn(db, index, port, false)?;
+            owned.nodes.push(NodeProc { index, port, child: Some(child), paused: false, restore: false });
         }
         for node in &mut owned.nodes {
             wait_ready(node, &self.out, Duration::from_secs(60)).await?;
@@ -329,7 +329,7 @@ impl Harness {
                 }
                 Event::Restart(index) => {
                     let node = &mut owned.nodes[index];
-                    node.child = Some(spawner.spawn(db, index, node.port)?);
+                    node.child = Some(spawner.spawn(db, index, node.port, std::mem::take(&mut node.restore))?);
                     wait_ready(node, &self.out, Duration::from_secs(60)).await?;
                 }
                 Event::Resume(index) => {
@@ -392,8 +392,15 @@ impl Harness {
         }
         let elapsed_ms = since();
         progress.finish();
-        let nodes: Vec<NodeEnd> =
-            owned.nodes.iter().map(|n| NodeEnd { node_id: node_id(n.index), alive: n.child.is_some() }).collect();
+        // A process that ended while the harness thought it running ended by itself.
+        let nodes: Vec<NodeEnd> = owned
+            .nodes
+            .iter_mut()
+            .map(|n| {
+                let exited = n.child.as_mut().and_then(|c| c.try_wait().ok().flatten()).map(|s| s.to_string());
+                NodeEnd { node_id: node_id(n.index), alive: n.child.is_some() && exited.is_none(), exited }
+            })
+            .collect();
         // Read while the nodes run: they are SIGKILLed below, which stops no worker.
         let in_service = db.in_service().await?;
         drop(owned); // every node stops before the read-out

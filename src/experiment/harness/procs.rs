@@ -21,6 +21,8 @@ pub(super) struct NodeProc {
     pub port: u16,
     pub child: Option<Child>,
     pub paused: bool,
+    /// Its next start restores its newest snapshot (`--restore latest`).
+    pub restore: bool,
 }
 
 impl NodeProc {
@@ -238,20 +240,28 @@ pub(super) struct Spawner {
 }
 
 impl Spawner {
-    pub fn spawn(&self, db: &Db, index: usize, port: u16) -> anyhow::Result<Child> {
-        self.spawn_logged(db, index, port, &self.out.join(format!("node-{index}.log")))
+    /// Starts node `index`; `restore`: from its newest snapshot (`--restore latest`).
+    pub fn spawn(&self, db: &Db, index: usize, port: u16, restore: bool) -> anyhow::Result<Child> {
+        self.spawn_logged(db, index, port, restore, &self.out.join(format!("node-{index}.log")))
     }
 
     /// A second process of node `index` (same id and store), logging to [`Spawner::twin_log`].
     pub fn spawn_twin(&self, db: &Db, index: usize, port: u16) -> anyhow::Result<Child> {
-        self.spawn_logged(db, index, port, &self.twin_log(index))
+        self.spawn_logged(db, index, port, false, &self.twin_log(index))
     }
 
     pub fn twin_log(&self, index: usize) -> PathBuf {
         self.out.join(format!("node-{index}-twin.log"))
     }
 
-    fn spawn_logged(&self, db: &Db, index: usize, port: u16, log: &std::path::Path) -> anyhow::Result<Child> {
+    fn spawn_logged(
+        &self,
+        db: &Db,
+        index: usize,
+        port: u16,
+        restore: bool,
+        log: &std::path::Path,
+    ) -> anyhow::Result<Child> {
         let dir = self.out.join(format!("node-{index}"));
         std::fs::create_dir_all(&dir)?;
         let log = File::options().create(true).append(true).open(log)?;
@@ -264,8 +274,11 @@ impl Spawner {
                 command.env_remove(name.as_ref());
             }
         }
+        command.arg("node");
+        if restore {
+            command.args(["--restore", "latest"]);
+        }
         command
-            .arg("node")
             .current_dir(&dir) // no stray ./config.toml
             .env("DATABASE_URL", db.node_url(index))
             .env("AEON__NODE__ID", node_id(index))
