@@ -94,6 +94,9 @@ pub struct Observed {
     /// How many workers each node runs (`cluster.workers`).
     #[serde(default)]
     pub workers_per_node: i64,
+    /// Nodes whose row said `DRAINING` while the nodes still ran.
+    #[serde(default)]
+    pub draining: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -440,4 +443,28 @@ pub fn percentile(values: &[i64], q: f64) -> Option<i64> {
     // Nearest rank: the smallest value with at least `q` of them at or below it.
     let rank = (q * v.len() as f64).ceil() as usize;
     Some(v[rank.clamp(1, v.len()) - 1])
+}
+
+/// No node a `late_drain` hit drained: the drain asked while it was stopped expired
+/// unread (its asker had answered 503), and a node must not act on a request its asker
+/// gave up on. `late`: those nodes' ids; `seen_draining`: those a watch of their
+/// `/readyz` saw draining after they woke.
+pub fn late_drains_refused(o: &Observed, late: &BTreeSet<String>, seen_draining: &BTreeSet<String>) -> Check {
+    let offenders: Vec<String> = late
+        .iter()
+        .filter(|n| o.draining.contains(n) || seen_draining.contains(*n))
+        .map(|n| format!("{n}: drained after its asker gave up on the drain"))
+        .collect();
+    let held = offenders.is_empty();
+    Check {
+        name: "late_drain_refused".into(),
+        guarantee: "A request carries the deadline its asker waits until; a drain read after it is refused, not applied. (docs/cluster.md, request deadlines)".into(),
+        held,
+        detail: if held {
+            format!("held for all {} nodes a late drain was asked of", late.len())
+        } else {
+            format!("{} of {} nodes drained late", offenders.len(), late.len())
+        },
+        examples: offenders,
+    }
 }

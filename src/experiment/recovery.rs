@@ -40,6 +40,7 @@ fn target(f: &FiredFault) -> Target<'_> {
         FaultKind::NodeKill
         | FaultKind::WorkerExit
         | FaultKind::NodePause
+        | FaultKind::LateDrain
         | FaultKind::NodeTwin
         | FaultKind::DbDisconnect => Target::Node(node_id(f.node)),
         FaultKind::DbLock | FaultKind::RedisRestart | FaultKind::RedisFlush | FaultKind::QdrantDown => Target::Cluster,

@@ -6,8 +6,8 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::check::{
-    Check, Observed, SnapshotSeen, attempts_histogram, duplicate_executions, paused_nodes_kept_their_workers,
-    percentile, run_checks,
+    Check, Observed, SnapshotSeen, attempts_histogram, duplicate_executions, late_drains_refused,
+    paused_nodes_kept_their_workers, percentile, run_checks,
 };
 use super::harness::{FiredFault, Outcome, VectorsSeen};
 use super::plan::Plan;
@@ -95,6 +95,13 @@ impl Report {
         let paused = paused_alone(scenario, &outcome.fired);
         if !paused.is_empty() {
             checks.push(paused_nodes_kept_their_workers(o, &paused));
+        }
+        let late: Vec<&FiredFault> =
+            outcome.fired.iter().filter(|f| f.kind == FaultKind::LateDrain && fired(f)).collect();
+        if !late.is_empty() {
+            let nodes = late.iter().map(|f| super::recovery::node_id(f.node)).collect();
+            let seen = late.iter().flat_map(|f| &f.degraded_nodes).map(|&n| super::recovery::node_id(n)).collect();
+            checks.push(late_drains_refused(o, &nodes, &seen));
         }
         if !outcome.submit_errors.is_empty() {
             checks.push(Check {

@@ -167,6 +167,10 @@ pub enum FaultKind {
     /// newest snapshot (`--restore latest`), the same workers back.
     WorkerExit,
     NodePause,
+    /// The node paused past the cluster's request timeout while a drain of it is asked
+    /// through another node: the drain expires unread and must not be applied when
+    /// the node wakes.
+    LateDrain,
     NodeTwin,
     DbDisconnect,
     DbLock,
@@ -184,6 +188,7 @@ impl FaultKind {
             FaultKind::NodeKill => "node_kill",
             FaultKind::WorkerExit => "worker_exit",
             FaultKind::NodePause => "node_pause",
+            FaultKind::LateDrain => "late_drain",
             FaultKind::NodeTwin => "node_twin",
             FaultKind::DbDisconnect => "db_disconnect",
             FaultKind::DbLock => "db_lock",
@@ -196,7 +201,7 @@ impl FaultKind {
     /// How long the fault lasts when the scenario does not say (0: an instant).
     pub fn default_duration_ms(self) -> u64 {
         match self {
-            FaultKind::WorkerHang | FaultKind::WorkerSlow | FaultKind::NodePause => 3_000,
+            FaultKind::WorkerHang | FaultKind::WorkerSlow | FaultKind::NodePause | FaultKind::LateDrain => 3_000,
             FaultKind::DbLock | FaultKind::QdrantDown => 2_000,
             FaultKind::RedisRestart => 1_000,
             _ => 0,
@@ -326,6 +331,12 @@ impl Scenario {
                 return bad(
                     &key("kind"),
                     "worker_exit is asked through another node's mailbox: it needs cluster.redis = true and two nodes",
+                );
+            }
+            if f.kind == FaultKind::LateDrain && (!self.cluster.redis || self.cluster.nodes < 2) {
+                return bad(
+                    &key("kind"),
+                    "late_drain is asked through another node's mailbox: it needs cluster.redis = true and two nodes",
                 );
             }
             if matches!(f.kind, FaultKind::RedisRestart | FaultKind::RedisFlush) && !self.cluster.redis {

@@ -22,7 +22,7 @@ use aeon::experiment::{Plan, Report, RunOptions, Scenario, run_scenario};
 /// for two cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const SHIPPED: [&str; 10] = [
+const SHIPPED: [&str; 11] = [
     "worker-panics",
     "node-kill-fan-in",
     "redis-restart",
@@ -32,6 +32,7 @@ const SHIPPED: [&str; 10] = [
     "soak",
     "qdrant-outage",
     "same-node-id",
+    "late-drain",
     "remote-exit",
 ];
 
@@ -78,7 +79,11 @@ fn short(mut s: Scenario) -> Scenario {
         s.faults.retain(|f| {
             !matches!(
                 f.kind,
-                FaultKind::DbDisconnect | FaultKind::RedisRestart | FaultKind::RedisFlush | FaultKind::WorkerExit
+                FaultKind::DbDisconnect
+                    | FaultKind::RedisRestart
+                    | FaultKind::RedisFlush
+                    | FaultKind::WorkerExit
+                    | FaultKind::LateDrain
             )
         });
         // One node: only the first kill or pause of it.
@@ -163,6 +168,17 @@ async fn experiment_same_node_id_restarted_at_once_and_twice_holds() {
     // Only the restarted process's takeover gives the 5 s jobs back before their 30 s
     // leases run out (on Postgres the other node cannot: the restarted process beats).
     assert!(kill.recovery_ms.is_some_and(|r| r < 20_000), "the claims came back at the restart: {kill:?}");
+}
+
+#[actix_rt::test(system = "crate::common::TestSystem")]
+async fn experiment_late_drain_is_refused() {
+    let report = run_short("late-drain", 19).await;
+    if postgres().is_none() {
+        return; // no Redis, one node: nothing to ask a drain through on the SQLite form
+    }
+    let late = *fired(&report, FaultKind::LateDrain).first().expect("the late drain fired");
+    assert!(late.outcome.contains("answered 503"), "{late:?}");
+    assert!(report.checks.iter().any(|c| c.name == "late_drain_refused" && c.held), "{:?}", report.checks);
 }
 
 #[actix_rt::test(system = "crate::common::TestSystem")]
@@ -418,8 +434,8 @@ fn experiment_scenario_errors_name_the_key() {
     assert_eq!(
         err(base.replace("kind = \"node_pause\"", "kind = \"node_nap\"")),
         "at `faults[1].kind`: unknown variant `node_nap`, expected one of `worker_panic`, `worker_hang`, \
-         `worker_slow`, `node_kill`, `worker_exit`, `node_pause`, `node_twin`, `db_disconnect`, `db_lock`, \
-         `redis_restart`, `redis_flush`, `qdrant_down`"
+         `worker_slow`, `node_kill`, `worker_exit`, `node_pause`, `late_drain`, `node_twin`, `db_disconnect`, \
+         `db_lock`, `redis_restart`, `redis_flush`, `qdrant_down`"
     );
     assert_eq!(
         err(base.replace("kind = \"node_pause\"", "kind = \"worker_exit\"")),
@@ -507,6 +523,7 @@ fn experiment_checks_fail_on_a_doctored_result_set() {
         snapshots: vec![snapshot(true)],
         in_service: [("exp-node-0".to_string(), 2)].into(),
         workers_per_node: 2,
+        draining: Vec::new(),
     };
     assert!(run_checks(&good).iter().all(|c| c.held), "{:?}", run_checks(&good));
 

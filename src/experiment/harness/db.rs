@@ -182,6 +182,15 @@ impl Db {
         })
     }
 
+    /// Nodes whose row says `DRAINING`.
+    pub async fn draining(&self) -> anyhow::Result<Vec<String>> {
+        const SQL: &str = "SELECT node_id FROM nodes WHERE status = 'DRAINING' ORDER BY node_id";
+        Ok(match self {
+            Db::Postgres { pool, .. } => sqlx::query_scalar(SQL).fetch_all(pool).await?,
+            Db::Sqlite { pool, .. } => sqlx::query_scalar(SQL).fetch_all(pool).await?,
+        })
+    }
+
     /// Workers in service (not `DEAD`, `FAILED` or `STOPPED`) per node.
     pub async fn in_service(&self) -> anyhow::Result<BTreeMap<String, i64>> {
         const SQL: &str = "SELECT node_id, COUNT(*) FROM workers WHERE status NOT IN ('DEAD', 'FAILED', 'STOPPED') \

@@ -189,6 +189,28 @@ impl Fire<'_> {
                 events.push((at + fault.duration_ms, Event::Resume(n)));
                 Ok(Done::Fired(format!("SIGSTOP for {} ms", fault.duration_ms)))
             }
+            FaultKind::LateDrain => {
+                let child = node.child.as_ref().ok_or_else(|| anyhow::anyhow!("node {n} is down"))?;
+                anyhow::ensure!(!node.paused, "node {n} is already paused");
+                let Some(&(_, via)) = live.iter().find(|(i, _)| *i != n) else {
+                    return Ok(Done::Skipped("no other live node to ask the drain through".into()));
+                };
+                anyhow::ensure!(signal(child, "-STOP"), "SIGSTOP failed");
+                node.paused = true;
+                events.push((at + fault.duration_ms, Event::Resume(n)));
+                // The asking node waits cluster.request_timeout_ms (shorter than the pause,
+                // in the scenario) and answers 503: the request's deadline has passed.
+                let url = format!("http://127.0.0.1:{via}/v1/nodes/{}/drain", node_id(n));
+                let (status, answer) = http("POST", url, None).await?;
+                anyhow::ensure!(status != 202, "the drain of a stopped node was answered: {answer}");
+                // Whether the node, once awake, reports itself draining (it must not).
+                let rest = fault.duration_ms.saturating_sub((start.elapsed().as_millis() as u64).saturating_sub(at));
+                pending.watches.push((index, watch(vec![(n, node.port)], Component::Draining, start, rest)));
+                Ok(Done::Fired(format!(
+                    "SIGSTOP for {} ms; a drain asked through another node meanwhile answered {status}",
+                    fault.duration_ms
+                )))
+            }
             FaultKind::NodeTwin => {
                 if !node.live() {
                     return Ok(Done::Skipped(format!("node {n} is down or paused")));
@@ -269,15 +291,29 @@ enum Component {
     Redis,
     /// The vector store the nodes run: `qdrant` or `embedded`.
     Vectors(&'static str),
+    /// Not a component: the node reporting itself draining (a late drain applied).
+    Draining,
 }
 
 impl Component {
-    fn named_in(self, degraded: &serde_json::Value) -> bool {
+    /// Whether a `/readyz` answer names this component (or the node draining).
+    fn named_in(self, readyz: &serde_json::Value) -> bool {
         let name = match self {
             Component::Redis => "redis",
             Component::Vectors(backend) => backend,
+            Component::Draining => return readyz["reason"].as_str().is_some_and(|r| r.contains("draining")),
         };
-        degraded.as_array().into_iter().flatten().any(|d| d == name)
+        readyz["degraded"].as_array().into_iter().flatten().any(|d| d == name)
+    }
+
+    /// How long after the window a watch waits for a node to notice, when none has:
+    /// a late request is handled within about a second of the node waking (its lost
+    /// read delivered again), so five seconds of quiet mean it was refused.
+    fn quiet_after(self) -> Duration {
+        match self {
+            Component::Draining => Duration::from_secs(5),
+            _ => Duration::from_secs(2),
+        }
     }
 }
 
@@ -293,7 +329,7 @@ fn watch(nodes: Vec<(usize, u16)>, component: Component, start: Instant, outage_
         loop {
             for &(index, port) in &nodes {
                 if let Ok((_, v)) = http("GET", format!("http://127.0.0.1:{port}/readyz"), None).await {
-                    if component.named_in(&v["degraded"]) {
+                    if component.named_in(&v) {
                         seen.degraded.insert(index);
                         degraded_now.insert(index);
                     } else {
@@ -307,7 +343,7 @@ fn watch(nodes: Vec<(usize, u16)>, component: Component, start: Instant, outage_
                     seen.healthy_again_ms = Some(now.duration_since(start).as_millis() as i64);
                 }
                 // Nobody noticed a short outage: give them a moment more to notice.
-                if !seen.degraded.is_empty() || now >= outage_end + Duration::from_secs(2) {
+                if !seen.degraded.is_empty() || now >= outage_end + component.quiet_after() {
                     return seen;
                 }
             }

@@ -403,9 +403,11 @@ impl Harness {
             .collect();
         // Read while the nodes run: they are SIGKILLed below, which stops no worker.
         let in_service = db.in_service().await?;
+        let draining = db.draining().await?;
         drop(owned); // every node stops before the read-out
         let mut observed = db.read(start_utc).await?;
         observed.in_service = in_service;
+        observed.draining = draining;
         observed.workers_per_node = i64::from(scenario.cluster.workers);
         if let Some(v) = &mut vectors {
             v.executions = observed.executions.iter().filter(|e| e.finished_ms.is_some()).count() as u64;
