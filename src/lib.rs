@@ -15,8 +15,9 @@
 //!   process was paused (a wait that spans a pause is not blamed on what it waited for).
 //! - [`handler`]: the handler API ([`handler::JobHandler`], [`handler::Registry`]) and
 //!   the built-in handlers.
-//! - [`actors`]: Supervisor, Worker, Job, HealthMonitor and the StoreActor, each
-//!   beside its messages, and the [`actors::probe`] tests await.
+//! - [`actors`]: Supervisor, Worker, Job, HealthMonitor, the StoreActor, the
+//!   ContextActor (execution contexts to the vector store) and the Pruner (retention),
+//!   each beside its messages, and the [`actors::probe`] tests await.
 //! - [`mailbox`]: the [`mailbox::Mailbox`] contract (typed, versioned envelopes between
 //!   nodes) and its backends, Redis streams and in-process.
 //! - [`cluster`]: a node's side of the cluster: wake-ups, due timers, requests to named
@@ -37,8 +38,9 @@
 //! - [`bench`]: `aeon bench`, the scenarios behind `BENCHMARKS.md`.
 //! - [`experiment`]: `aeon experiment run`, crash-simulation experiments against real
 //!   node processes, and their invariant reports (`docs/experiments.md`).
-//! - [`store`]: the [`store::Store`] contract alone, and its backends, each in its own
-//!   folder: [`store::sqlite`] (the embedded default) and [`store::postgres`]
+//! - [`store`]: the [`store::Store`] contract alone, split by concern (`Queue`,
+//!   `Reads`, `Operator`, `Membership`, `Snapshots`, `Contexts`), and its backends, each
+//!   in its own folder with one file per part: [`store::sqlite`] (the embedded default) and [`store::postgres`]
 //!   (production, several nodes). The [`actors::store::StoreActor`] owns one and
 //!   batches.
 //!
