@@ -129,7 +129,8 @@ async fn a_retry_after_a_worker_panic_resumes_from_the_checkpoint(db: TestDb) {
     let (registry, mut saved) = resumable_registry();
     let (probe, mut events) = Probe::channel();
     let store = db.store(config.retry).shared();
-    let node = Node::start_with_store(config, store, registry, Arc::new(SystemClock), probe).await.expect("node starts");
+    let node =
+        Node::start_with_store(config, store, registry, Arc::new(SystemClock), probe).await.expect("node starts");
 
     let job = node.submit(vec![aeon::job::JobRequest::new("resumable", json!({}))]).await.unwrap()[0].job_id;
     let worker = tokio::time::timeout(PATIENCE, saved.recv()).await.expect("the first attempt saves").unwrap();

@@ -75,7 +75,9 @@ async fn five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_l
     let config = fast_config();
     let store = db.store(config.retry).shared();
     let (probe, mut events) = Probe::channel();
-    let node = Node::start_with_store(config, store, Registry::with_builtins(), Arc::new(SystemClock), probe).await.expect("node starts");
+    let node = Node::start_with_store(config, store, Registry::with_builtins(), Arc::new(SystemClock), probe)
+        .await
+        .expect("node starts");
 
     for batch in (0..JOBS).collect::<Vec<_>>().chunks(1_000) {
         node.submit(batch.iter().map(|&i| request(i)).collect()).await.unwrap();

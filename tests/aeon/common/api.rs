@@ -49,7 +49,8 @@ impl ApiNode {
         tweak(&mut config);
         let store = db.store(config.retry).shared();
         let (probe, events) = Probe::channel();
-        let node = Node::start_with_store(config, store, registry, Arc::new(SystemClock), probe).await.expect("node starts");
+        let node =
+            Node::start_with_store(config, store, registry, Arc::new(SystemClock), probe).await.expect("node starts");
         let (server, addrs) = aeon::api::serve(node.clone(), "127.0.0.1:0").expect("bind");
         let handle = server.handle();
         actix_rt::spawn(server);
