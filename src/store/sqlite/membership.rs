@@ -63,26 +63,17 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<Rescued>>> {
         let mut tx = self.begin().await?;
-        let taken = match &seen {
-            None => sqlx::query(sql::INSERT_NODE)
-                .bind(&node.node_id)
-                .bind(&node.address)
-                .bind(time(now))
-                .bind(&node.incarnation)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some(),
-            Some(seen) => sqlx::query(sql::TAKE_NODE)
-                .bind(&node.node_id)
-                .bind(&node.address)
-                .bind(time(now))
-                .bind(&node.incarnation)
-                .bind(&seen.incarnation)
-                .bind(time(seen.last_seen))
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some(),
-        };
+        let (seen_incarnation, seen_beat) = seen.map(|s| (s.incarnation, time(s.last_seen))).unzip();
+        let taken = sqlx::query(sql::TAKE_NODE)
+            .bind(&node.node_id)
+            .bind(&node.address)
+            .bind(time(now))
+            .bind(&node.incarnation)
+            .bind(seen_incarnation)
+            .bind(seen_beat)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
         if !taken {
             tx.rollback().await?;
             self.sent(1);

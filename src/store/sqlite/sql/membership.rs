@@ -56,17 +56,15 @@ statements! {
     WHERE nodes.incarnation = excluded.incarnation
     RETURNING node_id";
 
-    /// ?1 node, ?2 address, ?3 now, ?4 incarnation. As on Postgres.
-    pub const INSERT_NODE: &str = "
-    INSERT INTO nodes (node_id, address, status, started_at, last_seen, incarnation) VALUES (?1, ?2, 'ACTIVE', ?3, ?3, ?4)
-    ON CONFLICT (node_id) DO NOTHING
-    RETURNING node_id";
-
-    /// ?1 node, ?2 address, ?3 now, ?4 incarnation, ?5 the incarnation seen, ?6 its last
-    /// beat seen. As on Postgres.
+    /// ?1 node, ?2 address, ?3 now, ?4 incarnation, ?5 the incarnation seen and
+    /// ?6 its last beat (both NULL: no row was seen). A new process takes the node id:
+    /// a new row, or the row as it was seen, if it has not moved since; else no row.
     pub const TAKE_NODE: &str = "
-    UPDATE nodes SET address = ?2, status = 'ACTIVE', started_at = ?3, last_seen = ?3, incarnation = ?4
-    WHERE node_id = ?1 AND incarnation = ?5 AND last_seen <= ?6
+    INSERT INTO nodes (node_id, address, status, started_at, last_seen, incarnation) VALUES (?1, ?2, 'ACTIVE', ?3, ?3, ?4)
+    ON CONFLICT (node_id) DO UPDATE SET
+        address = excluded.address, status = 'ACTIVE', started_at = excluded.started_at, last_seen = excluded.last_seen,
+        incarnation = excluded.incarnation
+    WHERE nodes.incarnation = ?5 AND nodes.last_seen <= ?6
     RETURNING node_id";
 
     pub const SELECT_NODES: &str =
