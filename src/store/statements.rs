@@ -12,3 +12,18 @@ macro_rules! statements {
         pub(super) const STATEMENTS: &[(&str, &str)] = &[$((stringify!($name), $name)),*];
     };
 }
+
+/// A backend's `sql/` module: its statement files, each declared once here, re-exported
+/// (`sql::NAME`), and chained by `all()`, so a file cannot be added without its
+/// statements being listed.
+macro_rules! statement_files {
+    ($($file:ident),* $(,)?) => {
+        $( mod $file; )*
+        $( pub use $file::*; )*
+
+        /// Every statement of this backend, by name: what the schema tests prepare.
+        pub fn all() -> impl Iterator<Item = (&'static str, &'static str)> {
+            [$($file::STATEMENTS),*].into_iter().flatten().copied()
+        }
+    };
+}

@@ -149,36 +149,4 @@ FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::text[], $6::byte
     };
 }
 
-mod contexts;
-mod dependencies;
-mod membership;
-mod operator;
-mod queue;
-mod reads;
-mod snapshots;
-
-pub use contexts::*;
-pub use dependencies::*;
-pub use membership::*;
-pub use operator::*;
-pub use queue::*;
-pub use reads::*;
-pub use snapshots::*;
-
-/// Every statement of this backend, by name: what the schema tests prepare. Built
-/// from the `statements!` declarations of the files above, so a statement cannot be
-/// declared without being listed.
-pub fn all() -> impl Iterator<Item = (&'static str, &'static str)> {
-    [
-        queue::STATEMENTS,
-        dependencies::STATEMENTS,
-        reads::STATEMENTS,
-        operator::STATEMENTS,
-        membership::STATEMENTS,
-        snapshots::STATEMENTS,
-        contexts::STATEMENTS,
-    ]
-    .into_iter()
-    .flatten()
-    .copied()
-}
+statement_files!(queue, dependencies, reads, operator, membership, snapshots, contexts);
