@@ -17,9 +17,14 @@ use std::time::{Duration, Instant};
 
 use actix::{Addr, WeakAddr};
 use chrono::{DateTime, Utc};
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use crate::actors::supervisor::{GetSlots, SlotInfo, Supervisor};
 use crate::job::JobStatus;
+use crate::metrics::{Label, METRICS};
 use crate::store::{Store, StoreResult, WorkerRecord, WorkerStatus};
 
 /// How often the node refreshes its gauges.
@@ -150,6 +155,50 @@ fn handled_types(worker: &WorkerRecord) -> impl Iterator<Item = &str> {
 /// which a silent worker is declared dead.
 pub fn live_window(health: &crate::actors::health::HealthConfig) -> chrono::TimeDelta {
     chrono::TimeDelta::milliseconds(2 * health.dead_after_ms as i64)
+}
+
+/// Every metric of this process and of the node whose cached `gauges` are given, in
+/// the OpenMetrics text format ([`crate::metrics::CONTENT_TYPE`]). Reads memory only.
+pub fn render(gauges: &GaugeSnapshot) -> String {
+    let mut node = Registry::default();
+    if let Some(depth) = &gauges.queue_depth {
+        let family = Family::<Label, Gauge>::default();
+        for status in JobStatus::ALL {
+            let n = depth.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+            family.get_or_create(&[("status", status.as_str().to_string())]).set(n);
+        }
+        node.register("aeon_queue_depth", "Jobs by status, cluster-wide", family);
+    }
+    if let Some(read_at) = gauges.read_at {
+        let age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        age.set(read_at.elapsed().as_secs_f64());
+        node.register(
+            "aeon_gauges_age_seconds",
+            "Seconds since the store last answered the gauge reads (queue depth, unhandled types)",
+            age,
+        );
+    }
+    let unhandled = Family::<Label, Gauge>::default();
+    for (job_type, n) in &gauges.unhandled {
+        unhandled.get_or_create(&[("type", job_type.clone())]).set(*n);
+    }
+    node.register("aeon_unhandled_pending_jobs", "Pending jobs of types that no live worker handles", unhandled);
+    let health = Family::<[(&'static str, String); 2], Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let load = Family::<Label, Gauge>::default();
+    for w in &gauges.workers {
+        let id = w.worker_id.to_string();
+        health.get_or_create(&[("worker_id", id.clone()), ("status", w.status.as_str().to_string())]).set(w.score);
+        load.get_or_create(&[("worker_id", id)]).set(i64::from(w.load));
+    }
+    node.register("aeon_worker_health", "Health score of this node's workers", health);
+    node.register("aeon_worker_load", "Jobs held by this node's workers", load);
+
+    let mut out = String::new();
+    let written = encode_registry(&mut out, &METRICS.registry)
+        .and_then(|()| encode_registry(&mut out, &node))
+        .and_then(|()| encode_eof(&mut out));
+    debug_assert!(written.is_ok(), "writing to a String does not fail");
+    out
 }
 
 #[cfg(test)]

@@ -47,9 +47,33 @@
 //! - [`testing`]: the testing kit for handler authors (and the crate's own tests):
 //!   run one handler alone, a [`testing::TestNode`] of real actors with a manual clock,
 //!   assertions, and faults on demand ([`testing::FaultyStore`]).
-//! - [`vector`]: the [`vector::VectorStore`] contract for execution contexts, its
-//!   backends ([`vector::qdrant`], [`vector::embedded`]) and the feature-hashed
-//!   [`vector::embedding`]; the [`actors::context::ContextActor`] owns one.
+//! - [`vector`]: the [`vector::VectorStore`] contract for execution contexts, the
+//!   Qdrant backend ([`vector::qdrant`]) and the feature-hashed [`vector::embedding`];
+//!   the embedded backend is the StoreActor's ([`actors::store::EmbeddedVectorStore`]),
+//!   and the [`actors::context::ContextActor`] owns one or the other.
+//!
+//! ## Layers
+//!
+//! Each module uses only modules of its own layer or of layers below it, and no import
+//! cycle joins more than an actor and its own child (the Supervisor and its Workers).
+//! `tests/aeon/layers.rs` reads this list and every `crate::` path of `src/`, and fails
+//! on an import that runs upward or a longer cycle. Lowest first:
+//!
+//! 1. [`config`]: every config section, defaults and validation; uses nothing of Aeon.
+//! 2. [`clock`], [`pause`], [`retry`], [`job`]: values and the timing they are judged by.
+//! 3. [`vector`], [`mailbox`]: the vector store and mailbox contracts and their outside
+//!    backends (Qdrant, Redis).
+//! 4. [`store`]: the store contract and its SQL backends.
+//! 5. [`metrics`], [`handler`]: process-wide counters; the handler author's API (which
+//!    reaches the store through a port, [`handler::CheckpointStore`]).
+//! 6. [`actors`]: the actors and their messages.
+//! 7. [`cluster`], [`gauges`], [`snapshot`]: what runs beside the actors — the cluster
+//!    link and membership, the cached gauges, snapshots of a node's actors.
+//! 8. [`node`]: a node wired together, and its start recipes.
+//! 9. [`ui`], [`testing`]: the dashboard's files; the testing kit.
+//! 10. [`api`]: the HTTP API.
+//! 11. [`process`]: `aeon node`, a node and its API until shutdown.
+//! 12. [`bench`], [`experiment`], [`cli`]: the tools of the `aeon` binary.
 //!
 //! `migrations/sqlite/` and `migrations/postgres/` hold the two schemas (the same
 //! tables, columns and CHECK values); `docs/` states the semantics (job state

@@ -5,22 +5,18 @@
 //! - process-wide counters and histograms ([`METRICS`]), counted where things happen
 //!   (one node runs per process, so process-wide is node-wide);
 //! - gauges that the store and the Supervisor know better (queue depth, worker health
-//!   and load): read into the node's [`GaugeCache`](crate::gauges::GaugeCache) off the
-//!   request path, so a scrape never waits on the database ([`render`]).
+//!   and load): read into the node's `GaugeCache` (`crate::gauges`) off the request path,
+//!   so a scrape never waits on the database (`gauges::render`).
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::actors::probe::RunResult;
-use crate::gauges::GaugeSnapshot;
-use crate::job::JobStatus;
+use crate::job::RunResult;
 
 /// The metrics of this process.
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -39,7 +35,7 @@ const OUTCOMES: [&str; 8] =
 const PRUNED_KINDS: [&str; 4] = ["finished", "dead_letters", "health_logs", "contexts"];
 
 /// A label set of one label.
-type Label = [(&'static str, String); 1];
+pub(crate) type Label = [(&'static str, String); 1];
 
 /// A latency histogram (seconds) with fixed buckets.
 #[derive(Debug, Clone)]
@@ -64,8 +60,8 @@ pub struct Metrics {
     pruned: Family<Label, Counter>,
     /// Runs settled per minute over the last hour (the dashboard's charts).
     pub history: History,
-    /// The process-wide metrics above, as [`render`] encodes them.
-    registry: Registry,
+    /// The process-wide metrics above, as `gauges::render` encodes them.
+    pub(crate) registry: Registry,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -196,48 +192,4 @@ impl Metrics {
     pub fn jobs_rescued(&self, n: u64) {
         self.rescued.inc_by(n);
     }
-}
-
-/// Every metric of this process and of the node whose cached `gauges` are given, in
-/// the OpenMetrics text format ([`CONTENT_TYPE`]). Reads memory only.
-pub fn render(gauges: &GaugeSnapshot) -> String {
-    let mut node = Registry::default();
-    if let Some(depth) = &gauges.queue_depth {
-        let family = Family::<Label, Gauge>::default();
-        for status in JobStatus::ALL {
-            let n = depth.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
-            family.get_or_create(&[("status", status.as_str().to_string())]).set(n);
-        }
-        node.register("aeon_queue_depth", "Jobs by status, cluster-wide", family);
-    }
-    if let Some(read_at) = gauges.read_at {
-        let age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-        age.set(read_at.elapsed().as_secs_f64());
-        node.register(
-            "aeon_gauges_age_seconds",
-            "Seconds since the store last answered the gauge reads (queue depth, unhandled types)",
-            age,
-        );
-    }
-    let unhandled = Family::<Label, Gauge>::default();
-    for (job_type, n) in &gauges.unhandled {
-        unhandled.get_or_create(&[("type", job_type.clone())]).set(*n);
-    }
-    node.register("aeon_unhandled_pending_jobs", "Pending jobs of types that no live worker handles", unhandled);
-    let health = Family::<[(&'static str, String); 2], Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-    let load = Family::<Label, Gauge>::default();
-    for w in &gauges.workers {
-        let id = w.worker_id.to_string();
-        health.get_or_create(&[("worker_id", id.clone()), ("status", w.status.as_str().to_string())]).set(w.score);
-        load.get_or_create(&[("worker_id", id)]).set(i64::from(w.load));
-    }
-    node.register("aeon_worker_health", "Health score of this node's workers", health);
-    node.register("aeon_worker_load", "Jobs held by this node's workers", load);
-
-    let mut out = String::new();
-    let written = encode_registry(&mut out, &METRICS.registry)
-        .and_then(|()| encode_registry(&mut out, &node))
-        .and_then(|()| encode_eof(&mut out));
-    debug_assert!(written.is_ok(), "writing to a String does not fail");
-    out
 }

@@ -22,7 +22,7 @@ use crate::node::Node;
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Restore the workers from a snapshot at start: `latest` or a snapshot id (see
-    /// [`crate::snapshot::startup`]).
+    /// [`crate::node::restored`]).
     pub restore: Option<String>,
 }
 
@@ -53,7 +53,7 @@ pub async fn run_with(
         Some(which) => {
             let store = Node::open_store(&config).await?;
             let clock = Arc::new(SystemClock);
-            crate::snapshot::startup::start_restored(config, store, registry, clock, Probe::none(), which).await?.0
+            crate::node::start_restored(config, store, registry, clock, Probe::none(), which).await?.0
         }
     };
     let (server, addrs) = crate::api::serve(node.clone(), &bind)

@@ -7,25 +7,8 @@
 use std::time::Duration;
 
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
-/// How long a failed job waits before it may run again (the `[retry]` config section).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BackoffPolicy {
-    /// Delay after the first failed attempt, in milliseconds.
-    pub base_ms: u64,
-    /// Upper bound of the exponential part, in milliseconds.
-    pub max_ms: u64,
-    /// Extra random delay, as a fraction (0..=1) of the exponential part.
-    pub jitter: f64,
-}
-
-impl Default for BackoffPolicy {
-    fn default() -> Self {
-        Self { base_ms: 1_000, max_ms: 3_600_000, jitter: 0.2 }
-    }
-}
+pub use crate::config::BackoffPolicy;
 
 impl BackoffPolicy {
     /// The exponential part of the delay after failed attempt `attempt` (1-based).

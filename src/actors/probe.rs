@@ -4,27 +4,7 @@
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-/// How one run of a job ended, as its Job actor saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunResult {
-    Succeeded,
-    Failed {
-        permanent: bool,
-    },
-    TimedOut,
-    /// The handler panicked (or its Job actor died without settling the run).
-    Panicked,
-    Snoozed,
-    /// Given back unrun (drain).
-    Released,
-    Cancelled,
-    /// Its worker died; the Supervisor voided the claim.
-    Abandoned,
-    /// The handler ended, but the store refused its result: the claim had been lost
-    /// meanwhile (rescued, cancelled). The fencing token did its work; nothing of this
-    /// run counts anywhere.
-    Fenced,
-}
+pub use crate::job::RunResult;
 
 /// Something an actor did that a test may wait for.
 #[derive(Debug, Clone, PartialEq)]

@@ -111,7 +111,7 @@ impl Policy {
 
     fn host_allowed(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
-        let Some((name, _port)) = split_host_port(&host) else { return false };
+        let Some((name, _port)) = crate::config::split_host_port(&host) else { return false };
         is_loopback_name(name) || self.allowed_hosts.iter().any(|a| *a == host || *a == name)
     }
 }
@@ -129,27 +129,6 @@ pub(crate) async fn refuse_foreign(
     next.call(req).await
 }
 
-/// `host[:port]` split in two; an IPv6 address keeps its brackets. `None` when it is
-/// not of that shape.
-pub fn split_host_port(text: &str) -> Option<(&str, Option<u16>)> {
-    let (name, port) = if text.starts_with('[') {
-        let end = text.find(']')?;
-        let rest = &text[end + 1..];
-        (&text[..=end], if rest.is_empty() { None } else { Some(rest.strip_prefix(':')?) })
-    } else {
-        match text.rsplit_once(':') {
-            Some((name, port)) => (name, Some(port)),
-            None => (text, None),
-        }
-    };
-    let port = match port {
-        None => None,
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse().ok()?),
-        Some(_) => return None,
-    };
-    (!name.is_empty()).then_some((name, port))
-}
-
 /// `localhost`, or a loopback IP (127.0.0.0/8, `[::1]`).
 fn is_loopback_name(name: &str) -> bool {
     let ip = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')).unwrap_or(name);
@@ -164,7 +143,7 @@ fn same_origin(origin: &str, host: &str) -> bool {
         return false;
     };
     let host = host.to_ascii_lowercase();
-    let Some((name, port)) = split_host_port(&host) else { return false };
+    let Some((name, port)) = crate::config::split_host_port(&host) else { return false };
     let default = if origin.scheme() == "https" { 443 } else { 80 };
     name == origin_host.to_ascii_lowercase() && port.unwrap_or(default) == origin_port
 }
@@ -206,14 +185,14 @@ mod tests {
 
     #[test]
     fn hosts_and_ports_split_and_loopback_names_are_known() {
-        assert_eq!(split_host_port("127.0.0.1:8080"), Some(("127.0.0.1", Some(8080))));
-        assert_eq!(split_host_port("[::1]:80"), Some(("[::1]", Some(80))));
-        assert_eq!(split_host_port("[::1]"), Some(("[::1]", None)));
-        assert_eq!(split_host_port("localhost"), Some(("localhost", None)));
-        assert_eq!(split_host_port("a:b"), None);
-        assert_eq!(split_host_port("a:99999"), None);
-        assert_eq!(split_host_port(":80"), None);
-        assert_eq!(split_host_port("[::1]x"), None);
+        assert_eq!(crate::config::split_host_port("127.0.0.1:8080"), Some(("127.0.0.1", Some(8080))));
+        assert_eq!(crate::config::split_host_port("[::1]:80"), Some(("[::1]", Some(80))));
+        assert_eq!(crate::config::split_host_port("[::1]"), Some(("[::1]", None)));
+        assert_eq!(crate::config::split_host_port("localhost"), Some(("localhost", None)));
+        assert_eq!(crate::config::split_host_port("a:b"), None);
+        assert_eq!(crate::config::split_host_port("a:99999"), None);
+        assert_eq!(crate::config::split_host_port(":80"), None);
+        assert_eq!(crate::config::split_host_port("[::1]x"), None);
         for name in ["localhost", "127.0.0.1", "127.9.8.7", "[::1]"] {
             assert!(is_loopback_name(name), "{name}");
         }

@@ -186,7 +186,7 @@ pub async fn readyz(node: web::Data<Node>) -> HttpResponse {
     (status = 200, description = "OpenMetrics text format", body = String, content_type = "application/openmetrics-text"),
 ))]
 pub async fn metrics(node: web::Data<Node>) -> HttpResponse {
-    let mut body = crate::metrics::render(&node.gauges());
+    let mut body = crate::gauges::render(&node.gauges());
     // The vector store's health and counters (aeon_vector_*), before the closing `# EOF`.
     let vectors = node.contexts.status.encode() + &node.cluster.status().encode();
     body.insert_str(body.rfind("# EOF").unwrap_or(body.len()), &vectors);

@@ -8,14 +8,9 @@ use chrono::{DateTime, Utc};
 use actix::prelude::*;
 
 use super::Cluster;
-use crate::actors::store::JobsReady;
+use crate::actors::store::{DueAt, JobsReady};
 use crate::actors::supervisor::Wake;
 use crate::clock::SharedClock;
-
-/// A job will be ready at this time (a retry's backoff, a submit's `run_at`).
-#[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "()")]
-pub struct DueAt(pub DateTime<Utc>);
 
 pub struct ClusterLink {
     cluster: Cluster,

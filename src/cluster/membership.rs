@@ -3,7 +3,7 @@
 //! Redis flush), and reads who else is alive. One node at a time holds the rescue
 //! lease (a `cluster_leases` row with a fencing token): its holder voids the claims of
 //! every node silent past `node_dead_after_ms` at once, marking it and its workers
-//! `DEAD`, and it alone sweeps expired job leases ([`RescueGate`]). The lease lasts
+//! `DEAD`, and it alone sweeps expired job leases (the HealthMonitor's [`RescueGate`]). The lease lasts
 //! three heartbeats (at most `node_dead_after_ms`): when its holder dies, another node
 //! takes it within that.
 
@@ -13,31 +13,11 @@ use std::time::Duration;
 
 use actix::Recipient;
 
-use super::{Cluster, DueAt};
-use crate::actors::store::{AcquireLease, HeartbeatNode, ListNodes, RescueNode, StoreHandle};
+use super::Cluster;
+use crate::actors::health::RescueGate;
+use crate::actors::store::{AcquireLease, DueAt, HeartbeatNode, ListNodes, RescueNode, StoreHandle};
 use crate::clock::SharedClock;
 use crate::store::{FailOutcome, Fence, NodeRecord, NodeStatus, RESCUE_LEASE};
-
-/// Whether this node sweeps expired job leases: open while it holds the rescue lease
-/// (and until it first learns otherwise), so that one node sweeps, not every one.
-#[derive(Debug, Clone)]
-pub struct RescueGate(Arc<AtomicBool>);
-
-impl Default for RescueGate {
-    fn default() -> Self {
-        Self(Arc::new(AtomicBool::new(true)))
-    }
-}
-
-impl RescueGate {
-    pub fn is_open(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    pub fn set(&self, open: bool) {
-        self.0.store(open, Ordering::Relaxed);
-    }
-}
 
 /// What the membership loop needs of its node.
 pub struct Membership {

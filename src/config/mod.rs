@@ -5,21 +5,22 @@
 //! the conventional `DATABASE_URL`, `REDIS_URL` and `QDRANT_URL` are honoured too, below
 //! the `AEON__` form. Every key is documented in the repository's `config.toml`.
 
+mod cluster;
+mod jobs;
 mod load;
 mod redact;
+mod runtime;
+mod snapshots;
 mod validate;
 
+pub use cluster::ClusterConfig;
+pub use jobs::{BackoffPolicy, SubmitLimits};
 pub use redact::{redact_url, scrub, url_secrets};
+pub use runtime::{HealthConfig, RestartPolicy, RetentionConfig, StoreActorConfig};
+pub use snapshots::SnapshotConfig;
+pub use validate::split_host_port;
 
 use serde::{Deserialize, Serialize};
-
-use crate::actors::health::HealthConfig;
-use crate::actors::pruner::RetentionConfig;
-use crate::actors::store::StoreActorConfig;
-use crate::actors::supervisor::RestartPolicy;
-use crate::job::SubmitLimits;
-use crate::retry::BackoffPolicy;
-use crate::snapshot::SnapshotConfig;
 
 /// A configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +51,7 @@ pub struct Config {
     pub health: HealthConfig,
     pub restarts: RestartPolicy,
     pub redis: RedisConfig,
-    pub cluster: crate::cluster::ClusterConfig,
+    pub cluster: ClusterConfig,
     pub qdrant: QdrantConfig,
     pub api: ApiConfig,
     pub experiments: ExperimentsConfig,
@@ -189,20 +190,6 @@ impl Default for QdrantConfig {
             queue_capacity: 10_000,
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
-        }
-    }
-}
-
-impl QdrantConfig {
-    /// How the node's ContextActor queues and retries.
-    pub fn context_config(&self) -> crate::actors::context::ContextConfig {
-        use std::time::Duration;
-        crate::actors::context::ContextConfig {
-            queue_capacity: self.queue_capacity,
-            batch_size: 256,
-            retry_initial: Duration::from_millis(self.retry_initial_ms),
-            retry_max: Duration::from_millis(self.retry_max_ms),
-            timeout: Duration::from_millis(self.timeout_ms),
         }
     }
 }

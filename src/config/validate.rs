@@ -18,10 +18,31 @@ fn url_with_scheme(key: &str, value: &str, schemes: &[&str], optional: bool) -> 
     check(schemes.contains(&parsed.scheme()), key, value, &format!("the scheme must be one of {}", schemes.join(", ")))
 }
 
+/// `host[:port]` split in two; an IPv6 address keeps its brackets. `None` when it is
+/// not of that shape.
+pub fn split_host_port(text: &str) -> Option<(&str, Option<u16>)> {
+    let (name, port) = if text.starts_with('[') {
+        let end = text.find(']')?;
+        let rest = &text[end + 1..];
+        (&text[..=end], if rest.is_empty() { None } else { Some(rest.strip_prefix(':')?) })
+    } else {
+        match text.rsplit_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (text, None),
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse().ok()?),
+        Some(_) => return None,
+    };
+    (!name.is_empty()).then_some((name, port))
+}
+
 /// `name[:port]`: a DNS name (letters, digits, '-', '.'), an IPv4 address, or an
 /// IPv6 one in brackets.
 fn is_host(text: &str) -> bool {
-    let Some((name, _)) = crate::api::guard::split_host_port(text) else { return false };
+    let Some((name, _)) = split_host_port(text) else { return false };
     if let Some(ip) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
         return ip.parse::<std::net::Ipv6Addr>().is_ok();
     }

@@ -11,7 +11,6 @@
 pub mod check;
 pub mod harness;
 pub mod plan;
-pub mod progress;
 pub mod recovery;
 pub mod report;
 pub mod scenario;

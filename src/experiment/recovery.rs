@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use super::check::{ExecutionRow, Observed};
-use super::harness::{FaultState, FiredFault};
+use super::harness::{FaultState, FiredFault, node_id};
 use super::scenario::FaultKind;
 
 /// What a fault hit, for part 1.
@@ -45,11 +45,6 @@ fn target(f: &FiredFault) -> Target<'_> {
         | FaultKind::DbDisconnect => Target::Node(node_id(f.node)),
         FaultKind::DbLock | FaultKind::RedisRestart | FaultKind::RedisFlush | FaultKind::QdrantDown => Target::Cluster,
     }
-}
-
-/// The id the harness gives node `index`.
-pub fn node_id(index: usize) -> String {
-    format!("exp-node-{index}")
 }
 
 /// Whether the fault took effect (neither skipped nor failed).

@@ -84,7 +84,7 @@ pub fn paused_alone(scenario: &Scenario, fired: &[FiredFault]) -> BTreeSet<Strin
         .filter(took)
         .filter(|f| f.kind == FaultKind::NodePause && f.duration_ms > dead_after && f.duration_ms < node_dead_after)
         .filter(|f| !hit.contains(&f.node))
-        .map(|f| super::recovery::node_id(f.node))
+        .map(|f| super::harness::node_id(f.node))
         .collect()
 }
 
@@ -99,8 +99,8 @@ impl Report {
         let late: Vec<&FiredFault> =
             outcome.fired.iter().filter(|f| f.kind == FaultKind::LateDrain && fired(f)).collect();
         if !late.is_empty() {
-            let nodes = late.iter().map(|f| super::recovery::node_id(f.node)).collect();
-            let seen = late.iter().flat_map(|f| &f.degraded_nodes).map(|&n| super::recovery::node_id(n)).collect();
+            let nodes = late.iter().map(|f| super::harness::node_id(f.node)).collect();
+            let seen = late.iter().flat_map(|f| &f.degraded_nodes).map(|&n| super::harness::node_id(n)).collect();
             checks.push(late_drains_refused(o, &nodes, &seen));
         }
         if !outcome.submit_errors.is_empty() {

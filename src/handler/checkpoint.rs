@@ -10,12 +10,13 @@
 
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::JobContext;
-use crate::actors::store::{LastCheckpoint, SaveCheckpoint, StoreHandle};
 use crate::job::unstorable;
 use crate::store::{Applied, Checkpoint, ClaimRef, MAX_CHECKPOINT_BYTES};
 use crate::vector::{VectorError, validate_vector};
@@ -39,6 +40,17 @@ pub enum CheckpointError {
     Detached,
 }
 
+/// Where a run's checkpoints are kept: the node's StoreActor
+/// (`crate::actors::store` implements this for its handle), so that the handler API
+/// needs nothing of the actors. Errors are the store's, as text.
+#[async_trait]
+pub trait CheckpointStore: Send + Sync {
+    /// Saves `data` as the job's checkpoint, fenced by `claim`.
+    async fn save_checkpoint(&self, claim: ClaimRef, data: Value) -> Result<Applied, String>;
+    /// The job's latest checkpoint.
+    async fn last_checkpoint(&self, job_id: Uuid) -> Result<Option<Checkpoint>, String>;
+}
+
 /// What the handler noted during its run, read by its Job actor when it settles.
 #[derive(Debug, Default)]
 pub(crate) struct RunNotes {
@@ -50,14 +62,14 @@ pub(crate) struct RunNotes {
 /// `RunLink::default()` is detached: checkpoints fail with [`CheckpointError::Detached`].
 #[derive(Clone, Default)]
 pub struct RunLink {
-    store: Option<StoreHandle>,
+    store: Option<Arc<dyn CheckpointStore>>,
     /// A run outside a node ([`crate::testing::Perform`]): checkpoints are kept here.
     memory: Option<Arc<Mutex<Option<Checkpoint>>>>,
     pub(crate) notes: Arc<Mutex<RunNotes>>,
 }
 
 impl RunLink {
-    pub(crate) fn new(store: StoreHandle) -> Self {
+    pub(crate) fn new(store: Arc<dyn CheckpointStore>) -> Self {
         Self { store: Some(store), memory: None, notes: Arc::default() }
     }
 
@@ -114,11 +126,7 @@ impl JobContext {
         }
         let store = self.link.store.as_ref().ok_or(CheckpointError::Detached)?;
         let claim = ClaimRef { job_id: self.job_id, execution_id: self.execution_id };
-        let saved = store
-            .send(SaveCheckpoint(claim, data.clone()))
-            .await
-            .map_err(|e| CheckpointError::Unavailable(e.to_string()))?
-            .map_err(|e| CheckpointError::Unavailable(e.to_string()))?;
+        let saved = store.save_checkpoint(claim, data.clone()).await.map_err(CheckpointError::Unavailable)?;
         match saved {
             Applied::Applied => {
                 self.link.notes.lock().expect("run notes").checkpoint = Some(data);
@@ -135,11 +143,7 @@ impl JobContext {
             return Ok(memory.lock().expect("checkpoint memory").clone());
         }
         let store = self.link.store.as_ref().ok_or(CheckpointError::Detached)?;
-        store
-            .send(LastCheckpoint(self.job_id))
-            .await
-            .map_err(|e| CheckpointError::Unavailable(e.to_string()))?
-            .map_err(|e| CheckpointError::Unavailable(e.to_string()))
+        store.last_checkpoint(self.job_id).await.map_err(CheckpointError::Unavailable)
     }
 
     /// The latest checkpoint's data as `T`; a checkpoint that does not fit `T` is

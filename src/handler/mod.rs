@@ -24,7 +24,7 @@
 pub mod builtin;
 mod checkpoint;
 
-pub use checkpoint::{CheckpointError, RunLink};
+pub use checkpoint::{CheckpointError, CheckpointStore, RunLink};
 
 use std::collections::HashMap;
 use std::future::Future;

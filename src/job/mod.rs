@@ -7,12 +7,13 @@ mod numbers;
 mod status;
 mod submit;
 
+pub use crate::config::SubmitLimits;
 pub use dependencies::DependencyPolicy;
 pub use numbers::{inexact_number, inexact_reason};
-pub use status::{ExecutionStatus, JobStatus, ParseStatusError};
+pub use status::{ExecutionStatus, JobStatus, ParseStatusError, RunResult};
 pub use submit::{
-    JobRequest, MAX_NESTING, NewJob, SubmitLimits, ValidationError, nesting, parse_job_id, parse_json, unstorable,
-    validate_batch, validate_job_type,
+    JobRequest, MAX_NESTING, NewJob, ValidationError, nesting, parse_job_id, parse_json, unstorable, validate_batch,
+    validate_job_type,
 };
 
 use chrono::{DateTime, Utc};

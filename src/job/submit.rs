@@ -10,6 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::DependencyPolicy;
+use crate::config::SubmitLimits;
 
 /// Bad input: which field, and why. Nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,31 +23,6 @@ pub struct ValidationError {
 impl ValidationError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self { field: field.into(), reason: reason.into() }
-    }
-}
-
-/// Limits and defaults applied to every submission (from the `[jobs]` config section).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SubmitLimits {
-    /// The largest payload accepted, measured as compact JSON.
-    pub max_payload_bytes: usize,
-    /// `timeout_ms` when the submitter gives none.
-    pub default_timeout_ms: i32,
-    /// `max_retries` when the submitter gives none.
-    pub default_max_retries: i32,
-    /// The most retries a submitter may ask for.
-    pub max_retries_limit: i32,
-}
-
-impl Default for SubmitLimits {
-    fn default() -> Self {
-        Self {
-            max_payload_bytes: 1024 * 1024,
-            default_timeout_ms: 300_000,
-            default_max_retries: 3,
-            max_retries_limit: 100,
-        }
     }
 }
 

@@ -9,35 +9,13 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::SnapshotError;
 use super::model::SnapshotMeta;
+use super::{SnapshotError, Snapshots, Subject};
 use crate::actors::store::DeleteSnapshots;
-use crate::node::Node;
+use crate::config::SnapshotConfig;
 use crate::store::{SnapshotFilter, SnapshotRow, SnapshotType};
-
-/// The `[snapshots]` config section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SnapshotConfig {
-    /// Seconds between AUTO snapshots, on the node's clock; 0 takes none. The first
-    /// is taken one interval after the node starts.
-    pub auto_interval_s: u64,
-    /// AUTO snapshots of this node kept; older ones are deleted (unless a kept
-    /// snapshot's chain needs them).
-    pub keep_last: u32,
-    /// Every `full_every`-th AUTO snapshot has FULL content; those between are
-    /// INCREMENTAL on the previous AUTO one. 1: every one FULL.
-    pub full_every: u32,
-}
-
-impl Default for SnapshotConfig {
-    fn default() -> Self {
-        Self { auto_interval_s: 300, keep_last: 12, full_every: 6 }
-    }
-}
 
 /// The most snapshots of one node retention looks at in one pass.
 const RETENTION_SCAN: u32 = 10_000;
@@ -56,7 +34,7 @@ pub struct AutoTaken {
 
 /// Takes AUTO snapshots of one node.
 pub struct AutoSnapshots {
-    node: Node,
+    node: Subject,
     config: SnapshotConfig,
     interval: chrono::Duration,
     /// When the last AUTO snapshot was due (the start, at first).
@@ -69,7 +47,7 @@ pub struct AutoSnapshots {
 impl AutoSnapshots {
     /// A scheduler for `node` with `config` (the node's `[snapshots]`, or a test's; an
     /// interval of 0 never takes one). With `tick_every`, a timer ticks that often.
-    pub fn new(node: Node, config: SnapshotConfig, tick_every: Option<Duration>) -> Self {
+    pub fn new(node: Subject, config: SnapshotConfig, tick_every: Option<Duration>) -> Self {
         let interval = chrono::Duration::seconds(config.auto_interval_s.min(i64::MAX as u64) as i64);
         let last = node.now();
         Self { node, config, interval, last, tick_every }
@@ -98,7 +76,7 @@ impl Handler<AutoTick> for AutoSnapshots {
         self.last = now;
         let (node, config) = (self.node.clone(), self.config);
         let work = async move {
-            let snapshot = node.snapshots().take_auto(config.full_every).await?;
+            let snapshot = Snapshots::new(node.clone()).take_auto(config.full_every).await?;
             let keep_last = config.keep_last;
             let pruned = match prune(&node, keep_last).await {
                 Ok(n) => n,
@@ -120,7 +98,7 @@ impl Handler<AutoTick> for AutoSnapshots {
 
 /// Deletes this node's AUTO snapshots beyond the newest `keep_last`, keeping every
 /// snapshot a remaining one's chain needs. Answers how many went.
-pub async fn prune(node: &Node, keep_last: u32) -> Result<u64, SnapshotError> {
+pub async fn prune(node: &Subject, keep_last: u32) -> Result<u64, SnapshotError> {
     let filter = SnapshotFilter {
         snapshot_type: None,
         node_id: Some(node.node_id.clone()),

@@ -6,19 +6,18 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::SnapshotError;
 use super::canonical::fingerprint;
 use super::model::{
     InFlight, NodeState, QueueStats, RunSample, WorkerHealth, WorkerRestarts, WorkerSettings, WorkerSlots, WorkerState,
 };
+use super::{SnapshotError, Subject};
 use crate::actors::health::GetHealth;
 use crate::actors::supervisor::GetRuntime;
 use crate::config::Config;
 use crate::job::JobStatus;
-use crate::node::Node;
 
 /// The node's state now.
-pub async fn capture(node: &Node) -> Result<NodeState, SnapshotError> {
+pub async fn capture(node: &Subject) -> Result<NodeState, SnapshotError> {
     let runtime = node.actors.supervisor.send(GetRuntime).await.map_err(|_| SnapshotError::Unavailable)?;
     let health = node.actors.health.send(GetHealth).await.map_err(|_| SnapshotError::Unavailable)?;
     let counts = node.store().count_by_status().await?;

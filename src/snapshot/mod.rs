@@ -25,35 +25,68 @@ pub mod delta;
 mod error;
 pub mod model;
 pub mod restore;
-pub mod startup;
 mod take;
 pub mod verify;
 
-pub use auto::{AutoSnapshots, AutoTaken, AutoTick, SnapshotConfig};
+pub use crate::config::SnapshotConfig;
+pub use auto::{AutoSnapshots, AutoTaken, AutoTick};
 pub use error::SnapshotError;
 pub use model::{Content, NodeState, SCHEMA_VERSION, SnapshotMeta};
 pub use restore::{InFlightCheck, RestoreReport};
 pub use verify::Verified;
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::node::Node;
-use crate::store::{SnapshotFilter, SnapshotRow, SnapshotSummary};
+use crate::actors::supervisor::NodeActors;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::store::{SnapshotFilter, SnapshotRow, SnapshotSummary, Store};
 
-/// A node's snapshots: take, list, read, verify, restore.
-#[derive(Clone, Copy)]
-pub struct Snapshots<'a> {
-    node: &'a Node,
+/// The node a snapshot is of: what taking, pruning and restoring one need of it (its
+/// actors, its store, its configuration and clock). A node gives it with
+/// `Node::snapshots`; this module needs nothing else of the node.
+#[derive(Clone)]
+pub struct Subject {
+    pub node_id: String,
+    pub actors: NodeActors,
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
 }
 
-impl Node {
-    /// This node's snapshots.
-    pub fn snapshots(&self) -> Snapshots<'_> {
-        Snapshots { node: self }
+impl Subject {
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 }
 
-impl Snapshots<'_> {
+/// A node's snapshots: take, list, read, verify, restore.
+#[derive(Clone)]
+pub struct Snapshots {
+    node: Subject,
+}
+
+impl Snapshots {
+    pub fn new(node: Subject) -> Self {
+        Self { node }
+    }
+
+    /// The node these snapshots are of.
+    pub fn subject(&self) -> &Subject {
+        &self.node
+    }
+
     /// Snapshots without their state, newest first.
     pub async fn list(&self, filter: SnapshotFilter) -> Result<Vec<SnapshotSummary>, SnapshotError> {
         Ok(self.node.store().list_snapshots(filter).await?)

@@ -49,7 +49,7 @@ pub struct InFlightCheck {
     pub same_claim: bool,
 }
 
-impl Snapshots<'_> {
+impl Snapshots {
     /// Verifies `snapshot_id` and its chain, then restores the node's actors from it.
     /// A snapshot that does not verify is refused and nothing changes.
     pub async fn restore(&self, snapshot_id: Uuid) -> Result<RestoreReport, SnapshotError> {

@@ -14,7 +14,7 @@ use super::{SnapshotError, Snapshots};
 use crate::actors::store::InsertSnapshot;
 use crate::store::{SnapshotFilter, SnapshotRow, SnapshotType};
 
-impl Snapshots<'_> {
+impl Snapshots {
     /// Takes a snapshot of `snapshot_type` now and writes it. Answers the row written.
     pub async fn take(&self, snapshot_type: SnapshotType) -> Result<SnapshotRow, SnapshotError> {
         let node_id = self.node.node_id.clone();
@@ -34,7 +34,7 @@ impl Snapshots<'_> {
             }
             SnapshotType::Auto => return self.take_auto(self.node.config().snapshots.full_every).await,
         };
-        let state = capture(self.node).await?;
+        let state = capture(&self.node).await?;
         self.write(snapshot_type, state, parent.as_ref()).await
     }
 
@@ -43,7 +43,7 @@ impl Snapshots<'_> {
     /// on the latest AUTO one.
     pub async fn take_auto(&self, full_every: u32) -> Result<SnapshotRow, SnapshotError> {
         let parent = self.auto_parent(full_every).await?;
-        let state = capture(self.node).await?;
+        let state = capture(&self.node).await?;
         self.write(SnapshotType::Auto, state, parent.as_ref()).await
     }
 

@@ -1,9 +1,9 @@
 //! Execution contexts in a vector store: the contract every vector backend fulfils.
 //!
 //! This module is the contract alone: the [`VectorStore`] trait and the values that
-//! cross it. Each backend lives beside it: [`qdrant`] (gRPC, production) and
-//! [`embedded`] (exact cosine search over the node's own database, the default when no
-//! Qdrant is configured). Both pass one conformance suite (`tests/aeon/vectors.rs`).
+//! cross it. The Qdrant backend lives beside it ([`qdrant`], gRPC, production); the
+//! embedded one (exact cosine search over the node's own database, the default when no
+//! Qdrant is configured) is the StoreActor's, `crate::actors::store::EmbeddedVectorStore`. Both pass one conformance suite (`tests/aeon/vectors.rs`).
 //! Inside a node only the [`ContextActor`](crate::actors::context::ContextActor)
 //! calls a vector store; [`embedding`] turns an attempt into its vector.
 //!
@@ -13,7 +13,6 @@
 //! is an unsigned integer), so the id goes over the wire as is, never as a prefixed
 //! string such as `ctx-<uuid>`, which Qdrant refuses.
 
-pub mod embedded;
 pub mod embedding;
 pub mod qdrant;
 
@@ -23,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use embedded::EmbeddedVectorStore;
 pub use embedding::{DIMENSION, embed, error_kind};
 pub use qdrant::QdrantVectorStore;
 
@@ -113,30 +111,8 @@ pub trait VectorStore: Send + Sync + 'static {
     async fn job_contexts(&self, job_id: Uuid) -> VectorResult<Vec<ContextPoint>>;
 }
 
-/// The vector store `config` names: Qdrant when `qdrant.url` is set, else the
-/// embedded store, answered unattached (with a copy to attach to the node's
-/// StoreActor once it runs). A Qdrant client that cannot even be built (a URL the
-/// client refuses) stands in as a store whose every call fails: the node runs,
-/// degraded, and says why.
-pub fn for_config(
-    config: &crate::config::QdrantConfig,
-) -> (std::sync::Arc<dyn VectorStore>, Option<EmbeddedVectorStore>) {
-    if config.url.is_empty() {
-        let embedded = EmbeddedVectorStore::unattached();
-        return (std::sync::Arc::new(embedded.clone()), Some(embedded));
-    }
-    let timeout = std::time::Duration::from_millis(config.timeout_ms);
-    match QdrantVectorStore::connect(&config.url, &config.api_key, &config.collection, timeout) {
-        Ok(qdrant) => (std::sync::Arc::new(qdrant), None),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the Qdrant client; execution contexts will not be stored");
-            (std::sync::Arc::new(Unusable(e.to_string())), None)
-        }
-    }
-}
-
 /// A vector store that refuses every call with the reason it cannot work.
-struct Unusable(String);
+pub struct Unusable(pub String);
 
 #[async_trait]
 impl VectorStore for Unusable {

@@ -32,6 +32,7 @@ mod idempotency;
 mod incarnations;
 mod isolation;
 mod kit;
+mod layers;
 mod lifecycle;
 mod mailbox;
 mod membership;

@@ -149,7 +149,7 @@ async fn the_pruner_works_off_a_backlog_in_one_tick_and_zero_keeps_forever(db: T
     let pruned = pruner.send(Prune).await.unwrap();
     assert_eq!((pruned.finished, pruned.dead_letters, pruned.health_logs), (7, 0, 1), "{pruned:?}");
     assert_eq!(db.count("SELECT COUNT(*) FROM jobs").await, 1, "the dead letter is kept forever");
-    let metrics = aeon::metrics::render(&Default::default());
+    let metrics = aeon::gauges::render(&Default::default());
     let line =
         metrics.lines().find(|l| l.starts_with("aeon_pruned_rows_total{kind=\"finished\"}")).expect("the metric");
     let counted: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();

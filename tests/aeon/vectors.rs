@@ -8,10 +8,8 @@
 use std::time::Duration;
 
 use actix::Actor;
-use aeon::actors::store::{StoreActor, StoreActorConfig};
-use aeon::vector::{
-    ContextPoint, DIMENSION, EmbeddedVectorStore, ExecutionContext, SimilarQuery, VectorError, VectorStore, embed,
-};
+use aeon::actors::store::{EmbeddedVectorStore, StoreActor, StoreActorConfig};
+use aeon::vector::{ContextPoint, DIMENSION, ExecutionContext, SimilarQuery, VectorError, VectorStore, embed};
 use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;

@@ -26,7 +26,9 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use super::probe::{Event, Probe};
-use crate::vector::{ContextPoint, VectorError, VectorResult, VectorStore};
+use super::store::EmbeddedVectorStore;
+use crate::config::QdrantConfig;
+use crate::vector::{ContextPoint, QdrantVectorStore, Unusable, VectorError, VectorResult, VectorStore};
 
 /// How the ContextActor queues and retries (from the `[qdrant]` config section).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,39 @@ impl Default for ContextConfig {
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
             timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ContextConfig {
+    /// How a node's ContextActor queues and retries, from its `[qdrant]` section.
+    pub fn from_qdrant(qdrant: &QdrantConfig) -> Self {
+        Self {
+            queue_capacity: qdrant.queue_capacity,
+            batch_size: 256,
+            retry_initial: Duration::from_millis(qdrant.retry_initial_ms),
+            retry_max: Duration::from_millis(qdrant.retry_max_ms),
+            timeout: Duration::from_millis(qdrant.timeout_ms),
+        }
+    }
+}
+
+/// The vector store `config` names: Qdrant when `qdrant.url` is set, else the
+/// embedded store, answered unattached (with a copy to attach to the node's
+/// StoreActor once it runs). A Qdrant client that cannot even be built (a URL the
+/// client refuses) stands in as a store whose every call fails: the node runs,
+/// degraded, and says why.
+pub fn vector_store_for(config: &QdrantConfig) -> (Arc<dyn VectorStore>, Option<EmbeddedVectorStore>) {
+    if config.url.is_empty() {
+        let embedded = EmbeddedVectorStore::unattached();
+        return (Arc::new(embedded.clone()), Some(embedded));
+    }
+    let timeout = std::time::Duration::from_millis(config.timeout_ms);
+    match QdrantVectorStore::connect(&config.url, &config.api_key, &config.collection, timeout) {
+        Ok(qdrant) => (Arc::new(qdrant), None),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the Qdrant client; execution contexts will not be stored");
+            (Arc::new(Unusable(e.to_string())), None)
         }
     }
 }

@@ -9,7 +9,11 @@ mod score;
 mod snapshot;
 
 pub use messages::{Heartbeat, RunMetric, RunOutcome, Stop, Sweep, Track, Verdicts, WorkerVerdict};
-pub use score::{HealthConfig, Tracked};
+mod gate;
+
+pub use crate::config::HealthConfig;
+pub use gate::RescueGate;
+pub use score::Tracked;
 pub use snapshot::{GetHealth, HealthRuntime, HealthSeed, RestoreHealth};
 
 use std::collections::HashMap;
@@ -44,7 +48,7 @@ pub struct HealthMonitor {
     /// Which samples are worth a health-log row.
     log_filter: log_filter::LogFilter,
     /// Whether this node sweeps expired leases (the rescue lease's holder does).
-    rescue: crate::cluster::RescueGate,
+    rescue: RescueGate,
     /// When the previous sweep began (injected clock): a sweep much later than its
     /// period finds a node that was stopped (see [`HealthMonitor::excuse_a_stall`]).
     last_sweep: Option<DateTime<Utc>>,
@@ -84,7 +88,7 @@ impl HealthMonitor {
     }
 
     /// Sweeps expired leases only while `gate` is open (default: always).
-    pub fn with_rescue_gate(mut self, gate: crate::cluster::RescueGate) -> Self {
+    pub fn with_rescue_gate(mut self, gate: RescueGate) -> Self {
         self.rescue = gate;
         self
     }

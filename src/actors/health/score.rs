@@ -15,54 +15,9 @@
 
 use std::collections::VecDeque;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
+use crate::config::HealthConfig;
 use crate::store::WorkerStatus;
-
-/// Health thresholds and timings (the `[health]` config section).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HealthConfig {
-    /// How often workers heartbeat, in milliseconds.
-    pub heartbeat_ms: u64,
-    /// A worker silent this long is dead and is restarted.
-    pub dead_after_ms: u64,
-    /// How often the monitor sweeps (scores, writes, rescues), in milliseconds.
-    pub sweep_ms: u64,
-    /// Workers scoring under this get no new jobs.
-    pub unhealthy_below: f64,
-    /// A mean run latency of this many milliseconds costs the full latency share.
-    pub latency_ref_ms: u64,
-    /// Runs remembered per worker for the error rate and latency.
-    pub window: usize,
-    /// A worker's health metrics are written when one moves, and at least this often
-    /// (milliseconds); an idle node writes almost nothing.
-    pub log_every_ms: u64,
-    /// A store call in flight this long, or store calls failing with no success for
-    /// this long, make the node unready, as does a write refused for a full disk
-    /// less than this long ago (milliseconds).
-    pub store_stall_ms: u64,
-    /// An unhealthy worker gets no jobs; after this long without one (milliseconds) it
-    /// gets a single job on probation: a success makes it healthy again.
-    pub probation_ms: u64,
-}
-
-impl Default for HealthConfig {
-    fn default() -> Self {
-        Self {
-            heartbeat_ms: 500,
-            dead_after_ms: 5_000,
-            sweep_ms: 1_000,
-            unhealthy_below: 0.3,
-            latency_ref_ms: 60_000,
-            window: 50,
-            log_every_ms: 60_000,
-            store_stall_ms: 5_000,
-            probation_ms: 30_000,
-        }
-    }
-}
+use chrono::{DateTime, Utc};
 
 /// What the monitor knows of one worker.
 #[derive(Debug, Clone)]

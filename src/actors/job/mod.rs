@@ -304,7 +304,7 @@ impl Actor for JobActor {
         self.state.deadline = Some(after(now, self.timeout()));
 
         let handler = self.handler.clone();
-        let link = RunLink::new(self.store.clone());
+        let link = RunLink::new(std::sync::Arc::new(self.store.clone()));
         self.state.link = Some(link.clone());
         let job = JobContext {
             job_id: self.claim.job_id,

@@ -14,45 +14,12 @@
 use std::time::Duration;
 
 use actix::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::probe::{Event, Probe};
 use super::store::{PruneOld, StoreHandle};
 use crate::clock::SharedClock;
+pub use crate::config::RetentionConfig;
 use crate::store::{PrunePolicy, Pruned};
-
-/// How much of the history is kept (the `[retention]` config section). Ages in
-/// seconds; 0 keeps that kind forever.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetentionConfig {
-    /// `COMPLETED` and `CANCELLED` jobs, with their executions (7 days).
-    pub finished_after_s: u64,
-    /// `DEAD_LETTER` jobs, with their queue entries (30 days).
-    pub dead_letter_after_s: u64,
-    /// `worker_health_logs` rows (24 hours).
-    pub health_logs_after_s: u64,
-    /// Execution contexts of the embedded vector store (30 days); a Qdrant collection
-    /// is Qdrant's to keep.
-    pub contexts_after_s: u64,
-    /// How often a retention tick runs.
-    pub every_s: u64,
-    /// Rows of each kind one statement deletes at most.
-    pub batch: u32,
-}
-
-impl Default for RetentionConfig {
-    fn default() -> Self {
-        Self {
-            finished_after_s: 7 * 24 * 3600,
-            dead_letter_after_s: 30 * 24 * 3600,
-            health_logs_after_s: 24 * 3600,
-            contexts_after_s: 30 * 24 * 3600,
-            every_s: 60,
-            batch: 500,
-        }
-    }
-}
 
 /// Passes one tick runs at most: a backlog is worked off over several ticks.
 const MAX_PASSES: u32 = 20;

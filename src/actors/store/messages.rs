@@ -37,7 +37,7 @@ impl Handler<NotifyReady> for StoreActor {
 /// which sets a timer for it).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct NotifyDue(pub Recipient<crate::cluster::DueAt>);
+pub struct NotifyDue(pub Recipient<DueAt>);
 
 impl Handler<NotifyDue> for StoreActor {
     type Result = ();
@@ -285,3 +285,8 @@ direct!(
     /// The embedded vector store: a job's contexts.
     JobContexts(job_id: Uuid) -> Vec<crate::vector::ContextPoint>, |store, now| store.job_contexts(job_id)
 );
+
+/// A job will be ready at this time (a retry's backoff, a submit's `run_at`).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct DueAt(pub chrono::DateTime<chrono::Utc>);

@@ -17,36 +17,20 @@ use actix::prelude::*;
 use futures::future::{BoxFuture, join_all};
 
 mod batch;
+mod checkpoints;
 mod group;
 mod messages;
+mod vectors;
 mod watch;
 
+pub use crate::config::StoreActorConfig;
 pub use messages::*;
+pub use vectors::EmbeddedVectorStore;
 pub use watch::{CallGuard, StoreWatch};
 
 use crate::clock::SharedClock;
 use crate::store::{Applied, Completion, FailOutcome, Failure, HealthLog, Store, StoreError, StoreResult};
 use batch::Batch;
-
-/// How the StoreActor batches (the `[batch]` config section).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StoreActorConfig {
-    /// How long a batch waits for company after its first item, in milliseconds.
-    pub window_ms: u64,
-    /// A batch this large goes out at once, without waiting for its window.
-    pub max_size: usize,
-    /// Single submits share commits ([`group`]): those arriving while one is written
-    /// go together in the next write. `false`: each is written alone, as a batch
-    /// submit of one (kept for comparison in benchmarks).
-    pub group_submits: bool,
-}
-
-impl Default for StoreActorConfig {
-    fn default() -> Self {
-        Self { window_ms: 2, max_size: 500, group_submits: true }
-    }
-}
 
 /// How actors reach the store: the address of the node's StoreActor, whatever backend
 /// it owns.
@@ -65,7 +49,7 @@ pub struct StoreActor {
     /// Told when settling released dependents, so they run without waiting for a poll.
     pub(super) ready: Option<Recipient<JobsReady>>,
     /// Told when a failed attempt will be retried, so that a timer wakes the node then.
-    pub(super) due: Option<Recipient<crate::cluster::DueAt>>,
+    pub(super) due: Option<Recipient<DueAt>>,
     /// Every call's start, end and outcome, for readiness.
     pub(super) watch: StoreWatch,
 }
@@ -139,7 +123,7 @@ impl StoreActor {
                         _ => None,
                     });
                     if let (Some(at), Some(due)) = (retry_at.min(), &due) {
-                        due.do_send(crate::cluster::DueAt(at));
+                        due.do_send(DueAt(at));
                     }
                     waiters.answer_each(answers.each);
                 })

@@ -9,12 +9,12 @@ mod messages;
 mod restarts;
 mod snapshot;
 
+pub use crate::config::RestartPolicy;
 pub use history::{HISTORY_LIMIT, RestartEvent, RestartOutcome};
 pub use messages::{
     CancelJob, CheckChildren, CrashWorker, Drain, GetMonitor, GetSlots, KillJob, SlotInfo, SlotsFreed, StopCancelled,
     TickWorkers, Wake,
 };
-pub use restarts::RestartPolicy;
 pub use snapshot::{GetRuntime, RestoreWorkers, SlotRuntime, SupervisorRuntime, WorkerRestore, WorkerSeed};
 
 use std::collections::HashMap;
@@ -68,7 +68,7 @@ pub struct SupervisorConfig {
     pub contexts: Option<super::context::ContextSink>,
     /// Whether this node's HealthMonitor sweeps expired leases (see
     /// [`crate::cluster::membership`]); open by default.
-    pub rescue: crate::cluster::RescueGate,
+    pub rescue: super::health::RescueGate,
 }
 
 /// The running actors of a node.

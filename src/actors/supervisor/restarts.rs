@@ -1,33 +1,10 @@
 //! Restart intensity, as in Erlang/OTP: a worker that dies more than `max_restarts`
 //! times within `window` is given up on.
 
-use std::collections::VecDeque;
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
-/// The `[restarts]` config section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RestartPolicy {
-    /// Restarts allowed within the window; the next death within it is final.
-    pub max_restarts: u32,
-    /// The window, in milliseconds.
-    pub window_ms: u64,
-}
-
-impl Default for RestartPolicy {
-    fn default() -> Self {
-        Self { max_restarts: 5, window_ms: 60_000 }
-    }
-}
-
-impl RestartPolicy {
-    pub fn window(&self) -> Duration {
-        Duration::from_millis(self.window_ms)
-    }
-}
+use crate::config::RestartPolicy;
 
 /// One worker's deaths and restarts.
 #[derive(Debug, Clone, Default)]

@@ -13,10 +13,10 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 use super::db::Db;
+use super::node_id;
 use super::procs::{Owned, Spawner, free_port, http, signal};
 use super::{Event, FiredFault};
 use crate::experiment::plan::PlannedFault;
-use crate::experiment::recovery::node_id;
 use crate::experiment::scenario::FaultKind;
 
 /// How long after an outage ends the nodes get to report the component healthy.

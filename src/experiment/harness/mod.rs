@@ -10,6 +10,7 @@
 mod db;
 mod faults;
 mod procs;
+mod progress;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -21,12 +22,16 @@ use serde_json::{Value, json};
 pub use db::Counter;
 use db::Db;
 use procs::{NodeProc, Owned, QdrantProc, RedisProc, Spawner, free_port, http, signal, take_snapshot, wait_ready};
+use progress::Progress;
 
 use super::check::{NodeEnd, Observed};
 use super::plan::Plan;
-use super::progress::Progress;
-use super::recovery::node_id;
 use super::scenario::{FaultKind, Scenario};
+
+/// The id the harness gives node `index`.
+pub fn node_id(index: usize) -> String {
+    format!("exp-node-{index}")
+}
 
 /// Where and how a run happens.
 #[derive(Debug, Clone)]

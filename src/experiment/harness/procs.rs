@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::db::Db;
-use crate::experiment::recovery::node_id;
+use super::node_id;
 
 /// A node process.
 pub(super) struct NodeProc {

@@ -9,8 +9,8 @@ mod mailbox_faults;
 use std::time::{Duration, Instant};
 
 use aeon::clock::{Clock, SystemClock};
-use aeon::cluster::{CANCEL, Cancelled};
 use aeon::mailbox::{Body, Delivery, Envelope, Mailbox, RedisMailbox};
+use aeon::node::{CANCEL, Cancelled};
 use aeon::retry::BackoffPolicy;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use aeon::actors::health::RescueGate;
 use aeon::actors::probe::Event;
 use aeon::actors::worker::CrashMode;
-use aeon::cluster::RescueGate;
 use aeon::job::{ExecutionStatus, JobRequest, JobStatus};
 use aeon::testing::TestNode;
 use serde_json::json;

@@ -88,7 +88,7 @@ impl Rig {
 
     /// The node's state now, as a snapshot would hold it.
     pub async fn state(&self) -> NodeState {
-        aeon::snapshot::capture::capture(&self.node).await.expect("capture")
+        aeon::snapshot::capture::capture(&self.node.snapshot_subject()).await.expect("capture")
     }
 }
 

@@ -126,7 +126,7 @@ async fn auto_snapshots_follow_the_injected_clock_alternate_full_and_incremental
     let mut rig = rig(db).await;
     let b = rig.workers().await[1];
     let config = SnapshotConfig { auto_interval_s: 60, keep_last: 3, full_every: 2 };
-    let auto = AutoSnapshots::new(rig.node.clone(), config, None).start();
+    let auto = AutoSnapshots::new(rig.node.snapshot_subject(), config, None).start();
     let tick = || async { auto.send(AutoTick).await.unwrap().unwrap() };
 
     assert!(tick().await.is_none(), "the first is due one interval after the start");

@@ -3,8 +3,8 @@
 
 use aeon::actors::probe::Probe;
 use aeon::handler::Registry;
+use aeon::node::start_restored;
 use aeon::snapshot::SnapshotError;
-use aeon::snapshot::startup::start_restored;
 use aeon::store::SnapshotType;
 use serde_json::json;
 
@@ -87,7 +87,7 @@ async fn restore_latest_at_start_falls_back_to_the_newest_snapshot_that_verifies
     // Its workers are the snapshot's: same ids, counters and health.
     let slots = node.slots().await;
     assert_eq!(slots.iter().map(|s| (s.worker_id, s.failure_count)).collect::<Vec<_>>(), [(a, 0), (b, 1)]);
-    let state = aeon::snapshot::capture::capture(&node).await.unwrap();
+    let state = aeon::snapshot::capture::capture(&node.snapshot_subject()).await.unwrap();
     assert_eq!(restored_fields(&state), restored_fields(&expected));
 
     // An id that does not verify stops the start, naming why.

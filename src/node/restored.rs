@@ -9,15 +9,15 @@ use std::sync::Arc;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::capture::config_fingerprint;
-use super::restore::{RestoreReport, log, report, seed};
-use super::verify::{Verified, verify};
+use super::Node;
 use crate::actors::probe::Probe;
 use crate::actors::supervisor::WorkerRestore;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::handler::Registry;
-use crate::node::Node;
+use crate::snapshot::capture::config_fingerprint;
+use crate::snapshot::restore::{RestoreReport, log, report, seed};
+use crate::snapshot::verify::{Verified, verify};
 use crate::store::{SnapshotFilter, Store};
 
 /// How many of the newest snapshots `latest` tries before it gives up.

@@ -2,7 +2,7 @@
 //! (`execution_contexts`, SQLite or Postgres), searched exactly (every candidate
 //! scored by cosine similarity).
 //!
-//! It reaches the database through the node's [`StoreActor`](crate::actors::store::StoreActor)
+//! It reaches the database through the node's [`StoreActor`](super::StoreActor)
 //! like every other database user, so the StoreActor stays the only code of a node
 //! that talks to the database, and the same two backends serve jobs and contexts. An
 //! exact scan is linear in the number of failed attempts kept: right for one node and
@@ -13,9 +13,9 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{ContextPoint, DIMENSION, Scored, SimilarQuery, VectorError, VectorResult, VectorStore};
-use crate::actors::store::{JobContexts, PutContexts, SearchContexts, StoreHandle};
+use super::{JobContexts, PutContexts, SearchContexts, StoreHandle};
 use crate::store::StoreError;
+use crate::vector::{ContextPoint, DIMENSION, Scored, SimilarQuery, VectorError, VectorResult, VectorStore};
 
 /// A [`VectorStore`] in the node's database, through its StoreActor.
 #[derive(Clone, Default)]

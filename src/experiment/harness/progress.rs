@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::harness::Counter;
+use super::Counter;
 
 /// How often the finished jobs are counted.
 const TICK: Duration = Duration::from_millis(250);

@@ -5,6 +5,12 @@
 //! Writes go through the actors (submissions wake the workers, a cancel reaches the
 //! running handler); reads that gain nothing from a mailbox go to the store directly.
 
+pub mod restored;
+mod served;
+
+pub use restored::{StartRestore, start_restored};
+pub use served::{CANCEL, CRASH, Cancelled, CrashRequest, DRAIN, STOP_CANCELLED};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,20 +20,23 @@ use uuid::Uuid;
 
 use actix::{Actor, Addr};
 
-use crate::actors::context::{ContextActor, ContextLink};
+use crate::actors::context::{ContextActor, ContextConfig, ContextLink};
+use crate::actors::health::RescueGate;
 use crate::actors::probe::Probe;
 use crate::actors::pruner::Pruner;
+use crate::actors::store::DueAt;
 use crate::actors::store::{Enqueue, EnqueueMany, RequeueDeadLetter};
 use crate::actors::supervisor::{
     CancelJob, CrashWorker, Drain, GetSlots, NodeActors, SlotInfo, StopCancelled, Supervisor, SupervisorConfig, Wake,
 };
 use crate::actors::worker::CrashMode;
 use crate::clock::SharedClock;
-use crate::cluster::{Cluster, ClusterLink, DueAt, RescueGate};
+use crate::cluster::{Cluster, ClusterLink};
 use crate::config::{Config, redact_url};
 use crate::gauges::{GaugeCache, GaugeSnapshot};
 use crate::handler::Registry;
 use crate::job::{Job, JobRequest, ValidationError, validate_batch};
+use crate::snapshot::{Snapshots, Subject};
 use crate::store::{Enqueued, Store, StoreError, StoreResult};
 
 /// How long readiness waits for the store to answer: a probe must get its answer in
@@ -96,7 +105,7 @@ impl Node {
     }
 
     /// [`Node::start_with_store`], the workers starting from a restored snapshot's
-    /// state (see [`crate::snapshot::startup`]) rather than fresh.
+    /// state (see [`crate::node::restored`]) rather than fresh.
     pub async fn start_with_store_seeded(
         config: Config,
         store: Arc<dyn Store>,
@@ -111,8 +120,8 @@ impl Node {
         // Before any worker of this process exists: what a previous process of this
         // node left is voided now, and a live one keeps its id.
         crate::cluster::identity::take(&*store, &node_id, cluster.incarnation(), &config.cluster, &clock).await?;
-        let (vectors, embedded) = crate::vector::for_config(&config.qdrant);
-        let contexts = ContextActor::launch(vectors, config.qdrant.context_config(), probe.clone());
+        let (vectors, embedded) = crate::actors::context::vector_store_for(&config.qdrant);
+        let contexts = ContextActor::launch(vectors, ContextConfig::from_qdrant(&config.qdrant), probe.clone());
         let supervisor_config = SupervisorConfig {
             node_id: node_id.clone(),
             workers: config.workers.count,
@@ -188,7 +197,7 @@ impl Node {
             }
             .run(),
         );
-        crate::cluster::serve_node(&node);
+        served::serve(&node);
         crate::gauges::spawn_refresher(
             Arc::downgrade(&node.gauges),
             Arc::downgrade(&node.store),
@@ -200,7 +209,7 @@ impl Node {
             // Ticks each second (or each interval, if shorter); the node's clock decides.
             let interval = Duration::from_secs(node.config.snapshots.auto_interval_s);
             let every = Some(interval.min(Duration::from_secs(1)));
-            crate::snapshot::AutoSnapshots::new(node.clone(), node.config.snapshots, every).start();
+            crate::snapshot::AutoSnapshots::new(node.snapshot_subject(), node.config.snapshots, every).start();
         }
         Ok(node)
     }
@@ -321,6 +330,22 @@ impl Node {
     }
 
     /// The time by the node's clock.
+    /// This node's snapshots: take, list, read, verify, restore.
+    pub fn snapshots(&self) -> Snapshots {
+        Snapshots::new(self.snapshot_subject())
+    }
+
+    /// What a snapshot of this node is taken of and restored into.
+    pub fn snapshot_subject(&self) -> Subject {
+        Subject {
+            node_id: self.node_id.clone(),
+            actors: self.actors.clone(),
+            store: self.store.clone(),
+            config: self.config.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -332,8 +357,7 @@ impl Node {
     pub async fn cancel(&self, job_id: Uuid) -> StoreResult<Job> {
         if let Some(node) = self.running_elsewhere(job_id).await {
             let timeout = Duration::from_millis(self.config.cluster.request_timeout_ms);
-            let asked =
-                self.cluster.ask::<_, crate::cluster::Cancelled>(&node, crate::cluster::CANCEL, &job_id, timeout);
+            let asked = self.cluster.ask::<_, served::Cancelled>(&node, served::CANCEL, &job_id, timeout);
             match asked.await {
                 Ok(_) => {
                     if let Some(job) = self.store.get_job(job_id).await? {
@@ -385,7 +409,7 @@ impl Node {
     /// transaction, and wakes the workers (requeued and retried jobs are ready).
     /// Answers the ids changed. The handlers of cancelled jobs stop wherever they run:
     /// here through the Supervisor, on every other live node through its mailbox
-    /// ([`crate::cluster::STOP_CANCELLED`]); a node that cannot be reached lets its
+    /// ([`served::STOP_CANCELLED`]); a node that cannot be reached lets its
     /// handler run on, its outcome refused when it ends (fencing).
     pub async fn apply_bulk(&self, action: crate::store::BulkAction, job_ids: Vec<Uuid>) -> StoreResult<Vec<Uuid>> {
         let changed = self
@@ -424,7 +448,7 @@ impl Node {
         let timeout = Duration::from_millis(self.config.cluster.request_timeout_ms);
         let peers = self.cluster.peers();
         let remote = peers.iter().map(|peer| async move {
-            let asked = self.cluster.ask::<_, usize>(peer, crate::cluster::STOP_CANCELLED, &job_ids, timeout);
+            let asked = self.cluster.ask::<_, usize>(peer, served::STOP_CANCELLED, &job_ids, timeout);
             if let Err(e) = asked.await {
                 tracing::warn!(node = %peer, error = %e, "bulk cancel could not stop handlers there (their results are fenced off)");
             }
@@ -450,8 +474,8 @@ impl Node {
         }
         let Some(node) = self.node_of_worker(worker_id).await.filter(|n| *n != self.node_id) else { return Ok(false) };
         let timeout = Duration::from_millis(self.config.cluster.request_timeout_ms);
-        let request = crate::cluster::CrashRequest { worker_id, mode };
-        self.cluster.ask(&node, crate::cluster::CRASH, &request, timeout).await
+        let request = served::CrashRequest { worker_id, mode };
+        self.cluster.ask(&node, served::CRASH, &request, timeout).await
     }
 
     /// Drains node `node_id` (this one or another, through its mailbox): it stops
@@ -471,7 +495,7 @@ impl Node {
         }
         tracing::info!(node = %node_id, origin = origin.unwrap_or("-"), "asking node {node_id} to drain");
         let timeout = Duration::from_millis(self.config.cluster.request_timeout_ms);
-        self.cluster.ask_from(node_id, crate::cluster::DRAIN, &(), timeout, origin).await
+        self.cluster.ask_from(node_id, served::DRAIN, &(), timeout, origin).await
     }
 
     /// Stops claiming, lets running jobs finish within `node.drain_grace_ms`, releases
