@@ -35,17 +35,19 @@
 //!   and histograms, and the node's [`gauges`], cached off the request path.
 //! - [`gauges`]: the gauges `/metrics` shows that need the store (queue depth,
 //!   unhandled types, worker health), refreshed off the request path.
-//! - [`bench`]: `aeon bench`, the scenarios behind `BENCHMARKS.md`.
-//! - [`experiment`]: `aeon experiment run`, crash-simulation experiments against real
-//!   node processes, and their invariant reports (`docs/experiments.md`).
+//! - [`bench`] (feature `bench`, on by default): `aeon bench`, the scenarios behind
+//!   `BENCHMARKS.md`.
+//! - [`experiment`] (feature `experiment`, on by default): `aeon experiment run`,
+//!   crash-simulation experiments against real node processes, and their invariant
+//!   reports (`docs/experiments.md`).
 //! - [`store`]: the [`store::Store`] contract alone, split by concern (`Queue`,
 //!   `Reads`, `Operator`, `Membership`, `Snapshots`, `Contexts`), and its backends, each
 //!   in its own folder with one file per part: [`store::sqlite`] (the embedded default) and [`store::postgres`]
 //!   (production, several nodes). The [`actors::store::StoreActor`] owns one and
 //!   batches.
 //!
-//! - [`testing`]: the testing kit for handler authors (and the crate's own tests):
-//!   run one handler alone, a [`testing::TestNode`] of real actors with a manual clock,
+//! - [`testing`] (feature `testing`): the testing kit for handler authors (and the
+//!   crate's own tests): run one handler alone, a [`testing::TestNode`] of real actors with a manual clock,
 //!   assertions, and faults on demand ([`testing::FaultyStore`]).
 //! - [`vector`]: the [`vector::VectorStore`] contract for execution contexts, the
 //!   Qdrant backend ([`vector::qdrant`]) and the feature-hashed [`vector::embedding`];
@@ -81,11 +83,13 @@
 
 pub mod actors;
 pub mod api;
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+#[cfg(feature = "experiment")]
 pub mod experiment;
 pub mod gauges;
 pub mod handler;
@@ -98,6 +102,7 @@ pub mod process;
 pub mod retry;
 pub mod snapshot;
 pub mod store;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod ui;
 pub mod vector;

@@ -63,7 +63,7 @@ pub(crate) struct RunNotes {
 #[derive(Clone, Default)]
 pub struct RunLink {
     store: Option<Arc<dyn CheckpointStore>>,
-    /// A run outside a node ([`crate::testing::Perform`]): checkpoints are kept here.
+    /// A run outside a node (the testing kit's `Perform`): checkpoints are kept here.
     memory: Option<Arc<Mutex<Option<Checkpoint>>>>,
     pub(crate) notes: Arc<Mutex<RunNotes>>,
 }
@@ -75,6 +75,7 @@ impl RunLink {
 
     /// A link for a run outside a node: the job's latest checkpoint lives in `memory`
     /// (what an earlier attempt saved, if anything), and this run's saves replace it.
+    #[cfg(feature = "testing")]
     pub(crate) fn in_memory(memory: Arc<Mutex<Option<Checkpoint>>>) -> Self {
         Self { store: None, memory: Some(memory), notes: Arc::default() }
     }

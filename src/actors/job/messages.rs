@@ -55,7 +55,7 @@ pub struct CancelRun;
 /// Kills the Job actor on the spot, as a bug in it would: it panics without settling
 /// its run (the handler is stopped with it). Its Worker notices the dead actor on its
 /// next [`Tick`](crate::actors::worker::Tick) and records the attempt `CRASHED`; the
-/// job is retried like any crash. For fault-injection tests ([`crate::testing`]).
+/// job is retried like any crash. For fault-injection tests (the testing kit).
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct Kill;

@@ -48,7 +48,7 @@ pub struct CrashWorker {
 
 /// Send every live worker a [`Tick`](crate::actors::worker::Tick) (heartbeat, run
 /// deadlines, lease renewal, dead Job actors), as their timers do; answers once each
-/// has handled it. Sent by tests whose timers are off ([`crate::testing::TestNode`]).
+/// has handled it. Sent by tests whose timers are off (the testing kit's `TestNode`).
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct TickWorkers;
