@@ -72,6 +72,12 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/ui" => crate::ui::index),
     route!(GET "/ui/" => crate::ui::index),
     route!(GET "/ui/app.js" => crate::ui::app_js),
+    route!(GET "/ui/core.js" => crate::ui::core_js),
+    route!(GET "/ui/actions.js" => crate::ui::actions_js),
+    route!(GET "/ui/overview.js" => crate::ui::overview_js),
+    route!(GET "/ui/jobs.js" => crate::ui::jobs_js),
+    route!(GET "/ui/job.js" => crate::ui::job_js),
+    route!(GET "/ui/workers.js" => crate::ui::workers_js),
     route!(GET "/ui/app.css" => crate::ui::app_css),
 ];
 

@@ -1,15 +1,15 @@
-//! The dashboard at `/ui`: three static files embedded in the binary (no build step,
-//! nothing to install) — an HTML shell, one vanilla JavaScript module and a style
-//! sheet, under `src/ui/assets/`. The page reads and writes only through the public
-//! `/v1` API with the token the operator types in (kept in `sessionStorage`), so any
-//! node shows the whole cluster and the API's checks (read-only tokens included) are
-//! the only ones. `docs/dashboard.md` explains the choice.
+//! The dashboard at `/ui`: static files embedded in the binary (no build step, nothing
+//! to install) — an HTML shell, vanilla JavaScript modules (`app.js`, the router, and
+//! one module per page beside the ones they share) and a style sheet, under
+//! `src/ui/assets/`. The page reads and writes only through the public `/v1` API with
+//! the token the operator types in (kept in `sessionStorage`), so any node shows the
+//! whole cluster and the API's checks (read-only tokens included) are the only ones.
+//! `docs/dashboard.md` explains the choice.
 
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
 
 const INDEX: &str = include_str!("assets/index.html");
-const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
 /// What the dashboard's pages may load: only this node's own files and API.
@@ -23,9 +23,26 @@ pub async fn index() -> HttpResponse {
     asset(INDEX, "text/html; charset=utf-8")
 }
 
-/// Its script.
-pub async fn app_js() -> HttpResponse {
-    asset(APP_JS, "text/javascript; charset=utf-8")
+/// One handler per script, each served at `/ui/<file>` (the routes are in
+/// `crate::api::routes`). `app.js` imports the others by relative path, so the
+/// browser asks for each under `/ui/`, with the same headers.
+macro_rules! scripts {
+    ($($handler:ident => $file:literal),+ $(,)?) => {$(
+        #[doc = concat!("`", $file, "`.")]
+        pub async fn $handler() -> HttpResponse {
+            asset(include_str!(concat!("assets/", $file)), "text/javascript; charset=utf-8")
+        }
+    )+};
+}
+
+scripts! {
+    app_js => "app.js",
+    core_js => "core.js",
+    actions_js => "actions.js",
+    overview_js => "overview.js",
+    jobs_js => "jobs.js",
+    job_js => "job.js",
+    workers_js => "workers.js",
 }
 
 /// Its style sheet.

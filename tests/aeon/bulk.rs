@@ -272,12 +272,19 @@ async fn the_dashboard_files_are_served_without_a_token() {
     let api = ApiNode::start(|c| c.api.token = "secret".into()).await;
     let csp = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-    for (path, kind, starts) in [
-        ("/ui", "text/html; charset=utf-8", "<!doctype html>"),
-        ("/ui/", "text/html; charset=utf-8", "<!doctype html>"),
-        ("/ui/app.js", "text/javascript; charset=utf-8", ""),
-        ("/ui/app.css", "text/css; charset=utf-8", ""),
-    ] {
+    // Every file of the dashboard the server routes: the page, its scripts (app.js and
+    // the modules it imports), its style sheet.
+    let files: Vec<&str> =
+        aeon::api::routes::ROUTES.iter().map(|r| r.path).filter(|p| *p == "/ui" || p.starts_with("/ui/")).collect();
+    for expected in ["/ui", "/ui/", "/ui/app.js", "/ui/app.css"] {
+        assert!(files.contains(&expected), "{expected} is routed: {files:?}");
+    }
+    for path in files {
+        let (kind, starts) = match path.rsplit_once('.') {
+            Some((_, "js")) => ("text/javascript; charset=utf-8", ""),
+            Some((_, "css")) => ("text/css; charset=utf-8", ""),
+            _ => ("text/html; charset=utf-8", "<!doctype html>"),
+        };
         let url = format!("{}{path}", api.url());
         let (status, headers, body) = tokio::task::spawn_blocking(move || {
             let mut response = ureq::get(&url).call().expect("an answer");
@@ -298,6 +305,32 @@ async fn the_dashboard_files_are_served_without_a_token() {
         assert_eq!(header("cache-control").as_deref(), Some("no-cache"), "{path}");
     }
     api.stop().await;
+}
+
+/// The dashboard's scripts are ES modules that import each other by relative path:
+/// each file under `src/ui/assets/` is routed at `/ui/<file>`, and each module imported
+/// is one of them (a page added without its route would fail only in a browser).
+#[test]
+fn every_dashboard_script_is_routed_and_every_import_is_one_of_them() {
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui/assets");
+    let scripts: Vec<String> = std::fs::read_dir(&assets)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".js"))
+        .collect();
+    assert!(scripts.len() > 1, "{scripts:?}");
+    for name in &scripts {
+        let path = format!("/ui/{name}");
+        assert!(
+            aeon::api::routes::ROUTES.iter().any(|r| (r.method, r.path) == ("GET", path.as_str())),
+            "{path} is not routed (src/api/routes.rs, src/ui/mod.rs)"
+        );
+        let text = std::fs::read_to_string(assets.join(name)).unwrap();
+        for import in text.split(" from \"./").skip(1) {
+            let imported = &import[..import.find('"').unwrap()];
+            assert!(scripts.iter().any(|s| s == imported), "{name} imports ./{imported}, which is not a script here");
+        }
+    }
 }
 
 // --- the CLI ----------------------------------------------------------------------
