@@ -1,6 +1,6 @@
 //! Registers a handler of your own beside the built-ins, runs a node (on the embedded
 //! SQLite store unless `DATABASE_URL` or `store.url` names another),
-//! submits a few jobs and waits for their results, then drains the node.
+//! submits a few jobs and waits for their results, then shuts the node down.
 //!
 //! ```sh
 //! cargo run --example custom_handler
@@ -82,7 +82,7 @@ fn main() -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        node.drain().await;
+        node.shutdown().await;
         Ok(())
     })
 }

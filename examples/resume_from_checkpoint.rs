@@ -82,7 +82,7 @@ fn main() -> anyhow::Result<()> {
             println!("attempt {}: {} {}", run.attempt, run.execution_status, run.error.unwrap_or_default());
         }
         println!("{} {:?}", done.status, done.result);
-        node.drain().await;
+        node.shutdown().await;
         let _ = std::fs::remove_dir_all(scratch);
         Ok(())
     })

@@ -78,8 +78,7 @@ pub async fn run_with(
         }
     }
     tracing::info!(node_id = %node.node_id, "shutdown requested: draining");
-    let released = node.drain().await;
-    node.leave().await;
+    let released = node.shutdown().await;
     api.stop(true).await;
     tracing::info!(node_id = %node.node_id, released, "drained; exiting");
     Ok(())

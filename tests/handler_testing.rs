@@ -79,14 +79,14 @@ async fn node_with(gate: &Gate) -> TestNode {
 // ---- one handler alone -------------------------------------------------------------
 
 #[rstest]
-#[actix_rt::test(system = "aeon::testing::TestSystem")]
+#[actix_rt::test]
 async fn an_invoice_is_charged(gate: Gate) {
     let outcome = perform_job(&handlers(gate), "invoice", json!({ "customer": "ada", "cents": 500 })).await;
     assert_eq!(outcome, Outcome::Complete(json!({ "charged": 500, "customer": "ada" })));
 }
 
 #[rstest]
-#[actix_rt::test(system = "aeon::testing::TestSystem")]
+#[actix_rt::test]
 async fn a_large_invoice_is_retried_then_charged(gate: Gate) {
     let registry = handlers(gate);
     let payload = json!({ "customer": "ada", "cents": 200_000 });
@@ -97,14 +97,14 @@ async fn a_large_invoice_is_retried_then_charged(gate: Gate) {
 }
 
 #[rstest]
-#[actix_rt::test(system = "aeon::testing::TestSystem")]
+#[actix_rt::test]
 async fn a_bad_invoice_is_refused_naming_the_field(gate: Gate) {
     let outcome = perform_job(&handlers(gate), "invoice", json!({ "customer": "ada", "cents": -1 })).await;
     assert!(matches!(&outcome, Outcome::FailPermanently(why) if why.contains("payload.cents")), "{outcome:?}");
 }
 
 #[rstest]
-#[actix_rt::test(system = "aeon::testing::TestSystem")]
+#[actix_rt::test]
 async fn a_mail_already_sent_is_not_sent_again(gate: Gate) {
     let retry = Perform::new(&handlers(gate), "mail", json!("ada@example.com")).attempt(2).checkpoint(json!("sent"));
     assert_eq!(retry.run().await.outcome, Outcome::Complete(json!({ "to": "ada@example.com", "resent": false })));
@@ -113,7 +113,7 @@ async fn a_mail_already_sent_is_not_sent_again(gate: Gate) {
 // ---- a node in the test ------------------------------------------------------------
 
 #[rstest]
-#[actix_rt::test(system = "aeon::testing::TestSystem")]
+#[actix_rt::test]
 async fn invoices_run_and_retries_wait_for_their_backoff(gate: Gate) {
     let mut node = node_with(&gate).await;
     let small = node.submit("invoice", json!({ "customer": "ada", "cents": 500 })).await;
@@ -129,10 +129,11 @@ async fn invoices_run_and_retries_wait_for_their_backoff(gate: Gate) {
     node.assert_status(large, JobStatus::Completed).await;
     node.assert_attempts(large, 2).await;
     node.refute_enqueued("invoice", json!({ "customer": "bob" })).await;
+    node.shutdown().await;
 }
 
 #[rstest]
-#[actix_rt::test(system = "aeon::testing::TestSystem")]
+#[actix_rt::test]
 async fn a_receipt_follows_its_invoice(gate: Gate) {
     let mut node = node_with(&gate).await;
     let invoice = node.submit("invoice", json!({ "customer": "ada", "cents": 500 })).await;
@@ -151,12 +152,13 @@ async fn a_receipt_follows_its_invoice(gate: Gate) {
     let invoice_settled = position(&|e| matches!(e, Event::JobSettled { job_id } if *job_id == invoice));
     let receipt_started = position(&|e| matches!(e, Event::JobStarted { job_id, .. } if *job_id == receipt));
     assert!(invoice_settled < receipt_started, "the receipt ran after its invoice: {events:#?}");
+    node.shutdown().await;
 }
 
 // ---- faults ------------------------------------------------------------------------
 
 #[rstest]
-#[actix_rt::test(system = "aeon::testing::TestSystem")]
+#[actix_rt::test]
 async fn a_mail_whose_worker_crashes_mid_send_is_retried(gate: Gate) {
     let mut node = node_with(&gate).await;
     let mail = node.submit("mail", json!("ada@example.com")).await;
@@ -169,10 +171,11 @@ async fn a_mail_whose_worker_crashes_mid_send_is_retried(gate: Gate) {
     node.drain().await;
     node.assert_status(mail, JobStatus::Completed).await;
     node.assert_attempts(mail, 2).await;
+    node.shutdown().await;
 }
 
 #[rstest]
-#[actix_rt::test(system = "aeon::testing::TestSystem")]
+#[actix_rt::test]
 async fn a_charge_whose_write_fails_is_recorded_once(gate: Gate) {
     let faults = FaultyStore::detached();
     let mut node =
@@ -185,4 +188,5 @@ async fn a_charge_whose_write_fails_is_recorded_once(gate: Gate) {
     node.drain().await;
     let job = node.assert_status(invoice, JobStatus::Completed).await;
     assert_eq!(job.attempts, 1, "the handler ran once; its result was recorded once");
+    node.shutdown().await;
 }

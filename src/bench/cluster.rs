@@ -105,7 +105,7 @@ async fn pickup(config: &Config, options: &BenchOptions, report: &mut Report) ->
                 anyhow::ensure!(job_id == submitted[0].job_id, "jobs overtook each other");
                 samples.push(at.saturating_duration_since(committed).as_secs_f64() * 1e3);
             }
-            futures::join!(a.drain(), b.drain());
+            futures::join!(a.shutdown(), b.shutdown());
             scratch.remove().await?;
             Ok(samples)
         })
@@ -147,7 +147,7 @@ async fn throughput(config: &Config, options: &BenchOptions, report: &mut Report
                 }
                 until_completed(&mut watcher, n).await?;
                 let rate = n as f64 / begun.elapsed().as_secs_f64();
-                futures::future::join_all(running.iter().map(|node| node.drain())).await;
+                futures::future::join_all(running.iter().map(|node| node.shutdown())).await;
                 scratch.remove().await?;
                 Ok(rate)
             })
@@ -243,7 +243,7 @@ async fn failover(config: &Config, options: &BenchOptions, report: &mut Report) 
                 let (_, at) = wait.await?.ok_or_else(|| anyhow::anyhow!("handler gone"))?;
                 samples.push(at.saturating_duration_since(killed).as_secs_f64() * 1e3);
             }
-            survivor.drain().await;
+            survivor.shutdown().await;
             scratch.remove().await?;
             Ok(samples)
         })

@@ -82,7 +82,7 @@ pub async fn throughput_once(config: &Config, n: usize) -> anyhow::Result<(f64, 
         let enqueued = start.elapsed();
         until_completed(&mut watcher, n).await?;
         let total = start.elapsed();
-        node.drain().await;
+        node.shutdown().await;
         scratch.remove().await?;
         Ok((total, enqueued))
     })
@@ -168,7 +168,7 @@ pub async fn latency(config: &Config, options: &BenchOptions, report: &mut Repor
                 anyhow::ensure!(job_id == submitted[0].job_id, "jobs overtook each other");
                 samples.push(started.saturating_duration_since(committed).as_secs_f64() * 1e3);
             }
-            node.drain().await;
+            node.shutdown().await;
             scratch.remove().await?;
             Ok(samples)
         })
@@ -300,7 +300,7 @@ pub async fn memory(config: &Config, options: &BenchOptions, report: &mut Report
         }
         until_completed(&mut watcher, n).await?;
         let peak = rss_kib("VmHWM");
-        node.drain().await;
+        node.shutdown().await;
         scratch.remove().await?;
         Ok((idle, peak))
     })

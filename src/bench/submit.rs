@@ -50,7 +50,7 @@ pub async fn submit(config: &Config, options: &BenchOptions, report: &mut Report
             let one = post_from(url.clone(), 1, alone).await?;
             let many = post_from(url, CLIENTS, together).await?;
             server_handle.stop(true).await;
-            node.drain().await;
+            node.shutdown().await;
             scratch.remove().await?;
             Ok((one, many))
         })

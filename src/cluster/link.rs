@@ -71,3 +71,5 @@ impl Handler<DueAt> for ClusterLink {
         }));
     }
 }
+
+crate::actors::stops_on_shutdown!(ClusterLink);

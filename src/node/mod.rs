@@ -20,12 +20,14 @@ use uuid::Uuid;
 
 use actix::{Actor, Addr};
 
+use crate::actors::Shutdown;
+use crate::actors::context::FlushContexts;
 use crate::actors::context::{ContextActor, ContextConfig, ContextLink};
 use crate::actors::health::RescueGate;
 use crate::actors::probe::Probe;
 use crate::actors::pruner::Pruner;
 use crate::actors::store::DueAt;
-use crate::actors::store::{Enqueue, EnqueueMany, RequeueDeadLetter};
+use crate::actors::store::{Enqueue, EnqueueMany, Flush, RequeueDeadLetter};
 use crate::actors::supervisor::{
     CancelJob, CrashWorker, Drain, GetSlots, NodeActors, SlotInfo, StopCancelled, Supervisor, SupervisorConfig, Wake,
 };
@@ -42,6 +44,10 @@ use crate::store::{Enqueued, Store, StoreError, StoreResult};
 /// How long readiness waits for the store to answer: a probe must get its answer in
 /// about a second, whatever the store is doing.
 pub const READY_CHECK: Duration = Duration::from_millis(800);
+
+/// How long one step of [`Node::shutdown`] may wait on a store or vector store that
+/// does not answer.
+const SHUTDOWN_STEP: Duration = Duration::from_secs(5);
 
 /// A running node. Cheap to clone: the HTTP API holds one per server thread.
 #[derive(Clone)]
@@ -65,6 +71,10 @@ pub struct Node {
     job_types: Arc<[String]>,
     /// The gauges `/metrics` shows, refreshed off the request path.
     gauges: Arc<GaugeCache>,
+    /// Takes AUTO snapshots (`[snapshots]`), when they are on.
+    auto_snapshots: Option<Addr<crate::snapshot::AutoSnapshots>>,
+    /// Set once [`Node::shutdown`] began: a second call does nothing.
+    shut_down: Arc<AtomicBool>,
 }
 
 /// Why a submission was refused.
@@ -171,7 +181,7 @@ impl Node {
             mailbox = cluster.status().backend(),
             "node started"
         );
-        let node = Node {
+        let mut node = Node {
             actors,
             pruner,
             node_id,
@@ -184,6 +194,8 @@ impl Node {
             draining,
             job_types,
             gauges: Arc::default(),
+            auto_snapshots: None,
+            shut_down: Arc::default(),
         };
         node.cluster.start();
         actix_rt::spawn(
@@ -209,7 +221,8 @@ impl Node {
             // Ticks each second (or each interval, if shorter); the node's clock decides.
             let interval = Duration::from_secs(node.config.snapshots.auto_interval_s);
             let every = Some(interval.min(Duration::from_secs(1)));
-            crate::snapshot::AutoSnapshots::new(node.snapshot_subject(), node.config.snapshots, every).start();
+            let auto = crate::snapshot::AutoSnapshots::new(node.snapshot_subject(), node.config.snapshots, every);
+            node.auto_snapshots = Some(auto.start());
         }
         Ok(node)
     }
@@ -504,6 +517,45 @@ impl Node {
         self.draining.store(true, Ordering::Relaxed);
         let grace = Duration::from_millis(self.config.node.drain_grace_ms);
         self.actors.supervisor.send(Drain { grace }).await.unwrap_or(0)
+    }
+
+    /// Shuts the node down in order, within `node.drain_grace_ms`: see
+    /// [`Node::shutdown_within`].
+    pub async fn shutdown(&self) -> usize {
+        self.shutdown_within(Duration::from_millis(self.config.node.drain_grace_ms)).await
+    }
+
+    /// Shuts the node down in order: drains (running jobs may finish within `grace`,
+    /// the rest are released), leaves the cluster (its `nodes` row `STOPPED`), stops
+    /// the actors once their last writes are recorded, then closes the store's pools.
+    /// Afterwards the actix System may end at once: no actor holds a connection. A
+    /// second call does nothing. Answers how many runs the drain released.
+    pub async fn shutdown_within(&self, grace: Duration) -> usize {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return 0;
+        }
+        self.draining.store(true, Ordering::Relaxed);
+        let released = self.actors.supervisor.send(Drain { grace }).await.unwrap_or(0);
+        self.leave().await;
+        if let Some(auto) = &self.auto_snapshots {
+            let _ = auto.send(Shutdown).await;
+        }
+        let _ = self.pruner.send(Shutdown).await;
+        let _ = self.link.send(Shutdown).await;
+        let _ = self.actors.supervisor.send(Shutdown).await;
+        // Contexts go to the vector store (the embedded one through the StoreActor),
+        // then the StoreActor writes what its batches still hold and stops.
+        let _ = tokio::time::timeout(SHUTDOWN_STEP, self.contexts.addr.send(FlushContexts)).await;
+        let _ = self.contexts.addr.send(Shutdown).await;
+        let _ = tokio::time::timeout(SHUTDOWN_STEP, self.actors.store.send(Flush)).await;
+        let _ = self.actors.store.send(Shutdown).await;
+        match tokio::time::timeout(SHUTDOWN_STEP, self.store.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "closing the store failed"),
+            Err(_) => tracing::warn!("a store connection was still in use after {SHUTDOWN_STEP:?}; not waiting longer"),
+        }
+        tracing::info!(node_id = %self.node_id, released, "node shut down");
+        released
     }
 
     /// Resolves if another process takes this node id over (see

@@ -96,6 +96,8 @@ impl Handler<AutoTick> for AutoSnapshots {
     }
 }
 
+crate::actors::stops_on_shutdown!(AutoSnapshots);
+
 /// Deletes this node's AUTO snapshots beyond the newest `keep_last`, keeping every
 /// snapshot a remaining one's chain needs. Answers how many went.
 pub async fn prune(node: &Subject, keep_last: u32) -> Result<u64, SnapshotError> {

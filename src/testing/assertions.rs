@@ -38,6 +38,7 @@ impl TestNode {
     /// node.submit("email", json!({ "to": "ada@example.com", "subject": "hi" })).await;
     /// node.assert_enqueued("email", json!({ "to": "ada@example.com" })).await;
     /// node.refute_enqueued("email", json!({ "to": "bob@example.com" })).await;
+    /// node.shutdown().await;
     /// # });
     /// ```
     pub async fn assert_enqueued(&self, job_type: &str, matcher: impl PayloadMatcher) -> Job {

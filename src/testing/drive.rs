@@ -58,6 +58,7 @@ impl TestNode {
     /// let drained = node.drain().await;
     /// assert_eq!(drained.succeeded(), 1);
     /// node.assert_status(job_id, JobStatus::Completed).await;
+    /// node.shutdown().await;
     /// # });
     /// ```
     pub async fn drain(&mut self) -> Drained {

@@ -56,6 +56,7 @@ impl TestNode {
     /// let mut node = TestNode::start(Registry::with_builtins()).await;
     /// let job_id = node.submit("echo", serde_json::json!("hi")).await;
     /// node.expect_event("the echo job settling", |e| matches!(e, Event::JobSettled { job_id: j } if *j == job_id)).await;
+    /// node.shutdown().await;
     /// # });
     /// ```
     pub async fn expect_event(&mut self, what: &str, wanted: impl Fn(&Event) -> bool) -> Event {

@@ -24,6 +24,7 @@
 //! node.drain().await;
 //! let job = node.assert_status(job_id, JobStatus::Completed).await;
 //! assert_eq!(job.attempts, 1, "one attempt, recorded once");
+//! node.shutdown().await;
 //! # });
 //! ```
 
@@ -260,6 +261,7 @@ passthrough! {
     Store {
         Migrate => fn migrate(&self) -> ();
         Ping => fn ping(&self) -> ();
+        Close => fn close(&self) -> ();
     }
     Queue {
         Enqueue => fn enqueue(&self, jobs: Vec<NewJob>, now: DateTime<Utc>) -> Vec<Enqueued>, about jobs.iter().map(|j| j.job_id);

@@ -29,6 +29,7 @@ use tokio::sync::{Notify, Semaphore};
 /// gate.arrived(1).await; // the run waits at the gate: act on it here
 /// gate.open(1);
 /// assert_eq!(node.drain().await.succeeded(), 1);
+/// node.shutdown().await;
 /// # Ok::<(), aeon::job::ValidationError>(())
 /// # }).unwrap();
 /// ```

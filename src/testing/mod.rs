@@ -53,6 +53,7 @@
 //! node.drain().await;
 //! node.assert_status(job_id, JobStatus::Completed).await;
 //! node.assert_attempts(job_id, 2).await;
+//! node.shutdown().await; // stops the actors and closes the store: every test ends so
 //! # Ok::<(), aeon::job::ValidationError>(())
 //! # }).unwrap();
 //! ```
@@ -66,19 +67,22 @@
 //! fn registry() -> Registry { my_app::handlers() }
 //!
 //! #[rstest::rstest]
-//! #[actix_rt::test(system = "aeon::testing::TestSystem")]
+//! #[actix_rt::test]
 //! async fn sends_the_welcome_mail(registry: Registry) {
 //!     let mut node = TestNode::start(registry).await;
 //!     // …
+//!     node.shutdown().await;
 //! }
 //! ```
 //!
 //! An async fixture (`#[fixture] async fn node() -> TestNode`, used as
 //! `#[future] node: TestNode` and `node.await`) works too. `tests/handler_testing.rs`
 //! is an example test file to copy. The node's actors are actix actors: run tests
-//! with `#[actix_rt::test(system = "aeon::testing::TestSystem")]` (or inside an
-//! `actix_rt::System`). The TestSystem keeps a test from aborting when it ends while
-//! the node holds a database connection (see [`TestSystem`]).
+//! with `#[actix_rt::test]` (or inside an `actix_rt::System`), and end each with
+//! [`TestNode::shutdown`], which stops the actors and closes the store, so the test's
+//! System ends with no database connection in use. A test that fails before its
+//! shutdown (or forgets it) still cannot abort the others: the node's [`Teardown`]
+//! guard sees to that, and a forgotten shutdown fails the test saying so.
 
 mod assertions;
 mod db;
@@ -90,7 +94,7 @@ mod gate;
 mod matcher;
 mod node;
 mod perform;
-mod system;
+mod teardown;
 
 pub use db::TestDatabase;
 pub use drive::Drained;
@@ -100,4 +104,4 @@ pub use gate::Gate;
 pub use matcher::{AnyPayload, Exactly, PayloadMatcher, Where};
 pub use node::{EXACT_BACKOFF, PATIENCE, TestNode, TestNodeBuilder};
 pub use perform::{Perform, Performed, perform_job};
-pub use system::{TestRunner, TestSystem};
+pub use teardown::Teardown;

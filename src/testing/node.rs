@@ -9,10 +9,12 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
+use super::Teardown;
 use super::db::{Scratch, TestDatabase};
+use crate::actors::Shutdown;
 use crate::actors::health::HealthConfig;
 use crate::actors::probe::{Event, Probe};
-use crate::actors::store::{EnqueueMany, StoreActorConfig};
+use crate::actors::store::{EnqueueMany, Flush, StoreActorConfig};
 use crate::actors::supervisor::{GetSlots, NodeActors, RestartPolicy, SlotInfo, Supervisor, SupervisorConfig, Wake};
 use crate::clock::{Clock, ManualClock};
 use crate::handler::Registry;
@@ -47,6 +49,8 @@ pub struct TestNode {
     /// than that finds a node that was stopped, and excuses its workers' silence).
     pub(super) step: Duration,
     pub(super) patience: Duration,
+    /// Guards the test's end until [`TestNode::shutdown`] (see [`Teardown`]).
+    teardown: Option<Teardown>,
     /// The test database, removed after the actors' last use of it by the test.
     _scratch: Option<Scratch>,
 }
@@ -68,6 +72,25 @@ pub struct TestNodeBuilder {
 }
 
 impl TestNode {
+    /// The test's last step: stops the actors (the Supervisor, its workers and
+    /// HealthMonitor, then the StoreActor once its batches are written) and closes the
+    /// store, so that the test's System can end with no connection in use. Runs still
+    /// in progress are not waited for: their claims die with the test's database.
+    pub async fn shutdown(mut self) {
+        let step = Duration::from_secs(5);
+        let _ = self.actors.supervisor.send(Shutdown).await;
+        let _ = tokio::time::timeout(step, self.actors.store.send(Flush)).await;
+        let _ = self.actors.store.send(Shutdown).await;
+        match tokio::time::timeout(step, self.store.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("closing the test node's store failed: {e}"),
+            Err(_) => panic!("a connection of the test node's store was still in use after {step:?}"),
+        }
+        if let Some(teardown) = self.teardown.take() {
+            teardown.disarm();
+        }
+    }
+
     /// A node running `registry`'s handlers on a fresh SQLite file, with the defaults
     /// of [`TestNode::builder`].
     pub async fn start(registry: Registry) -> TestNode {
@@ -298,6 +321,7 @@ impl TestNodeBuilder {
             limits: self.limits,
             step,
             patience: self.patience,
+            teardown: Some(Teardown::arm()),
             _scratch: scratch,
         }
     }

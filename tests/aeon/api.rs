@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::common::actors::expect_event;
 use crate::common::api::ApiNode;
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn jobs_are_submitted_run_shown_listed_and_cancelled() {
     let api = ApiNode::start(|_| {}).await;
     let (status, submitted) = api.post("/v1/jobs", r#"{"type":"echo","payload":{"hello":"api"}}"#).await;
@@ -81,7 +81,7 @@ async fn jobs_are_submitted_run_shown_listed_and_cancelled() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn bad_input_gets_a_clear_4xx_writes_nothing_and_the_node_stays_ready() {
     let api = ApiNode::start(|_| {}).await;
     let deep = format!(r#"{{"type":"noop","payload":{}{}}}"#, "[".repeat(5_000), "]".repeat(5_000));
@@ -123,7 +123,7 @@ async fn bad_input_gets_a_clear_4xx_writes_nothing_and_the_node_stays_ready() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_token_guards_v1_and_leaves_the_probes_open() {
     let api = ApiNode::start(|c| c.api.token = "s3cret-token-value".into()).await;
     assert_eq!(api.call("GET", "/v1/stats", None, None).await.0, 401);
@@ -140,7 +140,7 @@ async fn a_token_guards_v1_and_leaves_the_probes_open() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn the_crash_endpoint_is_refused_unless_experiments_allow_it() {
     let api = ApiNode::start(|_| {}).await;
     let worker = api.node.actors.supervisor.send(aeon::actors::supervisor::GetSlots).await.unwrap()[0].worker_id;
@@ -178,7 +178,7 @@ async fn the_crash_endpoint_is_refused_unless_experiments_allow_it() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn workers_dead_letters_stats_metrics_and_readiness() {
     let api = ApiNode::start(|_| {}).await;
     let (_, doomed) = api.post("/v1/jobs", r#"{"type":"fail","payload":{"times":5},"max_retries":0}"#).await;
@@ -253,7 +253,7 @@ async fn workers_dead_letters_stats_metrics_and_readiness() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn the_openapi_document_is_served_committed_and_covers_every_route() {
     let api = ApiNode::start(|_| {}).await;
     let (status, served) = api.get("/openapi.json").await;
@@ -281,7 +281,7 @@ async fn the_openapi_document_is_served_committed_and_covers_every_route() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn workflows_run_as_dags_with_fan_in_over_the_api_and_the_cli() {
     let api = ApiNode::start(|_| {}).await;
     let body = json!({"jobs": [

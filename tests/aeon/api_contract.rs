@@ -50,7 +50,7 @@ fn python_check(module: &str, script: &str, arg: &str) -> Option<std::process::O
     Some(std::process::Command::new("python3").args(["-c", script, arg]).output().expect("run python3"))
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn payload_numbers_are_stored_exactly_or_refused_naming_the_field() {
     let api = ApiNode::start(|_| {}).await;
     // Numbers no u64, i64 or f64 holds exactly: refused by path, nothing written.
@@ -129,7 +129,7 @@ async fn payload_numbers_round_trip_exactly_in_the_store(db: TestDb) {
 
 on_every_backend!(payload_numbers_round_trip_exactly_in_the_store,);
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn the_openapi_document_is_valid_and_declares_what_the_server_enforces() {
     let doc: Value = serde_json::from_str(&aeon::api::openapi::document()).unwrap();
     let script =
@@ -222,7 +222,7 @@ async fn the_openapi_document_is_valid_and_declares_what_the_server_enforces() {
 
 /// An error answer quotes at most a bounded part of what was sent, however large, and
 /// a body nested deeper than the parser's limit is malformed (400), not invalid (422).
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn error_answers_are_bounded_and_too_deep_a_body_is_malformed() {
     let api = ApiNode::start(|_| {}).await;
     let huge = "x".repeat(3_000_000);
@@ -286,7 +286,7 @@ fn the_document_describes_exactly_the_routes_the_server_registers() {
     assert!(extra.is_empty(), "routed but not documented (nor undocumented on purpose): {extra:?}");
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn methods_a_path_does_not_allow_answer_405_with_allow() {
     let api = ApiNode::start(|_| {}).await;
     let id = uuid::Uuid::new_v4().to_string();
@@ -333,7 +333,7 @@ async fn methods_a_path_does_not_allow_answer_405_with_allow() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn jobs_of_a_type_no_live_worker_handles_are_pointed_out() {
     let api = ApiNode::start(|_| {}).await;
     let (status, answer) = api.post("/v1/jobs", r#"{"type":"nobody.runs-this"}"#).await;
@@ -403,7 +403,7 @@ fn only_live_workers_count_as_handling_a_type() {
     assert_eq!(types, ["c", "d", "e"]);
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn metrics_are_openmetrics_text_with_every_family() {
     let api = ApiNode::start(|_| {}).await;
     let (_, done) = api.post("/v1/jobs", r#"{"type":"noop"}"#).await;

@@ -125,7 +125,7 @@ postgres_only!(
     the_cluster_scenario_runs_and_writes_its_own_section,
 );
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn on_the_embedded_default_the_bench_runs_on_sqlite_and_skips_the_postgres_ceiling() {
     let dir = scratch_dir();
     let (results, _) =

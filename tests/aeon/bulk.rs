@@ -150,7 +150,7 @@ async fn dead_letters(api: &ApiNode, job_type: &str, n: usize) -> Vec<String> {
     ids
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_bulk_requeue_previews_then_changes_the_filtered_dead_letters_in_batches() {
     let api = ApiNode::start(|_| {}).await;
     dead_letters(&api, "fail", 3).await;
@@ -171,7 +171,7 @@ async fn a_bulk_requeue_previews_then_changes_the_filtered_dead_letters_in_batch
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_bad_bulk_request_is_refused_naming_the_field_and_changes_nothing() {
     let api = ApiNode::start(|_| {}).await;
     dead_letters(&api, "fail", 2).await;
@@ -199,7 +199,7 @@ async fn a_bad_bulk_request_is_refused_naming_the_field_and_changes_nothing() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn the_job_listing_filters_by_type_time_and_search_and_refuses_a_bad_filter() {
     let api = ApiNode::start(|_| {}).await;
     let batch = json!({"jobs": [
@@ -240,7 +240,7 @@ async fn the_job_listing_filters_by_type_time_and_search_and_refuses_a_bad_filte
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_read_only_token_reads_everything_and_writes_nothing() {
     let api = ApiNode::start(|c| {
         c.api.token = "writer-secret".into();
@@ -267,7 +267,7 @@ async fn a_read_only_token_reads_everything_and_writes_nothing() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn the_dashboard_files_are_served_without_a_token() {
     let api = ApiNode::start(|c| c.api.token = "secret".into()).await;
     let csp = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
@@ -344,7 +344,7 @@ async fn aeon(url: &str, args: &[&str]) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn the_cli_requeues_and_cancels_in_bulk_after_a_preview() {
     let api = ApiNode::start(|_| {}).await;
     let url = api.url();

@@ -27,7 +27,7 @@ async fn aeon(url: &str, token: Option<&str>, args: &[&str]) -> Ran {
     }
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn the_cli_drives_a_node_with_tables_json_and_exit_codes() {
     let api = ApiNode::start(|_| {}).await;
     let url = api.url();

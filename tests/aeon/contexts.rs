@@ -158,7 +158,7 @@ async fn a_retry_after_a_worker_panic_resumes_from_the_checkpoint(db: TestDb) {
 
 // --- Qdrant unreachable ---------------------------------------------------------------
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn an_unreachable_qdrant_degrades_the_node_but_never_its_jobs() {
     let url = closed_port_url();
     let mut api = ApiNode::start(|c| {
@@ -223,7 +223,7 @@ async fn submit_failing(api: &ApiNode, message: &str) -> Uuid {
     id_of(&answer)
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn similar_failures_come_best_first_through_the_api_and_the_cli() {
     let mut api = ApiNode::start(|_| {}).await;
     let asked = submit_failing(&api, "smtp: connection refused by mx1 after 300 ms").await;
@@ -356,7 +356,7 @@ fn context_point(attempt: i32) -> ContextPoint {
     ContextPoint { vector: aeon::vector::embed("echo", "FAILED", Some("x")), context }
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn failed_writes_are_retried_in_order_and_the_store_recovers() {
     let flaky = Arc::new(Flaky { failures: 3, ..Flaky::default() });
     let (probe, mut events) = Probe::channel();

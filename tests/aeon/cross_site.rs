@@ -52,7 +52,7 @@ fn refusal(answer: &(u16, Value)) -> (u16, &str, &str) {
     (answer.0, error["code"].as_str().unwrap_or(""), error["field"].as_str().unwrap_or(""))
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn form_and_text_bodies_are_415_naming_content_type_and_write_nothing() {
     let api = ApiNode::start(|_| {}).await;
     let json = r#"{"type":"noop"}"#;
@@ -75,7 +75,7 @@ async fn form_and_text_bodies_are_415_naming_content_type_and_write_nothing() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn writes_from_another_site_are_403_and_change_nothing() {
     let api = ApiNode::start(|_| {}).await;
     let job = waiting_job(&api).await;
@@ -115,7 +115,7 @@ async fn writes_from_another_site_are_403_and_change_nothing() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_rebound_host_is_421_on_a_loopback_bind_and_reaches_nothing() {
     let api = ApiNode::start(|_| {}).await;
     let job = waiting_job(&api).await;
@@ -137,7 +137,7 @@ async fn a_rebound_host_is_421_on_a_loopback_bind_and_reaches_nothing() {
     api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn allowed_hosts_and_origins_let_a_proxy_and_another_dashboard_in() {
     let api = ApiNode::start(|c| {
         c.api.allowed_hosts = vec!["aeon.internal".into()];

@@ -71,7 +71,7 @@ async fn until_status(api: &ApiNode, token: &str, ids: &[String], status: &str) 
     not(aeon_browser_tests),
     ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
 )]
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn every_page_works_in_a_browser_and_a_filtered_bulk_requeue_completes_the_dead_letters() {
     let broken = Arc::new(AtomicBool::new(true));
     let api = ApiNode::start_with(
@@ -230,7 +230,7 @@ async fn every_page_works_in_a_browser_and_a_filtered_bulk_requeue_completes_the
     not(aeon_browser_tests),
     ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
 )]
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_read_only_token_sees_no_button_and_its_direct_write_is_refused() {
     let api = ApiNode::start(|c| {
         c.api.token = WRITE_TOKEN.into();
@@ -282,7 +282,7 @@ async fn a_read_only_token_sees_no_button_and_its_direct_write_is_refused() {
     not(aeon_browser_tests),
     ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"
 )]
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_page_of_another_site_cannot_write_through_the_browser_and_the_dashboard_can() {
     let api = ApiNode::start(|_| {}).await; // the default: loopback, no token
     let (_, job) = api.post("/v1/jobs", r#"{"type":"noop","run_at":"2999-01-01T00:00:00Z"}"#).await;

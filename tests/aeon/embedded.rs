@@ -118,7 +118,7 @@ fn with_no_configuration_a_node_runs_on_a_sqlite_file_and_a_cli_job_completes() 
     assert!(node.wait().unwrap().success(), "SIGTERM drains and exits 0");
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_second_store_on_one_sqlite_file_is_refused_until_the_first_lets_go() {
     let folder = Folder::new();
     let url = format!("sqlite://{}", folder.0.join("one.db").display());
@@ -133,7 +133,7 @@ async fn a_second_store_on_one_sqlite_file_is_refused_until_the_first_lets_go() 
 
 /// Another name for the same file (a symlink, to the file or to its folder) takes the
 /// same lock.
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_symlink_to_a_locked_sqlite_file_is_refused_too() {
     let folder = Folder::new();
     let real = folder.0.join("real");

@@ -13,7 +13,7 @@ use crate::common::api::ApiNode;
 /// test's end waits for the blocked thread: keep it short).
 const BLOCKED_MS: u64 = 6_000;
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_handler_that_never_yields_costs_only_its_slot_and_its_timeout_fires() {
     let api = ApiNode::start(|c| c.workers.count = 2).await;
     let started = Instant::now();
@@ -45,4 +45,5 @@ async fn a_handler_that_never_yields_costs_only_its_slot_and_its_timeout_fires()
     // may score unhealthy for it, but it heartbeats).
     assert!(beats.iter().all(|s| ["ACTIVE", "UNHEALTHY"].contains(s)), "every worker still heartbeats: {workers}");
     assert!(started.elapsed() < Duration::from_millis(BLOCKED_MS), "all of it while the handler was blocked");
+    api.stop().await;
 }

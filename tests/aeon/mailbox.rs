@@ -38,12 +38,12 @@ macro_rules! on_every_mailbox {
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
-                #[actix_rt::test(system = "crate::common::TestSystem")]
+                #[actix_rt::test]
                 async fn memory() {
                     super::$name(super::Kind::Memory).await
                 }
 
-                #[actix_rt::test(system = "crate::common::TestSystem")]
+                #[actix_rt::test]
                 async fn redis() {
                     super::$name(super::Kind::Redis).await
                 }
@@ -232,7 +232,7 @@ async fn the_redis_mailbox_logs_in_as_an_acl_user() {
 /// Aeon owns its stream keys: one found holding another type (someone `SET` it) is
 /// deleted and created again by its node's next read, and works as before; meanwhile
 /// a post to it is refused for that node alone, the others' entries posted.
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_stream_key_written_over_with_another_type_is_recreated_by_the_next_read() {
     let redis = TestRedis::start(None).await;
     let m = RedisMailbox::open(&redis.url(), "aeon", 1_000).unwrap();

@@ -284,7 +284,60 @@ async fn sigterm_drains_releasing_what_outlives_the_grace_period(mut db: TestDb)
     assert_eq!(db.count("SELECT COUNT(*) FROM workers WHERE status = 'STOPPED'").await, 2);
 }
 
+/// `Node::shutdown`, in order: a run that outlives the grace is released (its job
+/// `PENDING` again, written before the store closes), the node leaves the cluster
+/// (`STOPPED`), every actor stops, and the store's pools close; a second call does
+/// nothing.
+async fn shutdown_releases_what_outlives_the_grace_stops_the_actors_and_closes_the_store(db: TestDb) {
+    let started = Arc::new(tokio::sync::Notify::new());
+    let mut registry = Registry::new();
+    let told = started.clone();
+    registry
+        .register_fn("forever", move |_: aeon::handler::JobContext, _: serde_json::Value| {
+            let told = told.clone();
+            async move {
+                told.notify_one();
+                std::future::pending::<aeon::handler::Outcome>().await
+            }
+        })
+        .unwrap();
+    let mut config = Config::default();
+    config.workers.count = 1;
+    config.node.poll_ms = 50;
+    let store = db.store(config.retry).shared();
+    let node = Node::start_with_store(config, store, registry, Arc::new(SystemClock), Probe::none()).await.unwrap();
+    let job_id = node.submit(vec![JobRequest::new("forever", json!({}))]).await.unwrap()[0].job_id;
+    tokio::time::timeout(Duration::from_secs(10), started.notified()).await.expect("the handler starts");
+
+    assert_eq!(node.shutdown_within(Duration::from_millis(50)).await, 1, "the run outlived the grace");
+    assert!(!node.actors.supervisor.connected(), "the Supervisor stopped");
+    assert!(!node.actors.store.connected(), "the StoreActor stopped");
+    assert!(!node.actors.health.connected(), "the HealthMonitor stopped");
+    assert!(!node.pruner.connected(), "the Pruner stopped");
+    assert!(!node.contexts.addr.connected(), "the ContextActor stopped");
+    assert!(node.store().ping().await.is_err(), "the store's pools are closed");
+    assert_eq!(node.shutdown().await, 0, "a second shutdown does nothing");
+
+    // What the shutdown wrote, read on a connection of the test's own (the node closed
+    // the pools it shared with the test's stores).
+    let job = format!("SELECT status FROM jobs WHERE job_id = '{job_id}'");
+    let read = |sql: String| async {
+        match db.backend {
+            crate::common::Backend::Sqlite => {
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).fetch_one(db.sqlite()).await.unwrap()
+            }
+            crate::common::Backend::Postgres => {
+                let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url()).await.unwrap();
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).fetch_one(&mut c).await.unwrap()
+            }
+        }
+    };
+    assert_eq!(read(job).await, "PENDING", "released before the store closed");
+    assert_eq!(read("SELECT status FROM nodes".into()).await, "STOPPED", "the node left the cluster");
+}
+
 on_every_backend!(
+    shutdown_releases_what_outlives_the_grace_stops_the_actors_and_closes_the_store,
     five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_lettered,
     a_node_killed_with_sigkill_leaves_nothing_behind_once_another_node_runs,
     sigterm_drains_releasing_what_outlives_the_grace_period,

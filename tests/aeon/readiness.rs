@@ -53,6 +53,7 @@ async fn a_locked_jobs_table_makes_the_node_unready_until_it_is_released(db: Tes
         assert!(started.elapsed() < Duration::from_secs(20), "the node did not become ready again");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    api.stop().await;
 }
 
 on_every_backend!(a_locked_jobs_table_makes_the_node_unready_until_it_is_released);

@@ -21,12 +21,12 @@ macro_rules! on_every_mailbox {
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
-                #[actix_rt::test(system = "crate::common::TestSystem")]
+                #[actix_rt::test]
                 async fn memory() {
                     super::$name(crate::mailbox::Kind::Memory).await
                 }
 
-                #[actix_rt::test(system = "crate::common::TestSystem")]
+                #[actix_rt::test]
                 async fn redis() {
                     super::$name(crate::mailbox::Kind::Redis).await
                 }

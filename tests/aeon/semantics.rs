@@ -18,7 +18,7 @@ async fn submit(api: &ApiNode, body: Value) -> String {
     job["job_id"].as_str().unwrap().to_string()
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn cancelling_a_running_job_through_the_api_stops_its_handler() {
     let mut api = ApiNode::start(|_| {}).await;
     let id = submit(&api, json!({"type": "sleep", "payload": {"ms": 600_000}})).await;
@@ -35,9 +35,10 @@ async fn cancelling_a_running_job_through_the_api_stops_its_handler() {
     let (_, job) = api.get(&format!("/v1/jobs/{id}")).await;
     assert_eq!(job["executions"][0]["execution_status"], "CANCELLED", "{job}");
     assert!(api.node.slots().await.iter().all(|s| s.load == 0), "its slot is free: the handler was stopped");
+    api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_job_that_ends_inside_the_drain_grace_completes_and_its_result_is_written_before_drain_returns() {
     // Results wait up to a second in their batch: the drain must wait for the write.
     let mut api = ApiNode::start(|c| {
@@ -51,9 +52,10 @@ async fn a_job_that_ends_inside_the_drain_grace_completes_and_its_result_is_writ
     assert_eq!(released, 0, "nothing had to be given back");
     let job = api.node.store().get_job(id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(job.status.as_str(), "COMPLETED", "finished inside the grace, written before drain returned");
+    api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_snoozed_job_goes_back_without_spending_an_attempt_and_runs_again() {
     let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut registry = Registry::with_builtins();
@@ -79,9 +81,10 @@ async fn a_snoozed_job_goes_back_without_spending_an_attempt_and_runs_again() {
     assert_eq!(executions[0]["execution_status"], "CANCELLED", "the snoozed run: {done}");
     assert_eq!(done["attempts"], 1, "the snooze did not count, even with max_retries 0: {done}");
     assert_eq!(done["result"], json!({"attempt": 1}));
+    api.stop().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_payload_that_does_not_fit_its_handler_fails_for_good_naming_the_field() {
     let api = ApiNode::start(|_| {}).await;
     let id = submit(&api, json!({"type": "sleep", "payload": {"ms": "soon"}, "max_retries": 5})).await;
@@ -90,4 +93,5 @@ async fn a_payload_that_does_not_fit_its_handler_fails_for_good_naming_the_field
     assert_eq!(done["executions"].as_array().unwrap().len(), 1, "{done}");
     let error = done["error"].as_str().unwrap();
     assert!(error.contains("ms"), "the error names the field: {done}");
+    api.stop().await;
 }

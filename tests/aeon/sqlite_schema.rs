@@ -11,7 +11,7 @@ use sqlx::{Executor, Row};
 
 use crate::common::{Backend, TestDb};
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn sqlite_has_the_columns_and_nullability_of_the_postgres_schema() {
     let db = TestDb::new(Backend::Sqlite).await;
     let tables: BTreeSet<&str> = EXPECTED_COLUMNS.iter().map(|c| c.0).collect();
@@ -38,7 +38,7 @@ async fn sqlite_has_the_columns_and_nullability_of_the_postgres_schema() {
     assert!(unexpected.is_empty(), "SQLite columns the Postgres schema does not have: {unexpected:?}");
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn sqlite_check_constraints_allow_exactly_the_status_values_of_the_code() {
     let db = TestDb::new(Backend::Sqlite).await;
     for (table, column, values) in expected_status_values() {
@@ -60,7 +60,7 @@ async fn sqlite_check_constraints_allow_exactly_the_status_values_of_the_code() 
     }
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn every_sqlite_statement_prepares_against_the_live_schema() {
     let db = TestDb::new(Backend::Sqlite).await;
     let mut conn = db.sqlite().acquire().await.unwrap();

@@ -18,7 +18,7 @@ use crate::common::{Backend, TestDb, exact_backoff, shared};
 
 /// A vector store for one case, and what cleans it up.
 pub enum TestVectors {
-    Embedded(#[allow(dead_code)] TestDb, EmbeddedVectorStore),
+    Embedded(TestDb, EmbeddedVectorStore),
     Qdrant(aeon::vector::QdrantVectorStore),
 }
 
@@ -53,9 +53,12 @@ impl TestVectors {
         }
     }
 
+    /// Drops a Qdrant case's collection; closes an embedded case's database (its
+    /// StoreActor then holds no connection when the test's System ends).
     pub async fn cleanup(self) {
-        if let TestVectors::Qdrant(v) = self {
-            v.drop_collection().await.expect("drop the test collection");
+        match self {
+            TestVectors::Qdrant(v) => v.drop_collection().await.expect("drop the test collection"),
+            TestVectors::Embedded(db, _) => db.store(exact_backoff()).close().await.expect("close the database"),
         }
     }
 }
@@ -75,12 +78,12 @@ macro_rules! on_every_vector_store {
                     vectors.cleanup().await;
                 }
 
-                #[actix_rt::test(system = "crate::common::TestSystem")]
+                #[actix_rt::test]
                 async fn embedded_sqlite() {
                     run(TestVectors::embedded(Backend::Sqlite).await).await
                 }
 
-                #[actix_rt::test(system = "crate::common::TestSystem")]
+                #[actix_rt::test]
                 #[cfg_attr(
                     not(aeon_postgres_tests),
                     ignore = "Postgres case: AEON_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test"
@@ -89,7 +92,7 @@ macro_rules! on_every_vector_store {
                     run(TestVectors::embedded(Backend::Postgres).await).await
                 }
 
-                #[actix_rt::test(system = "crate::common::TestSystem")]
+                #[actix_rt::test]
                 #[cfg_attr(
                     not(aeon_qdrant_tests),
                     ignore = "Qdrant case: AEON_TEST_QDRANT_URL=http://127.0.0.1:6334 cargo test"

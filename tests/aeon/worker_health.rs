@@ -86,6 +86,7 @@ async fn a_node_paused_past_dead_after_kills_none_of_its_own_workers(db: TestDb)
         node.assert_status(job_id, JobStatus::Completed).await;
         node.assert_attempts(job_id, 1).await;
     }
+    node.shutdown().await;
 }
 
 async fn a_worker_hung_before_a_pause_still_dies_dead_after_of_running_time_later(db: TestDb) {
@@ -114,6 +115,7 @@ async fn a_worker_hung_before_a_pause_still_dies_dead_after_of_running_time_late
     node.drain().await;
     node.assert_status(job_id, JobStatus::Completed).await;
     node.assert_attempts(job_id, 2).await;
+    node.shutdown().await;
 }
 
 async fn a_worker_whose_handlers_return_failures_stays_healthy(db: TestDb) {
@@ -130,6 +132,7 @@ async fn a_worker_whose_handlers_return_failures_stays_healthy(db: TestDb) {
     for w in workers(&node).await {
         assert_eq!((w.status.as_str(), w.health_score, w.health_reason), ("ACTIVE", 1.0, None), "{}", w.worker_id);
     }
+    node.shutdown().await;
 }
 
 async fn a_worker_whose_runs_panic_or_time_out_is_unhealthy_and_says_why(db: TestDb) {
@@ -155,6 +158,7 @@ async fn a_worker_whose_runs_panic_or_time_out_is_unhealthy_and_says_why(db: Tes
     assert_eq!(w.health_reason.as_deref(), Some("5 of its last 5 runs crashed or timed out"));
     let row = node.store().list_workers().await.unwrap().pop().unwrap();
     assert_eq!(row.status, WorkerStatus::Unhealthy);
+    node.shutdown().await;
 }
 
 on_every_backend!(

@@ -10,7 +10,7 @@ use super::Supervisor;
 use super::messages::*;
 use crate::actors::health::Verdicts;
 use crate::actors::probe::Event;
-use crate::actors::worker::{self, Crash, ReleaseAll, ReleaseQueued};
+use crate::actors::worker::{self, Crash, ReleaseAll, ReleaseQueued, Terminate};
 use crate::store::{StoreError, StoreResult, WorkerStatus};
 
 impl Handler<SlotsFreed> for Supervisor {
@@ -277,5 +277,21 @@ impl Handler<GetSlots> for Supervisor {
                 failure_count: s.restarts.failure_count(),
             })
             .collect()
+    }
+}
+
+impl Handler<crate::actors::Shutdown> for Supervisor {
+    type Result = ();
+
+    /// Stops the workers and the HealthMonitor for good, then itself (the StoreActor is
+    /// the node's to stop, after its last writes). Nothing is restarted after this.
+    fn handle(&mut self, _: crate::actors::Shutdown, ctx: &mut Self::Context) {
+        self.draining = true;
+        self.shut_down = true;
+        for slot in &self.slots {
+            slot.addr.do_send(Terminate);
+        }
+        self.health.do_send(crate::actors::health::Stop);
+        ctx.stop();
     }
 }

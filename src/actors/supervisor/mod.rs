@@ -158,6 +158,8 @@ pub struct Supervisor {
     clock: SharedClock,
     probe: Probe,
     draining: bool,
+    /// Set by [`crate::actors::Shutdown`]: nothing is restarted any more.
+    shut_down: bool,
     /// Whether a claim may find work; cleared when a claim comes back short.
     more_work: bool,
     /// A claim is on its way: one at a time, for every worker with room.
@@ -226,6 +228,7 @@ impl Supervisor {
                 clock,
                 probe,
                 draining: false,
+                shut_down: false,
                 more_work: true,
                 claiming: false,
                 wakes: 0,
@@ -308,7 +311,7 @@ impl Supervisor {
     /// Restarts the HealthMonitor if it died (sweeps, scores, health logs and lease
     /// rescue stop with it), within the restart intensity; past it, escalates.
     pub(super) fn check_monitor(&mut self, ctx: &mut Context<Self>) {
-        if self.health.connected() || self.alarm.reason().is_some() {
+        if self.shut_down || self.health.connected() || self.alarm.reason().is_some() {
             return;
         }
         let now = self.clock.now();

@@ -39,4 +39,9 @@ pub trait Store: Queue + Reads + Operator + Membership + Snapshots + Contexts {
 
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Closes the connection pools: waits for the connections in use to come back,
+    /// then closes every one. Later calls fail. Part of `Node::shutdown`: a pooled
+    /// connection dropped after its runtime is gone would have nowhere to go back to.
+    async fn close(&self) -> StoreResult<()>;
 }

@@ -90,6 +90,11 @@ impl Store for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    async fn close(&self) -> StoreResult<()> {
+        self.pool.close().await;
+        Ok(())
+    }
 }
 
 /// Binds [`sql::FILTER_JOBS`]'s parameters ($1 to $7) from `filter`.

@@ -142,6 +142,12 @@ impl SqliteStore {
         &self.readers
     }
 
+    /// Both pools (the writer, the readers) without the single-node lock: what a
+    /// harness holds to close them later, while the file may pass to another node.
+    pub fn pools(&self) -> [SqlitePool; 2] {
+        [self.writer.clone(), self.readers.clone()]
+    }
+
     /// SQLite's `max_page_count` on the writer, the one connection every write goes
     /// through: set to `pages` when given (SQLite never sets it below the file's
     /// current size), then answered. A write that needs more pages than that fails
@@ -192,6 +198,11 @@ impl crate::store::Store for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    async fn close(&self) -> StoreResult<()> {
+        futures::join!(self.readers.close(), self.writer.close());
         Ok(())
     }
 }

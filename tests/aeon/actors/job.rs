@@ -43,6 +43,7 @@ async fn a_timed_out_job_is_retried_then_dead_lettered(db: TestDb) {
         assert_eq!(ran, chrono::Duration::milliseconds(1_000), "not before its deadline: {e:?}");
     }
     assert_eq!(node.store().dead_letters(10, None).await.unwrap()[0].job_id, job_id);
+    node.shutdown().await;
 }
 
 async fn cancelling_a_running_job_stops_it_and_records_the_cancellation(db: TestDb) {

@@ -108,6 +108,7 @@ async fn a_panicked_worker_is_restarted_its_job_retried_and_given_up_on_past_the
     node.actors().store.send(Flush).await.unwrap();
     let row = node.store().list_workers().await.unwrap().pop().unwrap();
     assert_eq!((row.status, row.failure_count), (WorkerStatus::Failed, 3));
+    node.shutdown().await;
 }
 
 async fn old_restarts_fall_out_of_the_window(db: TestDb) {
@@ -134,6 +135,7 @@ async fn a_hung_worker_is_declared_dead_and_replaced(db: TestDb) {
     let restarted = node.expect_event("the replacement", |e| matches!(e, Event::WorkerRestarted { .. })).await;
     assert_eq!(restarted, Event::WorkerRestarted { worker_id, failure_count: 1 });
     node.expect_event("the new incarnation", |e| matches!(e, Event::WorkerStarted { incarnation: 1, .. })).await;
+    node.shutdown().await;
 }
 
 async fn unhealthy_workers_get_no_new_jobs(db: TestDb) {

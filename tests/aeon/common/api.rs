@@ -8,6 +8,7 @@ use aeon::clock::SystemClock;
 use aeon::config::Config;
 use aeon::handler::Registry;
 use aeon::node::Node;
+use aeon::testing::Teardown;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -19,6 +20,8 @@ pub struct ApiNode {
     pub addr: SocketAddr,
     pub events: UnboundedReceiver<Event>,
     server: actix_web::dev::ServerHandle,
+    /// Fails the test, without aborting the others, if it ends before [`ApiNode::stop`].
+    teardown: Teardown,
 }
 
 impl ApiNode {
@@ -54,7 +57,7 @@ impl ApiNode {
         let (server, addrs) = aeon::api::serve(node.clone(), "127.0.0.1:0").expect("bind");
         let handle = server.handle();
         actix_rt::spawn(server);
-        Self { db, node, addr: addrs[0], events, server: handle }
+        Self { db, node, addr: addrs[0], events, server: handle, teardown: Teardown::arm() }
     }
 
     pub fn url(&self) -> String {
@@ -112,7 +115,11 @@ impl ApiNode {
         }
     }
 
+    /// The test's last step: stops the API, then shuts the node down at once (no drain
+    /// grace: a run still going is released) and closes the test database's pools.
     pub async fn stop(self) {
         self.server.stop(false).await;
+        self.node.shutdown_within(std::time::Duration::ZERO).await;
+        self.teardown.disarm();
     }
 }

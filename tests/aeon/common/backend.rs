@@ -16,6 +16,7 @@ use aeon::retry::BackoffPolicy;
 use aeon::store::Store;
 use aeon::store::postgres::PgStore;
 use aeon::store::sqlite::SqliteStore;
+use aeon::testing::Teardown;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
@@ -61,6 +62,33 @@ impl TestDb {
             }
         };
         Self { backend, kind }
+    }
+
+    /// Runs `test` on a fresh database of `backend`, then closes the database's pools,
+    /// which every store made here shares: actors the test left running can write
+    /// nothing more, and no connection is in use when its System ends. A node the test
+    /// started on its own pools is the test's to shut down (`Node::shutdown`,
+    /// `ApiNode::stop`); a [`Teardown`] guard fails a test that returns without getting
+    /// here (one that panicked is failing already).
+    pub async fn run<F: std::future::Future<Output = ()>>(backend: Backend, test: impl FnOnce(TestDb) -> F) {
+        let teardown = Teardown::arm();
+        let db = TestDb::new(backend).await;
+        let pools = db.pools();
+        test(db).await;
+        pools.close().await;
+        teardown.disarm();
+    }
+
+    /// The pools of this database's stores and of its plain readers.
+    fn pools(&self) -> Pools {
+        match &self.kind {
+            Kind::Postgres(schema) => Pools::Postgres(schema.pool.clone()),
+            Kind::Sqlite { pool, store, .. } => {
+                let mut pools = vec![pool.clone()];
+                pools.extend(store.iter().flat_map(SqliteStore::pools));
+                Pools::Sqlite(pools)
+            }
+        }
     }
 
     /// A store on this database retrying with `backoff`. Stores made here share the
@@ -231,6 +259,30 @@ impl Drop for TestDb {
     }
 }
 
+/// A test database's pools, closed at the test's end ([`TestDb::run`]).
+enum Pools {
+    Postgres(sqlx::PgPool),
+    Sqlite(Vec<SqlitePool>),
+}
+
+impl Pools {
+    /// Waits for the connections in use to come back (an actor mid-statement finishes
+    /// it), then closes every one; later statements fail, and no connection is left.
+    async fn close(self) {
+        let closing = async {
+            match self {
+                Pools::Postgres(pool) => pool.close().await,
+                Pools::Sqlite(pools) => {
+                    futures::future::join_all(pools.iter().map(SqlitePool::close)).await;
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), closing)
+            .await
+            .expect("a connection of the test's database was still in use 10 s after the test");
+    }
+}
+
 /// A database whose disk [`TestDb::fill_disk`] filled.
 pub enum FullDisk {
     Sqlite { store: SqliteStore, pages: u64 },
@@ -321,18 +373,18 @@ macro_rules! on_every_backend {
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
-                #[actix_rt::test(system = "crate::common::TestSystem")]
+                #[actix_rt::test]
                 async fn sqlite() {
-                    super::$name($crate::common::TestDb::new($crate::common::Backend::Sqlite).await).await
+                    $crate::common::TestDb::run($crate::common::Backend::Sqlite, super::$name).await
                 }
 
-                #[actix_rt::test(system = "crate::common::TestSystem")]
+                #[actix_rt::test]
                 #[cfg_attr(
                     not(aeon_postgres_tests),
                     ignore = "Postgres case: AEON_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test"
                 )]
                 async fn postgres() {
-                    super::$name($crate::common::TestDb::new($crate::common::Backend::Postgres).await).await
+                    $crate::common::TestDb::run($crate::common::Backend::Postgres, super::$name).await
                 }
             }
         )+
@@ -346,13 +398,13 @@ macro_rules! postgres_only {
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
-                #[actix_rt::test(system = "crate::common::TestSystem")]
+                #[actix_rt::test]
                 #[cfg_attr(
                     not(aeon_postgres_tests),
                     ignore = "Postgres case: AEON_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test"
                 )]
                 async fn postgres_only() {
-                    super::$name($crate::common::TestDb::new($crate::common::Backend::Postgres).await).await
+                    $crate::common::TestDb::run($crate::common::Backend::Postgres, super::$name).await
                 }
             }
         )+

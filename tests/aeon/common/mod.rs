@@ -9,7 +9,6 @@ pub mod cluster;
 pub mod postgres;
 pub mod redis;
 
-pub use aeon::testing::TestSystem;
 pub use backend::{AnyStore, Backend, TestDb};
 pub(crate) use backend::{on_every_backend, postgres_only};
 pub use postgres::database_url;

@@ -147,20 +147,20 @@ fn fired(report: &Report, kind: FaultKind) -> Vec<&FiredFault> {
     report.faults.iter().filter(|f| f.kind == kind && f.state == FaultState::Fired).collect()
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_worker_panics_under_load_holds() {
     let report = run_short("worker-panics", 11).await;
     assert!(!fired(&report, FaultKind::WorkerPanic).is_empty(), "a worker panicked: {:?}", report.faults);
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_node_kill_during_fan_in_holds() {
     let report = run_short("node-kill-fan-in", 12).await;
     assert!(!fired(&report, FaultKind::NodeKill).is_empty(), "a node was killed: {:?}", report.faults);
     assert!(report.checks.iter().any(|c| c.name == "dependencies_respected" && c.held));
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_same_node_id_restarted_at_once_and_twice_holds() {
     let report = run_short("same-node-id", 18).await;
     let twin = *fired(&report, FaultKind::NodeTwin).first().expect("a second process was started");
@@ -172,7 +172,7 @@ async fn experiment_same_node_id_restarted_at_once_and_twice_holds() {
     assert!(kill.recovery_ms.is_some_and(|r| r < 20_000), "the claims came back at the restart: {kill:?}");
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_late_drain_is_refused() {
     let report = run_short("late-drain", 19).await;
     if postgres().is_none() {
@@ -183,7 +183,7 @@ async fn experiment_late_drain_is_refused() {
     assert!(report.checks.iter().any(|c| c.name == "late_drain_refused" && c.held), "{:?}", report.checks);
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_redis_restart_holds() {
     let report = run_short("redis-restart", 15).await;
     if postgres().is_none() {
@@ -196,7 +196,7 @@ async fn experiment_redis_restart_holds() {
     assert!(!fired(&report, FaultKind::RedisFlush).is_empty(), "Redis was flushed: {:?}", report.faults);
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_paused_node_with_stale_claims_holds() {
     let report = run_short("paused-node", 16).await;
     assert!(
@@ -219,7 +219,7 @@ async fn experiment_paused_node_with_stale_claims_holds() {
 /// A remote `exit` crash (issue 23, item 7): answered 202 through the other node
 /// before the process ends (the fault fails otherwise), the node restored with the
 /// same workers, and no node ends by itself afterwards (`no_unplanned_exit`).
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_remote_exit_holds() {
     let report = run_short("remote-exit", 19).await;
     if postgres().is_none() {
@@ -233,7 +233,7 @@ async fn experiment_remote_exit_holds() {
     assert!(check.held, "{check:?}");
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_soak_short_form_holds() {
     let report = run_short("soak", 17).await;
     let kinds: std::collections::BTreeSet<FaultKind> =
@@ -259,7 +259,7 @@ async fn experiment_soak_short_form_holds() {
     assert!(snapshot.held && !report.snapshots.is_empty(), "{snapshot:?}");
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_db_connection_loss_holds() {
     let report = run_short("db-connection-loss", 13).await;
     assert!(!fired(&report, FaultKind::DbLock).is_empty(), "the jobs table was locked: {:?}", report.faults);
@@ -271,7 +271,7 @@ async fn experiment_db_connection_loss_holds() {
 /// nodes' retry queues retried the failed writes, nothing was dropped, and Qdrant holds
 /// one context per attempt that ended. Needs the server binary (`AEON_QDRANT_BIN`;
 /// `.ci/run` sets it and fails unless this ran).
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 #[cfg_attr(
     not(aeon_qdrant_server_tests),
     ignore = "needs a Qdrant server: AEON_QDRANT_BIN=../shared/qdrant/qdrant cargo test --test aeon experiment_qdrant"
@@ -298,7 +298,7 @@ async fn experiment_qdrant_outage_on_a_real_server_holds() {
 /// `ms`), then it goes on: with the worker's death put far beyond the hang, the work
 /// is back within about the hang, and the worker was never declared dead. A hang
 /// without its `ms` would last until the death, 6 s.
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_worker_hang_lasts_its_duration() {
     let text = r#"
 name = "a bounded hang"
@@ -340,7 +340,7 @@ duration_ms = 600
     let _ = std::fs::remove_dir_all(out);
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_poison_job_holds() {
     let report = run_short("poison-job", 14).await;
     assert!(report.by_status.get("DEAD_LETTER").copied().unwrap_or(0) > 0, "the poison jobs are dead-lettered");
@@ -354,7 +354,7 @@ async fn experiment_poison_job_holds() {
 /// running" and "snapshot consistent" (its snapshot held them in flight) fail, and
 /// shrinking drops the table locks that do not matter (and keeps
 /// the kill: without it the run passes).
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn experiment_a_broken_setting_fails_the_checks_and_shrinks() {
     let text = format!(
         r#"

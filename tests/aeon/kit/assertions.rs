@@ -14,7 +14,7 @@ async fn node_with_mail() -> (TestNode, uuid::Uuid) {
     (node, job_id)
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn assert_enqueued_finds_a_job_whose_payload_contains_the_matcher() {
     let (node, job_id) = node_with_mail().await;
     assert_eq!(node.assert_enqueued("email", json!({"to": "ada@example.com"})).await.job_id, job_id);
@@ -28,17 +28,19 @@ async fn assert_enqueued_finds_a_job_whose_payload_contains_the_matcher() {
     waiting.depends_on = Some(vec![job_id.to_string()]);
     node.submit_request(waiting).await;
     node.assert_enqueued("email", json!({"to": "later"})).await; // WAITING counts as enqueued
+    node.shutdown().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 #[should_panic(expected = "expected an enqueued \"email\" job containing {\"to\":\"bob@example.com\"}, found none; \
                            enqueued \"email\" jobs: [")]
 async fn assert_enqueued_fails_showing_the_jobs_there_are() {
     let (node, _) = node_with_mail().await;
     node.assert_enqueued("email", json!({"to": "bob@example.com"})).await;
+    node.shutdown().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn assert_enqueued_failure_lists_payloads_and_other_types() {
     let (node, _) = node_with_mail().await;
     let message = failure_of(node.assert_enqueued("email", json!({"to": "bob@example.com"}))).await;
@@ -46,16 +48,18 @@ async fn assert_enqueued_failure_lists_payloads_and_other_types() {
     assert!(message.contains(r#"other enqueued jobs: {"report": 1}"#), "and the other types: {message}");
     let none = failure_of(node.assert_enqueued("sms", AnyPayload)).await;
     assert!(none.contains("enqueued \"sms\" jobs: none"), "{none}");
+    node.shutdown().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 #[should_panic(expected = "expected no enqueued \"email\" job containing {\"subject\":\"hi\"}, found: [")]
 async fn refute_enqueued_fails_showing_the_job_it_found() {
     let (node, _) = node_with_mail().await;
     node.refute_enqueued("email", json!({"subject": "hi"})).await;
+    node.shutdown().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_finished_job_is_not_enqueued() {
     let mut node = TestNode::start(Registry::with_builtins()).await;
     // Submitting wakes the node, as on a real one: a ready job may start at once.
@@ -67,9 +71,10 @@ async fn a_finished_job_is_not_enqueued() {
     node.advance(std::time::Duration::from_secs(1)).await;
     node.drain().await;
     node.refute_enqueued("echo", AnyPayload).await;
+    node.shutdown().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn status_and_attempt_assertions_show_the_job_as_it_is() {
     let mut node = TestNode::start(Registry::with_builtins()).await;
     let job_id = node.submit("fail", json!({"times": 5, "message": "boom"})).await;
@@ -87,6 +92,7 @@ async fn status_and_attempt_assertions_show_the_job_as_it_is() {
     assert!(attempts.contains("to have made 2 attempts, it is PENDING"), "{attempts}");
     let missing = uuid::Uuid::new_v4();
     assert!(failure_of(node.job(missing)).await.contains(&format!("no job {missing}")));
+    node.shutdown().await;
 }
 
 #[test]

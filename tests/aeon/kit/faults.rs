@@ -29,6 +29,7 @@ async fn a_panicked_worker_s_job_is_recorded_crashed_and_retried(db: TestDb) {
     node.drain().await;
     node.assert_status(job_id, JobStatus::Completed).await;
     node.assert_attempts(job_id, 2).await;
+    node.shutdown().await;
 }
 
 async fn a_hung_worker_is_declared_dead_once_time_passes_and_its_job_retried(db: TestDb) {
@@ -50,6 +51,7 @@ async fn a_hung_worker_is_declared_dead_once_time_passes_and_its_job_retried(db:
     node.drain().await;
     node.assert_status(job_id, JobStatus::Completed).await;
     node.assert_attempts(job_id, 2).await;
+    node.shutdown().await;
 }
 
 async fn a_killed_job_actor_s_run_is_recorded_crashed_and_retried(db: TestDb) {
@@ -68,6 +70,7 @@ async fn a_killed_job_actor_s_run_is_recorded_crashed_and_retried(db: TestDb) {
     node.drain().await;
     node.assert_status(job_id, JobStatus::Completed).await;
     node.assert_attempts(job_id, 2).await;
+    node.shutdown().await;
 }
 
 /// A node's defaults queue claims on a worker behind its running ones (prefetch): when
@@ -99,6 +102,7 @@ async fn a_dead_worker_s_queued_claims_go_back_free_at_its_death(db: TestDb) {
     }
     crashed.sort();
     assert_eq!(crashed, [0, 0, 1, 1, 1, 1], "the two queued claims went back without an attempt recorded");
+    node.shutdown().await;
 }
 
 /// Expired leases are swept by one node, the rescue lease's holder: a node whose
@@ -129,6 +133,7 @@ async fn only_the_rescue_lease_holder_sweeps_expired_leases(db: TestDb) {
     node.advance(Duration::from_secs(1)).await; // the retry's backoff
     node.drain().await;
     node.assert_status(job_id, JobStatus::Completed).await;
+    node.shutdown().await;
 }
 
 /// A result the store refuses (the claim was lost while the handler ran: here the job
@@ -147,6 +152,7 @@ async fn a_result_the_store_refuses_is_not_counted_a_success(db: TestDb) {
     let statuses: Vec<_> = runs.iter().map(|e| e.execution_status).collect();
     assert_eq!(statuses, [ExecutionStatus::Cancelled], "the cancel's record only");
     node.assert_status(job_id, JobStatus::Cancelled).await;
+    node.shutdown().await;
 }
 
 on_every_backend!(
@@ -158,11 +164,12 @@ on_every_backend!(
     a_killed_job_actor_s_run_is_recorded_crashed_and_retried,
 );
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 #[should_panic(expected = "is not running")]
 async fn crashing_the_worker_of_a_job_that_does_not_run_fails_the_test() {
     let db = TestDb::new(crate::common::Backend::Sqlite).await;
     let (mut node, _gate) = super::gated_node(&db).await;
     let job_id = node.submit("sms", json!({})).await; // nobody handles it
     node.crash_worker_running(job_id, CrashMode::Panic).await;
+    node.shutdown().await;
 }

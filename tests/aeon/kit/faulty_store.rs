@@ -66,6 +66,7 @@ async fn a_completion_write_that_fails_once_is_retried_by_its_job_actor(db: Test
     node.drain().await;
     let done = node.assert_status(job_id, JobStatus::Completed).await;
     assert_eq!((done.attempts, done.result), (1, Some(json!("kept"))), "one attempt, its result recorded once");
+    node.shutdown().await;
 }
 
 /// A result the store keeps refusing holds its claim: the worker renews the lease of a
@@ -92,6 +93,7 @@ async fn a_result_waiting_for_its_write_keeps_its_lease(db: TestDb) {
     node.drain().await;
     let done = node.assert_status(job_id, JobStatus::Completed).await;
     assert_eq!((done.attempts, done.result), (1, Some(json!("kept"))), "the same attempt's result");
+    node.shutdown().await;
 }
 
 async fn a_failed_claim_is_claimed_again(db: TestDb) {
@@ -104,6 +106,7 @@ async fn a_failed_claim_is_claimed_again(db: TestDb) {
     node.assert_status(job_id, JobStatus::Completed).await;
     assert_eq!(faults.injected(Op::Claim), 2);
     assert!(faults.calls(Op::Claim) >= 3);
+    node.shutdown().await;
 }
 
 on_every_backend!(
@@ -113,7 +116,7 @@ on_every_backend!(
     a_failed_claim_is_claimed_again,
 );
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn faults_fail_as_often_as_armed_and_only_for_their_job() {
     let db = TestDb::new(crate::common::Backend::Sqlite).await;
     let faults = FaultyStore::new(db.store(exact_backoff()).shared());

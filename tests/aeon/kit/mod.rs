@@ -6,6 +6,7 @@ mod faults;
 mod faulty_store;
 mod node;
 mod perform;
+mod teardown;
 
 use aeon::handler::Registry;
 use aeon::testing::TestNode;

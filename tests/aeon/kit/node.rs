@@ -47,6 +47,7 @@ async fn drain_runs_what_is_ready_and_leaves_retries_to_advance(db: TestDb) {
     node.assert_attempts(flaky, 3).await;
     let statuses: Vec<String> = node.executions(flaky).await.iter().map(|e| e.execution_status.to_string()).collect();
     assert_eq!(statuses, ["FAILED", "FAILED", "SUCCEEDED"]);
+    node.shutdown().await;
 }
 
 async fn drain_runs_dependents_released_on_the_way(db: TestDb) {
@@ -62,6 +63,7 @@ async fn drain_runs_dependents_released_on_the_way(db: TestDb) {
     let drained = node.drain().await;
     assert_eq!(drained.runs.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [first, second, third]);
     node.assert_status(third, JobStatus::Completed).await;
+    node.shutdown().await;
 }
 
 async fn advance_brings_scheduled_jobs_due_and_times_runs_out(db: TestDb) {
@@ -82,6 +84,7 @@ async fn advance_brings_scheduled_jobs_due_and_times_runs_out(db: TestDb) {
     node.advance(Duration::from_secs(20)).await;
     node.drain().await;
     node.assert_status(later, JobStatus::Completed).await;
+    node.shutdown().await;
 }
 
 async fn expect_event_answers_the_first_match_after_those_already_read(db: TestDb) {
@@ -100,6 +103,7 @@ async fn expect_event_answers_the_first_match_after_those_already_read(db: TestD
     assert!(node.events().iter().filter(|e| started(e)).count() == 2, "events() keeps every event");
     gate.open(2);
     node.drain().await;
+    node.shutdown().await;
 }
 
 on_every_backend!(
@@ -109,25 +113,27 @@ on_every_backend!(
     expect_event_answers_the_first_match_after_those_already_read,
 );
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 #[should_panic(expected = "no the impossible within 50ms; events meanwhile: [")]
 async fn expect_event_fails_naming_what_it_waited_for_and_what_it_saw() {
     let mut node = TestNode::start(Registry::with_builtins()).await;
     node.submit("echo", json!(1)).await;
     node.drain().await;
     node.expect_event_within(Duration::from_millis(50), "the impossible", |_| false).await;
+    node.shutdown().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 #[should_panic(expected = "drain: the node did not come to rest")]
 async fn drain_fails_when_a_handler_never_returns() {
     let (registry, _gate) = crate::common::actors::registry_with_gate();
     let mut node = TestNode::builder(registry).patience(Duration::from_millis(300)).start().await;
     node.submit("gate", json!("shut")).await;
     node.drain().await;
+    node.shutdown().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn the_sqlite_file_is_made_fresh_and_removed_with_the_node() {
     let node = TestNode::start(Registry::with_builtins()).await;
     let file = std::path::PathBuf::from(node.database().expect("a database of its own"));
@@ -135,11 +141,11 @@ async fn the_sqlite_file_is_made_fresh_and_removed_with_the_node() {
     let folder = file.parent().unwrap().to_path_buf();
     assert!(folder.file_name().unwrap().to_string_lossy().starts_with("aeon-testnode-"), "a folder of its own");
     assert!(node.enqueued("echo").await.is_empty(), "a fresh database");
-    drop(node);
-    assert!(!folder.exists(), "removed on drop");
+    node.shutdown().await;
+    assert!(!folder.exists(), "removed with the node");
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 #[cfg_attr(
     not(aeon_postgres_tests),
     ignore = "Postgres case: AEON_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test"
@@ -161,11 +167,11 @@ async fn a_postgres_schema_is_made_fresh_and_dropped_with_the_node() {
         found == 1
     };
     assert!(exists(schema.clone()).await, "{schema} exists while the node runs");
-    drop(node);
+    node.shutdown().await;
     assert!(!exists(schema.clone()).await, "{schema} is dropped with the node");
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn test_database_from_env_follows_the_variable() {
     let expected = match std::env::var("AEON_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => TestDatabase::Postgres(url),

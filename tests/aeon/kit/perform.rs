@@ -44,7 +44,7 @@ fn registry() -> Registry {
     registry
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_handler_runs_alone_and_answers_its_outcome() {
     let registry = registry();
     assert_eq!(perform_job(&registry, "echo", json!({"a": 1})).await, Outcome::Complete(json!({"a": 1})));
@@ -53,7 +53,7 @@ async fn a_handler_runs_alone_and_answers_its_outcome() {
     assert_eq!(perform_job(&registry, "typed", json!({"ms": 5})).await, Outcome::Complete(json!(5)));
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_payload_that_does_not_fit_gives_the_error_a_node_records() {
     let registry = registry();
     let alone = perform_job(&registry, "typed", json!({"ms": "soon"})).await;
@@ -65,9 +65,10 @@ async fn a_payload_that_does_not_fit_gives_the_error_a_node_records() {
     node.drain().await;
     let recorded = node.assert_status(job_id, JobStatus::DeadLetter).await;
     assert_eq!(recorded.error.as_deref(), Some(why.as_str()), "the same error, word for word");
+    node.shutdown().await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn a_result_the_store_cannot_keep_fails_as_on_a_node() {
     // A NUL, and nesting past what can be read back where a result travels (inside
     // its dependents' claims): each fails the job for good, naming why.
@@ -81,12 +82,13 @@ async fn a_result_the_store_cannot_keep_fails_as_on_a_node() {
         let error = recorded.error.unwrap();
         assert!(error.contains(why), "{job_type}: {error}");
         assert_eq!(alone, Outcome::FailPermanently(error));
+        node.shutdown().await;
     }
     let at_the_limit = perform_job(&registry(), "deep", json!(aeon::job::MAX_NESTING)).await;
     assert!(matches!(at_the_limit, Outcome::Complete(_)), "{at_the_limit:?}");
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn the_context_carries_the_attempt_the_dependencies_and_the_checkpoint() {
     let registry = registry();
     let dependency = DependencyOutcome { job_id: uuid::Uuid::now_v7(), status: "DEAD_LETTER".into(), result: None };
@@ -112,7 +114,7 @@ async fn the_context_carries_the_attempt_the_dependencies_and_the_checkpoint() {
     assert_eq!((seen["attempt"].clone(), seen["checkpoint"].clone()), (json!(1), Value::Null));
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn checkpoints_saved_by_the_run_are_answered() {
     let registry = registry();
     let performed = Perform::new(&registry, "saves", json!(3)).run().await;
@@ -121,13 +123,13 @@ async fn checkpoints_saved_by_the_run_are_answered() {
     assert_eq!(none.checkpoint, Some(json!("before")), "nothing saved: the one it started with");
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 #[should_panic(expected = "no handler registered for job type \"missing\"")]
 async fn an_unknown_type_fails_the_test_naming_it() {
     perform_job(&registry(), "missing", json!({})).await;
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 #[should_panic(expected = "a node would refuse this payload at submit")]
 async fn a_payload_a_node_refuses_at_submit_fails_the_test() {
     perform_job(&registry(), "echo", json!({"x": "nul \u{0} here"})).await;

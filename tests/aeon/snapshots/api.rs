@@ -16,7 +16,7 @@ async fn aeon(url: &str, args: &[&str]) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
 }
 
-#[actix_rt::test(system = "crate::common::TestSystem")]
+#[actix_rt::test]
 async fn the_api_takes_lists_shows_verifies_and_restores_snapshots() {
     let api = ApiNode::start(|c| c.snapshots.auto_interval_s = 0).await;
 
