@@ -43,8 +43,9 @@
 //! - [`store`]: the [`store::Store`] contract alone, split by concern (`Queue`,
 //!   `Reads`, `Operator`, `Membership`, `Snapshots`, `Contexts`), and its backends, each
 //!   in its own folder with one file per part: [`store::sqlite`] (the embedded default) and [`store::postgres`]
-//!   (production, several nodes). The [`actors::store::StoreActor`] owns one and
-//!   batches.
+//!   (production, several nodes). The [`actors::store::StoreActor`] owns one, batches,
+//!   and makes every write; the API's and snapshots' reads go beside it through the
+//!   read-only, watched [`actors::store::StoreReads`] (`Node::reads`).
 //!
 //! - [`testing`] (feature `testing`): the testing kit for handler authors (and the
 //!   crate's own tests): run one handler alone, a [`testing::TestNode`] of real actors with a manual clock,

@@ -58,6 +58,7 @@ pub struct Metrics {
     restarts: Counter,
     rescued: Counter,
     pruned: Family<Label, Counter>,
+    slow_reads: Family<Label, Counter>,
     /// Runs settled per minute over the last hour (the dashboard's charts).
     pub history: History,
     /// The process-wide metrics above, as `gauges::render` encodes them.
@@ -154,7 +155,23 @@ impl Metrics {
         registry.register("aeon_worker_restarts", "Workers restarted after dying", restarts.clone());
         registry.register("aeon_rescued_jobs", "Claims voided after a worker died or a lease expired", rescued.clone());
         registry.register("aeon_pruned_rows", "Rows deleted by retention, by kind", pruned.clone());
-        Self { outcomes, claim_latency, run_latency, restarts, rescued, pruned, history: History::default(), registry }
+        let slow_reads = Family::<Label, Counter>::default();
+        registry.register(
+            "aeon_slow_store_reads",
+            "Reads of the API, the dashboard and snapshots that took health.store_read_slow_ms or longer, by operation",
+            slow_reads.clone(),
+        );
+        Self {
+            outcomes,
+            claim_latency,
+            run_latency,
+            restarts,
+            rescued,
+            pruned,
+            slow_reads,
+            history: History::default(),
+            registry,
+        }
     }
 
     /// Counts a settled run.
@@ -191,5 +208,16 @@ impl Metrics {
     /// Counts claims voided after a worker died or a lease expired.
     pub fn jobs_rescued(&self, n: u64) {
         self.rescued.inc_by(n);
+    }
+
+    /// Counts a read of the API, the dashboard or snapshots that took
+    /// `health.store_read_slow_ms` or longer (see [`crate::actors::store::StoreReads`]).
+    pub fn slow_store_read(&self, op: &'static str) {
+        self.slow_reads.get_or_create(&[("op", op.to_string())]).inc();
+    }
+
+    /// How many reads of `op` were slow, in this process.
+    pub fn slow_store_reads(&self, op: &'static str) -> u64 {
+        self.slow_reads.get_or_create(&[("op", op.to_string())]).get()
     }
 }

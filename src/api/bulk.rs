@@ -72,7 +72,7 @@ pub async fn run(req: HttpRequest, payload: web::Payload, node: web::Data<Node>)
     let request: BulkRequest = super::error::parse_body(&body(&req, payload, &node).await?)?;
     let filter = filter_of(&request, &node)?;
     let (matched, capped) = {
-        let n = node.store().count_jobs(JobFilter { limit: PREVIEW_CAP, ..filter.clone() }).await?;
+        let n = node.reads().count_jobs(JobFilter { limit: PREVIEW_CAP, ..filter.clone() }).await?;
         (n, n >= u64::from(PREVIEW_CAP))
     };
     let mut answer = BulkAnswer {
@@ -88,7 +88,7 @@ pub async fn run(req: HttpRequest, payload: web::Payload, node: web::Data<Node>)
     }
     let mut before = None;
     loop {
-        let ids = node.store().job_ids(JobFilter { before, limit: BATCH, ..filter.clone() }).await?;
+        let ids = node.reads().job_ids(JobFilter { before, limit: BATCH, ..filter.clone() }).await?;
         let Some(last) = ids.last().copied() else { break };
         let full = ids.len() == BATCH as usize;
         answer.changed += node.apply_bulk(request.action, ids).await?.len() as u64;

@@ -113,10 +113,10 @@ pub async fn similar(
     let job_id = path_id(&id)?;
     let limit = similar_limit(query.limit.as_deref())?;
     let job =
-        node.store().get_job(job_id).await?.ok_or_else(|| ApiError::not_found(format!("job {job_id} not found")))?;
+        node.reads().get_job(job_id).await?.ok_or_else(|| ApiError::not_found(format!("job {job_id} not found")))?;
     let backend = node.contexts.status.backend().to_string();
     let failed = node
-        .store()
+        .reads()
         .executions(job_id)
         .await?
         .into_iter()
@@ -167,10 +167,10 @@ pub async fn similar(
     ))]
 pub async fn context(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let job_id = path_id(&id)?;
-    if node.store().get_job(job_id).await?.is_none() {
+    if node.reads().get_job(job_id).await?.is_none() {
         return Err(ApiError::not_found(format!("job {job_id} not found")));
     }
-    let checkpoint = node.store().last_checkpoint(job_id).await?;
+    let checkpoint = node.reads().last_checkpoint(job_id).await?;
     let backend = node.contexts.status.backend().to_string();
     let (executions, contexts_error) = match node.contexts.addr.send(ContextsOfJob(job_id)).await? {
         Ok(points) => (points.into_iter().map(|p| p.context).collect(), None),

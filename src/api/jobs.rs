@@ -80,13 +80,13 @@ pub async fn show(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpRe
 }
 
 pub(super) async fn job_view(node: &Node, job_id: uuid::Uuid) -> Result<JobView, ApiError> {
-    let job = node.store().get_job(job_id).await?;
+    let job = node.reads().get_job(job_id).await?;
     view_of(node, job.ok_or_else(|| ApiError::not_found(format!("job {job_id} not found")))?).await
 }
 
 /// `job` as answered, with its attempts and edges.
 pub(super) async fn view_of(node: &Node, job: crate::job::Job) -> Result<JobView, ApiError> {
-    let store = node.store();
+    let store = node.reads();
     let job_id = job.job_id;
     let (executions, edges) = futures::join!(store.executions(job_id), store.edges(job_id));
     let edges = edges?;
@@ -107,7 +107,7 @@ const MAX_WORKFLOW: u32 = 10_000;
 ))]
 pub async fn workflow(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let root = path_id(&id)?;
-    let nodes = node.store().workflow(root, MAX_WORKFLOW + 1).await?;
+    let nodes = node.reads().workflow(root, MAX_WORKFLOW + 1).await?;
     if nodes.is_empty() {
         return Err(ApiError::not_found(format!("job {root} not found")));
     }
@@ -170,7 +170,7 @@ pub async fn list(query: web::Query<ListQuery>, node: web::Data<Node>) -> Result
         Some(c) => Some(parse_job_id(c).map_err(|e| bad_query("cursor", e.reason))?),
     };
     let limit = filter.limit;
-    let jobs = node.store().list_jobs(filter).await?;
+    let jobs = node.reads().list_jobs(filter).await?;
     let next_cursor = next_cursor(&jobs, limit, |j| j.job_id.to_string());
     let jobs = jobs.into_iter().map(|j| JobView::new(j, None)).collect();
     Ok(HttpResponse::Ok().json(JobPage { jobs, next_cursor }))

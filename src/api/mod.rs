@@ -1,6 +1,11 @@
 //! The HTTP API (actix-web, JSON): the contract operators, scripts, the CLI and the
 //! crash experiments drive a node through. The OpenAPI document is served at
 //! `/openapi.json`; `docs/openapi.json` is a copy a test keeps in step.
+//!
+//! The routes reach the store through the [`Node`](crate::node::Node) only: reads
+//! through `Node::reads` (read-only, timed by a watch of their own that readiness does
+//! not ask), writes through the node's methods, which send them to the actors (a
+//! cancel to the Supervisor, a requeue or a bulk action to the StoreActor).
 
 mod bulk;
 mod contexts;

@@ -33,8 +33,8 @@ pub struct NodeView {
 /// Every node that has joined the cluster, by id.
 #[utoipa::path(get, path = "/v1/nodes", responses((status = 200, body = Vec<NodeView>)))]
 pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
-    let nodes = node.store().list_nodes().await?;
-    let workers = node.store().list_workers().await?;
+    let nodes = node.reads().list_nodes().await?;
+    let workers = node.reads().list_workers().await?;
     let silent_since = node.silent_since();
     let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
     for w in &workers {
@@ -73,7 +73,7 @@ pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
 pub async fn drain(req: HttpRequest, id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let node_id = id.into_inner();
     if node_id != node.node_id {
-        let nodes = node.store().list_nodes().await?;
+        let nodes = node.reads().list_nodes().await?;
         let live = nodes
             .iter()
             .find(|n| n.node_id == node_id)

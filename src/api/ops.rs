@@ -38,7 +38,7 @@ pub async fn dead_letters(query: web::Query<PageQuery>, node: web::Data<Node>) -
         None => None,
         Some(c) => Some(c.parse::<i64>().map_err(|_| bad_query("cursor", format!("{c:?} is not a cursor")))?),
     };
-    let entries = node.store().dead_letters(limit, before).await?;
+    let entries = node.reads().dead_letters(limit, before).await?;
     let next_cursor = next_cursor(&entries, limit, |d| d.dlq_id.to_string());
     let dead_letters = entries.into_iter().map(DeadLetterView::from).collect();
     Ok(HttpResponse::Ok().json(DeadLetterPage { dead_letters, next_cursor }))
@@ -80,7 +80,7 @@ pub async fn stats(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
 const STATS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn read_stats(node: &Node) -> Result<Stats, ApiError> {
-    let store = node.store();
+    let store = node.reads();
     let mut jobs: BTreeMap<String, i64> = JobStatus::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
     for (status, n) in store.count_by_status().await? {
         jobs.insert(status.as_str().to_string(), n);
@@ -127,7 +127,7 @@ pub async fn history(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
             failed: m.failed,
         })
         .collect();
-    let pending_by_type = node.store().pending_by_type().await?.into_iter().collect();
+    let pending_by_type = node.reads().pending_by_type().await?.into_iter().collect();
     Ok(HttpResponse::Ok().json(HistoryView { node_id: node.node_id.clone(), minutes, pending_by_type }))
 }
 

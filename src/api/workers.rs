@@ -7,16 +7,16 @@ use super::jobs::body;
 use super::{ApiError, CrashRequest, ErrorBody, HealthHistoryView, HealthSampleView, WorkerView};
 use crate::actors::worker::CrashMode;
 use crate::node::Node;
-use crate::store::WorkerStatus;
+use crate::store::{HealthHistoryParams, WorkerStatus};
 
 /// Every worker of the cluster.
 #[utoipa::path(get, path = "/v1/workers", responses((status = 200, body = Vec<WorkerView>)))]
 pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
-    let workers = node.store().list_workers().await?;
+    let workers = node.reads().list_workers().await?;
     // A dead node's workers are dead, whether or not the rescuer has marked them yet.
     let silent_since = node.silent_since();
     let dead: Vec<String> = node
-        .store()
+        .reads()
         .list_nodes()
         .await?
         .into_iter()
@@ -46,7 +46,10 @@ pub async fn list(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     ))]
 pub async fn health(id: web::Path<String>, node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
     let worker_id = worker_id(&id)?;
-    let mut samples = node.store().health_history(worker_id, "health_score", 120).await?;
+    let mut samples = node
+        .reads()
+        .health_history(HealthHistoryParams { worker_id, metric_type: "health_score".into(), limit: 120 })
+        .await?;
     samples.reverse();
     let samples = samples.into_iter().map(|s| HealthSampleView { logged_at: s.logged_at, value: s.value }).collect();
     Ok(HttpResponse::Ok().json(HealthHistoryView { worker_id, metric: "health_score".into(), samples }))

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 
 use super::ClusterConfig;
 use crate::clock::SharedClock;
-use crate::store::{NodeRecord, NodeStatus, Rescued, Store, StoreError};
+use crate::store::{NodeRecord, NodeStatus, Rescued, Store, StoreError, TakeNodeParams};
 
 /// Why this process may not run as its node id.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +85,7 @@ pub async fn take(
             incarnation: incarnation.to_string(),
         };
         let previous = seen.as_ref().map(|row| display(&row.incarnation));
-        if let Some(rescued) = store.take_node(record, seen, now).await.map_err(failed)? {
+        if let Some(rescued) = store.take_node(TakeNodeParams { node: record, seen }, now).await.map_err(failed)? {
             if !rescued.is_empty() {
                 tracing::warn!(
                     node_id,

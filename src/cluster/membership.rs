@@ -17,7 +17,7 @@ use super::Cluster;
 use crate::actors::health::RescueGate;
 use crate::actors::store::{AcquireLease, DueAt, HeartbeatNode, ListNodes, RescueNode, StoreHandle};
 use crate::clock::SharedClock;
-use crate::store::{FailOutcome, Fence, NodeRecord, NodeStatus, RESCUE_LEASE};
+use crate::store::{AcquireLeaseParams, FailOutcome, Fence, NodeRecord, NodeStatus, RESCUE_LEASE, RescueNodeParams};
 
 /// What the membership loop needs of its node.
 pub struct Membership {
@@ -102,7 +102,12 @@ impl Membership {
         // Three heartbeats: a dead holder's lease passes on quickly; a holder that
         // stalls that long loses it, and its fence stops it from acting on it.
         let term = dead_after.min(Duration::from_millis(cluster.config().heartbeat_ms) * 3);
-        let token = match self.store.send(AcquireLease(RESCUE_LEASE.into(), node_id.clone(), term)).await {
+        let lease = AcquireLeaseParams {
+            name: RESCUE_LEASE.into(),
+            holder: node_id.clone(),
+            until: crate::clock::after(self.clock.now(), term),
+        };
+        let token = match self.store.send(AcquireLease(lease)).await {
             Ok(Ok(token)) => token,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "could not renew the rescue lease");
@@ -132,7 +137,8 @@ impl Membership {
             if !matches!(node.status, NodeStatus::Active | NodeStatus::Draining) {
                 continue; // marked DEAD already
             }
-            let rescue = RescueNode(node.node_id.clone(), dead_after, fence.clone());
+            let rescue =
+                RescueNode(RescueNodeParams { node_id: node.node_id.clone(), silent_since, fence: fence.clone() });
             match self.store.send(rescue).await {
                 Ok(Ok(Some(rescued))) => {
                     tracing::warn!(

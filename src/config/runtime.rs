@@ -29,6 +29,10 @@ pub struct HealthConfig {
     /// this long, make the node unready, as does a write refused for a full disk
     /// less than this long ago (milliseconds).
     pub store_stall_ms: u64,
+    /// A read of the API, the dashboard or snapshots that takes this long
+    /// (milliseconds) is logged and counted (`aeon_slow_store_reads_total`). Such reads
+    /// are watched apart from the actors' calls: a slow one never makes the node unready.
+    pub store_read_slow_ms: u64,
     /// An unhealthy worker gets no jobs; after this long without one (milliseconds) it
     /// gets a single job on probation: a success makes it healthy again.
     pub probation_ms: u64,
@@ -45,6 +49,7 @@ impl Default for HealthConfig {
             window: 50,
             log_every_ms: 60_000,
             store_stall_ms: 5_000,
+            store_read_slow_ms: 2_000,
             probation_ms: 30_000,
         }
     }

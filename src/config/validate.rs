@@ -258,6 +258,7 @@ impl Config {
         check((1..=10_000).contains(&h.window), "health.window", h.window, "must be 1..=10000")?;
         check(h.probation_ms >= h.sweep_ms, "health.probation_ms", h.probation_ms, "must be at least health.sweep_ms")?;
         check(h.store_stall_ms >= 100, "health.store_stall_ms", h.store_stall_ms, "must be at least 100")?;
+        check(h.store_read_slow_ms >= 10, "health.store_read_slow_ms", h.store_read_slow_ms, "must be at least 10")?;
         check(h.log_every_ms >= h.sweep_ms, "health.log_every_ms", h.log_every_ms, "must be at least health.sweep_ms")?;
         check(self.restarts.window_ms > 0, "restarts.window_ms", self.restarts.window_ms, "must be positive")?;
 

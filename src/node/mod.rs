@@ -3,7 +3,10 @@
 //! runs one with its API until shutdown.
 //!
 //! Writes go through the actors (submissions wake the workers, a cancel reaches the
-//! running handler); reads that gain nothing from a mailbox go to the store directly.
+//! running handler, an operator's requeue and bulk action go through the StoreActor);
+//! reads that gain nothing from a mailbox go through [`Node::reads`], read-only and
+//! watched apart from the actors' calls ([`StoreReads`]). The API and snapshots use
+//! only these two doors.
 
 pub mod restored;
 mod served;
@@ -27,7 +30,7 @@ use crate::actors::health::RescueGate;
 use crate::actors::probe::Probe;
 use crate::actors::pruner::Pruner;
 use crate::actors::store::DueAt;
-use crate::actors::store::{Enqueue, EnqueueMany, Flush, RequeueDeadLetter};
+use crate::actors::store::{Enqueue, EnqueueOne, Flush, RequeueDeadLetter, StoreReads, StoreWatch};
 use crate::actors::supervisor::{
     CancelJob, CrashWorker, Drain, GetSlots, NodeActors, SlotInfo, StopCancelled, Supervisor, SupervisorConfig, Wake,
 };
@@ -39,7 +42,7 @@ use crate::gauges::{GaugeCache, GaugeSnapshot};
 use crate::handler::Registry;
 use crate::job::{Job, JobRequest, ValidationError, validate_batch};
 use crate::snapshot::{Snapshots, Subject};
-use crate::store::{Enqueued, Store, StoreError, StoreResult};
+use crate::store::{Enqueued, Reads, Store, StoreError, StoreResult};
 
 /// How long readiness waits for the store to answer: a probe must get its answer in
 /// about a second, whatever the store is doing.
@@ -62,8 +65,10 @@ pub struct Node {
     pub cluster: Cluster,
     /// Wakes this node and the others when dependents are released or a job comes due.
     link: Addr<ClusterLink>,
-    /// The store the actors own, for reads.
+    /// The store the actors own: pinged by readiness, handed to the gauges.
     store: Arc<dyn Store>,
+    /// The API's, the dashboard's and snapshots' reads: read-only, watched apart.
+    reads: StoreReads,
     clock: SharedClock,
     config: Arc<Config>,
     draining: Arc<AtomicBool>,
@@ -188,6 +193,11 @@ impl Node {
             contexts,
             cluster,
             link,
+            reads: StoreReads::new(
+                store.clone(),
+                StoreWatch::new(clock.clone()),
+                Duration::from_millis(config.health.store_read_slow_ms),
+            ),
             store,
             clock,
             config: Arc::new(config),
@@ -304,9 +314,9 @@ impl Node {
         let enqueued = if jobs.len() == 1 && self.config.batch.group_submits {
             // A single submit shares its commit with those of concurrent clients.
             let job = jobs.into_iter().next().expect("one job");
-            vec![store.send(Enqueue(job)).await.map_err(|_| StoreError::Unavailable)??]
+            vec![store.send(EnqueueOne(job)).await.map_err(|_| StoreError::Unavailable)??]
         } else {
-            store.send(EnqueueMany(jobs)).await.map_err(|_| StoreError::Unavailable)??
+            store.send(Enqueue(jobs)).await.map_err(|_| StoreError::Unavailable)??
         };
         self.wake();
         if let Some(at) = later {
@@ -337,7 +347,22 @@ impl Node {
         }
     }
 
-    /// The store, for reads (jobs, executions, workers, counts).
+    /// The store's reads (jobs, executions, workers, counts, snapshots): what the API,
+    /// the dashboard and snapshots read through. Each call is timed by a watch of its
+    /// own (`health.store_read_slow_ms`): a slow one is logged and counted, and never
+    /// makes the node unready.
+    pub fn reads(&self) -> &dyn Reads {
+        &self.reads
+    }
+
+    /// The watch [`Node::reads`] are timed in (readiness does not ask it).
+    pub fn read_watch(&self) -> &StoreWatch {
+        self.reads.watch()
+    }
+
+    /// The store itself, every method, writes included, bypassing the StoreActor and
+    /// both watches: for tests and tools that set up or inspect a database. Nothing in
+    /// the node, its API or snapshots calls it; they use [`Node::reads`] and the actors.
     pub fn store(&self) -> &dyn Store {
         &*self.store
     }
@@ -353,7 +378,7 @@ impl Node {
         Subject {
             node_id: self.node_id.clone(),
             actors: self.actors.clone(),
-            store: self.store.clone(),
+            reads: self.reads.clone(),
             config: self.config.clone(),
             clock: self.clock.clone(),
         }
@@ -373,7 +398,7 @@ impl Node {
             let asked = self.cluster.ask::<_, served::Cancelled>(&node, served::CANCEL, &job_id, timeout);
             match asked.await {
                 Ok(_) => {
-                    if let Some(job) = self.store.get_job(job_id).await? {
+                    if let Some(job) = self.reads.get_job(job_id).await? {
                         return Ok(job);
                     }
                 }
@@ -392,14 +417,14 @@ impl Node {
 
     /// The node whose worker runs `job_id`, when it is another live node.
     async fn running_elsewhere(&self, job_id: Uuid) -> Option<String> {
-        let job = self.store.get_job(job_id).await.ok()??;
+        let job = self.reads.get_job(job_id).await.ok()??;
         let worker_id = job.worker_id.filter(|_| job.status == crate::job::JobStatus::Running)?;
         self.node_of_worker(worker_id).await.filter(|n| *n != self.node_id)
     }
 
     /// The node a worker belongs to, by its row.
     pub async fn node_of_worker(&self, worker_id: Uuid) -> Option<String> {
-        let workers = self.store.list_workers().await.ok()?;
+        let workers = self.reads.list_workers().await.ok()?;
         workers.into_iter().find(|w| w.worker_id == worker_id).map(|w| w.node_id)
     }
 
@@ -428,7 +453,7 @@ impl Node {
         let changed = self
             .actors
             .store
-            .send(crate::actors::store::ApplyBulk(action, job_ids))
+            .send(crate::actors::store::ApplyBulk(crate::store::ApplyBulkParams { action, job_ids }))
             .await
             .map_err(|_| StoreError::Unavailable)??;
         if !changed.is_empty() {

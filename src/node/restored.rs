@@ -18,7 +18,7 @@ use crate::handler::Registry;
 use crate::snapshot::capture::config_fingerprint;
 use crate::snapshot::restore::{RestoreReport, log, report, seed};
 use crate::snapshot::verify::{Verified, verify};
-use crate::store::{SnapshotFilter, Store};
+use crate::store::{Reads, SnapshotFilter, Store};
 
 /// How many of the newest snapshots `latest` tries before it gives up.
 pub const LATEST_CANDIDATES: u32 = 100;
@@ -80,12 +80,12 @@ pub async fn start_restored(
         })
         .collect();
     let node = Node::start_with_store_seeded(config, store.clone(), registry, clock, probe, Some(seed)).await?;
-    let report = report(&*store, &verified, fingerprint, outcome).await?;
+    let report = report(node.reads(), &verified, fingerprint, outcome).await?;
     log(&report);
     Ok((node, StartRestore { restored: Some(report), skipped }))
 }
 
-async fn choose(store: &dyn Store, config: &Config, which: &str) -> anyhow::Result<(Option<Verified>, Vec<Skipped>)> {
+async fn choose(store: &dyn Reads, config: &Config, which: &str) -> anyhow::Result<(Option<Verified>, Vec<Skipped>)> {
     if which != "latest" {
         let id = Uuid::try_parse(which)
             .map_err(|_| anyhow::anyhow!("--restore takes `latest` or a snapshot id, not {which:?}"))?;

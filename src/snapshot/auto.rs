@@ -107,7 +107,7 @@ pub async fn prune(node: &Subject, keep_last: u32) -> Result<u64, SnapshotError>
         before: None,
         limit: RETENTION_SCAN,
     };
-    let all = node.store().list_snapshots(filter).await?;
+    let all = node.reads().list_snapshots(filter).await?;
     let parents: HashMap<Uuid, Option<Uuid>> = all
         .iter()
         .map(|s| (s.snapshot_id, serde_json::from_str::<SnapshotMeta>(&s.metadata).ok().and_then(|m| m.parent_id)))

@@ -20,7 +20,7 @@ use crate::job::JobStatus;
 pub async fn capture(node: &Subject) -> Result<NodeState, SnapshotError> {
     let runtime = node.actors.supervisor.send(GetRuntime).await.map_err(|_| SnapshotError::Unavailable)?;
     let health = node.actors.health.send(GetHealth).await.map_err(|_| SnapshotError::Unavailable)?;
-    let counts = node.store().count_by_status().await?;
+    let counts = node.reads().count_by_status().await?;
     let config = node.config();
     let settings = WorkerSettings {
         capacity: config.workers.capacity,

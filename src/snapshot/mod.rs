@@ -16,6 +16,11 @@
 //! - [`auto`]: AUTO snapshots on a timer, and their retention.
 //! - [`startup`]: `aeon node --restore latest|ID`.
 //!
+//! Snapshot rows are written and deleted through the StoreActor (`InsertSnapshot`,
+//! `DeleteSnapshots`) and read through [`Node::reads`](crate::node::Node::reads), the
+//! node's read-only, watched `&dyn Reads`; only `--restore` reads the store itself,
+//! before the node exists.
+//!
 //! `docs/snapshots.md` says what a snapshot holds and how a restore is verified.
 
 pub mod auto;
@@ -40,26 +45,29 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::actors::store::StoreReads;
 use crate::actors::supervisor::NodeActors;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::store::{SnapshotFilter, SnapshotRow, SnapshotSummary, Store};
+use crate::store::{Reads, SnapshotFilter, SnapshotRow, SnapshotSummary};
 
 /// The node a snapshot is of: what taking, pruning and restoring one need of it (its
-/// actors, its store, its configuration and clock). A node gives it with
-/// `Node::snapshots`; this module needs nothing else of the node.
+/// actors, which make every write, its store's watched reads, its configuration and
+/// clock). A node gives it with `Node::snapshots`; this module needs nothing else of
+/// the node.
 #[derive(Clone)]
 pub struct Subject {
     pub node_id: String,
     pub actors: NodeActors,
-    pub store: Arc<dyn Store>,
+    /// The node's reads (`Node::reads`): read-only, watched apart from the actors.
+    pub reads: StoreReads,
     pub config: Arc<Config>,
     pub clock: SharedClock,
 }
 
 impl Subject {
-    pub fn store(&self) -> &dyn Store {
-        &*self.store
+    pub fn reads(&self) -> &dyn Reads {
+        &self.reads
     }
 
     pub fn config(&self) -> &Config {
@@ -89,16 +97,16 @@ impl Snapshots {
 
     /// Snapshots without their state, newest first.
     pub async fn list(&self, filter: SnapshotFilter) -> Result<Vec<SnapshotSummary>, SnapshotError> {
-        Ok(self.node.store().list_snapshots(filter).await?)
+        Ok(self.node.reads().list_snapshots(filter).await?)
     }
 
     /// One snapshot, whole.
     pub async fn get(&self, snapshot_id: Uuid) -> Result<SnapshotRow, SnapshotError> {
-        self.node.store().get_snapshot(snapshot_id).await?.ok_or(SnapshotError::NotFound(snapshot_id))
+        self.node.reads().get_snapshot(snapshot_id).await?.ok_or(SnapshotError::NotFound(snapshot_id))
     }
 
     /// Verifies a snapshot and its chain (see [`verify`]); changes nothing.
     pub async fn verify(&self, snapshot_id: Uuid) -> Result<Verified, SnapshotError> {
-        verify::verify(self.node.store(), snapshot_id).await
+        verify::verify(self.node.reads(), snapshot_id).await
     }
 }

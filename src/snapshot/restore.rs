@@ -14,7 +14,7 @@ use super::verify::{Verified, verify};
 use super::{SnapshotError, Snapshots};
 use crate::actors::health::HealthSeed;
 use crate::actors::supervisor::{RestoreWorkers, WorkerRestore, WorkerSeed};
-use crate::store::{SnapshotType, Store};
+use crate::store::{Reads, SnapshotType};
 
 /// What a restore did, and what it found.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -53,10 +53,10 @@ impl Snapshots {
     /// Verifies `snapshot_id` and its chain, then restores the node's actors from it.
     /// A snapshot that does not verify is refused and nothing changes.
     pub async fn restore(&self, snapshot_id: Uuid) -> Result<RestoreReport, SnapshotError> {
-        let verified = verify(self.node.store(), snapshot_id).await?;
+        let verified = verify(self.node.reads(), snapshot_id).await?;
         let seed = seed(&verified.state);
         let workers = self.node.actors.supervisor.send(seed.clone()).await.map_err(|_| SnapshotError::Unavailable)?;
-        let report = report(self.node.store(), &verified, config_fingerprint(self.node.config()), workers).await?;
+        let report = report(self.node.reads(), &verified, config_fingerprint(self.node.config()), workers).await?;
         log(&report);
         Ok(report)
     }
@@ -87,7 +87,7 @@ pub fn seed(state: &NodeState) -> RestoreWorkers {
 
 /// The report of a restore: the workers' fate and the in-flight claims compared.
 pub async fn report(
-    store: &dyn Store,
+    store: &dyn Reads,
     verified: &Verified,
     fingerprint: String,
     workers: Vec<WorkerRestore>,
@@ -106,7 +106,7 @@ pub async fn report(
 }
 
 /// Reads each recorded claim's job row; changes nothing.
-async fn compare_in_flight(store: &dyn Store, claims: &[InFlight]) -> Result<Vec<InFlightCheck>, SnapshotError> {
+async fn compare_in_flight(store: &dyn Reads, claims: &[InFlight]) -> Result<Vec<InFlightCheck>, SnapshotError> {
     let mut checks = Vec::with_capacity(claims.len());
     for c in claims {
         let job = store.get_job(c.job_id).await?;

@@ -21,12 +21,12 @@ impl Snapshots {
         let parent = match snapshot_type {
             SnapshotType::Full => None,
             SnapshotType::Incremental => {
-                let latest = self.node.store().latest_snapshot(Some(node_id.clone())).await?;
+                let latest = self.node.reads().latest_snapshot(Some(node_id.clone())).await?;
                 let Some(latest) = latest else {
                     return Err(SnapshotError::NoParent { node_id, why: String::new() });
                 };
                 let id = latest.snapshot_id;
-                let verified = verify_row(self.node.store(), latest).await.map_err(|e| SnapshotError::NoParent {
+                let verified = verify_row(self.node.reads(), latest).await.map_err(|e| SnapshotError::NoParent {
                     node_id: node_id.clone(),
                     why: format!(" (the latest, {id}, does not verify: {e})"),
                 })?;
@@ -57,8 +57,8 @@ impl Snapshots {
             before: None,
             limit: 1,
         };
-        let Some(latest) = self.node.store().list_snapshots(filter).await?.into_iter().next() else { return Ok(None) };
-        match super::verify::verify(self.node.store(), latest.snapshot_id).await {
+        let Some(latest) = self.node.reads().list_snapshots(filter).await?.into_iter().next() else { return Ok(None) };
+        match super::verify::verify(self.node.reads(), latest.snapshot_id).await {
             Ok(v) if v.meta.depth + 1 < full_every => Ok(Some(v)),
             Ok(_) => Ok(None),
             Err(e) if e.is_invalid_snapshot() => {

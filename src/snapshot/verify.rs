@@ -20,7 +20,7 @@ use super::SnapshotError;
 use super::canonical::checksum;
 use super::delta::{Delta, apply};
 use super::model::{Content, NodeState, SCHEMA_VERSION, SnapshotMeta};
-use crate::store::{SnapshotRow, Store};
+use crate::store::{Reads, SnapshotRow};
 
 /// The longest chain followed; a longer one is refused as broken.
 pub const MAX_CHAIN: usize = 10_000;
@@ -95,13 +95,13 @@ pub fn check_row(row: &SnapshotRow) -> Result<(SnapshotMeta, Checked), SnapshotE
 }
 
 /// Verifies the snapshot `snapshot_id` and its chain, and rebuilds its state.
-pub async fn verify(store: &dyn Store, snapshot_id: Uuid) -> Result<Verified, SnapshotError> {
+pub async fn verify(store: &dyn Reads, snapshot_id: Uuid) -> Result<Verified, SnapshotError> {
     let head = store.get_snapshot(snapshot_id).await?.ok_or(SnapshotError::NotFound(snapshot_id))?;
     verify_row(store, head).await
 }
 
 /// [`verify`] of a row already read.
-pub async fn verify_row(store: &dyn Store, head: SnapshotRow) -> Result<Verified, SnapshotError> {
+pub async fn verify_row(store: &dyn Reads, head: SnapshotRow) -> Result<Verified, SnapshotError> {
     let (head_meta, checked) = check_row(&head)?;
     let mut deltas: Vec<Delta> = Vec::new();
     let mut chain = vec![head.snapshot_id];
@@ -153,7 +153,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 
-    use crate::store::Snapshots;
+    use crate::store::{Snapshots, Store};
     use chrono::{DateTime, Utc};
     use serde_json::json;
 

@@ -6,10 +6,19 @@
 //! types, with no driver and no actor in sight. Each
 //! backend lives in its own folder: [`postgres`] (production, several nodes) and
 //! [`sqlite`] (the embedded default, one node); [`open`] picks one from a URL. Both
-//! pass one conformance suite (`tests/aeon/`). Inside a node every actor's call goes
-//! through the [`StoreActor`](crate::actors::store::StoreActor) (batched, watched for
-//! stalls); the API's reads, the gauges and the start (taking the node id, choosing a
-//! snapshot) call the store directly, outside any actor (docs/architecture.md).
+//! pass one conformance suite (`tests/aeon/`). Inside a node every actor's call, and
+//! every write, goes through the [`StoreActor`](crate::actors::store::StoreActor)
+//! (batched, watched for stalls: readiness). The API's, the dashboard's and snapshots'
+//! reads go through [`StoreReads`](crate::actors::store::StoreReads), a read-only
+//! `&dyn Reads` timed by a watch of its own (`Node::reads`). Only the gauges and the
+//! start (taking the node id, choosing a snapshot) call the store directly, outside
+//! any actor (docs/architecture.md).
+//!
+//! One name per operation: the trait method (`requeue_dead_letter`), its StoreActor
+//! message (`RequeueDeadLetter`), its FaultyStore `Op` (`Op::RequeueDeadLetter`) and
+//! the statement that is the operation (`REQUEUE_DEAD_LETTER`; a statement that is one
+//! step of it is named after it: `REQUEUE_DEAD_LETTER_ENTRY`). An operation that takes
+//! more than two values takes a params struct (`ReleaseParams`) and `now`.
 //!
 //! Every method takes `now` from the caller's injected clock: scheduling, leases and
 //! backoff follow simulated time in tests.
@@ -31,6 +40,10 @@ mod types;
 
 pub use cluster::{Fence, NodeRecord, NodeStatus, RESCUE_LEASE, RESTARTED};
 pub use contexts::{Checkpoint, MAX_CHECKPOINT_BYTES, PointKeys, decode_point, distinct_points, encode_point};
+pub use contract::{
+    AcquireLeaseParams, ApplyBulkParams, HealthHistoryParams, ReleaseParams, RescueNodeParams, SaveCheckpointParams,
+    TakeNodeParams,
+};
 pub use contract::{Contexts, Membership, Operator, Queue, Reads, Snapshots, Store};
 pub use failure::{FailureDecision, UNSTARTED, decide_failure, gives_back_unstarted};
 pub use open::{Backend, open};

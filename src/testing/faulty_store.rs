@@ -91,8 +91,8 @@ impl Fault {
 #[derive(Default)]
 struct Faults {
     armed: Vec<Fault>,
-    /// Where every enqueue waits before it goes through (see [`FaultyStore::hold_enqueues`]).
-    enqueue_gate: Option<super::Gate>,
+    /// Where every call of an operation waits before it goes through (see [`FaultyStore::hold`]).
+    gates: HashMap<Op, super::Gate>,
     calls: HashMap<Op, u64>,
     injected: HashMap<Op, u64>,
 }
@@ -141,7 +141,14 @@ impl FaultyStore {
     /// Every enqueue from now on waits at `gate` (one permit each) before it goes
     /// through: a test holds a submit's write in flight and acts meanwhile.
     pub fn hold_enqueues(&self, gate: super::Gate) {
-        self.faults.lock().expect("faulty store").enqueue_gate = Some(gate);
+        self.hold(Op::Enqueue, gate);
+    }
+
+    /// Every call of `op` from now on waits at `gate` (one permit each) before it goes
+    /// through: a test holds a call in flight (a slow read, a stuck write) and acts
+    /// meanwhile. The wait is before the fault check and the count.
+    pub fn hold(&self, op: Op, gate: super::Gate) {
+        self.faults.lock().expect("faulty store").gates.insert(op, gate);
     }
 
     /// Disarms every fault (counts are kept).
@@ -179,11 +186,10 @@ impl FaultyStore {
         self.inner.lock().expect("faulty store").clone().expect("a FaultyStore used before it was given its store")
     }
 
-    /// Holds an enqueue at the gate when one is set, counts the call, and fails it if
+    /// Holds the call at its operation's gate when one is set, counts the call, and fails it if
     /// an armed fault matches; else answers the store to pass it to.
     async fn pass(&self, op: Op, jobs: Vec<Uuid>) -> StoreResult<Arc<dyn Store>> {
-        let gate =
-            if op == Op::Enqueue { self.faults.lock().expect("faulty store").enqueue_gate.clone() } else { None };
+        let gate = self.faults.lock().expect("faulty store").gates.get(&op).cloned();
         if let Some(gate) = gate {
             gate.pass().await;
         }
@@ -269,14 +275,14 @@ passthrough! {
         Complete => fn complete(&self, completions: Vec<Completion>, now: DateTime<Utc>) -> Completed,
             about completions.iter().map(|c| c.claim.job_id);
         Fail => fn fail(&self, failures: Vec<Failure>, now: DateTime<Utc>) -> Failed, about failures.iter().map(|f| f.claim.job_id);
-        Release => fn release(&self, claims: Vec<ClaimRef>, run_at: DateTime<Utc>, reason: String, now: DateTime<Utc>) -> Vec<Applied>,
-            about claims.iter().map(|c| c.job_id);
+        Release => fn release(&self, params: ReleaseParams, now: DateTime<Utc>) -> Vec<Applied>,
+            about params.claims.iter().map(|c| c.job_id);
         GiveBack => fn give_back(&self, claims: Vec<ClaimRef>, now: DateTime<Utc>) -> Vec<Applied>, about claims.iter().map(|c| c.job_id);
         ExtendLeases => fn extend_leases(&self, claims: Vec<ClaimRef>, until: DateTime<Utc>) -> u64, about claims.iter().map(|c| c.job_id);
         RescueExpired => fn rescue_expired(&self, limit: u32, now: DateTime<Utc>) -> Vec<Rescued>;
         RescueWorker => fn rescue_worker(&self, worker_id: Uuid, now: DateTime<Utc>) -> Vec<Rescued>;
-        SaveCheckpoint => fn save_checkpoint(&self, claim: ClaimRef, data: serde_json::Value, now: DateTime<Utc>) -> Applied,
-            about [claim.job_id];
+        SaveCheckpoint => fn save_checkpoint(&self, params: SaveCheckpointParams, now: DateTime<Utc>) -> Applied,
+            about [params.claim.job_id];
     }
     Reads {
         GetJob => fn get_job(&self, job_id: Uuid) -> Option<Job>, about [job_id];
@@ -286,7 +292,7 @@ passthrough! {
         ListJobs => fn list_jobs(&self, filter: JobFilter) -> Vec<Job>, about filter.job_ids.clone();
         JobIds => fn job_ids(&self, filter: JobFilter) -> Vec<Uuid>, about filter.job_ids.clone();
         CountJobs => fn count_jobs(&self, filter: JobFilter) -> u64, about filter.job_ids.clone();
-        HealthHistory => fn health_history(&self, worker_id: Uuid, metric_type: &str, limit: u32) -> Vec<HealthSample>;
+        HealthHistory => fn health_history(&self, params: HealthHistoryParams) -> Vec<HealthSample>;
         PendingByType => fn pending_by_type(&self) -> Vec<(String, i64)>;
         DeadLetters => fn dead_letters(&self, limit: u32, before: Option<i64>) -> Vec<DeadLetter>;
         CompletedSince => fn completed_since(&self, since: DateTime<Utc>) -> i64;
@@ -294,28 +300,27 @@ passthrough! {
         CountByStatus => fn count_by_status(&self) -> Vec<(crate::job::JobStatus, i64)>;
         ListNodes => fn list_nodes(&self) -> Vec<NodeRecord>;
         LastCheckpoint => fn last_checkpoint(&self, job_id: Uuid) -> Option<Checkpoint>, about [job_id];
+        ListSnapshots => fn list_snapshots(&self, filter: SnapshotFilter) -> Vec<SnapshotSummary>;
+        GetSnapshot => fn get_snapshot(&self, snapshot_id: Uuid) -> Option<SnapshotRow>;
+        LatestSnapshot => fn latest_snapshot(&self, node_id: Option<String>) -> Option<SnapshotRow>;
     }
     Operator {
         Cancel => fn cancel(&self, job_id: Uuid, now: DateTime<Utc>) -> Job, about [job_id];
         RequeueDeadLetter => fn requeue_dead_letter(&self, job_id: Uuid, now: DateTime<Utc>) -> Job, about [job_id];
-        ApplyBulk => fn apply_bulk(&self, action: BulkAction, job_ids: Vec<Uuid>, now: DateTime<Utc>) -> Vec<Uuid>,
-            about job_ids.clone();
+        ApplyBulk => fn apply_bulk(&self, params: ApplyBulkParams, now: DateTime<Utc>) -> Vec<Uuid>,
+            about params.job_ids.clone();
         Prune => fn prune(&self, policy: PrunePolicy) -> Pruned;
     }
     Membership {
         HeartbeatNode => fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> bool;
-        TakeNode => fn take_node(&self, node: NodeRecord, seen: Option<NodeRecord>, now: DateTime<Utc>) -> Option<Vec<Rescued>>;
-        RescueNode => fn rescue_node(&self, node_id: &str, silent_since: DateTime<Utc>, fence: Fence, now: DateTime<Utc>)
-            -> Option<Vec<Rescued>>;
-        AcquireLease => fn acquire_lease(&self, name: &str, holder: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Option<i64>;
+        TakeNode => fn take_node(&self, params: TakeNodeParams, now: DateTime<Utc>) -> Option<Vec<Rescued>>;
+        RescueNode => fn rescue_node(&self, params: RescueNodeParams, now: DateTime<Utc>) -> Option<Vec<Rescued>>;
+        AcquireLease => fn acquire_lease(&self, params: AcquireLeaseParams, now: DateTime<Utc>) -> Option<i64>;
         UpsertWorkers => fn upsert_workers(&self, workers: Vec<WorkerRecord>) -> ();
         WriteHealthLogs => fn write_health_logs(&self, logs: Vec<HealthLog>) -> ();
     }
     Snapshots {
         InsertSnapshot => fn insert_snapshot(&self, snapshot: SnapshotRow) -> ();
-        ListSnapshots => fn list_snapshots(&self, filter: SnapshotFilter) -> Vec<SnapshotSummary>;
-        GetSnapshot => fn get_snapshot(&self, snapshot_id: Uuid) -> Option<SnapshotRow>;
-        LatestSnapshot => fn latest_snapshot(&self, node_id: Option<String>) -> Option<SnapshotRow>;
         DeleteSnapshots => fn delete_snapshots(&self, snapshot_ids: Vec<Uuid>) -> u64;
     }
     Contexts {

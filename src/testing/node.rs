@@ -14,7 +14,7 @@ use super::db::{Scratch, TestDatabase};
 use crate::actors::Shutdown;
 use crate::actors::health::HealthConfig;
 use crate::actors::probe::{Event, Probe};
-use crate::actors::store::{EnqueueMany, Flush, StoreActorConfig};
+use crate::actors::store::{Enqueue, Flush, StoreActorConfig};
 use crate::actors::supervisor::{GetSlots, NodeActors, RestartPolicy, SlotInfo, Supervisor, SupervisorConfig, Wake};
 use crate::clock::{Clock, ManualClock};
 use crate::handler::Registry;
@@ -202,7 +202,7 @@ impl TestNode {
             1 => vec![requests.into_iter().next().expect("one request").validate(&self.limits)?],
             _ => validate_batch(requests, &self.limits)?,
         };
-        let sent = self.actors.store.send(EnqueueMany(jobs)).await;
+        let sent = self.actors.store.send(Enqueue(jobs)).await;
         let enqueued = sent.map_err(|_| StoreError::Unavailable)??;
         self.actors.supervisor.do_send(Wake);
         Ok(enqueued)

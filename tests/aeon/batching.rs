@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use aeon::actors::store::{
-    Claim, Complete, Enqueue, Fail, Flush, StoreActor, StoreActorConfig, StoreHandle, WriteHealthLogs,
+    Claim, Complete, EnqueueOne, Fail, Flush, StoreActor, StoreActorConfig, StoreHandle, WriteHealthLogs,
 };
 use aeon::clock::{Clock, ManualClock};
 use aeon::job::ExecutionStatus;
@@ -54,7 +54,7 @@ async fn a_lone_completion_goes_out_when_its_window_ends(db: TestDb) {
     let clock = clock();
     let store = db.store(exact_backoff());
     let addr = actor(&store, &clock, StoreActorConfig { window_ms: 2, max_size: 500, ..Default::default() });
-    let enqueued = addr.send(Enqueue(new_job("noop", json!({})))).await.unwrap().unwrap();
+    let enqueued = addr.send(EnqueueOne(new_job("noop", json!({})))).await.unwrap().unwrap();
     let request = claim_request(Uuid::new_v4(), 1, Duration::from_secs(60));
     let run = addr.send(Claim(request)).await.unwrap().unwrap().pop().unwrap();
     assert_eq!(run.job_id, enqueued.job_id);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aeon::clock::Clock;
 use aeon::job::{ExecutionStatus, JobStatus};
-use aeon::store::{BulkAction, Failure, JobFilter};
+use aeon::store::{ApplyBulkParams, BulkAction, Failure, HealthHistoryParams, JobFilter};
 use serde_json::{Value, json};
 
 use crate::common::api::ApiNode;
@@ -87,21 +87,33 @@ async fn bulk_actions_change_only_the_jobs_they_fit(db: TestDb) {
     let every = vec![parent.job_id, child.job_id, later.job_id, dead.job_id, running.job_id];
 
     // Requeue touches only the dead letter, and closes its entry.
-    let requeued = store.apply_bulk(BulkAction::Requeue, every.clone(), clock.now()).await.unwrap();
+    let requeued = store
+        .apply_bulk(ApplyBulkParams { action: BulkAction::Requeue, job_ids: every.clone() }, clock.now())
+        .await
+        .unwrap();
     assert_eq!(requeued, vec![dead.job_id]);
     let back = store.get_job(dead.job_id).await.unwrap().unwrap();
     assert_eq!((back.status, back.attempts), (JobStatus::Pending, 0));
     assert!(store.dead_letters(10, None).await.unwrap().is_empty());
 
     // Retry-now makes pending jobs due: the one scheduled in an hour is claimable now.
-    let due = store.apply_bulk(BulkAction::RetryNow, vec![later.job_id, running.job_id], clock.now()).await.unwrap();
+    let due = store
+        .apply_bulk(
+            ApplyBulkParams { action: BulkAction::RetryNow, job_ids: vec![later.job_id, running.job_id] },
+            clock.now(),
+        )
+        .await
+        .unwrap();
     assert_eq!(due, vec![later.job_id], "a running job is not pending");
     assert!(store.get_job(later.job_id).await.unwrap().unwrap().scheduled_at <= clock.now());
 
     // Cancel: every unfinished job; the running attempt is recorded, the dependent of a
     // cancelled parent is cancelled by its policy (it was cancelled here anyway).
     clock.advance(Duration::from_millis(5));
-    let mut cancelled = store.apply_bulk(BulkAction::Cancel, every.clone(), clock.now()).await.unwrap();
+    let mut cancelled = store
+        .apply_bulk(ApplyBulkParams { action: BulkAction::Cancel, job_ids: every.clone() }, clock.now())
+        .await
+        .unwrap();
     cancelled.sort();
     let mut expected = every.clone();
     expected.sort();
@@ -113,7 +125,13 @@ async fn bulk_actions_change_only_the_jobs_they_fit(db: TestDb) {
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].execution_status, ExecutionStatus::Cancelled);
     // Nothing is left to change: a second run changes nothing.
-    assert!(store.apply_bulk(BulkAction::Cancel, every, clock.now()).await.unwrap().is_empty());
+    assert!(
+        store
+            .apply_bulk(ApplyBulkParams { action: BulkAction::Cancel, job_ids: every }, clock.now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn a_bulk_cancel_applies_the_dependents_policy(db: TestDb) {
@@ -122,7 +140,10 @@ async fn a_bulk_cancel_applies_the_dependents_policy(db: TestDb) {
     let parent = new_job("echo", json!({}));
     let child = job_with(|r| r.depends_on = Some(vec![parent.job_id.to_string()]));
     store.enqueue(vec![parent.clone(), child.clone()], clock.now()).await.unwrap();
-    let cancelled = store.apply_bulk(BulkAction::Cancel, vec![parent.job_id], clock.now()).await.unwrap();
+    let cancelled = store
+        .apply_bulk(ApplyBulkParams { action: BulkAction::Cancel, job_ids: vec![parent.job_id] }, clock.now())
+        .await
+        .unwrap();
     assert_eq!(cancelled, vec![parent.job_id]);
     let child = store.get_job(child.job_id).await.unwrap().unwrap();
     assert_eq!(child.status, JobStatus::Cancelled, "the default policy cancels the dependent");
@@ -389,11 +410,24 @@ async fn a_workers_health_history_reads_newest_first(db: TestDb) {
         })
         .collect();
     store.write_health_logs(logs).await.unwrap();
-    let samples = store.health_history(worker, "health_score", 2).await.unwrap();
+    let samples = store
+        .health_history(HealthHistoryParams { worker_id: worker, metric_type: "health_score".into(), limit: 2 })
+        .await
+        .unwrap();
     let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
     assert_eq!(values, vec![0.8, 0.7]);
     assert!(samples[0].logged_at > samples[1].logged_at);
-    assert!(store.health_history(uuid::Uuid::new_v4(), "health_score", 2).await.unwrap().is_empty());
+    assert!(
+        store
+            .health_history(HealthHistoryParams {
+                worker_id: uuid::Uuid::new_v4(),
+                metric_type: "health_score".into(),
+                limit: 2
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 on_every_backend!(a_workers_health_history_reads_newest_first);

@@ -16,7 +16,7 @@ use aeon::clock::{Clock, SystemClock};
 use aeon::config::Config;
 use aeon::handler::{JobContext, Outcome, Registry};
 use aeon::node::Node;
-use aeon::store::{Applied, ClaimRef};
+use aeon::store::{Applied, ClaimRef, SaveCheckpointParams};
 use aeon::vector::{ContextPoint, ExecutionContext, Scored, SimilarQuery, VectorError, VectorResult, VectorStore};
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -72,12 +72,24 @@ async fn checkpoints_are_fenced_by_the_claim_and_the_latest_wins(db: TestDb) {
     assert_eq!(store.last_checkpoint(job).await.unwrap(), None);
 
     let stranger = ClaimRef { job_id: job, execution_id: Uuid::now_v7() };
-    assert_eq!(store.save_checkpoint(stranger, json!({"step": 9}), clock.now()).await.unwrap(), Applied::Stale);
+    assert_eq!(
+        store
+            .save_checkpoint(SaveCheckpointParams { claim: stranger, data: json!({"step": 9}) }, clock.now())
+            .await
+            .unwrap(),
+        Applied::Stale
+    );
     assert_eq!(store.last_checkpoint(job).await.unwrap(), None, "a lost claim writes nothing");
 
     let holder = claimed.claim_ref();
     for step in [1, 2] {
-        assert_eq!(store.save_checkpoint(holder, json!({"step": step}), clock.now()).await.unwrap(), Applied::Applied);
+        assert_eq!(
+            store
+                .save_checkpoint(SaveCheckpointParams { claim: holder, data: json!({"step": step}) }, clock.now())
+                .await
+                .unwrap(),
+            Applied::Applied
+        );
     }
     let saved = store.last_checkpoint(job).await.unwrap().expect("a checkpoint");
     assert_eq!((saved.data, saved.execution_id, saved.attempt), (json!({"step": 2}), claimed.execution_id, 1));

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use actix::Actor;
-use aeon::actors::store::{Enqueue, StoreActor, StoreActorConfig, StoreHandle};
+use aeon::actors::store::{EnqueueOne, StoreActor, StoreActorConfig, StoreHandle};
 use aeon::clock::ManualClock;
 use aeon::job::NewJob;
 use aeon::store::{Enqueued, StoreError, StoreResult};
@@ -33,9 +33,9 @@ async fn one_then_the_rest(
     first: NewJob,
     rest: &[NewJob],
 ) -> Vec<StoreResult<Enqueued>> {
-    let first = actor.send(Enqueue(first));
+    let first = actor.send(EnqueueOne(first));
     gate.arrived(1).await; // the first submit's write is in flight
-    let rest: Vec<_> = rest.iter().map(|j| actor.send(Enqueue(j.clone()))).collect();
+    let rest: Vec<_> = rest.iter().map(|j| actor.send(EnqueueOne(j.clone()))).collect();
     gate.open(usize::MAX >> 4);
     let mut answers = vec![first.await.unwrap()];
     answers.extend(join_all(rest).await.into_iter().map(Result::unwrap));

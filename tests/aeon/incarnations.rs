@@ -138,7 +138,7 @@ async fn a_process_whose_node_id_was_taken_over_stops_and_writes_nothing_more(db
         let seen = row(&*store, "n").await;
         let now = SystemClock.now();
         let usurper = NodeRecord { incarnation: "usurper".into(), last_seen: now, ..seen.clone() };
-        rescued = store.take_node(usurper, Some(seen), now).await.unwrap();
+        rescued = store.take_node(aeon::store::TakeNodeParams { node: usurper, seen: Some(seen) }, now).await.unwrap();
     }
     let rescued = rescued.unwrap();
     assert_eq!(rescued.iter().map(|r| r.job_id).collect::<Vec<_>>(), vec![job], "its run voided");

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aeon::clock::Clock;
 use aeon::job::{ExecutionStatus, JobStatus};
-use aeon::store::{Applied, Completion, HealthLog, Room, StoreError, WorkerRecord, WorkerStatus};
+use aeon::store::{Applied, Completion, HealthLog, ReleaseParams, Room, StoreError, WorkerRecord, WorkerStatus};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -157,13 +157,32 @@ async fn a_released_claim_goes_back_unrun_without_spending_an_attempt(db: TestDb
     let job = new_job("noop", json!({}));
     store.enqueue(vec![job.clone()], clock.now()).await.unwrap();
     let claimed = claim(&store, 1, &clock).await;
-    let released =
-        store.release(vec![claimed[0].claim_ref()], clock.now(), "draining".into(), clock.now()).await.unwrap();
+    let released = store
+        .release(
+            ReleaseParams {
+                claims: vec![claimed[0].claim_ref()],
+                run_at: Some(clock.now()),
+                reason: "draining".into(),
+            },
+            clock.now(),
+        )
+        .await
+        .unwrap();
     assert_eq!(released, vec![Applied::Applied]);
     let back = store.get_job(job.job_id).await.unwrap().unwrap();
     assert_eq!((back.status, back.attempts), (JobStatus::Pending, 0));
     assert_eq!(
-        store.release(vec![claimed[0].claim_ref()], clock.now(), "draining".into(), clock.now()).await.unwrap(),
+        store
+            .release(
+                ReleaseParams {
+                    claims: vec![claimed[0].claim_ref()],
+                    run_at: Some(clock.now()),
+                    reason: "draining".into()
+                },
+                clock.now()
+            )
+            .await
+            .unwrap(),
         vec![Applied::Stale]
     );
     clock.advance(Duration::from_millis(1));

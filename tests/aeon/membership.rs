@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use aeon::clock::Clock;
 use aeon::job::{ExecutionStatus, JobStatus};
-use aeon::store::{Fence, NodeRecord, NodeStatus, RESCUE_LEASE, WorkerRecord, WorkerStatus};
+use aeon::store::{
+    AcquireLeaseParams, Fence, NodeRecord, NodeStatus, RESCUE_LEASE, RescueNodeParams, TakeNodeParams, WorkerRecord,
+    WorkerStatus,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -40,16 +43,16 @@ async fn one_holder_at_a_time_and_the_token_grows_when_the_lease_changes_hands(d
     let clock = clock();
     let store = db.store(exact_backoff());
     let ttl = chrono::Duration::seconds(10);
-    let a = store.acquire_lease(RESCUE_LEASE, "a", clock.now() + ttl, clock.now()).await.unwrap();
+    let a = store.acquire_lease(rescue_lease("a", clock.now() + ttl), clock.now()).await.unwrap();
     assert_eq!(a, Some(1));
-    assert_eq!(store.acquire_lease(RESCUE_LEASE, "b", clock.now() + ttl, clock.now()).await.unwrap(), None);
+    assert_eq!(store.acquire_lease(rescue_lease("b", clock.now() + ttl), clock.now()).await.unwrap(), None);
     clock.advance(Duration::from_secs(5));
-    let renewed = store.acquire_lease(RESCUE_LEASE, "a", clock.now() + ttl, clock.now()).await.unwrap();
+    let renewed = store.acquire_lease(rescue_lease("a", clock.now() + ttl), clock.now()).await.unwrap();
     assert_eq!(renewed, Some(1), "renewing keeps the token");
     clock.advance(Duration::from_secs(11));
-    let b = store.acquire_lease(RESCUE_LEASE, "b", clock.now() + ttl, clock.now()).await.unwrap();
+    let b = store.acquire_lease(rescue_lease("b", clock.now() + ttl), clock.now()).await.unwrap();
     assert_eq!(b, Some(2), "an expired lease is taken, under a larger token");
-    assert_eq!(store.acquire_lease(RESCUE_LEASE, "a", clock.now() + ttl, clock.now()).await.unwrap(), None);
+    assert_eq!(store.acquire_lease(rescue_lease("a", clock.now() + ttl), clock.now()).await.unwrap(), None);
 }
 
 async fn a_dead_nodes_claims_are_voided_at_once_under_a_valid_fence_only(db: TestDb) {
@@ -69,7 +72,7 @@ async fn a_dead_nodes_claims_are_voided_at_once_under_a_valid_fence_only(db: Tes
     clock.advance(Duration::from_secs(20));
     let now = clock.now();
     store.heartbeat_node(node("alive", now), now).await.unwrap();
-    let token = store.acquire_lease(RESCUE_LEASE, "alive", now + chrono::Duration::seconds(10), now).await.unwrap();
+    let token = store.acquire_lease(rescue_lease("alive", now + chrono::Duration::seconds(10)), now).await.unwrap();
     let fence = Fence { name: RESCUE_LEASE.into(), holder: "alive".into(), token: token.unwrap() };
     let silent_since = now - chrono::Duration::seconds(10);
 
@@ -82,14 +85,28 @@ async fn a_dead_nodes_claims_are_voided_at_once_under_a_valid_fence_only(db: Tes
         (Fence { holder: "dead".into(), ..fence.clone() }, now, "another holder"),
         (fence.clone(), later, "an expired lease"),
     ] {
-        assert_eq!(store.rescue_node("dead", silent_since, stale, at).await.unwrap(), None, "{why} changes nothing");
+        assert_eq!(
+            store
+                .rescue_node(RescueNodeParams { node_id: "dead".into(), silent_since, fence: stale }, at)
+                .await
+                .unwrap(),
+            None,
+            "{why} changes nothing"
+        );
     }
     assert_eq!(store.get_job(held[0].job_id).await.unwrap().unwrap().status, JobStatus::Running);
 
-    let spoke = store.rescue_node("alive", silent_since, fence.clone(), now).await.unwrap();
+    let spoke = store
+        .rescue_node(RescueNodeParams { node_id: "alive".into(), silent_since, fence: fence.clone() }, now)
+        .await
+        .unwrap();
     assert_eq!(spoke, Some(Vec::new()), "a node that spoke recently is not dead");
 
-    let rescued = store.rescue_node("dead", silent_since, fence.clone(), now).await.unwrap().unwrap();
+    let rescued = store
+        .rescue_node(RescueNodeParams { node_id: "dead".into(), silent_since, fence: fence.clone() }, now)
+        .await
+        .unwrap()
+        .unwrap();
     let mut ids: Vec<Uuid> = rescued.iter().map(|r| r.job_id).collect();
     ids.sort();
     let mut expected: Vec<Uuid> = held.iter().map(|c| c.job_id).collect();
@@ -111,7 +128,16 @@ async fn a_dead_nodes_claims_are_voided_at_once_under_a_valid_fence_only(db: Tes
     let workers = store.list_workers().await.unwrap();
     let status_of = |id: Uuid| workers.iter().find(|w| w.worker_id == id).unwrap().status;
     assert_eq!((status_of(w_dead), status_of(w_alive)), (WorkerStatus::Dead, WorkerStatus::Active));
-    assert_eq!(store.rescue_node("dead", silent_since, fence, now).await.unwrap(), Some(Vec::new()), "once");
+    assert_eq!(
+        store.rescue_node(RescueNodeParams { node_id: "dead".into(), silent_since, fence }, now).await.unwrap(),
+        Some(Vec::new()),
+        "once"
+    );
+}
+
+/// The rescue lease for `holder`, until `until`.
+fn rescue_lease(holder: &str, until: chrono::DateTime<chrono::Utc>) -> AcquireLeaseParams {
+    AcquireLeaseParams { name: RESCUE_LEASE.into(), holder: holder.into(), until }
 }
 
 fn incarnation(id: &str, incarnation: &str, at: chrono::DateTime<chrono::Utc>) -> NodeRecord {
@@ -137,11 +163,16 @@ async fn a_new_process_takes_a_node_id_over_only_as_it_saw_it_and_voids_what_the
     assert_eq!((seen.incarnation.as_str(), seen.last_seen), ("first", t0));
 
     // The row moved after it was read (the first process beat again): nothing changes.
-    assert_eq!(store.take_node(incarnation("n", "second", t1), None, t1).await.unwrap(), None, "a row exists");
+    assert_eq!(
+        store.take_node(TakeNodeParams { node: incarnation("n", "second", t1), seen: None }, t1).await.unwrap(),
+        None,
+        "a row exists"
+    );
     assert!(store.heartbeat_node(incarnation("n", "first", t1), t1).await.unwrap());
     clock.advance(Duration::from_secs(1));
     let t2 = clock.now();
-    let moved = store.take_node(incarnation("n", "second", t2), Some(seen), t2).await.unwrap();
+    let moved =
+        store.take_node(TakeNodeParams { node: incarnation("n", "second", t2), seen: Some(seen) }, t2).await.unwrap();
     assert_eq!(moved, None, "the first process beat since the row was read");
     for claim in &held {
         assert_eq!(store.get_job(claim.job_id).await.unwrap().unwrap().status, JobStatus::Running);
@@ -149,7 +180,11 @@ async fn a_new_process_takes_a_node_id_over_only_as_it_saw_it_and_voids_what_the
 
     // As seen now: taken, and the first process's claims voided at once.
     let seen = store.list_nodes().await.unwrap().into_iter().find(|n| n.node_id == "n").unwrap();
-    let rescued = store.take_node(incarnation("n", "second", t2), Some(seen), t2).await.unwrap().expect("taken");
+    let rescued = store
+        .take_node(TakeNodeParams { node: incarnation("n", "second", t2), seen: Some(seen) }, t2)
+        .await
+        .unwrap()
+        .expect("taken");
     let mut ids: Vec<Uuid> = rescued.iter().map(|r| r.job_id).collect();
     ids.sort();
     let mut expected: Vec<Uuid> = held.iter().map(|c| c.job_id).collect();
@@ -173,8 +208,15 @@ async fn a_new_process_takes_a_node_id_over_only_as_it_saw_it_and_voids_what_the
     assert!(!store.heartbeat_node(incarnation("n", "first", t2), t2).await.unwrap());
     assert!(store.heartbeat_node(incarnation("n", "second", t2), t2).await.unwrap());
     // A node id nobody held is taken at once, with nothing to void.
-    assert_eq!(store.take_node(incarnation("m", "one", t2), None, t2).await.unwrap(), Some(Vec::new()));
-    assert_eq!(store.take_node(incarnation("m", "two", t2), None, t2).await.unwrap(), None, "once");
+    assert_eq!(
+        store.take_node(TakeNodeParams { node: incarnation("m", "one", t2), seen: None }, t2).await.unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(
+        store.take_node(TakeNodeParams { node: incarnation("m", "two", t2), seen: None }, t2).await.unwrap(),
+        None,
+        "once"
+    );
 }
 
 on_every_backend!(

@@ -2,9 +2,14 @@
 //! makes progress, so `/readyz` answers 503 with the reason — promptly, never hanging
 //! on the lock — and `/metrics` and `/v1/stats` still answer; once the lock goes, the node is ready
 //! again and the work goes on. With its disk full, a submit is 507 naming the disk and
-//! `/readyz` 503 naming it too, until there is room again; nothing is lost.
+//! `/readyz` 503 naming it too, until there is room again; nothing is lost. A slow read
+//! of the API is seen by a watch of its own (logged, counted), and the node stays ready.
 
 use std::time::{Duration, Instant};
+
+use aeon::handler::Registry;
+use aeon::metrics::METRICS;
+use aeon::testing::{FaultyStore, Gate, Op};
 
 use crate::common::api::ApiNode;
 use crate::common::{TestDb, on_every_backend};
@@ -107,3 +112,58 @@ async fn a_full_disk_is_507_on_submits_and_unready_naming_it_until_there_is_room
 }
 
 on_every_backend!(a_full_disk_is_507_on_submits_and_unready_naming_it_until_there_is_room);
+
+/// `GET /v1/jobs/{id}` held in the store for longer than both thresholds: the read
+/// watch has it in flight (and would say so past `store_read_slow_ms`), it is counted
+/// in `aeon_slow_store_reads_total{op="get_job"}`, and `/readyz` stays 200 though the
+/// read waits past `store_stall_ms`: only the actors' calls judge readiness. Once let
+/// through, the read answers and the watch is clear.
+async fn a_slow_api_read_is_seen_by_the_read_watch_and_the_node_stays_ready(db: TestDb) {
+    let faults = FaultyStore::detached();
+    let tweak = |c: &mut aeon::config::Config| {
+        c.health.store_stall_ms = 300;
+        c.health.store_read_slow_ms = 100;
+    };
+    let api = ApiNode::start_wrapped(db, tweak, Registry::with_builtins(), faults.wrapper()).await;
+    let (status, job) = api.post("/v1/jobs", r#"{"type":"noop"}"#).await;
+    assert_eq!(status, 201, "{job}");
+    let job_id = job["job_id"].as_str().unwrap().to_string();
+    api.until_finished(&job_id).await;
+    let slow = Duration::from_millis(100);
+    let watch = api.node.read_watch().clone();
+    let counted = METRICS.slow_store_reads("get_job");
+
+    let gate = Gate::new();
+    faults.hold(Op::GetJob, gate.clone());
+    let url = format!("{}/v1/jobs/{job_id}", api.url());
+    let held = tokio::task::spawn_blocking(move || ureq::get(&url).call().map(|r| r.status().as_u16()));
+    gate.arrived(1).await;
+    let started = Instant::now();
+    let seen = loop {
+        if let Some(seen) = watch.trouble(chrono::Duration::from_std(slow).unwrap()) {
+            break seen;
+        }
+        assert!(started.elapsed() < PROBE, "the read watch did not see the held read");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(seen.contains("a store call has waited"), "{seen}");
+    while METRICS.slow_store_reads("get_job") == counted {
+        assert!(started.elapsed() < PROBE, "the slow read was not counted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await; // past store_stall_ms, still held
+    let (status, health) = timed_get(&api, "/readyz").await;
+    assert_eq!(status, 200, "a slow read does not make the node unready: {health}");
+    assert_eq!(api.node.readiness().await, Ok(()));
+    let (_, metrics) = timed_get(&api, "/metrics").await;
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(metrics.contains(r#"aeon_slow_store_reads_total{op="get_job"}"#), "{metrics}");
+
+    gate.open(usize::MAX >> 4);
+    assert_eq!(held.await.unwrap().expect("the held read answers"), 200);
+    assert_eq!(watch.trouble(chrono::Duration::zero()), None, "nothing in flight, nothing failing");
+    assert!(api.node.reads().get_job(job_id.parse().unwrap()).await.unwrap().is_some(), "a read through the handle");
+    api.stop().await;
+}
+
+on_every_backend!(a_slow_api_read_is_seen_by_the_read_watch_and_the_node_stays_ready);

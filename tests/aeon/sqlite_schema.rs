@@ -80,12 +80,14 @@ fn both_backends_declare_the_same_statements() {
             "ENQUEUE_UNKEYED",
             "a plain insert for submits without idempotency keys: ON CONFLICT costs Postgres a WAL record per row",
         ),
-        ("SELECT_JOB_FOR_UPDATE", "row locks: SQLite's one writer serialises every write"),
-        ("TRY_PRUNE_LOCK", "an advisory lock so one node prunes at a time: a SQLite file has one node"),
-        ("INSERT_CONTEXTS", "new points in one UNNEST insert; SQLite upserts point by point"),
-        ("UPSERT_CONTEXTS", "a batch written again, in one statement; SQLite upserts point by point"),
+        ("GET_JOB_FOR_UPDATE", "row locks: SQLite's one writer serialises every write"),
+        ("PRUNE_TRY_LOCK", "an advisory lock so one node prunes at a time: a SQLite file has one node"),
+        (
+            "PUT_CONTEXTS_UPSERT",
+            "a batch written again: PUT_CONTEXTS is a plain insert on Postgres, an upsert per point on SQLite",
+        ),
     ];
-    const SQLITE_ONLY: &[(&str, &str)] = &[("UPSERT_CONTEXT", "one point per statement, in one transaction")];
+    const SQLITE_ONLY: &[(&str, &str)] = &[];
     let postgres: BTreeSet<&str> = aeon::store::postgres::sql::all().map(|(name, _)| name).collect();
     let sqlite: BTreeSet<&str> = sql::all().map(|(name, _)| name).collect();
     let listed = |only: &[(&'static str, &str)]| only.iter().map(|(name, _)| *name).collect::<BTreeSet<&str>>();

@@ -24,7 +24,7 @@ use super::store::{self, StoreHandle};
 use crate::clock::{SharedClock, after};
 use crate::handler::{ErasedHandler, JobContext, Outcome, Placement, RunLink};
 use crate::job::{ExecutionStatus, unstorable};
-use crate::store::{Applied, ClaimedJob, Completion, FailOutcome, Failure, StoreError, StoreResult};
+use crate::store::{Applied, ClaimedJob, Completion, FailOutcome, Failure, ReleaseParams, StoreError, StoreResult};
 
 /// Delay between attempts to write a settlement the store refused (database down).
 const WRITE_RETRY: Duration = Duration::from_millis(500);
@@ -228,7 +228,7 @@ impl JobActor {
                     store.send(store::Fail(f)).await.map_err(delivered)?.map(|o| o != FailOutcome::Stale)
                 }
                 Settlement::Release { run_at, reason, .. } => store
-                    .send(store::Release(vec![claim], run_at, reason))
+                    .send(store::Release(ReleaseParams { claims: vec![claim], run_at, reason }))
                     .await
                     .map_err(delivered)?
                     .map(|applied| !applied.contains(&Applied::Stale)),

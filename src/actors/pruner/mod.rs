@@ -16,7 +16,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::probe::{Event, Probe};
-use super::store::{PruneOld, StoreHandle};
+use super::store::{self, StoreHandle};
 use crate::clock::SharedClock;
 pub use crate::config::RetentionConfig;
 use crate::store::{PrunePolicy, Pruned};
@@ -85,7 +85,7 @@ impl Handler<Prune> for Pruner {
         let tick = async move {
             let mut total = Pruned::default();
             for _ in 0..MAX_PASSES {
-                let pass = match store.send(PruneOld(policy)).await {
+                let pass = match store.send(store::Prune(policy)).await {
                     Ok(Ok(pass)) => pass,
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "retention pass failed; the next tick tries again");

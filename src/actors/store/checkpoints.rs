@@ -12,7 +12,10 @@ use crate::store::{Applied, Checkpoint, ClaimRef};
 #[async_trait]
 impl CheckpointStore for StoreHandle {
     async fn save_checkpoint(&self, claim: ClaimRef, data: Value) -> Result<Applied, String> {
-        self.send(SaveCheckpoint(claim, data)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+        self.send(SaveCheckpoint(crate::store::SaveCheckpointParams { claim, data }))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
     }
 
     async fn last_checkpoint(&self, job_id: Uuid) -> Result<Option<Checkpoint>, String> {

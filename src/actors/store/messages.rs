@@ -1,5 +1,9 @@
 //! The messages the [`StoreActor`] answers: batched writes (completions, failures,
 //! health logs), which join the current batch, and direct calls, which run at once.
+//! Each is named after the store operation it makes (`Release` → `Queue::release`),
+//! and takes that operation's params struct where it has one. Reads that no actor
+//! needs are not here: the API and snapshots read through
+//! [`StoreReads`](super::StoreReads).
 
 use std::time::Duration;
 
@@ -8,10 +12,11 @@ use futures::future::join_all;
 use uuid::Uuid;
 
 use super::StoreActor;
-use crate::job::{Execution, Job, JobStatus, NewJob};
+use crate::job::{Job, NewJob};
 use crate::store::{
-    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completion, DeadLetter, Edges, Enqueued, FailOutcome, Failure,
-    HealthLog, JobFilter, Rescued, StoreError, StoreResult, WorkerRecord, WorkflowNode,
+    AcquireLeaseParams, Applied, ApplyBulkParams, ClaimRef, ClaimRequest, ClaimedJob, Completion, Enqueued,
+    FailOutcome, Failure, HealthLog, ReleaseParams, RescueNodeParams, Rescued, SaveCheckpointParams, StoreError,
+    StoreResult, WorkerRecord,
 };
 
 /// Jobs became ready because their dependencies finished.
@@ -155,23 +160,24 @@ macro_rules! direct {
     };
 }
 
-/// Submits one job. Submits arriving while another is being written share the next
-/// write (group commit, see [`super::group`]); the answer comes once the job is durable.
+/// Submits one job, as part of an [`Enqueue`]: submits arriving while another is
+/// being written share the next write (group commit, see [`super::group`]); the
+/// answer comes once the job is durable.
 #[derive(Debug, Message)]
 #[rtype(result = "StoreResult<Enqueued>")]
-pub struct Enqueue(pub NewJob);
+pub struct EnqueueOne(pub NewJob);
 
-impl Handler<Enqueue> for StoreActor {
+impl Handler<EnqueueOne> for StoreActor {
     type Result = ResponseFuture<StoreResult<Enqueued>>;
 
-    fn handle(&mut self, msg: Enqueue, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: EnqueueOne, _: &mut Self::Context) -> Self::Result {
         Box::pin(super::group::answer(self.submits.submit(msg.0)))
     }
 }
 
 direct!(
     /// Submits many jobs in one statement, all or nothing.
-    EnqueueMany(jobs: Vec<NewJob>) -> Vec<Enqueued>, |store, now| store.enqueue(jobs, now)
+    Enqueue(jobs: Vec<NewJob>) -> Vec<Enqueued>, |store, now| store.enqueue(jobs, now)
 );
 direct!(
     /// Claims ready jobs for the workers asking, up to each one's room.
@@ -179,8 +185,7 @@ direct!(
 );
 direct!(
     /// Gives claims back, runnable again from `run_at` (`None`: at once).
-    Release(claims: Vec<ClaimRef>, run_at: Option<chrono::DateTime<chrono::Utc>>, reason: String) -> Vec<Applied>,
-    |store, now| store.release(claims, run_at.unwrap_or(now), reason, now)
+    Release(params: ReleaseParams) -> Vec<Applied>, |store, now| store.release(params, now)
 );
 direct!(
     /// Gives back claims whose handler never started (no execution row).
@@ -209,16 +214,11 @@ direct!(
 );
 direct!(
     /// Applies an operator's action to those of the jobs it fits, in one transaction.
-    ApplyBulk(action: crate::store::BulkAction, job_ids: Vec<Uuid>) -> Vec<Uuid>,
-    |store, now| store.apply_bulk(action, job_ids, now)
+    ApplyBulk(params: ApplyBulkParams) -> Vec<Uuid>, |store, now| store.apply_bulk(params, now)
 );
 direct!(
-    /// Voids the claims of a node silent for `dead_after`, under the rescue lease's fence.
-    RescueNode(node_id: String, dead_after: Duration, fence: crate::store::Fence) -> Option<Vec<Rescued>>,
-    |store, now| async move {
-        let silent_since = now - chrono::Duration::from_std(dead_after).unwrap_or_default();
-        store.rescue_node(&node_id, silent_since, fence, now).await
-    }
+    /// Voids the claims of a node silent since `silent_since`, under the rescue lease's fence.
+    RescueNode(params: RescueNodeParams) -> Option<Vec<Rescued>>, |store, now| store.rescue_node(params, now)
 );
 direct!(
     /// Writes this node's row, last seen now; `false` when another process has taken
@@ -227,33 +227,17 @@ direct!(
 );
 direct!(ListNodes -> Vec<crate::store::NodeRecord>, |store, now| store.list_nodes());
 direct!(
-    /// Takes or renews a lease for `holder`, for `ttl`; its fencing token if held.
-    AcquireLease(name: String, holder: String, ttl: Duration) -> Option<i64>,
-    |store, now| async move { store.acquire_lease(&name, &holder, crate::clock::after(now, ttl), now).await }
-);
-direct!(GetJob(job_id: Uuid) -> Option<Job>, |store, now| store.get_job(job_id));
-direct!(GetEdges(job_id: Uuid) -> Edges, |store, now| store.edges(job_id));
-direct!(GetWorkflow(root: Uuid, limit: u32) -> Vec<WorkflowNode>, |store, now| store.workflow(root, limit));
-direct!(GetExecutions(job_id: Uuid) -> Vec<Execution>, |store, now| store.executions(job_id));
-direct!(
-    ListDeadLetters(limit: u32, before: Option<i64>) -> Vec<DeadLetter>, |store, now| store.dead_letters(limit, before)
-);
-direct!(ListJobs(filter: JobFilter) -> Vec<Job>, |store, now| store.list_jobs(filter));
-direct!(
-    /// Jobs completed within the last `window` (throughput).
-    CompletedWithin(window: Duration) -> i64,
-    |store, now| store.completed_since(now - chrono::Duration::from_std(window).unwrap_or_default())
+    /// Takes or renews a lease for its holder, until `until`; its fencing token if held.
+    AcquireLease(params: AcquireLeaseParams) -> Option<i64>, |store, now| store.acquire_lease(params, now)
 );
 direct!(
     /// Writes workers' rows (heartbeats, load, health) in one statement.
     UpsertWorkers(workers: Vec<WorkerRecord>) -> (), |store, now| store.upsert_workers(workers)
 );
-direct!(ListWorkers -> Vec<WorkerRecord>, |store, now| store.list_workers());
-direct!(CountByStatus -> Vec<(JobStatus, i64)>, |store, now| store.count_by_status());
 direct!(Ping -> (), |store, now| store.ping());
 direct!(
     /// One retention pass: at most `policy.batch` rows of each kind.
-    PruneOld(policy: crate::store::PrunePolicy) -> crate::store::Pruned, |store, now| store.prune(policy)
+    Prune(policy: crate::store::PrunePolicy) -> crate::store::Pruned, |store, now| store.prune(policy)
 );
 direct!(
     /// Writes a snapshot row (taken by [`crate::snapshot`]).
@@ -265,8 +249,7 @@ direct!(
 );
 direct!(
     /// Saves a running attempt's checkpoint (fenced by its claim).
-    SaveCheckpoint(claim: ClaimRef, data: serde_json::Value) -> Applied,
-    |store, now| store.save_checkpoint(claim, data, now)
+    SaveCheckpoint(params: SaveCheckpointParams) -> Applied, |store, now| store.save_checkpoint(params, now)
 );
 direct!(
     /// The latest checkpoint of a job.

@@ -1,5 +1,7 @@
-//! The StoreActor: the actors' one way to the database (the API's reads and the
-//! node's start call the store directly; see [`crate::store`]).
+//! The StoreActor: the actors' one way to the database, and every write's. The API's,
+//! the dashboard's and snapshots' reads go beside it, through the read-only, watched
+//! [`StoreReads`]; the node's start (taking its node id, choosing a snapshot) and its
+//! gauges call the store directly (see [`crate::store`]).
 //!
 //! Other actors send it typed messages ([`messages`]) through a [`StoreHandle`]; the
 //! actor owns an `Arc<dyn Store>`, so any backend (Postgres, SQLite, a test's
@@ -20,11 +22,13 @@ mod batch;
 mod checkpoints;
 mod group;
 mod messages;
+mod reads;
 mod vectors;
 mod watch;
 
 pub use crate::config::StoreActorConfig;
 pub use messages::*;
+pub use reads::StoreReads;
 pub use vectors::EmbeddedVectorStore;
 pub use watch::{CallGuard, StoreWatch};
 

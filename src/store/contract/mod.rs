@@ -5,11 +5,11 @@
 //! | part | what | who calls it |
 //! |---|---|---|
 //! | [`Queue`] | the fenced hot path: submit, claim, settle, renew, rescue | workers, the Supervisor, the HealthMonitor (through the StoreActor) |
-//! | [`Reads`] | reads, nothing written | the API, the dashboard, the CLI, snapshots |
-//! | [`Operator`] | cancel, requeue, bulk actions, retention | the API, the Pruner |
+//! | [`Reads`] | reads, snapshot rows included; nothing written | the API, the dashboard, the CLI, snapshots (through `Node::reads`) |
+//! | [`Operator`] | cancel, requeue, bulk actions, retention | the API and the Pruner (through the StoreActor) |
 //! | [`Membership`] | nodes, incarnations, the rescue lease, workers' rows | the membership loop, the HealthMonitor |
-//! | [`Snapshots`] | snapshot rows | snapshot/ |
-//! | [`Contexts`] | the embedded vector store | vector/embedded.rs |
+//! | [`Snapshots`] | snapshot rows written and pruned | snapshot/ (through the StoreActor) |
+//! | [`Contexts`] | the embedded vector store | `actors/store/vectors.rs` (through the StoreActor) |
 
 mod contexts;
 mod membership;
@@ -19,10 +19,10 @@ mod reads;
 mod snapshots;
 
 pub use contexts::Contexts;
-pub use membership::Membership;
-pub use operator::Operator;
-pub use queue::Queue;
-pub use reads::Reads;
+pub use membership::{AcquireLeaseParams, Membership, RescueNodeParams, TakeNodeParams};
+pub use operator::{ApplyBulkParams, Operator};
+pub use queue::{Queue, ReleaseParams, SaveCheckpointParams};
+pub use reads::{HealthHistoryParams, Reads};
 pub use snapshots::Snapshots;
 
 use async_trait::async_trait;

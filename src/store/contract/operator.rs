@@ -16,10 +16,10 @@ pub trait Operator: Send + Sync + 'static {
     /// Puts a dead-lettered job back to `PENDING` with a fresh set of retries.
     async fn requeue_dead_letter(&self, job_id: Uuid, now: DateTime<Utc>) -> StoreResult<Job>;
 
-    /// Applies `action` to those of `job_ids` it fits ([`BulkAction::statuses`]), in
-    /// one transaction of a few statements; the others are left alone. Answers the
-    /// ids it changed.
-    async fn apply_bulk(&self, action: BulkAction, job_ids: Vec<Uuid>, now: DateTime<Utc>) -> StoreResult<Vec<Uuid>>;
+    /// Applies `params.action` to those of `params.job_ids` it fits
+    /// ([`BulkAction::statuses`]), in one transaction of a few statements; the others
+    /// are left alone. Answers the ids it changed.
+    async fn apply_bulk(&self, params: ApplyBulkParams, now: DateTime<Utc>) -> StoreResult<Vec<Uuid>>;
 
     /// Retention: deletes at most `policy.batch` rows of each kind older than its
     /// cutoff — finished jobs (with their executions), dead-lettered jobs (with their
@@ -28,4 +28,11 @@ pub trait Operator: Send + Sync + 'static {
     /// is kept. On a shared database one node prunes at a time: a caller that finds
     /// another pruning gets `Pruned { skipped: true, .. }`.
     async fn prune(&self, policy: PrunePolicy) -> StoreResult<Pruned>;
+}
+
+/// An operator's action and the jobs it is for, for [`Operator::apply_bulk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyBulkParams {
+    pub action: BulkAction,
+    pub job_ids: Vec<Uuid>,
 }

@@ -37,15 +37,9 @@ pub trait Queue: Send + Sync + 'static {
     async fn fail(&self, failures: Vec<Failure>, now: DateTime<Utc>) -> StoreResult<Failed>;
 
     /// Gives claims back (a draining node, a snoozing handler): the job is `PENDING`
-    /// again from `run_at`, the attempt does not count, and its execution is recorded
-    /// `CANCELLED` with `reason`.
-    async fn release(
-        &self,
-        claims: Vec<ClaimRef>,
-        run_at: DateTime<Utc>,
-        reason: String,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Applied>>;
+    /// again from `params.run_at` (`now` when `None`), the attempt does not count, and
+    /// its execution is recorded `CANCELLED` with `params.reason`.
+    async fn release(&self, params: ReleaseParams, now: DateTime<Utc>) -> StoreResult<Vec<Applied>>;
 
     /// Gives back claims whose handler never started (queued in a worker, claimed for
     /// a worker that died, or while the node drains): the job is `PENDING` again, the
@@ -66,12 +60,25 @@ pub trait Queue: Send + Sync + 'static {
     async fn rescue_worker(&self, worker_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>>;
 
     /// Saves a running attempt's checkpoint as its job's latest, replacing the one
-    /// before. Written only while `claim`'s execution holds the job (`Stale`
+    /// before. Written only while `params.claim`'s execution holds the job (`Stale`
     /// otherwise, nothing written): a lost attempt cannot overwrite its successor's.
-    async fn save_checkpoint(
-        &self,
-        claim: ClaimRef,
-        data: serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Applied>;
+    async fn save_checkpoint(&self, params: SaveCheckpointParams, now: DateTime<Utc>) -> StoreResult<Applied>;
+}
+
+/// What [`Queue::release`] gives back, and until when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseParams {
+    pub claims: Vec<ClaimRef>,
+    /// When the jobs may run again; `None`: at once (`now`).
+    pub run_at: Option<DateTime<Utc>>,
+    /// Why, kept on each attempt's `CANCELLED` execution row.
+    pub reason: String,
+}
+
+/// A running attempt's checkpoint, for [`Queue::save_checkpoint`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaveCheckpointParams {
+    /// The attempt saving it (its execution id fences the write).
+    pub claim: ClaimRef,
+    pub data: serde_json::Value,
 }

@@ -1,12 +1,14 @@
-//! Reads: what the API, the dashboard, the CLI and snapshots look at. Nothing here
-//! writes.
+//! Reads: what the API, the dashboard, the CLI and snapshots look at, snapshot rows
+//! included. Nothing here writes. The node hands these, and only these, to its API
+//! and snapshots (`Node::reads`, a watched `&dyn Reads`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::job::{Execution, Job, JobStatus};
 use crate::store::{
-    Checkpoint, DeadLetter, Edges, HealthSample, JobFilter, NodeRecord, StoreResult, WorkerRecord, WorkflowNode,
+    Checkpoint, DeadLetter, Edges, HealthSample, JobFilter, NodeRecord, SnapshotFilter, SnapshotRow, SnapshotSummary,
+    StoreResult, WorkerRecord, WorkflowNode,
 };
 use uuid::Uuid;
 
@@ -34,9 +36,9 @@ pub trait Reads: Send + Sync + 'static {
     /// there, so a preview over millions of rows stays bounded).
     async fn count_jobs(&self, filter: JobFilter) -> StoreResult<u64>;
 
-    /// A worker's last `limit` samples of one health metric, newest first (on the
-    /// `(worker_id, metric_type, logged_at DESC)` index).
-    async fn health_history(&self, worker_id: Uuid, metric_type: &str, limit: u32) -> StoreResult<Vec<HealthSample>>;
+    /// A worker's last `params.limit` samples of one health metric, newest first (on
+    /// the `(worker_id, metric_type, logged_at DESC)` index).
+    async fn health_history(&self, params: HealthHistoryParams) -> StoreResult<Vec<HealthSample>>;
 
     /// Ready jobs (`PENDING`) by type: the queue depth of each.
     async fn pending_by_type(&self) -> StoreResult<Vec<(String, i64)>>;
@@ -57,4 +59,23 @@ pub trait Reads: Send + Sync + 'static {
 
     /// The latest checkpoint any attempt of the job saved.
     async fn last_checkpoint(&self, job_id: Uuid) -> StoreResult<Option<Checkpoint>>;
+
+    /// Snapshots without their state, newest first (`created_at`, then id).
+    async fn list_snapshots(&self, filter: SnapshotFilter) -> StoreResult<Vec<SnapshotSummary>>;
+
+    /// One snapshot, whole.
+    async fn get_snapshot(&self, snapshot_id: Uuid) -> StoreResult<Option<SnapshotRow>>;
+
+    /// The newest snapshot, whole; of the node `node_id` names when given.
+    async fn latest_snapshot(&self, node_id: Option<String>) -> StoreResult<Option<SnapshotRow>>;
+}
+
+/// Which samples [`Reads::health_history`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthHistoryParams {
+    pub worker_id: Uuid,
+    /// The metric, as [`crate::store::HealthLog::metric_type`] names it (`health_score`, …).
+    pub metric_type: String,
+    /// The most samples to answer.
+    pub limit: u32,
 }

@@ -1,58 +1,56 @@
-//! Checkpoints and the embedded vector store's points on Postgres.
+//! The embedded vector store's points ([`Contexts`](crate::store::Contexts)) on Postgres.
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::{PgStore, sql};
 use crate::store::Contexts;
-use crate::store::{
-    Applied, Checkpoint, ClaimRef, PointKeys, StoreResult, decode_point, distinct_points, encode_point,
-};
+use crate::store::{PointKeys, StoreResult, decode_point, distinct_points, encode_point};
 use crate::vector::{ContextPoint, Scored, SimilarQuery, TopK, matches};
 use async_trait::async_trait;
 
-/// The columns of a batch of points, in the order of [`sql::INSERT_CONTEXTS`]'s binds.
+/// The columns of a batch of points, in the order of [`sql::PUT_CONTEXTS`]'s binds.
 type ContextColumns =
     (Vec<Uuid>, Vec<Uuid>, Vec<String>, Vec<i32>, Vec<String>, Vec<Vec<u8>>, Vec<String>, Vec<DateTime<Utc>>);
 
 impl PgStore {
-    pub(super) async fn save_job_checkpoint(
-        &self,
-        claim: ClaimRef,
-        data: Value,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Applied> {
-        let written = sqlx::query(sql::SAVE_CHECKPOINT)
-            .bind(claim.job_id)
-            .bind(claim.execution_id)
-            .bind(data.to_string())
-            .bind(now)
+    async fn put_contexts_with(&self, statement: &'static str, columns: &ContextColumns) -> Result<(), sqlx::Error> {
+        let (ids, jobs, types, attempts, outcomes, vectors, contexts, at) = columns;
+        self.sent(1);
+        sqlx::query(statement)
+            .bind(ids)
+            .bind(jobs)
+            .bind(types)
+            .bind(attempts)
+            .bind(outcomes)
+            .bind(vectors)
+            .bind(contexts)
+            .bind(at)
             .execute(&self.pool)
             .await?;
-        self.sent(1);
-        Ok(if written.rows_affected() == 1 { Applied::Applied } else { Applied::Stale })
+        Ok(())
     }
+}
 
-    pub(super) async fn read_checkpoint(&self, job_id: Uuid) -> StoreResult<Option<Checkpoint>> {
-        let row = sqlx::query(sql::SELECT_CHECKPOINT).bind(job_id).fetch_optional(&self.pool).await?;
-        self.sent(1);
-        row.map(|r| {
-            Ok(Checkpoint {
-                job_id: r.try_get(0)?,
-                execution_id: r.try_get(1)?,
-                attempt: r.try_get(2)?,
-                data: r.try_get(3)?,
-                saved_at: r.try_get(4)?,
-            })
-        })
-        .transpose()
-    }
+/// A point from a row of [`sql::SEARCH_CONTEXTS`] or [`sql::JOB_CONTEXTS`].
+fn point(row: &PgRow) -> StoreResult<ContextPoint> {
+    let keys = PointKeys {
+        execution_id: row.try_get(2)?,
+        job_id: row.try_get(3)?,
+        job_type: row.try_get(4)?,
+        attempt: row.try_get(5)?,
+        outcome: row.try_get(6)?,
+    };
+    let (vector, context): (Vec<u8>, String) = (row.try_get(0)?, row.try_get(1)?);
+    decode_point(keys, &vector, &context)
+}
 
-    pub(super) async fn upsert_contexts(&self, points: Vec<ContextPoint>) -> StoreResult<()> {
+#[async_trait]
+impl Contexts for PgStore {
+    async fn put_contexts(&self, points: Vec<ContextPoint>) -> StoreResult<()> {
         let points = distinct_points(points);
         if points.is_empty() {
             return Ok(());
@@ -76,37 +74,20 @@ impl PgStore {
         // record). Only a batch written again (its first write's answer was lost)
         // conflicts, and goes through the upsert.
         let columns = (ids, jobs, types, attempts, outcomes, vectors, contexts, at);
-        let inserted = self.put_contexts(sql::INSERT_CONTEXTS, &columns).await;
+        let inserted = self.put_contexts_with(sql::PUT_CONTEXTS, &columns).await;
         match inserted {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                self.put_contexts(sql::UPSERT_CONTEXTS, &columns).await?;
+                self.put_contexts_with(sql::PUT_CONTEXTS_UPSERT, &columns).await?;
             }
             other => other?,
         }
         Ok(())
     }
 
-    async fn put_contexts(&self, statement: &'static str, columns: &ContextColumns) -> Result<(), sqlx::Error> {
-        let (ids, jobs, types, attempts, outcomes, vectors, contexts, at) = columns;
-        self.sent(1);
-        sqlx::query(statement)
-            .bind(ids)
-            .bind(jobs)
-            .bind(types)
-            .bind(attempts)
-            .bind(outcomes)
-            .bind(vectors)
-            .bind(contexts)
-            .bind(at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub(super) async fn scan_contexts(&self, query: SimilarQuery) -> StoreResult<Vec<Scored>> {
+    async fn search_contexts(&self, query: SimilarQuery) -> StoreResult<Vec<Scored>> {
         let mut best = TopK::new(query.limit);
         let mut rows =
-            sqlx::query(sql::SCAN_CONTEXTS).bind(query.failed_only).bind(query.exclude_job).fetch(&self.pool);
+            sqlx::query(sql::SEARCH_CONTEXTS).bind(query.failed_only).bind(query.exclude_job).fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
             let point = point(&row)?;
             if matches(&query, &point.context) {
@@ -117,37 +98,9 @@ impl PgStore {
         Ok(best.into_sorted())
     }
 
-    pub(super) async fn read_job_contexts(&self, job_id: Uuid) -> StoreResult<Vec<ContextPoint>> {
-        let found = sqlx::query(sql::SELECT_JOB_CONTEXTS).bind(job_id).fetch_all(&self.pool).await?;
+    async fn job_contexts(&self, job_id: Uuid) -> StoreResult<Vec<ContextPoint>> {
+        let found = sqlx::query(sql::JOB_CONTEXTS).bind(job_id).fetch_all(&self.pool).await?;
         self.sent(1);
         found.iter().map(point).collect()
-    }
-}
-
-/// A point from a row of [`sql::SCAN_CONTEXTS`] or [`sql::SELECT_JOB_CONTEXTS`].
-fn point(row: &PgRow) -> StoreResult<ContextPoint> {
-    let keys = PointKeys {
-        execution_id: row.try_get(2)?,
-        job_id: row.try_get(3)?,
-        job_type: row.try_get(4)?,
-        attempt: row.try_get(5)?,
-        outcome: row.try_get(6)?,
-    };
-    let (vector, context): (Vec<u8>, String) = (row.try_get(0)?, row.try_get(1)?);
-    decode_point(keys, &vector, &context)
-}
-
-#[async_trait]
-impl Contexts for PgStore {
-    async fn put_contexts(&self, points: Vec<crate::vector::ContextPoint>) -> StoreResult<()> {
-        self.upsert_contexts(points).await
-    }
-
-    async fn search_contexts(&self, query: crate::vector::SimilarQuery) -> StoreResult<Vec<crate::vector::Scored>> {
-        self.scan_contexts(query).await
-    }
-
-    async fn job_contexts(&self, job_id: Uuid) -> StoreResult<Vec<crate::vector::ContextPoint>> {
-        self.read_job_contexts(job_id).await
     }
 }

@@ -3,13 +3,13 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{PgStore, sql};
 use crate::job::NewJob;
 use crate::store::answers::outside_dependencies;
-use crate::store::{Edges, StoreError, StoreResult, WorkflowNode};
+use crate::store::{StoreError, StoreResult};
 
 pub(super) use crate::store::answers::Settled;
 
@@ -25,8 +25,12 @@ impl PgStore {
         if outside.is_empty() {
             return Ok(());
         }
-        let found: HashSet<Uuid> =
-            sqlx::query_scalar(sql::LOCK_DEPENDENCIES).bind(&outside).fetch_all(&mut **tx).await?.into_iter().collect();
+        let found: HashSet<Uuid> = sqlx::query_scalar(sql::ENQUEUE_LOCK_DEPENDENCIES)
+            .bind(&outside)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
         self.sent(1);
         match outside.iter().find(|d| !found.contains(d)) {
             Some(missing) => Err(StoreError::unknown_dependency(jobs, *missing)),
@@ -53,7 +57,7 @@ impl PgStore {
         if dependents.is_empty() {
             return Ok(Settled::default());
         }
-        sqlx::query(sql::INSERT_EDGES)
+        sqlx::query(sql::ENQUEUE_EDGES)
             .bind(&dependents)
             .bind(&dependencies)
             .bind(&policies)
@@ -106,32 +110,5 @@ impl PgStore {
             sqlx::query_scalar(sql::RELEASE_READY).bind(&waiting).bind(now).fetch_all(&mut **tx).await?;
         self.sent(1);
         Ok(Settled { released: released.into_iter().collect(), cancelled: cancelled.into_iter().collect() })
-    }
-
-    pub(super) async fn select_edges(&self, job_id: Uuid) -> StoreResult<Edges> {
-        let rows = sqlx::query(sql::SELECT_EDGES).bind(job_id).fetch_all(&self.pool).await?;
-        self.sent(1);
-        let mut edges = Edges::default();
-        for row in rows {
-            let side: String = row.try_get(0)?;
-            let other: Uuid = row.try_get(1)?;
-            if side == "depends_on" { edges.depends_on.push(other) } else { edges.dependents.push(other) }
-        }
-        Ok(edges)
-    }
-
-    pub(super) async fn select_workflow(&self, root: Uuid, limit: u32) -> StoreResult<Vec<WorkflowNode>> {
-        let rows = sqlx::query(sql::SELECT_WORKFLOW).bind(root).bind(i64::from(limit)).fetch_all(&self.pool).await?;
-        self.sent(1);
-        rows.iter()
-            .map(|row| {
-                Ok(WorkflowNode {
-                    job_id: row.try_get(0)?,
-                    job_type: row.try_get(1)?,
-                    status: row.try_get::<String, _>(2)?.parse()?,
-                    depends_on: row.try_get(3)?,
-                })
-            })
-            .collect()
     }
 }

@@ -5,48 +5,15 @@ use chrono::{DateTime, Utc};
 
 use super::clamp_score;
 use super::{LockedClaim, PgStore, sql};
-use crate::store::{Fence, NodeRecord, NodeStatus, Rescued, StoreError, StoreResult};
-use crate::store::{HealthLog, Membership, WorkerRecord};
+use crate::store::{AcquireLeaseParams, HealthLog, Membership, RescueNodeParams, TakeNodeParams, WorkerRecord};
+use crate::store::{NodeRecord, Rescued, StoreResult};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-/// A `nodes` row: id, address, status, started, last seen, incarnation.
-type NodeRow = (String, String, String, DateTime<Utc>, DateTime<Utc>, String);
-
-impl PgStore {
-    pub(super) async fn rescue_silent_node(
-        &self,
-        node_id: &str,
-        silent_since: DateTime<Utc>,
-        fence: Fence,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Vec<Rescued>>> {
-        let mut tx = self.begin().await?;
-        let fenced = sqlx::query(sql::CHECK_FENCE)
-            .bind(&fence.name)
-            .bind(&fence.holder)
-            .bind(fence.token)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if fenced.is_none() {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        let dead = sqlx::query(sql::MARK_NODE_DEAD).bind(node_id).bind(silent_since).fetch_optional(&mut *tx).await?;
-        if dead.is_none() {
-            tx.rollback().await?;
-            return Ok(Some(Vec::new()));
-        }
-        sqlx::query(sql::MARK_NODE_WORKERS_DEAD).bind(node_id).bind(now).execute(&mut *tx).await?;
-        let locked: Vec<LockedClaim> = sqlx::query_as(sql::LOCK_NODE_CLAIMS).bind(node_id).fetch_all(&mut *tx).await?;
-        self.sent(4);
-        let why = format!("node {node_id} stopped heartbeating; its worker {{worker}} was running this attempt");
-        self.rescue_locked(tx, locked, &why, now).await.map(Some)
-    }
-
-    pub(super) async fn upsert_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
-        let written = sqlx::query(sql::UPSERT_NODE)
+#[async_trait]
+impl Membership for PgStore {
+    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
+        let written = sqlx::query(sql::HEARTBEAT_NODE)
             .bind(&node.node_id)
             .bind(&node.address)
             .bind(node.status.as_str())
@@ -58,12 +25,8 @@ impl PgStore {
         Ok(written.is_some())
     }
 
-    pub(super) async fn take_over_node(
-        &self,
-        node: NodeRecord,
-        seen: Option<NodeRecord>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Vec<Rescued>>> {
+    async fn take_node(&self, params: TakeNodeParams, now: DateTime<Utc>) -> StoreResult<Option<Vec<Rescued>>> {
+        let TakeNodeParams { node, seen } = params;
         let mut tx = self.begin().await?;
         let (seen_incarnation, seen_beat) = seen.map(|s| (s.incarnation, s.last_seen)).unzip();
         let taken = sqlx::query(sql::TAKE_NODE)
@@ -89,25 +52,35 @@ impl PgStore {
         self.rescue_locked(tx, locked, &why, now).await.map(Some)
     }
 
-    pub(super) async fn select_nodes(&self) -> StoreResult<Vec<NodeRecord>> {
-        let rows: Vec<NodeRow> = sqlx::query_as(sql::SELECT_NODES).fetch_all(&self.pool).await?;
-        self.sent(1);
-        rows.into_iter()
-            .map(|(node_id, address, status, started_at, last_seen, incarnation)| {
-                let status = NodeStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Corrupt(format!("node {node_id} has status {status:?}")))?;
-                Ok(NodeRecord { node_id, address, status, started_at, last_seen, incarnation })
-            })
-            .collect()
+    async fn rescue_node(&self, params: RescueNodeParams, now: DateTime<Utc>) -> StoreResult<Option<Vec<Rescued>>> {
+        let RescueNodeParams { node_id, silent_since, fence } = params;
+        let mut tx = self.begin().await?;
+        let fenced = sqlx::query(sql::RESCUE_NODE_CHECK_FENCE)
+            .bind(&fence.name)
+            .bind(&fence.holder)
+            .bind(fence.token)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if fenced.is_none() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let dead =
+            sqlx::query(sql::RESCUE_NODE_MARK_DEAD).bind(&node_id).bind(silent_since).fetch_optional(&mut *tx).await?;
+        if dead.is_none() {
+            tx.rollback().await?;
+            return Ok(Some(Vec::new()));
+        }
+        sqlx::query(sql::MARK_NODE_WORKERS_DEAD).bind(&node_id).bind(now).execute(&mut *tx).await?;
+        let locked: Vec<LockedClaim> = sqlx::query_as(sql::LOCK_NODE_CLAIMS).bind(&node_id).fetch_all(&mut *tx).await?;
+        self.sent(4);
+        let why = format!("node {node_id} stopped heartbeating; its worker {{worker}} was running this attempt");
+        self.rescue_locked(tx, locked, &why, now).await.map(Some)
     }
 
-    pub(super) async fn take_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<i64>> {
+    async fn acquire_lease(&self, params: AcquireLeaseParams, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+        let AcquireLeaseParams { name, holder, until } = params;
         let token: Option<i64> = sqlx::query_scalar(sql::ACQUIRE_LEASE)
             .bind(name)
             .bind(holder)
@@ -117,42 +90,6 @@ impl PgStore {
             .await?;
         self.sent(1);
         Ok(token)
-    }
-}
-
-#[async_trait]
-impl Membership for PgStore {
-    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
-        self.upsert_node(node, now).await
-    }
-
-    async fn take_node(
-        &self,
-        node: NodeRecord,
-        seen: Option<NodeRecord>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Vec<Rescued>>> {
-        self.take_over_node(node, seen, now).await
-    }
-
-    async fn rescue_node(
-        &self,
-        node_id: &str,
-        silent_since: DateTime<Utc>,
-        fence: Fence,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Vec<Rescued>>> {
-        self.rescue_silent_node(node_id, silent_since, fence, now).await
-    }
-
-    async fn acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<i64>> {
-        self.take_lease(name, holder, until, now).await
     }
 
     async fn upsert_workers(&self, workers: Vec<WorkerRecord>) -> StoreResult<()> {
@@ -193,7 +130,7 @@ impl Membership for PgStore {
         let values: Vec<f64> = logs.iter().map(HealthLog::storable_value).collect();
         let metadata: Vec<String> = logs.iter().map(|l| l.metadata.to_string()).collect();
         let times: Vec<DateTime<Utc>> = logs.iter().map(|l| l.logged_at).collect();
-        sqlx::query(sql::INSERT_HEALTH_LOGS)
+        sqlx::query(sql::WRITE_HEALTH_LOGS)
             .bind(&workers)
             .bind(&metrics)
             .bind(&values)

@@ -97,7 +97,7 @@ impl Store for PgStore {
     }
 }
 
-/// Binds [`sql::FILTER_JOBS`]'s parameters ($1 to $7) from `filter`.
+/// Binds [`sql::LIST_JOBS`]'s parameters ($1 to $7) from `filter`.
 fn bind_filter<'q, Q: BindFilter<'q>>(query: Q, filter: &JobFilter) -> Q {
     let (from, until) = filter.id_range();
     let statuses: Vec<&'static str> = filter.statuses.iter().map(|s| s.as_str()).collect();

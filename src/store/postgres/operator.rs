@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{PgStore, rows, sql};
 use crate::job::{Job, JobStatus};
-use crate::store::{Operator, PrunePolicy, Pruned, StoreError, StoreResult};
+use crate::store::{ApplyBulkParams, BulkAction, Operator, PrunePolicy, Pruned, StoreError, StoreResult};
 
 #[async_trait]
 impl Operator for PgStore {
@@ -35,7 +35,7 @@ impl Operator for PgStore {
                 .await?;
             self.sent(1);
         }
-        let row = sqlx::query(sql::CANCEL_JOB).bind(job_id).bind(now).fetch_one(&mut *tx).await?;
+        let row = sqlx::query(sql::CANCEL).bind(job_id).bind(now).fetch_one(&mut *tx).await?;
         self.sent(1);
         let cancelled = rows::job(&row)?;
         self.settle_dependents(&mut tx, &[job_id], now).await?;
@@ -54,30 +54,25 @@ impl Operator for PgStore {
                 reason: "only a dead-lettered job can be requeued",
             });
         }
-        sqlx::query(sql::CLOSE_DEAD_LETTER).bind(job_id).bind(now).execute(&mut *tx).await?;
-        let row = sqlx::query(sql::REQUEUE_JOB).bind(job_id).bind(now).fetch_one(&mut *tx).await?;
+        sqlx::query(sql::REQUEUE_DEAD_LETTER_ENTRY).bind(job_id).bind(now).execute(&mut *tx).await?;
+        let row = sqlx::query(sql::REQUEUE_DEAD_LETTER).bind(job_id).bind(now).fetch_one(&mut *tx).await?;
         self.sent(2);
         let requeued = rows::job(&row)?;
         self.commit(tx).await?;
         Ok(requeued)
     }
 
-    async fn apply_bulk(
-        &self,
-        action: crate::store::BulkAction,
-        mut job_ids: Vec<Uuid>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Uuid>> {
-        use crate::store::BulkAction;
+    async fn apply_bulk(&self, params: ApplyBulkParams, now: DateTime<Utc>) -> StoreResult<Vec<Uuid>> {
+        let ApplyBulkParams { action, mut job_ids } = params;
         if job_ids.is_empty() {
             return Ok(Vec::new());
         }
         job_ids.sort();
         job_ids.dedup();
         let statement = match action {
-            BulkAction::Cancel => sql::BULK_CANCEL,
-            BulkAction::RetryNow => sql::BULK_RETRY_NOW,
-            BulkAction::Requeue => sql::BULK_REQUEUE,
+            BulkAction::Cancel => sql::APPLY_BULK_CANCEL,
+            BulkAction::RetryNow => sql::APPLY_BULK_RETRY_NOW,
+            BulkAction::Requeue => sql::APPLY_BULK_REQUEUE,
         };
         let mut tx = self.begin().await?;
         let changed: Vec<Uuid> = sqlx::query_scalar(statement).bind(&job_ids).bind(now).fetch_all(&mut *tx).await?;
@@ -91,7 +86,7 @@ impl Operator for PgStore {
 
     async fn prune(&self, policy: PrunePolicy) -> StoreResult<Pruned> {
         let mut tx = self.begin().await?;
-        let ours: bool = sqlx::query_scalar(sql::TRY_PRUNE_LOCK).fetch_one(&mut *tx).await?;
+        let ours: bool = sqlx::query_scalar(sql::PRUNE_TRY_LOCK).fetch_one(&mut *tx).await?;
         self.sent(1);
         if !ours {
             tx.rollback().await?;

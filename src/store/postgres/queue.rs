@@ -14,8 +14,8 @@ use crate::store::answers::{
     answer_enqueue, applied_in_order, fail_outcomes_in_order, inserted_with_resolved_dependencies, live_failures,
 };
 use crate::store::{
-    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, Enqueued, Failed, Failure, Queue, Rescued,
-    StoreError, StoreResult,
+    Applied, ClaimRef, ClaimRequest, ClaimedJob, Completed, Completion, Enqueued, Failed, Failure, Queue,
+    ReleaseParams, Rescued, SaveCheckpointParams, StoreError, StoreResult,
 };
 
 #[async_trait]
@@ -130,7 +130,7 @@ impl Queue for PgStore {
         let job_ids: Vec<Uuid> = failures.iter().map(|f| f.claim.job_id).collect();
         let exec_ids: Vec<Uuid> = failures.iter().map(|f| f.claim.execution_id).collect();
         let locked: Vec<LockedClaim> =
-            sqlx::query_as(sql::LOCK_RUNNING).bind(&job_ids).bind(&exec_ids).fetch_all(&mut *tx).await?;
+            sqlx::query_as(sql::FAIL_LOCK_RUNNING).bind(&job_ids).bind(&exec_ids).fetch_all(&mut *tx).await?;
         self.sent(1);
         let by_execution: HashMap<Uuid, (i32, i32)> =
             locked.iter().filter_map(|(_, exec, _, a, m, _, _)| exec.map(|e| (e, (*a, *m)))).collect();
@@ -140,13 +140,9 @@ impl Queue for PgStore {
         Ok(Failed { outcomes: fail_outcomes_in_order(&failures, settled), released })
     }
 
-    async fn release(
-        &self,
-        claims: Vec<ClaimRef>,
-        run_at: DateTime<Utc>,
-        reason: String,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Applied>> {
+    async fn release(&self, params: ReleaseParams, now: DateTime<Utc>) -> StoreResult<Vec<Applied>> {
+        let ReleaseParams { claims, run_at, reason } = params;
+        let run_at = run_at.unwrap_or(now);
         if claims.is_empty() {
             return Ok(Vec::new());
         }
@@ -192,21 +188,25 @@ impl Queue for PgStore {
     }
 
     async fn rescue_expired(&self, limit: u32, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>> {
-        let lock = sqlx::query_as(sql::LOCK_EXPIRED).bind(i64::from(limit)).bind(now);
+        let lock = sqlx::query_as(sql::RESCUE_EXPIRED_LOCK).bind(i64::from(limit)).bind(now);
         self.rescue(lock, "lease expired: worker {worker} stopped renewing its claim", now).await
     }
 
     async fn rescue_worker(&self, worker_id: Uuid, now: DateTime<Utc>) -> StoreResult<Vec<Rescued>> {
-        let lock = sqlx::query_as(sql::LOCK_WORKER_CLAIMS).bind(worker_id);
+        let lock = sqlx::query_as(sql::RESCUE_WORKER_LOCK).bind(worker_id);
         self.rescue(lock, "worker {worker} died while running this attempt", now).await
     }
 
-    async fn save_checkpoint(
-        &self,
-        claim: ClaimRef,
-        data: serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Applied> {
-        self.save_job_checkpoint(claim, data, now).await
+    async fn save_checkpoint(&self, params: SaveCheckpointParams, now: DateTime<Utc>) -> StoreResult<Applied> {
+        let SaveCheckpointParams { claim, data } = params;
+        let written = sqlx::query(sql::SAVE_CHECKPOINT)
+            .bind(claim.job_id)
+            .bind(claim.execution_id)
+            .bind(data.to_string())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        self.sent(1);
+        Ok(if written.rows_affected() == 1 { Applied::Applied } else { Applied::Stale })
     }
 }

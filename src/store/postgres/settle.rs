@@ -181,7 +181,7 @@ impl PgStore {
             .collect();
         let mut existing = HashMap::new();
         if !taken.is_empty() {
-            for row in sqlx::query(sql::JOBS_BY_IDEMPOTENCY_KEY).bind(&taken).fetch_all(&mut *conn).await? {
+            for row in sqlx::query(sql::ENQUEUE_TAKEN_KEYS).bind(&taken).fetch_all(&mut *conn).await? {
                 let status: String = row.try_get(2)?;
                 existing.insert(row.try_get(0)?, (row.try_get(1)?, status.parse()?));
             }
@@ -191,7 +191,7 @@ impl PgStore {
     }
 
     pub(super) async fn job_for_update(&self, tx: &mut Transaction<'_, Postgres>, job_id: Uuid) -> StoreResult<Job> {
-        let row = sqlx::query(sql::SELECT_JOB_FOR_UPDATE).bind(job_id).fetch_optional(&mut **tx).await?;
+        let row = sqlx::query(sql::GET_JOB_FOR_UPDATE).bind(job_id).fetch_optional(&mut **tx).await?;
         self.sent(1);
         rows::job(&row.ok_or(StoreError::NotFound(job_id))?)
     }

@@ -8,30 +8,26 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::codec::{parse_uuid, time, uuid_list};
-use super::{SqliteStore, rows, sql};
+use super::{SqliteStore, sql};
 use crate::job::NewJob;
 use crate::store::answers::outside_dependencies;
-use crate::store::{Edges, StoreError, StoreResult, WorkflowNode};
+use crate::store::{StoreError, StoreResult};
 
 pub(super) use crate::store::answers::Settled;
 
 impl SqliteStore {
     /// Refuses the submit if a dependency outside the batch does not exist (one inside
     /// it is new and exists once the batch is inserted).
-    pub(super) async fn check_dependencies(
-        &self,
-        tx: &mut Transaction<'_, Sqlite>,
-        jobs: &[NewJob],
-    ) -> StoreResult<()> {
+    pub(super) async fn lock_dependencies(&self, tx: &mut Transaction<'_, Sqlite>, jobs: &[NewJob]) -> StoreResult<()> {
         let outside = outside_dependencies(jobs);
         if outside.is_empty() {
             return Ok(());
         }
-        let found: Vec<String> = sqlx::query_scalar(sql::LOCK_DEPENDENCIES)
+        let found: Vec<String> = sqlx::query_scalar(sql::ENQUEUE_LOCK_DEPENDENCIES)
             .bind(uuid_list(outside.iter().copied()))
             .fetch_all(&mut **tx)
             .await?;
@@ -62,7 +58,11 @@ impl SqliteStore {
         if edges.is_empty() {
             return Ok(Settled::default());
         }
-        sqlx::query(sql::INSERT_EDGES).bind(Value::Array(edges).to_string()).bind(time(now)).execute(&mut **tx).await?;
+        sqlx::query(sql::ENQUEUE_EDGES)
+            .bind(Value::Array(edges).to_string())
+            .bind(time(now))
+            .execute(&mut **tx)
+            .await?;
         self.sent(1);
         let waiting: Vec<Uuid> = jobs.iter().filter(|j| !j.depends_on.is_empty()).map(|j| j.job_id).collect();
         self.resolve_waiting(tx, waiting, now).await
@@ -124,44 +124,5 @@ impl SqliteStore {
             released: released.iter().map(|id| parse_uuid(id)).collect::<StoreResult<_>>()?,
             cancelled: cancelled.into_iter().collect(),
         })
-    }
-
-    pub(super) async fn select_edges(&self, job_id: Uuid) -> StoreResult<Edges> {
-        let found = sqlx::query(sql::SELECT_EDGES).bind(job_id.to_string()).fetch_all(&self.readers).await?;
-        self.sent(1);
-        let mut edges = Edges::default();
-        for row in found {
-            let side: String = row.try_get(0)?;
-            let other = rows::uuid(&row, 1)?;
-            if side == "depends_on" { edges.depends_on.push(other) } else { edges.dependents.push(other) }
-        }
-        Ok(edges)
-    }
-
-    pub(super) async fn select_workflow(&self, root: Uuid, limit: u32) -> StoreResult<Vec<WorkflowNode>> {
-        let found = sqlx::query(sql::SELECT_WORKFLOW)
-            .bind(root.to_string())
-            .bind(i64::from(limit))
-            .fetch_all(&self.readers)
-            .await?;
-        self.sent(1);
-        found
-            .iter()
-            .map(|row| {
-                let depends_on: Vec<String> = match row.try_get::<Option<String>, _>(3)? {
-                    None => Vec::new(),
-                    Some(list) => serde_json::from_str(&list).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                };
-                let mut depends_on: Vec<Uuid> =
-                    depends_on.iter().map(|id| parse_uuid(id)).collect::<StoreResult<_>>()?;
-                depends_on.sort();
-                Ok(WorkflowNode {
-                    job_id: rows::uuid(row, 0)?,
-                    job_type: row.try_get(1)?,
-                    status: row.try_get::<String, _>(2)?.parse()?,
-                    depends_on,
-                })
-            })
-            .collect()
     }
 }

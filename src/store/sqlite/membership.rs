@@ -1,50 +1,26 @@
-//! The cluster's rows on SQLite: a file serves one node, so the rescue lease is always
-//! its own and no other node dies on it; the statements are Postgres's all the same,
-//! so the contract holds on both.
+//! Nodes and workers ([`Membership`](crate::store::Membership)) on SQLite. A file
+//! serves one node, so the rescue lease is always its own and no other node dies on
+//! it; the statements are Postgres's all the same, so the contract holds on both.
+//! Workers' rows and health metrics go in one statement per batch. Postgres keeps
+//! `health_score` as NUMERIC(3,2) and `metric_value` as NUMERIC(10,4); SQLite keeps
+//! floats, so the values are clamped and rounded here exactly as Postgres would store
+//! them (see [`round_decimal`]), and both backends read back the same numbers.
 
-use chrono::{DateTime, Utc};
-
-use super::codec::{parse_time, time};
-use super::{SqliteStore, sql};
-use crate::store::{Fence, NodeRecord, NodeStatus, Rescued, StoreError, StoreResult};
-use crate::store::{HealthLog, Membership, WorkerRecord};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 
-impl SqliteStore {
-    pub(super) async fn rescue_dead_node(
-        &self,
-        node_id: &str,
-        silent_since: DateTime<Utc>,
-        fence: Fence,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Vec<Rescued>>> {
-        let mut tx = self.begin().await?;
-        let fenced = sqlx::query(sql::CHECK_FENCE)
-            .bind(&fence.name)
-            .bind(&fence.holder)
-            .bind(fence.token)
-            .bind(time(now))
-            .fetch_optional(&mut *tx)
-            .await?;
-        if fenced.is_none() {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        let dead =
-            sqlx::query(sql::MARK_NODE_DEAD).bind(node_id).bind(time(silent_since)).fetch_optional(&mut *tx).await?;
-        if dead.is_none() {
-            tx.rollback().await?;
-            return Ok(Some(Vec::new()));
-        }
-        sqlx::query(sql::MARK_NODE_WORKERS_DEAD).bind(node_id).bind(time(now)).execute(&mut *tx).await?;
-        let held = sqlx::query(sql::LOCK_NODE_CLAIMS).bind(node_id).fetch_all(&mut *tx).await?;
-        self.sent(3);
-        let why = format!("node {node_id} stopped heartbeating; its worker {{worker}} was running this attempt");
-        self.rescue(tx, &held, &why, now).await.map(Some)
-    }
+use super::codec::{opt_time, round_decimal, time};
+use super::{SqliteStore, sql};
+use crate::store::{
+    AcquireLeaseParams, HealthLog, Membership, NodeRecord, RescueNodeParams, Rescued, StoreResult, TakeNodeParams,
+    WorkerRecord,
+};
 
-    pub(super) async fn write_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
-        let written = sqlx::query(sql::UPSERT_NODE)
+#[async_trait]
+impl Membership for SqliteStore {
+    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
+        let written = sqlx::query(sql::HEARTBEAT_NODE)
             .bind(&node.node_id)
             .bind(&node.address)
             .bind(node.status.as_str())
@@ -56,12 +32,8 @@ impl SqliteStore {
         Ok(written.is_some())
     }
 
-    pub(super) async fn take_over_node(
-        &self,
-        node: NodeRecord,
-        seen: Option<NodeRecord>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Vec<Rescued>>> {
+    async fn take_node(&self, params: TakeNodeParams, now: DateTime<Utc>) -> StoreResult<Option<Vec<Rescued>>> {
+        let TakeNodeParams { node, seen } = params;
         let mut tx = self.begin().await?;
         let (seen_incarnation, seen_beat) = seen.map(|s| (s.incarnation, time(s.last_seen))).unzip();
         let taken = sqlx::query(sql::TAKE_NODE)
@@ -86,33 +58,43 @@ impl SqliteStore {
         self.rescue(tx, &held, &why, now).await.map(Some)
     }
 
-    pub(super) async fn read_nodes(&self) -> StoreResult<Vec<NodeRecord>> {
-        let rows: Vec<(String, String, String, String, String, String)> =
-            sqlx::query_as(sql::SELECT_NODES).fetch_all(&self.readers).await?;
-        self.sent(1);
-        rows.into_iter()
-            .map(|(node_id, address, status, started_at, last_seen, incarnation)| {
-                let status = NodeStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Corrupt(format!("node {node_id} has status {status:?}")))?;
-                Ok(NodeRecord {
-                    node_id,
-                    address,
-                    status,
-                    started_at: parse_time(&started_at)?,
-                    last_seen: parse_time(&last_seen)?,
-                    incarnation,
-                })
-            })
-            .collect()
+    /// The file's lock (`lock.rs`) keeps every other process out.
+    fn exclusive(&self) -> bool {
+        true
     }
 
-    pub(super) async fn take_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<i64>> {
+    async fn rescue_node(&self, params: RescueNodeParams, now: DateTime<Utc>) -> StoreResult<Option<Vec<Rescued>>> {
+        let RescueNodeParams { node_id, silent_since, fence } = params;
+        let mut tx = self.begin().await?;
+        let fenced = sqlx::query(sql::RESCUE_NODE_CHECK_FENCE)
+            .bind(&fence.name)
+            .bind(&fence.holder)
+            .bind(fence.token)
+            .bind(time(now))
+            .fetch_optional(&mut *tx)
+            .await?;
+        if fenced.is_none() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let dead = sqlx::query(sql::RESCUE_NODE_MARK_DEAD)
+            .bind(&node_id)
+            .bind(time(silent_since))
+            .fetch_optional(&mut *tx)
+            .await?;
+        if dead.is_none() {
+            tx.rollback().await?;
+            return Ok(Some(Vec::new()));
+        }
+        sqlx::query(sql::MARK_NODE_WORKERS_DEAD).bind(&node_id).bind(time(now)).execute(&mut *tx).await?;
+        let held = sqlx::query(sql::LOCK_NODE_CLAIMS).bind(&node_id).fetch_all(&mut *tx).await?;
+        self.sent(3);
+        let why = format!("node {node_id} stopped heartbeating; its worker {{worker}} was running this attempt");
+        self.rescue(tx, &held, &why, now).await.map(Some)
+    }
+
+    async fn acquire_lease(&self, params: AcquireLeaseParams, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
+        let AcquireLeaseParams { name, holder, until } = params;
         let token: Option<i64> = sqlx::query_scalar(sql::ACQUIRE_LEASE)
             .bind(name)
             .bind(holder)
@@ -123,53 +105,60 @@ impl SqliteStore {
         self.sent(1);
         Ok(token)
     }
-}
-
-#[async_trait]
-impl Membership for SqliteStore {
-    async fn heartbeat_node(&self, node: NodeRecord, now: DateTime<Utc>) -> StoreResult<bool> {
-        self.write_node(node, now).await
-    }
-
-    async fn take_node(
-        &self,
-        node: NodeRecord,
-        seen: Option<NodeRecord>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Vec<Rescued>>> {
-        self.take_over_node(node, seen, now).await
-    }
-
-    /// The file's lock (`lock.rs`) keeps every other process out.
-    fn exclusive(&self) -> bool {
-        true
-    }
-
-    async fn rescue_node(
-        &self,
-        node_id: &str,
-        silent_since: DateTime<Utc>,
-        fence: Fence,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Vec<Rescued>>> {
-        self.rescue_dead_node(node_id, silent_since, fence, now).await
-    }
-
-    async fn acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<i64>> {
-        self.take_lease(name, holder, until, now).await
-    }
 
     async fn upsert_workers(&self, workers: Vec<WorkerRecord>) -> StoreResult<()> {
-        self.upsert_worker_rows(workers).await
+        if workers.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<Value> = workers
+            .iter()
+            .map(|w| {
+                json!({
+                    "id": w.worker_id,
+                    "node": w.node_id,
+                    "status": w.status.as_str(),
+                    "capacity": w.capacity,
+                    "load": w.current_load,
+                    "score": round_decimal(clamp_score(w.health_score), 2),
+                    "failures": w.failure_count,
+                    "metadata": w.metadata.to_string(),
+                    "beat": opt_time(w.last_heartbeat),
+                })
+            })
+            .collect();
+        // Postgres stamps these rows with the database's NOW(); here the node's clock.
+        sqlx::query(sql::UPSERT_WORKERS)
+            .bind(Value::Array(batch).to_string())
+            .bind(time(Utc::now()))
+            .execute(&self.writer)
+            .await?;
+        self.sent(1);
+        Ok(())
     }
 
     async fn write_health_logs(&self, logs: Vec<HealthLog>) -> StoreResult<()> {
-        self.insert_health_logs(logs).await
+        if logs.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<Value> = logs
+            .iter()
+            .map(|l| {
+                json!({
+                    "worker": l.worker_id,
+                    "metric": l.metric_type,
+                    "value": round_decimal(l.storable_value(), 4),
+                    "metadata": l.metadata.to_string(),
+                    "at": time(l.logged_at),
+                })
+            })
+            .collect();
+        sqlx::query(sql::WRITE_HEALTH_LOGS).bind(Value::Array(batch).to_string()).execute(&self.writer).await?;
+        self.sent(1);
+        Ok(())
     }
+}
+
+/// Health scores are NUMERIC(3,2) in 0..=1.
+fn clamp_score(score: f64) -> f64 {
+    if score.is_finite() { score.clamp(0.0, 1.0) } else { 0.0 }
 }

@@ -13,27 +13,25 @@
 //!   disk, as with Postgres.
 //! - **One node.** A lock file beside the database ([`lock`]) refuses a second node.
 //!
-//! The statements live in [`sql`]; the trait's methods are split by concern over
-//! [`jobs`] (submit, claim), [`settle`] (completing, failing, giving back, leases),
-//! [`recovery`] (rescue, cancel, requeue), [`dependencies`], [`reads`],
-//! [`workers`] and [`snapshots`]; [`contract`] only delegates. Like `PgStore`, the store counts what it sends ([`SqliteStore::statements_sent`]).
+//! The statements live in [`sql`]. Each part of the contract is implemented in the file
+//! of its name, as on Postgres: [`queue`], [`reads`], [`operator`], [`membership`],
+//! [`snapshots`], [`contexts`]; the transaction steps several operations share are in
+//! [`settle`] (settling failures, rescuing claims) and [`dependencies`] (releasing or
+//! cancelling dependents). Like `PgStore`, the store counts what it sends
+//! ([`SqliteStore::statements_sent`]).
 
 mod codec;
 mod contexts;
 mod dependencies;
-mod jobs;
 mod lock;
 mod membership;
 mod operator;
 mod queue;
 mod reads;
-mod recovery;
-mod retention;
 mod rows;
 mod settle;
 mod snapshots;
 pub mod sql;
-mod workers;
 
 use std::fs::File;
 use std::path::Path;

@@ -1,9 +1,10 @@
-//! Ending claims: completions, failures (retry or dead letter, decided in Rust by
-//! [`decide_failure`], shared with Postgres), give-backs, releases, and lease renewal.
-//! Every write is fenced by the execution id a claim holds; a duplicate in one batch
-//! is settled once and reads as stale the second time, as in `PgStore`.
+//! The transaction steps SQLite's operations share: settling failed attempts (retry or
+//! dead letter, decided in Rust by [`decide_failure`], shared with Postgres), rescuing
+//! the claims a lock query read (each attempt recorded `CRASHED`, or given back if it
+//! never started), and reading a job inside a write transaction. The error texts are
+//! Postgres's, word for word: operators and tests read them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -11,12 +12,12 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
-use super::codec::{opt_time, time, uuid_list};
+use super::codec::{opt_time, time};
 use super::{SqliteStore, rows, sql};
-use crate::store::answers::{applied_in_order, fail_outcomes_in_order, live_failures};
+use crate::job::{ExecutionStatus, Job};
 use crate::store::{
-    Applied, ClaimRef, Completed, Completion, FailOutcome, Failed, Failure, FailureDecision, StoreError, StoreResult,
-    decide_failure,
+    ClaimRef, FailOutcome, Failure, FailureDecision, Rescued, StoreError, StoreResult, UNSTARTED, decide_failure,
+    gives_back_unstarted,
 };
 
 /// A running claim as the lock queries read it.
@@ -53,59 +54,6 @@ impl Held {
 }
 
 impl SqliteStore {
-    pub(super) async fn complete_jobs(
-        &self,
-        completions: Vec<Completion>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Completed> {
-        if completions.is_empty() {
-            return Ok(Completed::default());
-        }
-        let asked: Vec<Uuid> = completions.iter().map(|c| c.claim.execution_id).collect();
-        let mut seen = HashSet::new();
-        let batch: Vec<Value> = completions
-            .iter()
-            .filter(|c| seen.insert(c.claim.execution_id))
-            .map(|c| json!({ "job": c.claim.job_id, "exec": c.claim.execution_id, "result": c.result.to_string() }))
-            .collect();
-        // One transaction: a dependent is released with its last dependency's
-        // completion, so no crash can come between the two.
-        let mut tx = self.begin().await?;
-        let found = sqlx::query(sql::COMPLETE)
-            .bind(Value::Array(batch).to_string())
-            .bind(time(now))
-            .fetch_all(&mut *tx)
-            .await?;
-        self.sent(1);
-        let done: Vec<(Uuid, Uuid)> =
-            found.iter().map(|row| Ok((rows::uuid(row, 0)?, rows::uuid(row, 1)?))).collect::<StoreResult<_>>()?;
-        let finished: Vec<Uuid> = done.iter().map(|(_, job_id)| *job_id).collect();
-        let released = self.settle_dependents(&mut tx, &finished, now).await?.released.len() as u64;
-        self.commit(tx).await?;
-        let applied = applied_in_order(&asked, done.into_iter().map(|(execution_id, _)| execution_id).collect());
-        Ok(Completed { applied, released })
-    }
-
-    pub(super) async fn fail_jobs(&self, failures: Vec<Failure>, now: DateTime<Utc>) -> StoreResult<Failed> {
-        if failures.is_empty() {
-            return Ok(Failed::default());
-        }
-        let mut tx = self.begin().await?;
-        let job_ids = uuid_list(failures.iter().map(|f| f.claim.job_id));
-        let exec_ids = uuid_list(failures.iter().map(|f| f.claim.execution_id));
-        let locked = sqlx::query(sql::LOCK_RUNNING).bind(job_ids).bind(exec_ids).fetch_all(&mut *tx).await?;
-        self.sent(1);
-        let mut by_execution = HashMap::new();
-        for row in &locked {
-            let held = Held::read(row)?;
-            by_execution.insert(held.execution_id, (held.attempts, held.max_retries));
-        }
-        let live = live_failures(&failures, &by_execution);
-        let (settled, released) = self.settle(&mut tx, &live, now).await?;
-        self.commit(tx).await?;
-        Ok(Failed { outcomes: fail_outcomes_in_order(&failures, settled), released })
-    }
-
     /// Decides each failure (retry or dead-letter) and settles them all in one call,
     /// inside the caller's transaction (which holds the write lock, so the claims are
     /// as read); then settles the dead-lettered jobs' dependents. Answers the
@@ -156,57 +104,76 @@ impl SqliteStore {
         Ok((outcomes, released))
     }
 
-    pub(super) async fn give_back_claims(
+    /// Settles each claim of `held` (read in `tx`) and commits. A claim that was only
+    /// queued where it was held goes back to `PENDING` without costing an attempt
+    /// ([`sql::RETURN_UNSTARTED`]), at most [`crate::store::MAX_UNSTARTED_RETURNS`]
+    /// times per job; every other one is a crashed attempt, retried or dead-lettered.
+    pub(super) async fn rescue(
         &self,
-        claims: Vec<ClaimRef>,
+        mut tx: Transaction<'static, Sqlite>,
+        held: &[SqliteRow],
+        why: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Applied>> {
-        if claims.is_empty() {
-            return Ok(Vec::new());
-        }
-        let asked: Vec<Uuid> = claims.iter().map(|c| c.execution_id).collect();
-        let given: Vec<String> = sqlx::query_scalar(sql::GIVE_BACK)
-            .bind(claims_json(&claims))
-            .bind(time(now))
-            .fetch_all(&self.writer)
-            .await?;
+    ) -> StoreResult<Vec<Rescued>> {
         self.sent(1);
-        Ok(applied_in_order(&asked, parse_ids(&given)?))
-    }
-
-    pub(super) async fn release_claims(
-        &self,
-        claims: Vec<ClaimRef>,
-        run_at: DateTime<Utc>,
-        reason: String,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Applied>> {
-        if claims.is_empty() {
-            return Ok(Vec::new());
+        let mut failures = Vec::with_capacity(held.len());
+        let mut holders = Vec::with_capacity(held.len());
+        let mut unstarted = Vec::new();
+        for row in held {
+            let claim = Held::read(row)?;
+            let claim_ref = ClaimRef { job_id: claim.job_id, execution_id: claim.execution_id };
+            if gives_back_unstarted(claim.queued, claim.unstarted_returns) {
+                unstarted.push((claim_ref, claim.worker_id));
+                continue;
+            }
+            holders.push(claim.worker_id);
+            let failure = Failure {
+                claim: claim_ref,
+                status: ExecutionStatus::Crashed,
+                error: why.replace("{worker}", &claim.worker_id.to_string()),
+                permanent: false,
+            };
+            failures.push((failure, claim.attempts, claim.max_retries));
         }
-        let asked: Vec<Uuid> = claims.iter().map(|c| c.execution_id).collect();
-        // Writes execution rows and jobs: one transaction, so a crash keeps both or neither.
-        let mut tx = self.begin().await?;
-        let released: Vec<String> = sqlx::query_scalar(sql::RELEASE)
-            .bind(claims_json(&claims))
-            .bind(time(now))
-            .bind(time(run_at))
-            .bind(reason)
-            .fetch_all(&mut *tx)
-            .await?;
-        self.sent(1);
+        let mut rescued = Vec::with_capacity(held.len());
+        if !unstarted.is_empty() {
+            let claims: Vec<ClaimRef> = unstarted.iter().map(|(c, _)| *c).collect();
+            let given: Vec<String> = sqlx::query_scalar(sql::RETURN_UNSTARTED)
+                .bind(claims_json(&claims))
+                .bind(time(now))
+                .bind(UNSTARTED)
+                .fetch_all(&mut *tx)
+                .await?;
+            self.sent(1);
+            let given: std::collections::HashSet<Uuid> = parse_ids(&given)?.into_iter().collect();
+            rescued.extend(unstarted.iter().filter(|(c, _)| given.contains(&c.execution_id)).map(|(c, worker_id)| {
+                Rescued {
+                    job_id: c.job_id,
+                    execution_id: c.execution_id,
+                    worker_id: *worker_id,
+                    outcome: FailOutcome::GivenBack,
+                }
+            }));
+        }
+        let (settled, _) = self.settle(&mut tx, &failures, now).await?;
         self.commit(tx).await?;
-        Ok(applied_in_order(&asked, parse_ids(&released)?))
+        rescued.extend(failures.iter().zip(holders).zip(settled).map(
+            |(((f, _, _), worker_id), (execution_id, outcome))| Rescued {
+                job_id: f.claim.job_id,
+                execution_id,
+                worker_id,
+                outcome,
+            },
+        ));
+        Ok(rescued)
     }
 
-    pub(super) async fn extend_claim_leases(&self, claims: Vec<ClaimRef>, until: DateTime<Utc>) -> StoreResult<u64> {
-        if claims.is_empty() {
-            return Ok(0);
-        }
-        let done =
-            sqlx::query(sql::EXTEND_LEASES).bind(claims_json(&claims)).bind(time(until)).execute(&self.writer).await?;
+    /// A job read inside a write transaction (which holds the write lock, so the row
+    /// stays as read until commit: Postgres's `FOR UPDATE`).
+    pub(super) async fn job_in(&self, tx: &mut Transaction<'static, Sqlite>, job_id: Uuid) -> StoreResult<Job> {
+        let row = sqlx::query(sql::GET_JOB).bind(job_id.to_string()).fetch_optional(&mut **tx).await?;
         self.sent(1);
-        Ok(done.rows_affected())
+        rows::job(&row.ok_or(StoreError::NotFound(job_id))?)
     }
 }
 

@@ -37,6 +37,7 @@ const CONFIG: HealthConfig = HealthConfig {
     window: 20,
     log_every_ms: 60_000,
     store_stall_ms: 5_000,
+    store_read_slow_ms: 2_000,
     probation_ms: 30_000,
 };
 

@@ -8,6 +8,7 @@ use aeon::clock::SystemClock;
 use aeon::config::Config;
 use aeon::handler::Registry;
 use aeon::node::Node;
+use aeon::store::Store;
 use aeon::testing::Teardown;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -42,6 +43,16 @@ impl ApiNode {
     }
 
     async fn start_on_with(db: TestDb, tweak: impl FnOnce(&mut Config), registry: Registry) -> Self {
+        Self::start_wrapped(db, tweak, registry, |store| store).await
+    }
+
+    /// A node on `db` whose store is `wrap`ped first (a `FaultyStore`'s wrapper).
+    pub async fn start_wrapped(
+        db: TestDb,
+        tweak: impl FnOnce(&mut Config),
+        registry: Registry,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> Self {
         let mut config = Config::default();
         config.workers.count = 2;
         config.health.heartbeat_ms = 50;
@@ -50,7 +61,7 @@ impl ApiNode {
         config.node.poll_ms = 50;
         config.retry.base_ms = 10;
         tweak(&mut config);
-        let store = db.store(config.retry).shared();
+        let store = wrap(db.store(config.retry).shared());
         let (probe, events) = Probe::channel();
         let node =
             Node::start_with_store(config, store, registry, Arc::new(SystemClock), probe).await.expect("node starts");

@@ -1,27 +1,13 @@
-//! The Postgres statements of checkpoints and the embedded vector store ([`Contexts`](crate::store::Contexts)).
+//! The Postgres statements of the embedded vector store ([`Contexts`](crate::store::Contexts)).
 
 statements! {
-    /// $1 job id, $2 execution id, $3 data (JSON text), $4 now. Saves the checkpoint only
-    /// while the execution holds the claim (the fence): no row, no write.
-    pub const SAVE_CHECKPOINT: &str = "
-    INSERT INTO job_checkpoints (job_id, execution_id, attempt, data, saved_at)
-    SELECT job_id, current_execution_id, attempts, $3::jsonb, $4 FROM jobs
-    WHERE job_id = $1 AND current_execution_id = $2
-    ON CONFLICT (job_id) DO UPDATE
-    SET execution_id = EXCLUDED.execution_id, attempt = EXCLUDED.attempt, data = EXCLUDED.data,
-        saved_at = EXCLUDED.saved_at";
-
-    /// $1 job id.
-    pub const SELECT_CHECKPOINT: &str =
-        "SELECT job_id, execution_id, attempt, data, saved_at FROM job_checkpoints WHERE job_id = $1";
-
     /// $1 execution ids (distinct), $2 job ids, $3 types, $4 attempts, $5 outcomes,
     /// $6 vectors (little-endian float32s; none: the derived embedding), $7 contexts (JSON
-    /// text), $8 recorded at. New points only; a batch written again uses [`UPSERT_CONTEXTS`].
-    pub const INSERT_CONTEXTS: &str = insert_contexts!("");
+    /// text), $8 recorded at. New points only; a batch written again uses [`PUT_CONTEXTS_UPSERT`].
+    pub const PUT_CONTEXTS: &str = insert_contexts!("");
 
-    /// [`INSERT_CONTEXTS`], replacing the points that exist.
-    pub const UPSERT_CONTEXTS: &str = insert_contexts!(
+    /// [`PUT_CONTEXTS`], replacing the points that exist.
+    pub const PUT_CONTEXTS_UPSERT: &str = insert_contexts!(
         "
     ON CONFLICT (execution_id) DO UPDATE
     SET job_id = EXCLUDED.job_id, job_type = EXCLUDED.job_type, attempt = EXCLUDED.attempt,
@@ -32,12 +18,12 @@ statements! {
     /// $1 failed attempts only, $2 a job to leave out (nullable). Every candidate of an
     /// exact search: the node scores them (cosine) as they stream by. The failed outcomes
     /// are [`crate::vector::FAILED_OUTCOMES`].
-    pub const SCAN_CONTEXTS: &str = "
+    pub const SEARCH_CONTEXTS: &str = "
     SELECT vector, context::text, execution_id, job_id, job_type, attempt, outcome FROM execution_contexts
     WHERE (NOT $1 OR outcome IN ('FAILED', 'TIMED_OUT', 'CRASHED')) AND ($2::uuid IS NULL OR job_id <> $2)";
 
     /// $1 job id.
-    pub const SELECT_JOB_CONTEXTS: &str = "
+    pub const JOB_CONTEXTS: &str = "
     SELECT vector, context::text, execution_id, job_id, job_type, attempt, outcome FROM execution_contexts
     WHERE job_id = $1 ORDER BY attempt, created_at";
 }

@@ -1,14 +1,15 @@
-//! The Postgres statements of dependencies: edges, releasing dependents, cancelling the doomed, workflows.
+//! The Postgres statements of dependencies inside the transactions that submit and settle jobs: edges, releasing
+//! dependents, cancelling the doomed (the reads of edges and workflows are in [`super::reads`]).
 
 statements! {
     // --- Dependencies -------------------------------------------------------------------
 
     /// $1 dependency ids. Locks the existing ones against change until the submit commits,
     /// so a dependency cannot finish unseen between this check and the new edges.
-    pub const LOCK_DEPENDENCIES: &str = "SELECT job_id FROM jobs WHERE job_id = ANY($1::uuid[]) ORDER BY job_id FOR SHARE";
+    pub const ENQUEUE_LOCK_DEPENDENCIES: &str = "SELECT job_id FROM jobs WHERE job_id = ANY($1::uuid[]) ORDER BY job_id FOR SHARE";
 
     /// $1 dependents, $2 dependencies, $3 policies, $4 now.
-    pub const INSERT_EDGES: &str = "
+    pub const ENQUEUE_EDGES: &str = "
     INSERT INTO job_dependencies (job_id, depends_on_job_id, failure_policy, created_at)
     SELECT t.job_id, t.depends_on_job_id, t.failure_policy, $4
     FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS t(job_id, depends_on_job_id, failure_policy)";
@@ -56,26 +57,4 @@ statements! {
           AND p.status <> 'COMPLETED'
           AND NOT (d.failure_policy = 'continue' AND p.status IN ('DEAD_LETTER', 'CANCELLED')))
     RETURNING j.job_id";
-
-    /// $1 job: what it waits for, and what waits for it.
-    pub const SELECT_EDGES: &str = "
-    SELECT 'depends_on' AS side, depends_on_job_id AS other FROM job_dependencies WHERE job_id = $1
-    UNION ALL
-    SELECT 'dependent', job_id FROM job_dependencies WHERE depends_on_job_id = $1
-    ORDER BY 1, 2";
-
-    /// $1 root, $2 limit. The root and every job that depends on it, transitively, with
-    /// each one's dependencies.
-    pub const SELECT_WORKFLOW: &str = "
-    WITH RECURSIVE dag(job_id) AS (
-        SELECT $1::uuid
-      UNION
-        SELECT d.job_id FROM job_dependencies d JOIN dag ON d.depends_on_job_id = dag.job_id
-    )
-    SELECT j.job_id, j.job_type, j.status,
-           COALESCE((SELECT array_agg(d.depends_on_job_id ORDER BY d.depends_on_job_id)
-                     FROM job_dependencies d WHERE d.job_id = j.job_id), '{}') AS depends_on
-    FROM jobs j JOIN dag USING (job_id)
-    ORDER BY j.created_at, j.job_id
-    LIMIT $2";
 }

@@ -18,7 +18,7 @@ statements! {
         last_heartbeat = EXCLUDED.last_heartbeat, updated_at = NOW()";
 
     /// $1 workers, $2 metric types, $3 values, $4 metadata (JSON text), $5 times.
-    pub const INSERT_HEALTH_LOGS: &str = "
+    pub const WRITE_HEALTH_LOGS: &str = "
     INSERT INTO worker_health_logs (worker_id, metric_type, metric_value, metadata, logged_at)
     SELECT t.worker_id, t.metric_type, t.metric_value::numeric(10,4), t.metadata::jsonb, t.logged_at
     FROM UNNEST($1::uuid[], $2::text[], $3::float8[], $4::text[], $5::timestamptz[])
@@ -26,11 +26,11 @@ statements! {
 
     /// $1 lease, $2 holder, $3 token, $4 now. Whether the fence holds; locks the lease
     /// row against a change of hands until the fenced transaction ends.
-    pub const CHECK_FENCE: &str = "
+    pub const RESCUE_NODE_CHECK_FENCE: &str = "
     SELECT 1 FROM cluster_leases WHERE name = $1 AND holder = $2 AND token = $3 AND expires_at > $4 FOR SHARE";
 
     /// $1 node, $2 silent since. Marks a node dead if it is still silent.
-    pub const MARK_NODE_DEAD: &str = "
+    pub const RESCUE_NODE_MARK_DEAD: &str = "
     UPDATE nodes SET status = 'DEAD' WHERE node_id = $1 AND status IN ('ACTIVE', 'DRAINING') AND last_seen < $2
     RETURNING node_id";
 
@@ -50,7 +50,7 @@ statements! {
     /// $1 node, $2 address, $3 status, $4 now, $5 incarnation. A node's heartbeat, fenced
     /// by its incarnation: no row when another process has taken the node id over. A node
     /// back from the dead starts again.
-    pub const UPSERT_NODE: &str = "
+    pub const HEARTBEAT_NODE: &str = "
     INSERT INTO nodes (node_id, address, status, started_at, last_seen, incarnation) VALUES ($1, $2, $3, $4, $4, $5)
     ON CONFLICT (node_id) DO UPDATE SET
         address = EXCLUDED.address, status = EXCLUDED.status, last_seen = EXCLUDED.last_seen,
@@ -68,9 +68,6 @@ statements! {
         incarnation = EXCLUDED.incarnation
     WHERE nodes.incarnation = $5 AND nodes.last_seen <= $6
     RETURNING node_id";
-
-    pub const SELECT_NODES: &str =
-        "SELECT node_id, address, status, started_at, last_seen, incarnation FROM nodes ORDER BY node_id";
 
     /// $1 lease, $2 holder, $3 until, $4 now. Takes or renews a lease that is free,
     /// expired or the holder's own; the token grows when it changes hands. No row: another

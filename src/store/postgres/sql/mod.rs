@@ -8,7 +8,7 @@
 //! failed, timed out, crashed, released or cancelled), in the same statement that
 //! settles the job. While it runs, the attempt lives on the job's row
 //! (`current_execution_id`, `worker_id`, `attempts`, `started_at`), and
-//! [`SELECT_EXECUTIONS`] shows it from there as `RUNNING`. Writing the row once
+//! [`EXECUTIONS`] shows it from there as `RUNNING`. Writing the row once
 //! rather than inserting it at the claim and updating it at the end takes about a
 //! third off the database work per job.
 

@@ -2,7 +2,7 @@
 
 statements! {
     /// $1 job, $2 now.
-    pub const CANCEL_JOB: &str = concat!(
+    pub const CANCEL: &str = concat!(
         "UPDATE jobs SET status = 'CANCELLED', error = 'cancelled', current_execution_id = NULL, ",
         "lease_expires_at = NULL, updated_at = $2 WHERE job_id = $1 RETURNING ",
         job_columns!()
@@ -16,19 +16,19 @@ statements! {
     VALUES ($1, $3, $4, $5, 'CANCELLED', $6, $2, 'cancelled', $2)";
 
     /// $1 job, $2 now.
-    pub const REQUEUE_JOB: &str = concat!(
+    pub const REQUEUE_DEAD_LETTER: &str = concat!(
         "UPDATE jobs SET status = 'PENDING', attempts = 0, unstarted_returns = 0, error = NULL, result = NULL, scheduled_at = $2, worker_id = NULL, ",
         "completed_at = NULL, updated_at = $2 WHERE job_id = $1 RETURNING ",
         job_columns!()
     );
 
     /// $1 job, $2 now.
-    pub const CLOSE_DEAD_LETTER: &str =
+    pub const REQUEUE_DEAD_LETTER_ENTRY: &str =
         "UPDATE dead_letter_queue SET requeued = TRUE, requeued_at = $2 WHERE job_id = $1 AND NOT requeued";
 
     /// $1 job ids, $2 now. Cancels those unfinished, in id order; a running attempt gets
     /// its `CANCELLED` row (its handler's outcome is then fenced off). Answers the ids.
-    pub const BULK_CANCEL: &str = "
+    pub const APPLY_BULK_CANCEL: &str = "
     WITH locked AS (
         SELECT job_id, current_execution_id, worker_id, attempts, started_at FROM jobs
         WHERE job_id = ANY($1::uuid[]) AND status IN ('WAITING', 'PENDING', 'RUNNING')
@@ -49,7 +49,7 @@ statements! {
     SELECT job_id FROM cancelled";
 
     /// $1 job ids, $2 now. Makes the pending ones due now.
-    pub const BULK_RETRY_NOW: &str = "
+    pub const APPLY_BULK_RETRY_NOW: &str = "
     UPDATE jobs SET scheduled_at = LEAST(scheduled_at, $2), updated_at = $2
     WHERE job_id IN (SELECT job_id FROM jobs WHERE job_id = ANY($1::uuid[]) AND status = 'PENDING'
                      ORDER BY job_id FOR UPDATE)
@@ -57,7 +57,7 @@ statements! {
 
     /// $1 job ids, $2 now. Requeues the dead-lettered ones with fresh retries and closes
     /// their dead-letter entries.
-    pub const BULK_REQUEUE: &str = "
+    pub const APPLY_BULK_REQUEUE: &str = "
     WITH requeued AS (
         UPDATE jobs SET status = 'PENDING', attempts = 0, error = NULL, result = NULL, scheduled_at = $2,
                         completed_at = NULL, updated_at = $2
@@ -72,7 +72,7 @@ statements! {
 
     /// Taken by a retention pass for its transaction; a node that cannot take it leaves
     /// the pass to the node that holds it (one node prunes at a time).
-    pub const TRY_PRUNE_LOCK: &str = "SELECT pg_try_advisory_xact_lock(hashtext('aeon.retention'))";
+    pub const PRUNE_TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock(hashtext('aeon.retention'))";
 
     /// $1 cutoff, $2 limit. Finished jobs.
     pub const PRUNE_FINISHED: &str = prune_jobs!("('COMPLETED', 'CANCELLED')");

@@ -11,7 +11,7 @@ statements! {
     pub const ENQUEUE_UNKEYED: &str = enqueue!("");
 
     /// $1 idempotency keys.
-    pub const JOBS_BY_IDEMPOTENCY_KEY: &str =
+    pub const ENQUEUE_TAKEN_KEYS: &str =
         "SELECT idempotency_key, job_id, status FROM jobs WHERE idempotency_key = ANY($1::text[])";
 
     /// $1 the worker of each slot (one entry per job wanted), $2 now, $3 lease expiry,
@@ -77,7 +77,7 @@ statements! {
     /// $1 job ids, $2 their execution ids. Locks the claims that failures are about to
     /// settle, in id order (every statement locking several jobs does), and only those
     /// the failing executions still hold (only a running claim holds an execution id).
-    pub const LOCK_RUNNING: &str = "
+    pub const FAIL_LOCK_RUNNING: &str = "
     SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
     FROM jobs
     WHERE job_id = ANY($1::uuid[]) AND current_execution_id = ANY($2::uuid[])
@@ -85,7 +85,7 @@ statements! {
     FOR UPDATE";
 
     /// $1 limit, $2 now. Locks running jobs whose lease has expired.
-    pub const LOCK_EXPIRED: &str = "
+    pub const RESCUE_EXPIRED_LOCK: &str = "
     SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
     FROM jobs
     WHERE status = 'RUNNING' AND lease_expires_at < $2
@@ -94,7 +94,7 @@ statements! {
     FOR UPDATE SKIP LOCKED";
 
     /// $1 worker. Locks every job a worker holds (it died: its claims are void).
-    pub const LOCK_WORKER_CLAIMS: &str = "
+    pub const RESCUE_WORKER_LOCK: &str = "
     SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
     FROM jobs
     WHERE status = 'RUNNING' AND worker_id = $1
@@ -190,5 +190,15 @@ statements! {
         FOR UPDATE SKIP LOCKED
     )";
 
-    pub const SELECT_JOB_FOR_UPDATE: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE job_id = $1 FOR UPDATE");
+    pub const GET_JOB_FOR_UPDATE: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE job_id = $1 FOR UPDATE");
+
+    /// $1 job id, $2 execution id, $3 data (JSON text), $4 now. Saves the checkpoint only
+    /// while the execution holds the claim (the fence): no row, no write.
+    pub const SAVE_CHECKPOINT: &str = "
+    INSERT INTO job_checkpoints (job_id, execution_id, attempt, data, saved_at)
+    SELECT job_id, current_execution_id, attempts, $3::jsonb, $4 FROM jobs
+    WHERE job_id = $1 AND current_execution_id = $2
+    ON CONFLICT (job_id) DO UPDATE
+    SET execution_id = EXCLUDED.execution_id, attempt = EXCLUDED.attempt, data = EXCLUDED.data,
+        saved_at = EXCLUDED.saved_at";
 }

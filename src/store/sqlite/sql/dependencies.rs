@@ -1,15 +1,16 @@
-//! The SQLite statements of dependencies: edges, releasing dependents, cancelling the doomed, workflows.
+//! The SQLite statements of dependencies inside the transactions that submit and settle jobs: edges, releasing
+//! dependents, cancelling the doomed (the reads of edges and workflows are in [`super::reads`]).
 
 statements! {
     // --- Dependencies -------------------------------------------------------------------
 
     /// ?1 dependency ids (JSON array): those that exist. Inside the submit's
     /// `BEGIN IMMEDIATE` transaction nothing can finish them unseen before it commits.
-    pub const LOCK_DEPENDENCIES: &str =
+    pub const ENQUEUE_LOCK_DEPENDENCIES: &str =
         "SELECT job_id FROM jobs WHERE job_id IN (SELECT value FROM json_each(?1)) ORDER BY job_id";
 
     /// ?1 `[{"job", "dep", "policy"}]`, ?2 now.
-    pub const INSERT_EDGES: &str = "
+    pub const ENQUEUE_EDGES: &str = "
     INSERT INTO job_dependencies (job_id, depends_on_job_id, failure_policy, created_at)
     SELECT value ->> 'job', value ->> 'dep', value ->> 'policy', ?2 FROM json_each(?1)";
 
@@ -57,26 +58,4 @@ statements! {
           AND p.status <> 'COMPLETED'
           AND NOT (d.failure_policy = 'continue' AND p.status IN ('DEAD_LETTER', 'CANCELLED')))
     RETURNING job_id";
-
-    /// ?1 job: what it waits for, and what waits for it.
-    pub const SELECT_EDGES: &str = "
-    SELECT 'depends_on' AS side, depends_on_job_id AS other FROM job_dependencies WHERE job_id = ?1
-    UNION ALL
-    SELECT 'dependent', job_id FROM job_dependencies WHERE depends_on_job_id = ?1
-    ORDER BY 1, 2";
-
-    /// ?1 root, ?2 limit. The root and every job that depends on it, transitively, with
-    /// each one's dependencies (a JSON array, in id order).
-    pub const SELECT_WORKFLOW: &str = "
-    WITH RECURSIVE dag(job_id) AS (
-        SELECT ?1
-      UNION
-        SELECT d.job_id FROM job_dependencies d JOIN dag ON d.depends_on_job_id = dag.job_id
-    )
-    SELECT j.job_id, j.job_type, j.status,
-           (SELECT json_group_array(d.depends_on_job_id ORDER BY d.depends_on_job_id)
-            FROM job_dependencies d WHERE d.job_id = j.job_id) AS depends_on
-    FROM jobs j JOIN dag ON dag.job_id = j.job_id
-    ORDER BY j.created_at, j.job_id
-    LIMIT ?2";
 }

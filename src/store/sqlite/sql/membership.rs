@@ -15,23 +15,18 @@ statements! {
         failure_count = excluded.failure_count, metadata = excluded.metadata,
         last_heartbeat = excluded.last_heartbeat, updated_at = excluded.updated_at";
 
-    pub const SELECT_WORKERS: &str = "
-    SELECT worker_id, node_id, status, capacity, current_load, health_score, failure_count,
-           metadata, last_heartbeat
-    FROM workers ORDER BY node_id, created_at, worker_id";
-
     /// ?1 `[{"worker", "metric", "value" (clamped, rounded), "metadata" (JSON text), "at"}]`.
-    pub const INSERT_HEALTH_LOGS: &str = "
+    pub const WRITE_HEALTH_LOGS: &str = "
     INSERT INTO worker_health_logs (worker_id, metric_type, metric_value, metadata, logged_at)
     SELECT value ->> 'worker', value ->> 'metric', value ->> 'value', value ->> 'metadata', value ->> 'at'
     FROM json_each(?1)";
 
     /// ?1 lease, ?2 holder, ?3 token, ?4 now. Whether the fence holds.
-    pub const CHECK_FENCE: &str = "
+    pub const RESCUE_NODE_CHECK_FENCE: &str = "
     SELECT 1 FROM cluster_leases WHERE name = ?1 AND holder = ?2 AND token = ?3 AND expires_at > ?4";
 
     /// ?1 node, ?2 silent since. Marks a node dead if it is still silent.
-    pub const MARK_NODE_DEAD: &str = "
+    pub const RESCUE_NODE_MARK_DEAD: &str = "
     UPDATE nodes SET status = 'DEAD' WHERE node_id = ?1 AND status IN ('ACTIVE', 'DRAINING') AND last_seen < ?2
     RETURNING node_id";
 
@@ -48,7 +43,7 @@ statements! {
     ORDER BY job_id";
 
     /// ?1 node, ?2 address, ?3 status, ?4 now, ?5 incarnation. Fenced as on Postgres.
-    pub const UPSERT_NODE: &str = "
+    pub const HEARTBEAT_NODE: &str = "
     INSERT INTO nodes (node_id, address, status, started_at, last_seen, incarnation) VALUES (?1, ?2, ?3, ?4, ?4, ?5)
     ON CONFLICT (node_id) DO UPDATE SET
         address = excluded.address, status = excluded.status, last_seen = excluded.last_seen,
@@ -66,9 +61,6 @@ statements! {
         incarnation = excluded.incarnation
     WHERE nodes.incarnation = ?5 AND nodes.last_seen <= ?6
     RETURNING node_id";
-
-    pub const SELECT_NODES: &str =
-        "SELECT node_id, address, status, started_at, last_seen, incarnation FROM nodes ORDER BY node_id";
 
     /// ?1 lease, ?2 holder, ?3 until, ?4 now. As on Postgres.
     pub const ACQUIRE_LEASE: &str = "

@@ -17,7 +17,7 @@
 //! `SKIP LOCKED` anywhere: every write runs on the one writer connection, in order.
 //!
 //! As in Postgres, an attempt's `job_executions` row is written once, when it ends;
-//! while it runs, [`SELECT_EXECUTIONS`] shows it from the job's row as `RUNNING`.
+//! while it runs, [`EXECUTIONS`] shows it from the job's row as `RUNNING`.
 
 /// The columns of a job as [`super::rows::job`] reads them.
 macro_rules! job_columns {

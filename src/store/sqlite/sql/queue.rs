@@ -17,7 +17,7 @@ statements! {
     RETURNING job_id";
 
     /// ?1 idempotency keys (JSON array).
-    pub const JOBS_BY_IDEMPOTENCY_KEY: &str =
+    pub const ENQUEUE_TAKEN_KEYS: &str =
         "SELECT idempotency_key, job_id, status FROM jobs WHERE idempotency_key IN (SELECT value FROM json_each(?1))";
 
     /// ?1 the slots, `[[worker, execution id], …]` (one per job wanted, best first), ?2 now,
@@ -76,7 +76,7 @@ statements! {
 
     /// ?1 job ids, ?2 their execution ids (JSON arrays). The claims that failures are
     /// about to settle, and only those the failing executions still hold.
-    pub const LOCK_RUNNING: &str = "
+    pub const FAIL_LOCK_RUNNING: &str = "
     SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
     FROM jobs
     WHERE job_id IN (SELECT value FROM json_each(?1))
@@ -85,7 +85,7 @@ statements! {
 
     /// ?1 limit, ?2 now. Running jobs whose lease has expired, oldest lease first, read
     /// in order from the partial lease index.
-    pub const LOCK_EXPIRED: &str = "
+    pub const RESCUE_EXPIRED_LOCK: &str = "
     SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
     FROM jobs INDEXED BY jobs_lease_idx
     WHERE status = 'RUNNING' AND lease_expires_at < ?2
@@ -93,7 +93,7 @@ statements! {
     LIMIT ?1";
 
     /// ?1 worker. Every job a worker holds (it died: its claims are void).
-    pub const LOCK_WORKER_CLAIMS: &str = "
+    pub const RESCUE_WORKER_LOCK: &str = "
     SELECT job_id, current_execution_id, worker_id, attempts, max_retries, claim_queued, unstarted_returns
     FROM jobs
     WHERE status = 'RUNNING' AND worker_id = ?1
@@ -196,58 +196,13 @@ statements! {
     WHERE jobs.job_id = i.job_id AND jobs.current_execution_id = i.execution_id"
     );
 
-    /// ?1 job, ?2 now.
-    pub const CANCEL_JOB: &str = concat!(
-        "UPDATE jobs SET status = 'CANCELLED', error = 'cancelled', current_execution_id = NULL, ",
-        "lease_expires_at = NULL, updated_at = ?2 WHERE job_id = ?1 RETURNING ",
-        job_columns!()
-    );
-
-    /// ?1 execution, ?2 now, ?3 its job, ?4 worker, ?5 attempt, ?6 start: the cancelled
-    /// attempt's row.
-    pub const CANCEL_EXECUTION: &str = "
-    INSERT INTO job_executions (execution_id, job_id, worker_id, attempt, execution_status, started_at, finished_at,
-                                error, created_at)
-    VALUES (?1, ?3, ?4, ?5, 'CANCELLED', ?6, ?2, 'cancelled', ?2)";
-
-    /// ?1 job, ?2 now.
-    pub const REQUEUE_JOB: &str = concat!(
-        "UPDATE jobs SET status = 'PENDING', attempts = 0, unstarted_returns = 0, error = NULL, result = NULL, scheduled_at = ?2, worker_id = NULL, ",
-        "completed_at = NULL, updated_at = ?2 WHERE job_id = ?1 RETURNING ",
-        job_columns!()
-    );
-
-    /// ?1 job, ?2 now.
-    pub const CLOSE_DEAD_LETTER: &str =
-        "UPDATE dead_letter_queue SET requeued = 1, requeued_at = ?2 WHERE job_id = ?1 AND NOT requeued";
-
-    /// ?1 job ids (JSON array), ?2 now. Cancels those unfinished; a running attempt gets
-    /// its `CANCELLED` row. Answers the ids.
-    pub const BULK_CANCEL: &str = "
-    INSERT INTO job_executions (execution_id, job_id, worker_id, attempt, execution_status, started_at, finished_at,
-                                error, created_at)
-    SELECT current_execution_id, job_id, worker_id, attempts, 'CANCELLED', started_at, ?2, 'cancelled', ?2
-    FROM jobs WHERE job_id IN (SELECT value FROM json_each(?1)) AND status IN ('WAITING', 'PENDING', 'RUNNING')
-      AND current_execution_id IS NOT NULL AND worker_id IS NOT NULL;
-    UPDATE jobs SET status = 'CANCELLED', error = 'cancelled', current_execution_id = NULL, lease_expires_at = NULL,
-                    updated_at = ?2
-    WHERE job_id IN (SELECT value FROM json_each(?1)) AND status IN ('WAITING', 'PENDING', 'RUNNING')
-    RETURNING job_id";
-
-    /// ?1 job ids (JSON array), ?2 now. Makes the pending ones due now.
-    pub const BULK_RETRY_NOW: &str = "
-    UPDATE jobs SET scheduled_at = min(scheduled_at, ?2), updated_at = ?2
-    WHERE job_id IN (SELECT value FROM json_each(?1)) AND status = 'PENDING'
-    RETURNING job_id";
-
-    /// ?1 job ids (JSON array), ?2 now. Requeues the dead-lettered ones with fresh
-    /// retries and closes their dead-letter entries.
-    pub const BULK_REQUEUE: &str = "
-    UPDATE dead_letter_queue SET requeued = 1, requeued_at = ?2
-    WHERE NOT requeued AND job_id IN (SELECT job_id FROM jobs
-                                      WHERE job_id IN (SELECT value FROM json_each(?1)) AND status = 'DEAD_LETTER');
-    UPDATE jobs SET status = 'PENDING', attempts = 0, error = NULL, result = NULL, scheduled_at = ?2,
-                    completed_at = NULL, updated_at = ?2
-    WHERE job_id IN (SELECT value FROM json_each(?1)) AND status = 'DEAD_LETTER'
-    RETURNING job_id";
+    /// ?1 job id, ?2 execution id, ?3 data (JSON text), ?4 now. Saves the checkpoint only
+    /// while the execution holds the claim (the fence): no row, no write.
+    pub const SAVE_CHECKPOINT: &str = "
+    INSERT INTO job_checkpoints (job_id, execution_id, attempt, data, saved_at)
+    SELECT job_id, current_execution_id, attempts, ?3, ?4 FROM jobs
+    WHERE job_id = ?1 AND current_execution_id = ?2
+    ON CONFLICT (job_id) DO UPDATE
+    SET execution_id = excluded.execution_id, attempt = excluded.attempt, data = excluded.data,
+        saved_at = excluded.saved_at";
 }
