@@ -77,14 +77,35 @@ pub async fn run_with(
             );
         }
     }
-    tracing::info!(node_id = %node.node_id, "shutdown requested: draining");
-    let released = node.shutdown().await;
+    // Listening for a second signal before the drain begins: one sent once the node
+    // says it is draining is never missed.
+    let again = shutdown_signal();
+    tokio::pin!(again);
+    let _ = futures::poll!(again.as_mut());
+    let running: u32 = node.slots().await.iter().map(|s| s.load).sum();
+    tracing::info!(
+        node_id = %node.node_id,
+        running,
+        grace_ms = node.config().node.drain_grace_ms,
+        "shutdown requested: draining — waiting up to node.drain_grace_ms for {running} running jobs to finish; \
+         send the signal again to stop at once (they are released, as at the end of the grace)"
+    );
+    let shutdown = node.shutdown();
+    tokio::pin!(shutdown);
+    let released = tokio::select! {
+        released = &mut shutdown => released,
+        () = &mut again => {
+            tracing::warn!(node_id = %node.node_id, "second signal: stopping at once, releasing the running jobs");
+            node.cut_drain_short();
+            shutdown.await
+        }
+    };
     api.stop(true).await;
     tracing::info!(node_id = %node.node_id, released, "drained; exiting");
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT.
+/// Resolves on SIGTERM or SIGINT (listening from its first poll).
 pub async fn shutdown_signal() {
     #[cfg(unix)]
     {

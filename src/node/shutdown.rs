@@ -23,6 +23,12 @@ impl Node {
         self.actors.supervisor.send(Drain { grace }).await.unwrap_or(0)
     }
 
+    /// Ends the grace of a drain under way now: what still runs is released, as when
+    /// the grace runs out (a second SIGTERM or SIGINT to `aeon node`).
+    pub fn cut_drain_short(&self) {
+        self.actors.supervisor.do_send(Drain { grace: Duration::ZERO });
+    }
+
     /// Shuts the node down in order, within `node.drain_grace_ms`: see
     /// [`Node::shutdown_within`].
     pub async fn shutdown(&self) -> usize {

@@ -284,6 +284,32 @@ async fn sigterm_drains_releasing_what_outlives_the_grace_period(mut db: TestDb)
     assert_eq!(db.count("SELECT COUNT(*) FROM workers WHERE status = 'STOPPED'").await, 2);
 }
 
+/// A second SIGTERM while the node drains stops it at once: the grace (ten minutes
+/// here) is cut short and the running jobs are released, as when it runs out.
+async fn a_second_sigterm_during_the_drain_stops_at_once(mut db: TestDb) {
+    const JOBS: i64 = 2;
+    let store = db.store(BackoffPolicy::default());
+    let jobs = (0..JOBS).map(|_| new_job("sleep", json!({"ms": 600_000}))).collect();
+    store.enqueue(jobs, SystemClock.now()).await.unwrap();
+    drop(store);
+    db.release_lock();
+
+    let mut node = spawn_node(&db, &[("AEON__NODE__DRAIN_GRACE_MS", "600000")]);
+    let running = "SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING'";
+    wait_for_count(&db, running, "running jobs", Duration::from_secs(60), |n| n == JOBS).await;
+    signal(&node, "-TERM");
+    // The node says it drains (its row, at its next heartbeat) once it listens for the
+    // second signal.
+    let draining = "SELECT COUNT(*) FROM nodes WHERE status = 'DRAINING'";
+    wait_for_count(&db, draining, "a draining node", Duration::from_secs(30), |n| n == 1).await;
+    signal(&node, "-TERM");
+    assert!(wait_for_exit(&mut node, Duration::from_secs(30)).await.success(), "stopped at once, exit 0");
+
+    assert_eq!(db.count("SELECT COUNT(*) FROM jobs WHERE status = 'PENDING' AND attempts = 0").await, JOBS);
+    let released = "SELECT COUNT(*) FROM job_executions WHERE execution_status = 'CANCELLED' AND error = 'released: node shutting down'";
+    assert_eq!(db.count(released).await, JOBS, "the running attempts are recorded as released");
+}
+
 /// `Node::shutdown`, in order: a run that outlives the grace is released (its job
 /// `PENDING` again, written before the store closes), the node leaves the cluster
 /// (`STOPPED`), every actor stops, and the store's pools close; a second call does
@@ -341,4 +367,5 @@ on_every_backend!(
     five_thousand_jobs_through_crashing_workers_all_end_completed_or_dead_lettered,
     a_node_killed_with_sigkill_leaves_nothing_behind_once_another_node_runs,
     sigterm_drains_releasing_what_outlives_the_grace_period,
+    a_second_sigterm_during_the_drain_stops_at_once,
 );
