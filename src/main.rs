@@ -263,3 +263,37 @@ fn report(outcome: anyhow::Result<()>) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every flag and argument of every command says what it is for in `--help`: a
+    /// default value or a list of possible values alone does not.
+    #[test]
+    fn every_flag_of_every_command_says_what_it_does() {
+        fn undescribed(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if ["help", "version"].contains(&id) || arg.is_hide_set() {
+                    continue;
+                }
+                if arg.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                    let name = match arg.get_long() {
+                        Some(long) => format!("--{long}"),
+                        None => format!("<{id}>"),
+                    };
+                    out.push(format!("{path} {name}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                undescribed(sub, &format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut missing = Vec::new();
+        undescribed(&Cli::command(), "aeon", &mut missing);
+        assert!(missing.is_empty(), "flags without a description:\n  {}", missing.join("\n  "));
+    }
+}

@@ -51,6 +51,8 @@ pub enum JobCommand {
         /// Not before this time (RFC 3339).
         #[arg(long)]
         run_at: Option<String>,
+        /// A key of your own: a second submit with the same key gets the first
+        /// job back instead of a new one.
         #[arg(long)]
         idempotency_key: Option<String>,
         /// A job this one waits for (repeat for several).
@@ -61,11 +63,16 @@ pub enum JobCommand {
         on_dependency_failure: Option<String>,
     },
     /// Show a job and its attempts.
-    Show { id: String },
+    Show {
+        /// The job's id.
+        id: String,
+    },
     /// List jobs, newest first.
     List {
+        /// Only jobs in this status (PENDING, RUNNING, COMPLETED, DEAD_LETTER, …).
         #[arg(long)]
         status: Option<String>,
+        /// Only jobs of this type.
         #[arg(long = "type")]
         job_type: Option<String>,
         /// Created at or after this time (RFC 3339).
@@ -77,14 +84,17 @@ pub enum JobCommand {
         /// Payload or error text contains this (the last 24 hours unless --since).
         #[arg(long)]
         search: Option<String>,
+        /// At most this many (1 to 1000).
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// The next page: the cursor printed after the previous one (`more: --cursor …`).
         #[arg(long)]
         cursor: Option<String>,
     },
     /// Cancel a job that has not finished, or every unfinished job matching
     /// `--filter` (a preview first; `--yes` to skip the question).
     Cancel {
+        /// The job's id (or `--filter`).
         #[arg(required_unless_present = "filter", conflicts_with = "filter")]
         id: Option<String>,
         #[command(flatten)]
@@ -93,37 +103,48 @@ pub enum JobCommand {
     /// Make pending jobs due now (a retry waiting out its backoff, a job scheduled
     /// for later): one job, or every one matching `--filter`.
     RetryNow {
+        /// The job's id (or `--filter`).
         #[arg(required_unless_present = "filter", conflicts_with = "filter")]
         id: Option<String>,
         #[command(flatten)]
         bulk: BulkOptions,
     },
     /// Print a workflow: the job and everything that depends on it, as a tree.
-    Tree { id: String },
+    Tree {
+        /// The workflow's root job.
+        id: String,
+    },
     /// Past failed executions of other jobs whose failures look like this job's,
     /// best first: is it one of a known family?
     Similar {
+        /// The job whose failures to look like.
         id: String,
         /// How many, 1 to 100.
         #[arg(long, default_value_t = 10)]
         limit: u32,
     },
     /// A job's latest checkpoint and its attempts' execution contexts.
-    Context { id: String },
+    Context {
+        /// The job's id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
     /// Open dead-letter entries, newest first.
     List {
+        /// At most this many (1 to 1000).
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// The next page: the cursor printed after the previous one (`more: --cursor …`).
         #[arg(long)]
         cursor: Option<String>,
     },
     /// Put a dead-lettered job back in the queue, or with `--all` every one (of
     /// `--type`, matching `--filter`): a preview first, `--yes` to skip the question.
     Requeue {
+        /// The dead-lettered job's id (or `--all`).
         #[arg(required_unless_present = "all", conflicts_with_all = ["all", "job_type", "filter"])]
         id: Option<String>,
         /// Every dead-lettered job (narrowed by --type and --filter).

@@ -18,21 +18,33 @@ pub enum SnapshotCommand {
     },
     /// List snapshots, newest first.
     List {
+        /// Only snapshots of this type: FULL, INCREMENTAL or AUTO.
         #[arg(long = "type")]
         snapshot_type: Option<String>,
+        /// At most this many (1 to 1000).
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// The next page: the cursor printed after the previous one (`more: --cursor …`).
         #[arg(long)]
         cursor: Option<String>,
     },
     /// Show a snapshot: its metadata, whether it verifies, and (with --json) its state.
-    Show { id: String },
+    Show {
+        /// The snapshot's id.
+        id: String,
+    },
     /// Check a snapshot and its chain (checksum, schema version, shape, parents);
     /// exit 0 if it may be restored, 4 if not.
-    Verify { id: String },
+    Verify {
+        /// The snapshot's id.
+        id: String,
+    },
     /// Restore the node's actors (worker health, restart counters) from a snapshot.
     /// Jobs are never touched. Refused, changing nothing, if it does not verify.
-    Restore { id: String },
+    Restore {
+        /// The snapshot's id.
+        id: String,
+    },
 }
 
 /// Runs a `snapshot` subcommand; answers the text to print.
@@ -42,12 +54,14 @@ pub fn snapshot(options: ClientOptions, command: SnapshotCommand) -> Result<Stri
     let (value, shown) = match command {
         SnapshotCommand::Create { snapshot_type } => {
             let value = client.call("POST", "/v1/snapshots", Some(json!({ "type": snapshot_type })))?;
-            let shown = format!(
-                "{} {} {}",
-                text(&value["snapshot_id"]),
-                text(&value["snapshot_type"]),
-                text(&value["content"])
-            );
+            // An AUTO snapshot's content is FULL or INCREMENTAL; the others' content
+            // is their type, said once.
+            let (kind, content) = (text(&value["snapshot_type"]), text(&value["content"]));
+            let shown = if kind == content {
+                format!("{} {kind}", text(&value["snapshot_id"]))
+            } else {
+                format!("{} {kind} ({content} content)", text(&value["snapshot_id"]))
+            };
             (value, shown)
         }
         SnapshotCommand::List { snapshot_type, limit, cursor } => {

@@ -53,9 +53,14 @@ pub async fn run_file(path: &Path, options: &RunOptions) -> anyhow::Result<(Repo
 pub async fn run_scenario(scenario: &Scenario, path: &Path, options: &RunOptions) -> anyhow::Result<(Report, PathBuf)> {
     let seed = options.seed.unwrap_or_else(rand::random);
     let reproduce = reproduce_command(path, seed, options);
-    // The seed and the command first, whatever happens next.
-    println!("experiment {:?}: seed {seed}", scenario.name);
-    println!("reproduce: {reproduce}");
+    // The seed and the command first, whatever happens next (on stderr when quiet:
+    // stdout then carries the verdict alone).
+    if options.quiet {
+        eprintln!("reproduce: {reproduce}");
+    } else {
+        println!("experiment {:?}: seed {seed}", scenario.name);
+        println!("reproduce: {reproduce}");
+    }
     let out = options.out.clone().unwrap_or_else(|| harness::default_out(path, seed));
     let harness = Harness {
         aeon_bin: match &options.aeon_bin {
@@ -117,12 +122,13 @@ pub fn command(path: &Path, options: &RunOptions) -> std::process::ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run_file(path, options)) {
         Ok((report, out)) => {
-            if !options.quiet {
-                println!("{}", report.summary());
-            } else {
+            // Quiet: the verdict alone, for a script (the report is in `--out`).
+            if options.quiet {
                 println!("{}", if report.passed { "PASSED" } else { "FAILED" });
+            } else {
+                println!("{}", report.summary());
+                println!("report: {}", out.join("report.html").display());
             }
-            println!("report: {}", out.join("report.html").display());
             if report.passed { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) }
         }
         Err(e) => {

@@ -354,6 +354,35 @@ diamonds = { count = 2, width = 3 }
     assert!(Plan::new(&all_at_once, 7).groups.iter().all(|g| g.at_ms == 0));
 }
 
+/// `--quiet` prints the verdict alone, as docs/experiments.md says (a script reads one
+/// word; the report is in `--out`). A small poison-job run, through the binary.
+#[actix_rt::test]
+async fn a_quiet_run_prints_the_verdict_alone() {
+    let _serial = SERIAL.lock().await;
+    let dir = std::env::temp_dir().join(format!("aeon-exp-quiet-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(path("poison-job")).unwrap();
+    let pause = text.find("[[faults]]\nkind = \"node_pause\"").expect("the scenario pauses its node");
+    let small = text[..pause].replace("jobs = 400", "jobs = 40").replace("rate = 100", "rate = 40");
+    let file = dir.join("small.toml");
+    std::fs::write(&file, small).unwrap();
+    let run = dir.join("run");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_aeon"))
+            .args(["experiment", "run", file.to_str().unwrap(), "--quiet", "--seed", "1", "--out"])
+            .arg(run)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout, "PASSED\n");
+    assert!(dir.join("run/report.html").exists(), "the report is written all the same");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn experiment_command_exits_2_on_a_bad_scenario_naming_the_key() {
     let file = std::env::temp_dir().join(format!("aeon-exp-bad-{}.toml", uuid::Uuid::new_v4().simple()));

@@ -75,7 +75,10 @@ async fn the_api_takes_lists_shows_verifies_and_restores_snapshots() {
     let url = api.url();
     let (code, out, err) = aeon(&url, &["snapshot", "create"]).await;
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(" FULL FULL"), "{out}");
+    assert!(out.trim_end().ends_with(" FULL") && !out.contains("FULL FULL"), "the type, said once: {out}");
+    let (code, out, err) = aeon(&url, &["snapshot", "create", "--type", "AUTO"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(" AUTO (") && out.contains(" content)"), "an AUTO one says its content: {out}");
     let (code, out, _) = aeon(&url, &["snapshot", "list"]).await;
     assert_eq!(code, 0);
     assert!(out.starts_with("SNAPSHOT_ID") && out.contains(&inc_id), "{out}");
