@@ -69,7 +69,7 @@ impl Node {
     }
 
     /// Resolves if another process takes this node id over (see
-    /// [`Cluster::superseded`]); then call [`Node::stand_down`].
+    /// [`crate::cluster::Cluster::superseded`]); then call [`Node::stand_down`].
     pub async fn superseded(&self) {
         self.cluster.superseded().await
     }
