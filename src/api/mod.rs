@@ -62,7 +62,7 @@ pub fn serve(node: Node, bind: &str) -> std::io::Result<(Server, Vec<SocketAddr>
         .workers(2)
         .disable_signals() // the node owns shutdown: it drains first
         .shutdown_timeout(5)
-        .bind(bind)?;
+        .bind(&addrs[..])?; // the addresses the guard's policy was made for
     let addrs = server.addrs();
     Ok((server.run(), addrs))
 }

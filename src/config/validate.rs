@@ -290,3 +290,20 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::split_host_port;
+
+    #[test]
+    fn hosts_and_ports_split() {
+        assert_eq!(split_host_port("127.0.0.1:8080"), Some(("127.0.0.1", Some(8080))));
+        assert_eq!(split_host_port("[::1]:80"), Some(("[::1]", Some(80))));
+        assert_eq!(split_host_port("[::1]"), Some(("[::1]", None)));
+        assert_eq!(split_host_port("localhost"), Some(("localhost", None)));
+        assert_eq!(split_host_port("a:b"), None);
+        assert_eq!(split_host_port("a:99999"), None);
+        assert_eq!(split_host_port(":80"), None);
+        assert_eq!(split_host_port("[::1]x"), None);
+    }
+}

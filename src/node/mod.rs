@@ -362,7 +362,6 @@ impl Node {
         &*self.store
     }
 
-    /// The time by the node's clock.
     /// This node's snapshots: take, list, read, verify, restore.
     pub fn snapshots(&self) -> Snapshots {
         Snapshots::new(self.snapshot_subject())
@@ -379,6 +378,7 @@ impl Node {
         }
     }
 
+    /// The time by the node's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::Node;
 use crate::actors::Shutdown;
 use crate::actors::context::FlushContexts;
-use crate::actors::store::Flush;
 use crate::actors::supervisor::Drain;
 
 /// How long one step of [`Node::shutdown`] may wait on a store or vector store that
@@ -52,13 +51,11 @@ impl Node {
         }
         let _ = self.pruner.send(Shutdown).await;
         let _ = self.link.send(Shutdown).await;
-        let _ = self.actors.supervisor.send(Shutdown).await;
-        // Contexts go to the vector store (the embedded one through the StoreActor),
-        // then the StoreActor writes what its batches still hold and stops.
+        // The drained runs' contexts go to the vector store (the embedded one through
+        // the StoreActor, which therefore stops last).
         let _ = tokio::time::timeout(SHUTDOWN_STEP, self.contexts.addr.send(FlushContexts)).await;
         let _ = self.contexts.addr.send(Shutdown).await;
-        let _ = tokio::time::timeout(SHUTDOWN_STEP, self.actors.store.send(Flush)).await;
-        let _ = self.actors.store.send(Shutdown).await;
+        self.actors.shut_down(SHUTDOWN_STEP).await;
         match tokio::time::timeout(SHUTDOWN_STEP, self.store.close()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "closing the store failed"),

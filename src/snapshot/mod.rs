@@ -14,7 +14,8 @@
 //! - [`restore`]: bringing workers' counters and health back on a running node; jobs
 //!   are never touched, the in-flight list is only compared with the job rows.
 //! - [`auto`]: AUTO snapshots on a timer, and their retention.
-//! - [`startup`]: `aeon node --restore latest|ID`.
+//! - `aeon node --restore latest|ID` is a start recipe of the node's:
+//!   [`crate::node::restored`].
 //!
 //! Snapshot rows are written and deleted through the StoreActor (`InsertSnapshot`,
 //! `DeleteSnapshots`) and read through [`Node::reads`](crate::node::Node::reads), the
@@ -53,7 +54,7 @@ use crate::store::{Reads, SnapshotFilter, SnapshotRow, SnapshotSummary};
 
 /// The node a snapshot is of: what taking, pruning and restoring one need of it (its
 /// actors, which make every write, its store's watched reads, its configuration and
-/// clock). A node gives it with `Node::snapshots`; this module needs nothing else of
+/// clock). A node gives it with `Node::snapshot_subject`; this module needs nothing else of
 /// the node.
 #[derive(Clone)]
 pub struct Subject {

@@ -10,9 +10,9 @@
 //! every write, goes through the [`StoreActor`](crate::actors::store::StoreActor)
 //! (batched, watched for stalls: readiness). The API's, the dashboard's and snapshots'
 //! reads go through [`StoreReads`](crate::actors::store::StoreReads), a read-only
-//! `&dyn Reads` timed by a watch of its own (`Node::reads`). Only the gauges and the
-//! start (taking the node id, choosing a snapshot) call the store directly, outside
-//! any actor (docs/architecture.md).
+//! `&dyn Reads` timed by a watch of its own (`Node::reads`). Only the gauges, readiness's
+//! ping, the start (taking the node id, choosing a snapshot) and the shutdown's close
+//! call the store directly, outside any actor (docs/architecture.md).
 //!
 //! One name per operation: the trait method (`requeue_dead_letter`), its StoreActor
 //! message (`RequeueDeadLetter`), its FaultyStore `Op` (`Op::RequeueDeadLetter`) and

@@ -11,10 +11,9 @@ use uuid::Uuid;
 
 use super::Teardown;
 use super::db::{Scratch, TestDatabase};
-use crate::actors::Shutdown;
 use crate::actors::health::HealthConfig;
 use crate::actors::probe::{Event, Probe};
-use crate::actors::store::{Enqueue, Flush, StoreActorConfig};
+use crate::actors::store::{Enqueue, StoreActorConfig};
 use crate::actors::supervisor::{GetSlots, NodeActors, RestartPolicy, SlotInfo, Supervisor, SupervisorConfig, Wake};
 use crate::clock::{Clock, ManualClock};
 use crate::handler::Registry;
@@ -78,9 +77,7 @@ impl TestNode {
     /// in progress are not waited for: their claims die with the test's database.
     pub async fn shutdown(mut self) {
         let step = Duration::from_secs(5);
-        let _ = self.actors.supervisor.send(Shutdown).await;
-        let _ = tokio::time::timeout(step, self.actors.store.send(Flush)).await;
-        let _ = self.actors.store.send(Shutdown).await;
+        self.actors.shut_down(step).await;
         match tokio::time::timeout(step, self.store.close()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => panic!("closing the test node's store failed: {e}"),

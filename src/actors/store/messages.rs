@@ -160,9 +160,9 @@ macro_rules! direct {
     };
 }
 
-/// Submits one job, as part of an [`Enqueue`]: submits arriving while another is
-/// being written share the next write (group commit, see [`super::group`]); the
-/// answer comes once the job is durable.
+/// Submits one job (an [`crate::store::Queue::enqueue`] of one): submits arriving
+/// while another is being written share the next write (group commit, see
+/// [`super::group`]); the answer comes once the job is durable.
 #[derive(Debug, Message)]
 #[rtype(result = "StoreResult<Enqueued>")]
 pub struct EnqueueOne(pub NewJob);

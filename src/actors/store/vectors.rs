@@ -2,9 +2,9 @@
 //! (`execution_contexts`, SQLite or Postgres), searched exactly (every candidate
 //! scored by cosine similarity).
 //!
-//! It reaches the database through the node's [`StoreActor`](super::StoreActor)
-//! like every other database user, so the StoreActor stays the only code of a node
-//! that talks to the database, and the same two backends serve jobs and contexts. An
+//! It reaches the database through the node's [`StoreActor`](super::StoreActor),
+//! which makes every write of a node (its searches too, here), and the same two
+//! backends serve jobs and contexts. An
 //! exact scan is linear in the number of failed attempts kept: right for one node and
 //! its history, and the reason Qdrant (an index) is the production setting.
 

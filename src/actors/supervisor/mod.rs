@@ -84,6 +84,18 @@ pub struct NodeActors {
     pub alarm: Alarm,
 }
 
+impl NodeActors {
+    /// Stops the Supervisor for good (its workers and HealthMonitor with it), then the
+    /// StoreActor once it has written what its batches hold; waits at most `patience`
+    /// on a store that does not answer. The end of `Node::shutdown` and of the testing
+    /// kit's `TestNode::shutdown`.
+    pub async fn shut_down(&self, patience: Duration) {
+        let _ = self.supervisor.send(crate::actors::Shutdown).await;
+        let _ = tokio::time::timeout(patience, self.store.send(store::Flush)).await;
+        let _ = self.store.send(crate::actors::Shutdown).await;
+    }
+}
+
 /// Why the Supervisor gave up on its node, once it has: past its restart intensity,
 /// as in Erlang/OTP, the failure goes up a level. Here that level is whoever watches
 /// the node's readiness (a load balancer, an orchestrator that restarts it): the node
