@@ -325,7 +325,7 @@ fn no_import_runs_upward_and_no_cycle_spans_more_than_an_actor_and_its_child() {
 /// in a tree of its own.
 #[test]
 fn the_checker_sees_an_upward_import_and_a_cycle_and_charges_a_name_to_its_definer() {
-    let dir = std::env::temp_dir().join(format!("aeon-layers-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("aeon-layers-{}", uuid::Uuid::new_v4().simple()));
     let write = |path: &str, text: &str| {
         let path = dir.join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -16,7 +16,6 @@ use aeon::retry::BackoffPolicy;
 use aeon::store::Store;
 use aeon::store::postgres::PgStore;
 use aeon::store::sqlite::SqliteStore;
-use aeon::testing::Teardown;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
@@ -68,15 +67,12 @@ impl TestDb {
     /// which every store made here shares: actors the test left running can write
     /// nothing more, and no connection is in use when its System ends. A node the test
     /// started on its own pools is the test's to shut down (`Node::shutdown`,
-    /// `ApiNode::stop`); a [`Teardown`] guard fails a test that returns without getting
-    /// here (one that panicked is failing already).
+    /// `ApiNode::stop`; their `Teardown` guards fail a test that forgets).
     pub async fn run<F: std::future::Future<Output = ()>>(backend: Backend, test: impl FnOnce(TestDb) -> F) {
-        let teardown = Teardown::arm();
         let db = TestDb::new(backend).await;
         let pools = db.pools();
         test(db).await;
         pools.close().await;
-        teardown.disarm();
     }
 
     /// The pools of this database's stores and of its plain readers.

@@ -173,22 +173,24 @@ async fn experiment_same_node_id_restarted_at_once_and_twice_holds() {
 }
 
 #[actix_rt::test]
+#[cfg_attr(
+    not(aeon_postgres_tests),
+    ignore = "needs Redis and two nodes, which the SQLite form has not: AEON_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test"
+)]
 async fn experiment_late_drain_is_refused() {
     let report = run_short("late-drain", 19).await;
-    if postgres().is_none() {
-        return; // no Redis, one node: nothing to ask a drain through on the SQLite form
-    }
     let late = *fired(&report, FaultKind::LateDrain).first().expect("the late drain fired");
     assert!(late.outcome.contains("answered 503"), "{late:?}");
     assert!(report.checks.iter().any(|c| c.name == "late_drain_refused" && c.held), "{:?}", report.checks);
 }
 
 #[actix_rt::test]
+#[cfg_attr(
+    not(aeon_postgres_tests),
+    ignore = "needs Redis and two nodes, which the SQLite form has not: AEON_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test"
+)]
 async fn experiment_redis_restart_holds() {
     let report = run_short("redis-restart", 15).await;
-    if postgres().is_none() {
-        return; // no Redis fault on the SQLite form
-    }
     let restart = *fired(&report, FaultKind::RedisRestart).first().expect("the restart fired");
     assert!(!restart.degraded_nodes.is_empty(), "a node reported Redis degraded while it was down: {restart:?}");
     assert!(restart.healthy_again_ms.is_some(), "... and healthy again after: {restart:?}");
@@ -220,11 +222,12 @@ async fn experiment_paused_node_with_stale_claims_holds() {
 /// before the process ends (the fault fails otherwise), the node restored with the
 /// same workers, and no node ends by itself afterwards (`no_unplanned_exit`).
 #[actix_rt::test]
+#[cfg_attr(
+    not(aeon_postgres_tests),
+    ignore = "needs Redis and two nodes, which the SQLite form has not: AEON_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test"
+)]
 async fn experiment_remote_exit_holds() {
     let report = run_short("remote-exit", 19).await;
-    if postgres().is_none() {
-        return; // the SQLite form has one node and no Redis: no remote exit
-    }
     let exit = fired(&report, FaultKind::WorkerExit);
     assert_eq!(exit.len(), 1, "{:?}", report.faults);
     assert!(exit[0].outcome.contains("answered 202 through node 0"), "{:?}", exit[0]);

@@ -363,7 +363,9 @@ async fn a_quiet_run_prints_the_verdict_alone() {
     std::fs::create_dir_all(&dir).unwrap();
     let text = std::fs::read_to_string(path("poison-job")).unwrap();
     let pause = text.find("[[faults]]\nkind = \"node_pause\"").expect("the scenario pauses its node");
-    let small = text[..pause].replace("jobs = 400", "jobs = 40").replace("rate = 100", "rate = 40");
+    let head = &text[..pause];
+    assert!(head.contains("jobs = 400") && head.contains("rate = 100"), "the scenario's workload changed: {head}");
+    let small = head.replace("jobs = 400", "jobs = 40").replace("rate = 100", "rate = 40");
     let file = dir.join("small.toml");
     std::fs::write(&file, small).unwrap();
     let run = dir.join("run");
@@ -379,6 +381,8 @@ async fn a_quiet_run_prints_the_verdict_alone() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout, "PASSED\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("reproduce: ") && stderr.contains("--seed 1"), "the reproduce line, on stderr: {stderr}");
     assert!(dir.join("run/report.html").exists(), "the report is written all the same");
     let _ = std::fs::remove_dir_all(&dir);
 }
